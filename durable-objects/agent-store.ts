@@ -1,0 +1,127 @@
+import { INITIAL_CAPABILITY, QUALITY_WINDOW, TASK_HISTORY, type RoleProbs } from "./agents";
+import type { OrganType } from "./organism-config";
+
+/** One agent as the organ keeps it in memory; rows in `agents` mirror it. */
+export interface AgentState {
+  agent_id: string;
+  idx: number;
+  role_probs: RoleProbs;
+  capability: number;
+  mem_util: number;
+  tasks_processed: number;
+  successes: number;
+  failures: number;
+  /** Newest last, at most QUALITY_WINDOW entries. */
+  quality_scores: number[];
+  history_size: number;
+  last_task_at: number | null;
+}
+
+export interface OrganMeta {
+  organ_id: string;
+  organ_type: OrganType;
+  task_types: string[];
+}
+
+export interface TaskRecord {
+  agent_id: string;
+  task_id: string;
+  task_type: string;
+  success: boolean;
+  quality: number;
+  latency_ms: number;
+  error: string | null;
+  at: number;
+}
+
+/** The organ's SQLite schema; `IF NOT EXISTS` makes it safe to run on every start. */
+export function ensureSchema(sql: SqlStorage): void {
+  sql.exec(`CREATE TABLE IF NOT EXISTS organ_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS agents (
+    agent_id TEXT PRIMARY KEY, idx INTEGER NOT NULL, p_e REAL NOT NULL, p_s REAL NOT NULL, p_o REAL NOT NULL,
+    capability REAL NOT NULL, mem_util REAL NOT NULL, tasks_processed INTEGER NOT NULL, successes INTEGER NOT NULL,
+    failures INTEGER NOT NULL, quality_scores TEXT NOT NULL, last_task_at INTEGER)`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS task_records (seq INTEGER PRIMARY KEY AUTOINCREMENT, agent_id TEXT NOT NULL,
+    task_id TEXT NOT NULL, task_type TEXT NOT NULL, success INTEGER NOT NULL, quality REAL NOT NULL,
+    latency_ms REAL NOT NULL, error TEXT, at INTEGER NOT NULL)`);
+  sql.exec(`CREATE INDEX IF NOT EXISTS task_records_agent ON task_records (agent_id, seq)`);
+}
+
+export function loadMeta(sql: SqlStorage): OrganMeta | undefined {
+  const row = sql.exec<{ v: string }>(`SELECT v FROM organ_meta WHERE k = 'meta'`).toArray()[0];
+  return row ? (JSON.parse(row.v) as OrganMeta) : undefined;
+}
+
+export function saveMeta(sql: SqlStorage, meta: OrganMeta): void {
+  sql.exec(`INSERT INTO organ_meta (k, v) VALUES ('meta', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, JSON.stringify(meta));
+}
+
+type AgentRow = {
+  agent_id: string; idx: number; p_e: number; p_s: number; p_o: number; capability: number; mem_util: number;
+  tasks_processed: number; successes: number; failures: number; quality_scores: string; last_task_at: number | null;
+};
+
+export function loadAgents(sql: SqlStorage): AgentState[] {
+  const sizes = new Map(
+    sql.exec<{ agent_id: string; n: number }>(`SELECT agent_id, COUNT(*) AS n FROM task_records GROUP BY agent_id`).toArray().map((r) => [r.agent_id, r.n]),
+  );
+  return sql.exec<AgentRow>(`SELECT * FROM agents ORDER BY idx`).toArray().map((r) => ({
+    agent_id: r.agent_id,
+    idx: r.idx,
+    role_probs: { E: r.p_e, S: r.p_s, O: r.p_o },
+    capability: r.capability,
+    mem_util: r.mem_util,
+    tasks_processed: r.tasks_processed,
+    successes: r.successes,
+    failures: r.failures,
+    quality_scores: JSON.parse(r.quality_scores) as number[],
+    history_size: sizes.get(r.agent_id) ?? 0,
+    last_task_at: r.last_task_at,
+  }));
+}
+
+export function newAgent(organId: string, idx: number, roleProbs: RoleProbs): AgentState {
+  return {
+    agent_id: `${organId}_agent_${idx}`, idx, role_probs: roleProbs, capability: INITIAL_CAPABILITY, mem_util: 0,
+    tasks_processed: 0, successes: 0, failures: 0, quality_scores: [], history_size: 0, last_task_at: null,
+  };
+}
+
+export function saveAgent(sql: SqlStorage, a: AgentState): void {
+  sql.exec(
+    `INSERT INTO agents (agent_id, idx, p_e, p_s, p_o, capability, mem_util, tasks_processed, successes, failures, quality_scores, last_task_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (agent_id) DO UPDATE SET p_e = excluded.p_e, p_s = excluded.p_s, p_o = excluded.p_o,
+       capability = excluded.capability, mem_util = excluded.mem_util, tasks_processed = excluded.tasks_processed,
+       successes = excluded.successes, failures = excluded.failures, quality_scores = excluded.quality_scores,
+       last_task_at = excluded.last_task_at`,
+    a.agent_id, a.idx, a.role_probs.E, a.role_probs.S, a.role_probs.O, a.capability, a.mem_util,
+    a.tasks_processed, a.successes, a.failures, JSON.stringify(a.quality_scores.slice(-QUALITY_WINDOW)), a.last_task_at,
+  );
+}
+
+export function insertRecord(sql: SqlStorage, r: TaskRecord): void {
+  sql.exec(
+    `INSERT INTO task_records (agent_id, task_id, task_type, success, quality, latency_ms, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    r.agent_id, r.task_id, r.task_type, r.success ? 1 : 0, r.quality, r.latency_ms, r.error, r.at,
+  );
+}
+
+/** Keeps only the newest TASK_HISTORY records of an agent. */
+export function pruneRecords(sql: SqlStorage, agentId: string): void {
+  sql.exec(
+    `DELETE FROM task_records WHERE agent_id = ?1 AND seq <= (
+       SELECT seq FROM task_records WHERE agent_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)`,
+    agentId, TASK_HISTORY,
+  );
+}
+
+export function recentRecords(sql: SqlStorage, agentId: string, limit: number): TaskRecord[] {
+  return sql
+    .exec<{ agent_id: string; task_id: string; task_type: string; success: number; quality: number; latency_ms: number; error: string | null; at: number }>(
+      `SELECT agent_id, task_id, task_type, success, quality, latency_ms, error, at FROM task_records WHERE agent_id = ? ORDER BY seq DESC LIMIT ?`,
+      agentId, limit,
+    )
+    .toArray()
+    .map((r) => ({ ...r, success: r.success === 1 }));
+}

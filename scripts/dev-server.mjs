@@ -1,0 +1,63 @@
+// Starts the Worker the way load, smoke and crash scripts must: programmatically, without the
+// inspector (the CLI's inspector turns a burst of D1 queries into "Too many open files").
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { unstable_startWorker } from "wrangler";
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function freshStateDir(label) {
+  return mkdtempSync(path.join(tmpdir(), `seedcore-${label}-`));
+}
+
+/** Applies the D1 migrations to `persistDir` (the same state dir the server will use). */
+export async function applyMigrations(persistDir) {
+  const { spawnSync } = await import("node:child_process");
+  const r = spawnSync(
+    "npx",
+    ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir],
+    { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", env: { ...process.env, CI: "1" } },
+  );
+  if (r.status !== 0) throw new Error(`migrations failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Starts the Worker on 127.0.0.1:`port` with state in `persistDir`; `vars` override [vars]. */
+export async function startWorker({ port, persistDir, vars = {} }) {
+  const worker = await unstable_startWorker({
+    config: "wrangler.toml",
+    bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text", value: String(v) }])),
+    dev: {
+      server: { hostname: "127.0.0.1", port },
+      inspector: false,
+      persist: persistDir,
+      logLevel: "warn",
+      watch: false,
+    },
+  });
+  await worker.ready;
+  return worker;
+}
+
+export async function getJson(base, p, init) {
+  const res = await fetch(`${base}${p}`, init);
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,44 @@
+import { z } from "zod";
+
+const seconds = (def: number) => z.coerce.number().finite().positive().default(def);
+const count = (def: number) => z.coerce.number().int().positive().default(def);
+/** wrangler [vars] arrive as strings; an empty string means "use the default". */
+const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
+
+const configSchema = z.object({
+  OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),
+  FAST_PATH_LATENCY_SLO_MS: z.preprocess(blankAsUndefined, seconds(1000)),
+  COGNITIVE_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(8)),
+  COGNITIVE_MAX_INFLIGHT: z.preprocess(blankAsUndefined, count(64)),
+  MAX_PLAN_STEPS: z.preprocess(blankAsUndefined, count(16)),
+  MAX_TASK_ATTEMPTS: z.preprocess(blankAsUndefined, count(3)),
+  TASK_LEASE_S: z.preprocess(blankAsUndefined, seconds(600)),
+  HEARTBEAT_S: z.preprocess(blankAsUndefined, seconds(30)),
+  DISPATCH_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(120)),
+  REAPER_INTERVAL_S: z.preprocess(blankAsUndefined, seconds(15)),
+  RETRY_BASE_S: z.preprocess(blankAsUndefined, seconds(10)),
+  RETRY_MAX_S: z.preprocess(blankAsUndefined, seconds(300)),
+  SWEEP_AFTER_S: z.preprocess(blankAsUndefined, seconds(60)),
+  REAP_BATCH: z.preprocess(blankAsUndefined, count(200)),
+  ORGANISM_CONFIG: z.preprocess(blankAsUndefined, z.string().optional()),
+  API_TOKEN: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
+
+/** The one place env vars are read; everything else receives a typed Config. */
+export function parseConfig(env: Partial<Record<keyof Config, unknown>>): ConfigResult {
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const error = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  return { ok: false, error: `invalid configuration: ${error}` };
+}
+
+/** Config for code paths that must not run on a broken config (dispatch, reaper). */
+export function requireConfig(env: Partial<Record<keyof Config, unknown>>): Config {
+  const result = parseConfig(env);
+  if (!result.ok) throw new Error(result.error);
+  return result.config;
+}

@@ -1,0 +1,7 @@
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them.
+declare namespace Cloudflare {
+  interface Env {
+    /** Set with `wrangler secret put API_TOKEN`; when set, the API requires `Authorization: Bearer`. */
+    API_TOKEN?: string;
+  }
+}

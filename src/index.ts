@@ -1,0 +1,60 @@
+import { dispatchToCoordinator } from "./clients/organism-client";
+import { requireConfig } from "./config";
+import { createApp } from "./app";
+import { dispatchBatch } from "./dispatch/consumer";
+import { handleDeadLetters } from "./dispatch/dead-letters";
+import type { TaskMessage } from "./dispatch/message";
+import { openDb } from "./store/db";
+import { reaperStub } from "../durable-objects/task-reaper";
+
+export { OrganismManager } from "../durable-objects/organism-manager";
+export { Organ } from "../durable-objects/organ";
+export { TaskReaper } from "../durable-objects/task-reaper";
+
+export const DEAD_LETTER_QUEUE = "seedcore-tasks-dlq";
+
+const app = createApp();
+
+let reaperArmed = false;
+/** The reaper's alarm must exist before anything can get stuck; arm it once per isolate. */
+function armReaper(env: Env, ctx: ExecutionContext): void {
+  if (reaperArmed) return;
+  reaperArmed = true;
+  ctx.waitUntil(
+    reaperStub(env)
+      .ensureScheduled()
+      .catch((err: unknown) => {
+        reaperArmed = false;
+        console.error("could not arm the reaper alarm", err);
+      }),
+  );
+}
+
+export default {
+  fetch(request, env, ctx) {
+    armReaper(env, ctx);
+    return app.fetch(request, env, ctx);
+  },
+
+  async queue(batch, env, ctx) {
+    armReaper(env, ctx);
+    const db = openDb(env.DB);
+    if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, Date.now());
+    await dispatchBatch(batch, {
+      db,
+      queue: env.TASK_QUEUE,
+      config: requireConfig(env),
+      runTasks: (tasks) => dispatchToCoordinator(env, tasks),
+      now: Date.now,
+      random: Math.random, // jitter only
+      newToken: () => crypto.randomUUID(),
+    });
+  },
+
+  /** Backstop: re-arms the alarm if it was ever lost and runs one pass now. */
+  async scheduled(_controller, env) {
+    const reaper = reaperStub(env);
+    await reaper.ensureScheduled();
+    await reaper.runNow();
+  },
+} satisfies ExportedHandler<Env, TaskMessage>;

@@ -1,0 +1,33 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hook } from "@hono/zod-openapi";
+import type { Config } from "../config";
+import { AppError } from "../errors";
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { config: Config | undefined };
+}
+
+/** Turns a zod validation failure into a 400 naming the offending fields. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  const fields = result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message }));
+  const first = fields[0];
+  throw new AppError(
+    "validation_failed",
+    first ? `${first.path}: ${first.message}` : "invalid request",
+    { fields },
+  );
+};
+
+/** Every route file builds on this, so validation errors have one shape everywhere. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}
+
+/** The parsed config; routes that act (not the health ones) refuse to run on a broken one. */
+export function configOf(c: { get(key: "config"): Config | undefined }): Config {
+  const config = c.get("config");
+  if (!config) throw new AppError("unavailable", "configuration is invalid; see GET /readyz for the reason");
+  return config;
+}

@@ -1,0 +1,81 @@
+import { z } from "@hono/zod-openapi";
+import { TASK_STATUSES } from "../db/schema";
+
+const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
+const MAX_DESCRIPTION_BYTES = 4 * 1024;
+const MAX_PARAMS_BYTES = 64 * 1024;
+export const MAX_ATTEMPTS_LIMIT = 20;
+
+export const taskTypeSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9_.:-]+$/, "type may hold only a-z, 0-9 and _ . : -")
+  .openapi({ example: "general_query" });
+
+/** Body of POST /tasks (and each item of POST /tasks/batch). */
+export const taskInputSchema = z
+  .object({
+    type: taskTypeSchema,
+    description: z
+      .string()
+      .refine((s) => utf8Bytes(s) <= MAX_DESCRIPTION_BYTES, `description exceeds ${MAX_DESCRIPTION_BYTES} bytes`)
+      .nullish()
+      .openapi({ example: "what is 12*(3+4)?" }),
+    domain: z.string().min(1).max(64).nullish(),
+    drift_score: z.number().finite().min(0).max(1).default(0),
+    params: z
+      .record(z.string(), z.unknown())
+      .refine((p) => utf8Bytes(JSON.stringify(p)) <= MAX_PARAMS_BYTES, `params exceed ${MAX_PARAMS_BYTES} bytes of JSON`)
+      .default({}),
+    run_immediately: z.boolean().default(true),
+    run_after: z.iso.datetime({ offset: true }).nullish().openapi({ example: "2026-01-01T00:00:00Z" }),
+    max_attempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
+    idempotency_key: z.string().min(1).max(128).nullish(),
+  })
+  .strict()
+  .openapi("TaskInput");
+
+export type TaskInput = z.infer<typeof taskInputSchema>;
+
+const isoTime = z.string().openapi({ example: "2026-11-25T12:00:00.000Z" });
+
+export const taskSchema = z
+  .object({
+    id: z.string().uuid(),
+    status: z.enum(TASK_STATUSES),
+    type: z.string(),
+    description: z.string().nullable(),
+    domain: z.string().nullable(),
+    drift_score: z.number(),
+    params: z.record(z.string(), z.unknown()),
+    result: z.unknown().openapi({ type: "object" }),
+    error: z.string().nullable(),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    run_after: isoTime.nullable(),
+    locked_by: z.string().nullable(),
+    locked_at: isoTime.nullable(),
+    lease_expires_at: isoTime.nullable(),
+    last_heartbeat: isoTime.nullable(),
+    idempotency_key: z.string().nullable(),
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .openapi("Task");
+
+export const errorSchema = z
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  })
+  .openapi("Error");
+
+export const taskIdParamSchema = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "3f2a9c1e" }),
+});
+
+/** Standard error responses for the OpenAPI document. */
+export const errorResponses = (...codes: (400 | 401 | 404 | 409 | 413 | 429 | 503)[]) =>
+  Object.fromEntries(
+    codes.map((code) => [code, { description: "error", content: { "application/json": { schema: errorSchema } } }]),
+  );

@@ -1,0 +1,52 @@
+import type { TaskRow, TaskStatus } from "../db/schema";
+
+/** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
+export interface RawTaskRow {
+  id: string;
+  status: TaskStatus;
+  attempts: number;
+  max_attempts: number;
+  type: string;
+  description: string | null;
+  domain: string | null;
+  drift_score: number;
+  params: string;
+  result: string | null;
+  error: string | null;
+  run_after: number | null;
+  locked_by: string | null;
+  locked_at: number | null;
+  lease_expires_at: number | null;
+  last_heartbeat: number | null;
+  idempotency_key: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function parseJson(text: string | null): unknown {
+  return text == null ? null : JSON.parse(text);
+}
+
+export function fromRawRow(r: RawTaskRow): TaskRow {
+  return {
+    id: r.id,
+    status: r.status,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    type: r.type,
+    description: r.description,
+    domain: r.domain,
+    driftScore: r.drift_score,
+    params: (parseJson(r.params) ?? {}) as Record<string, unknown>,
+    result: parseJson(r.result),
+    error: r.error,
+    runAfter: r.run_after,
+    lockedBy: r.locked_by,
+    lockedAt: r.locked_at,
+    leaseExpiresAt: r.lease_expires_at,
+    lastHeartbeat: r.last_heartbeat,
+    idempotencyKey: r.idempotency_key,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}

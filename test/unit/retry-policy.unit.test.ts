@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { backoffSeconds, decideOutcome, JITTER } from "../../src/dispatch/retry-policy";
+
+const config = { RETRY_BASE_S: 10, RETRY_MAX_S: 300 };
+
+describe("backoffSeconds", () => {
+  it("doubles from the base and stays within ±20% jitter for every attempt number", () => {
+    for (let attempt = 1; attempt <= 40; attempt++) {
+      const nominal = Math.min(10 * 2 ** (attempt - 1), 300);
+      for (const random of [0, 0.25, 0.5, 0.75, 0.999999]) {
+        const delay = backoffSeconds(attempt, 10, 300, random);
+        expect(delay).toBeGreaterThanOrEqual(nominal * (1 - JITTER));
+        expect(delay).toBeLessThanOrEqual(nominal * (1 + JITTER));
+      }
+    }
+  });
+
+  it("is the nominal value at random 0.5 and is capped at the maximum", () => {
+    expect(backoffSeconds(1, 10, 300, 0.5)).toBe(10);
+    expect(backoffSeconds(3, 10, 300, 0.5)).toBe(40);
+    expect(backoffSeconds(30, 10, 300, 0.5)).toBe(300);
+  });
+});
+
+describe("decideOutcome", () => {
+  const task = { id: "t", attempts: 1, max_attempts: 3 };
+
+  it("completes with the full result", () => {
+    const w = decideOutcome(task, { id: "t", ok: true, result: { success: true, answer: 84 } }, config, 1000, 0.5);
+    expect(w).toMatchObject({ status: "completed", result: { success: true, answer: 84 }, error: null });
+  });
+
+  it("retries a retriable failure after the backoff", () => {
+    const w = decideOutcome(task, { id: "t", ok: false, retriable: true, error: "boom" }, config, 1000, 0.5);
+    expect(w).toMatchObject({ status: "retry", error: "boom", run_after: 1000 + 10_000 });
+  });
+
+  it("fails a permanent failure at once", () => {
+    const w = decideOutcome(task, { id: "t", ok: false, retriable: false, error: "no route" }, config, 1000, 0.5);
+    expect(w).toMatchObject({ status: "failed", error: "no route", run_after: null });
+  });
+
+  it("fails when attempts are exhausted, keeping the last error", () => {
+    const w = decideOutcome({ ...task, attempts: 3 }, { id: "t", ok: false, retriable: true, error: "boom" }, config, 1000, 0.5);
+    expect(w.status).toBe("failed");
+    expect(w.error).toContain("boom");
+    expect(w.error).toContain("3/3");
+  });
+});
