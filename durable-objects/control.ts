@@ -41,7 +41,11 @@ const taskData = z.object({
 }).refine((d) => d.type ?? d.task_type, "task_data.type is required");
 
 const ok = (task: TaskEnvelope, result: Record<string, unknown>): TaskOutcome => ({ id: task.id, ok: true, result: { success: true, path: "control", ...result } });
-const fail = (task: TaskEnvelope, error: string, retriable: boolean): TaskOutcome => ({ id: task.id, ok: false, retriable, error, result: { success: false, path: "control", error } });
+/** Why a control message failed, so routes can pick an HTTP status without parsing messages. */
+export type ControlErrorCode = "invalid_params" | "unknown_organ" | "unavailable" | "task_failed";
+const fail = (task: TaskEnvelope, error: string, code: ControlErrorCode): TaskOutcome => ({
+  id: task.id, ok: false, retriable: code === "unavailable", error, result: { success: false, path: "control", code, error },
+});
 
 export async function runControl(host: ControlHost, task: TaskEnvelope): Promise<TaskOutcome> {
   const type = task.type.trim().toLowerCase();
@@ -53,7 +57,7 @@ export async function runControl(host: ControlHost, task: TaskEnvelope): Promise
   if (type === "initialize_organism") {
     await host.reinitialize(p["config"]);
     const s = host.status();
-    return s.status === "healthy" ? ok(task, { ...s }) : fail(task, s.error ?? `organism is ${s.status}`, true);
+    return s.status === "healthy" ? ok(task, { ...s }) : fail(task, s.error ?? `organism is ${s.status}`, "unavailable");
   }
   if (type === "shutdown_organism") {
     host.shutdown();
@@ -62,7 +66,7 @@ export async function runControl(host: ControlHost, task: TaskEnvelope): Promise
   if (type === "get_metrics") return ok(task, { metrics: host.metrics() });
   if (type === "get_routing_debug") {
     const t = p["task_type"];
-    if (typeof t !== "string" || t.trim() === "") return fail(task, "invalid params: params.task_type is required", false);
+    if (typeof t !== "string" || t.trim() === "") return fail(task, "invalid params: params.task_type is required", "invalid_params");
     const domain = typeof p["domain"] === "string" ? p["domain"] : null;
     const drift = typeof p["drift_score"] === "number" ? p["drift_score"] : 0;
     if (!(await host.ensureReady())) return unavailable(host, task);
@@ -76,11 +80,11 @@ export async function runControl(host: ControlHost, task: TaskEnvelope): Promise
   }
   // execute_on_organ / execute_on_random_organ
   const parsed = taskData.safeParse(p["task_data"]);
-  if (!parsed.success) return fail(task, `invalid params: task_data: ${parsed.error.issues[0]?.message ?? "invalid"}`, false);
+  if (!parsed.success) return fail(task, `invalid params: task_data: ${parsed.error.issues[0]?.message ?? "invalid"}`, "invalid_params");
   let organId: string;
   if (type === "execute_on_organ") {
     const wanted = p["organ_id"];
-    if (typeof wanted !== "string" || !organs.some((o) => o.organ_id === wanted)) return fail(task, `unknown organ '${String(wanted)}'`, false);
+    if (typeof wanted !== "string" || !organs.some((o) => o.organ_id === wanted)) return fail(task, `unknown organ '${String(wanted)}'`, "unknown_organ");
     organId = wanted;
   } else {
     organId = (organs[host.nextOrganIndex() % organs.length] as OrganSpec).organ_id;
@@ -91,14 +95,14 @@ export async function runControl(host: ControlHost, task: TaskEnvelope): Promise
   try {
     [r] = (await host.run(organId, [sub])) as [OrganTaskResult];
   } catch (err) {
-    return fail(task, `organ '${organId}' unavailable: ${String(err)}`, true);
+    return fail(task, `organ '${organId}' unavailable: ${String(err)}`, "unavailable");
   }
   const result = { organ_id: organId, agent_id: r.agent_id, latency_ms: r.latency_ms, result: r.result ?? null, ...(r.error ? { error: r.error } : {}) };
   if (r.success) return ok(task, result);
-  return { id: task.id, ok: false, retriable: r.retry, error: r.error ?? "task failed", result: { success: false, path: "control", ...result } };
+  return { id: task.id, ok: false, retriable: r.retry, error: r.error ?? "task failed", result: { success: false, path: "control", code: "task_failed", ...result } };
 }
 
 function unavailable(host: ControlHost, task: TaskEnvelope): TaskOutcome {
   const s = host.status();
-  return fail(task, `organism is ${s.status}${s.error ? `: ${s.error}` : ""}`, true);
+  return fail(task, `organism is ${s.status}${s.error ? `: ${s.error}` : ""}`, "unavailable");
 }

@@ -92,7 +92,7 @@ export function planEscalation(input: PlannerInput): Plan {
 
 /** Bounds planning by COGNITIVE_TIMEOUT_S; a planner that overruns yields the fallback plan. */
 export async function planWithTimeout(planner: (input: PlannerInput) => Plan | Promise<Plan>, input: PlannerInput, timeoutMs: number): Promise<Plan> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: number | null = null;
   const timeout = new Promise<Plan>((resolve) => {
     timer = setTimeout(() => resolve(fallbackPlan(input, `planner exceeded ${timeoutMs} ms`)), timeoutMs);
   });

@@ -1,6 +1,6 @@
 import type { Config } from "../src/config";
 import type { TaskEnvelope, TaskOutcome } from "../src/contracts";
-import { countOrganRun, type CoordinatorMetrics } from "./metrics";
+import { countOrganRun, countOutcome, type CoordinatorMetrics } from "./metrics";
 import type { OrganTask, OrganTaskResult } from "./organ-contracts";
 import { fallbackPlan, planEscalation, planWithTimeout, type PlannerInput } from "./planner";
 import type { RoutingTable } from "./routing";
@@ -23,6 +23,28 @@ export function fastOutcome(task: TaskEnvelope, r: OrganTaskResult, pFastNow: nu
   };
   if (r.success) return { id: task.id, ok: true, result };
   return { id: task.id, ok: false, retriable: r.retry, error: r.error ?? "task failed", result };
+}
+
+/** One RPC per organ per batch; an organ that cannot be reached fails its tasks retriably. */
+export async function runFastGroup(
+  organId: string,
+  group: readonly { task: TaskEnvelope; pFast: number }[],
+  run: RunOnOrgan,
+  config: Config,
+  m: CoordinatorMetrics,
+): Promise<TaskOutcome[]> {
+  const unavailable = (task: TaskEnvelope, error: string): OrganTaskResult => ({ task_id: task.id, success: false, organ_id: organId, agent_id: null, error, retry: true, latency_ms: 0 });
+  let results: OrganTaskResult[];
+  try {
+    results = await run(organId, group.map((g) => toOrganTask(g.task)));
+  } catch (err) {
+    results = group.map((g) => unavailable(g.task, `organ '${organId}' unavailable: ${String(err)}`));
+  }
+  return group.map((g, i) => {
+    const outcome = fastOutcome(g.task, results[i] ?? unavailable(g.task, "organ returned no result"), g.pFast, config, m);
+    countOutcome(m, outcome.ok);
+    return outcome;
+  });
 }
 
 export interface EscalationDeps {

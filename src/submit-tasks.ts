@@ -1,5 +1,5 @@
 import type { Config } from "./config";
-import { enqueueTasks } from "./dispatch/enqueue";
+import { enqueueOrLeaveToSweeper } from "./dispatch/enqueue";
 import type { TaskMessage } from "./dispatch/message";
 import type { TaskInput } from "./schemas/task";
 import { createTasks, type CreatedTask, type NewTask } from "./store/create-tasks";
@@ -27,11 +27,7 @@ function toNewTask(input: TaskInput, config: Config, idempotencyKey: string | nu
   };
 }
 
-/**
- * Stores the tasks (one transaction), then sends one queue message for the new queued ones.
- * A failed send is logged, not raised: the rows are `queued` in D1 and the sweeper re-sends
- * them, so an accepted task is never lost.
- */
+/** Stores the tasks (one transaction), then sends one queue message for the new queued ones. */
 export async function submitTasks(
   inputs: TaskInput[],
   deps: SubmitDeps,
@@ -45,10 +41,6 @@ export async function submitTasks(
   const toQueue = created
     .filter((c) => c.created && c.row.status === "queued")
     .map((c) => ({ id: c.row.id, run_after: c.row.runAfter }));
-  try {
-    await enqueueTasks(deps.queue, toQueue, deps.now);
-  } catch (err) {
-    console.error("queue send failed; the sweeper will re-send these tasks", err);
-  }
+  await enqueueOrLeaveToSweeper(deps.queue, toQueue, deps.now);
   return created;
 }

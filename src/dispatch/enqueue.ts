@@ -36,3 +36,15 @@ export async function enqueueTasks(queue: Queue<TaskMessage>, tasks: Dispatchabl
   }
   await queue.sendBatch(messages);
 }
+
+/**
+ * For callers that have already committed the rows (submit, run): a failed send is logged, not
+ * raised — the rows are `queued` in D1 and the sweeper re-sends them, so nothing is lost.
+ */
+export async function enqueueOrLeaveToSweeper(queue: Queue<TaskMessage>, tasks: Dispatchable[], now: number): Promise<void> {
+  try {
+    await enqueueTasks(queue, tasks, now);
+  } catch (err) {
+    console.error("queue send failed; the sweeper will re-send these tasks", err);
+  }
+}

@@ -1,4 +1,132 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { controlTask, organismStub, runOnCoordinator } from "../clients/organism-client";
+import type { TaskEnvelope, TaskOutcome } from "../contracts";
+import { AppError } from "../errors";
 import { createRouter } from "../lib/router";
+import { taskInputSchema, taskTypeSchema } from "../schemas/task";
 
-/** /organism/* and /coordinator/health (DESIGN §7). */
+/** /organism/* and /coordinator/health (DESIGN §7). Every call goes through the coordinator's RPC. */
 export const organismRoutes = createRouter();
+
+const COORDINATOR_PROBE_MS = 3000;
+const taskFields = taskInputSchema.shape;
+
+/** A task for the organism: the task fields of POST /tasks, named as in SeedCore's Serve API. */
+const organismTaskSchema = z
+  .object({ task_type: taskTypeSchema, params: taskFields.params, description: taskFields.description, domain: taskFields.domain, drift_score: taskFields.drift_score })
+  .strict()
+  .openapi("OrganismTask");
+const organTaskSchema = organismTaskSchema.omit({ drift_score: true });
+
+/** Results are open objects (`success`, `path`, then path-specific fields; DESIGN §5). */
+const resultSchema = z.object({ success: z.boolean(), path: z.string().optional() }).passthrough().openapi("OrganismResult");
+const statusSchema = z
+  .object({ status: z.enum(["initializing", "healthy", "unhealthy", "shutdown"]), organism_initialized: z.boolean(), organs: z.array(z.object({ organ_id: z.string() }).passthrough()), error: z.string().optional() })
+  .openapi("OrganismStatus");
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ body: { required, content: { "application/json": { schema } } } });
+
+/** The outcome as the HTTP answer: the result object, plus the task id and, on failure, whether a retry could help. */
+function outcomeBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
+  if (outcome.ok) return { task_id: outcome.id, ...outcome.result, success: true };
+  return { task_id: outcome.id, ...(outcome.result ?? {}), success: false, error: outcome.error, retriable: outcome.retriable };
+}
+
+/** Control failures become HTTP errors; a task that ran and failed is still a 200 with success:false. */
+function controlBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
+  if (!outcome.ok) {
+    const code = outcome.result?.["code"];
+    if (code === "unknown_organ") throw new AppError("not_found", outcome.error);
+    if (code === "invalid_params") throw new AppError("validation_failed", outcome.error);
+    if (code === "unavailable") throw new AppError("unavailable", outcome.error);
+  }
+  return outcomeBody(outcome);
+}
+
+const get = (path: string, summary: string, schema: z.ZodType = resultSchema) =>
+  createRoute({ method: "get", path, summary, tags: ["organism"], responses: { 200: json(schema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } });
+
+organismRoutes.openapi(get("/organism/health", "Organism health", statusSchema), async (c) => c.json(await organismStub(c.env).getStatus(), 200));
+organismRoutes.openapi(get("/organism/status", "Coordinator status", statusSchema), async (c) => c.json(await organismStub(c.env).getStatus(), 200));
+organismRoutes.openapi(get("/organism/organism-status", "get_organism_status"), async (c) =>
+  c.json(controlBody(await runOnCoordinator(c.env, controlTask("get_organism_status"))), 200));
+organismRoutes.openapi(get("/organism/organism-summary", "get_organism_summary: organs, agents, metrics"), async (c) =>
+  c.json(controlBody(await runOnCoordinator(c.env, controlTask("get_organism_summary"))), 200));
+
+organismRoutes.openapi(
+  createRoute({ method: "post", path: "/organism/handle-task", summary: "Run one task synchronously", tags: ["organism"], request: jsonBody(organismTaskSchema), responses: { 200: json(resultSchema, "the task's outcome (success may be false)") } }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const task: TaskEnvelope = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
+    return c.json(outcomeBody(await runOnCoordinator(c.env, task)), 200);
+  },
+);
+
+const controlPost = (path: string, summary: string, body?: z.ZodType) =>
+  createRoute({
+    method: "post", path, summary, tags: ["organism"],
+    ...(body ? { request: jsonBody(body, false) } : {}),
+    responses: { 200: json(resultSchema, "ok"), 404: json(z.object({ error: z.unknown() }), "unknown organ"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") },
+  });
+
+const initializeBody = z.object({ config: z.union([z.string(), z.record(z.string(), z.unknown())]).optional() }).strict();
+organismRoutes.openapi(controlPost("/organism/initialize", "initialize_organism (optionally with a config override)", initializeBody), async (c) => {
+  const raw = c.req.header("content-type")?.includes("json") ? await c.req.json<unknown>().catch(() => ({})) : {};
+  const parsed = initializeBody.safeParse(raw ?? {});
+  if (!parsed.success) throw new AppError("validation_failed", parsed.error.issues[0]?.message ?? "invalid body");
+  const params = parsed.data.config === undefined ? {} : { config: parsed.data.config };
+  return c.json(controlBody(await runOnCoordinator(c.env, controlTask("initialize_organism", params))), 200);
+});
+organismRoutes.openapi(controlPost("/organism/shutdown", "shutdown_organism"), async (c) =>
+  c.json(controlBody(await runOnCoordinator(c.env, controlTask("shutdown_organism"))), 200));
+
+const taskData = (b: z.infer<typeof organTaskSchema>) => ({ type: b.task_type, params: b.params, description: b.description ?? null, domain: b.domain ?? null });
+
+// Registered before /execute/{organ_id} and on its own path, so "random" can never be read as an organ id.
+organismRoutes.openapi(
+  createRoute({ method: "post", path: "/organism/execute-random", summary: "execute_on_random_organ (rotates deterministically)", tags: ["organism"], request: jsonBody(organTaskSchema), responses: { 200: json(resultSchema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } }),
+  async (c) => c.json(controlBody(await runOnCoordinator(c.env, controlTask("execute_on_random_organ", { task_data: taskData(c.req.valid("json")) }))), 200),
+);
+organismRoutes.openapi(
+  createRoute({
+    method: "post", path: "/organism/execute/{organ_id}", summary: "execute_on_organ", tags: ["organism"],
+    request: { params: z.object({ organ_id: z.string().min(1).max(64) }), ...jsonBody(organTaskSchema) },
+    responses: { 200: json(resultSchema, "ok"), 404: json(z.object({ error: z.unknown() }), "unknown organ"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") },
+  }),
+  async (c) => {
+    const { organ_id } = c.req.valid("param");
+    return c.json(controlBody(await runOnCoordinator(c.env, controlTask("execute_on_organ", { organ_id, task_data: taskData(c.req.valid("json")) }))), 200);
+  },
+);
+
+const coordinatorHealthSchema = z.object({ status: z.enum(["healthy", "degraded", "unhealthy"]), ping: z.boolean(), organism_status: z.string().nullable(), error: z.string().optional() }).openapi("CoordinatorHealth");
+organismRoutes.openapi(
+  createRoute({ method: "get", path: "/coordinator/health", summary: "Ping the coordinator", tags: ["organism"], responses: { 200: json(coordinatorHealthSchema, "healthy or degraded"), 503: json(coordinatorHealthSchema, "unhealthy") } }),
+  async (c) => {
+    const probe = await withDeadline(async () => {
+      const stub = organismStub(c.env);
+      const pong = (await stub.ping()) === "pong";
+      return { pong, status: await stub.getStatus() };
+    }, COORDINATOR_PROBE_MS);
+    if (!probe.ok || !probe.value.pong) {
+      return c.json({ status: "unhealthy" as const, ping: false, organism_status: null, error: probe.ok ? "unexpected ping answer" : probe.error }, 503);
+    }
+    const { status } = probe.value;
+    // Answering but not healthy (initialising, failed init, shut down) is "degraded": it can recover.
+    const health = status.status === "healthy" ? ("healthy" as const) : ("degraded" as const);
+    return c.json({ status: health, ping: true, organism_status: status.status, ...(status.error ? { error: status.error } : {}) }, 200);
+  },
+);
+
+async function withDeadline<T>(fn: () => Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  let timer: number | null = null;
+  const timeout = new Promise<{ ok: false; error: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${ms} ms` }), ms);
+  });
+  const run = fn().then((value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }));
+  try {
+    return await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -3,7 +3,9 @@ import { EVENT_ACTORS, TASK_STATUSES } from "../db/schema";
 import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "../schemas/task";
+import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "../store/cancel-or-rerun";
 import { openDb } from "../store/db";
+import { enqueueOrLeaveToSweeper } from "../dispatch/enqueue";
 import { eventToJson } from "../store/event-json";
 import { listTaskEvents } from "../store/find-task";
 import { taskToJson } from "../store/task-json";
@@ -98,3 +100,34 @@ taskRoutes.openapi(
     return c.json({ task_id: row.id, items: events.map(eventToJson) }, 200);
   },
 );
+
+const actionRoute = (action: "cancel" | "run", summary: string) =>
+  createRoute({
+    method: "post",
+    path: `/tasks/{id}/${action}`,
+    summary,
+    request: { params: taskIdParamSchema },
+    responses: { 200: taskResponse("the task after the change"), ...errorResponses(400, 404, 409) },
+  });
+
+taskRoutes.openapi(actionRoute("cancel", "Cancel a task that has not finished (a running task's late result is discarded)"), async (c) => {
+  const db = openDb(c.env.DB);
+  const task = await resolveTask(db, c.req.valid("param").id);
+  const cancelled = await cancelTask(db, task.id, Date.now());
+  if (!cancelled) {
+    throw new AppError("invalid_state", `task is ${task.status}; only ${CANCELLABLE.join(", ")} tasks can be cancelled`);
+  }
+  return c.json(taskToJson(cancelled), 200);
+});
+
+taskRoutes.openapi(actionRoute("run", "Queue a created, failed, retrying or cancelled task now"), async (c) => {
+  const db = openDb(c.env.DB);
+  const task = await resolveTask(db, c.req.valid("param").id);
+  const now = Date.now();
+  const queued = await rerunTask(db, task.id, now);
+  if (!queued) {
+    throw new AppError("invalid_state", `task is ${task.status}; only ${RERUNNABLE.join(", ")} tasks can be run`);
+  }
+  await enqueueOrLeaveToSweeper(c.env.TASK_QUEUE, [{ id: queued.id, run_after: null }], now);
+  return c.json(taskToJson(queued), 200);
+});

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { TaskRow } from "../db/schema";
 import type { Db } from "./db";
+import { sqlBatch } from "./sql-batch";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
 
 // `+status` keeps SQLite on the primary key for these id-keyed statements: with the status
@@ -15,17 +16,17 @@ const claimable = (now: number) => sql`+status IN ('queued', 'retry') AND (run_a
 export async function claimTasks(db: Db, ids: string[], token: string, now: number, leaseMs: number): Promise<TaskRow[]> {
   const idList = JSON.stringify(ids);
   const inIds = sql`id IN (SELECT value FROM json_each(${idList}))`;
-  const [, claimed] = await db.batch([
-    db.run(sql`
+  const [, claimed] = await sqlBatch<[unknown, RawTaskRow]>(db, [
+    sql`
       INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
       SELECT id, ${now}, status, 'running', attempts + 1, 'dispatcher', 'claimed'
-      FROM tasks WHERE ${inIds} AND ${claimable(now)}`),
-    db.all<RawTaskRow>(sql`
+      FROM tasks WHERE ${inIds} AND ${claimable(now)}`,
+    sql`
       UPDATE tasks SET status = 'running', attempts = attempts + 1, locked_by = ${token},
              locked_at = ${now}, lease_expires_at = ${now + leaseMs}, last_heartbeat = ${now},
              updated_at = ${now}
       WHERE ${inIds} AND ${claimable(now)}
-      RETURNING *`),
+      RETURNING *`,
   ]);
   return claimed.map(fromRawRow);
 }

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { TaskRow } from "../db/schema";
 import type { Db } from "./db";
+import { sqlBatch } from "./sql-batch";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
 
 export interface NewTask {
@@ -31,8 +32,8 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
   const payload = JSON.stringify(tasks);
   const keys = JSON.stringify(tasks.map((t) => t.idempotency_key).filter((k) => k !== null));
   // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
-  const [inserted, , existing] = await db.batch([
-    db.all<RawTaskRow>(sql`
+  const [inserted, , existing] = await sqlBatch<[RawTaskRow, unknown, RawTaskRow]>(db, [
+    sql`
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
                          params, run_after, idempotency_key, created_at, updated_at)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
@@ -40,14 +41,14 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
              json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key', ${now}, ${now}
       FROM json_each(${payload}) AS j WHERE true
       ON CONFLICT DO NOTHING
-      RETURNING *`),
-    db.run(sql`
+      RETURNING *`,
+    sql`
       INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
       SELECT t.id, ${now}, NULL, t.status, 0, 'api', 'submitted'
       FROM json_each(${payload}) AS j JOIN tasks AS t ON t.id = j.value->>'id'
-      WHERE t.created_at = ${now}`),
-    db.all<RawTaskRow>(sql`
-      SELECT * FROM tasks WHERE idempotency_key IN (SELECT value FROM json_each(${keys}))`),
+      WHERE t.created_at = ${now}`,
+    sql`
+      SELECT * FROM tasks WHERE idempotency_key IN (SELECT value FROM json_each(${keys}))`,
   ]);
   const byKey = new Map(existing.map((r) => [r.idempotency_key, r]));
   const byId = new Map(inserted.map((r) => [r.id, r]));

@@ -1,0 +1,80 @@
+import { env } from "cloudflare:workers";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { OrganismManager } from "../../durable-objects/organism-manager";
+import { freshCoordinator, resultOf, task } from "./organism-helpers";
+
+describe("OrganismManager start-up", () => {
+  it("answers ping and reports three healthy organs", async () => {
+    const coord = freshCoordinator();
+    expect(await coord.ping()).toBe("pong");
+    const status = await coord.getStatus();
+    expect(status).toMatchObject({ status: "healthy", organism_initialized: true });
+    expect(status.organs.map((o) => o.organ_id)).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1"]);
+  });
+
+  it("bad config → unhealthy with the reason → fixed → healthy", async () => {
+    const coord = freshCoordinator();
+    const bad = await coord.handleIncomingTask(task("initialize_organism", { params: { config: "{not json" } }));
+    expect(bad).toMatchObject({ ok: false, retriable: true });
+    expect(await coord.getStatus()).toMatchObject({ status: "unhealthy", organism_initialized: false, error: expect.stringContaining("not valid JSON") });
+    // Work is refused with a structured, retriable error instead of hanging.
+    expect(await coord.handleIncomingTask(task("ping"))).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining("unhealthy") });
+    const fixed = await coord.handleIncomingTask(task("initialize_organism", { params: { config: { organs: [{ organ_id: "utility_organ_1", organ_type: "Utility", task_types: ["ping"] }] } } }));
+    expect(fixed).toMatchObject({ ok: true, result: { status: "healthy" } });
+    expect(await coord.handleIncomingTask(task("ping"))).toMatchObject({ ok: true, result: { path: "fast", organ_id: "utility_organ_1" } });
+  });
+
+  it("a bad ORGANISM_CONFIG in the environment leaves the object unhealthy, not reset", async () => {
+    const stub = freshCoordinator();
+    const status = await runInDurableObject(stub, async (_instance: OrganismManager, state) => {
+      const manager = new OrganismManager(state, { ...env, ORGANISM_CONFIG: '{"organs": []}' });
+      return manager.getStatus();
+    });
+    expect(status).toMatchObject({ status: "unhealthy", error: expect.stringContaining("ORGANISM_CONFIG is invalid") });
+  });
+
+  it("reloads config, OCPS state and metrics after eviction", async () => {
+    const coord = freshCoordinator();
+    await coord.handleIncomingTasks([task("ping", { drift_score: 0.3 }), task("status")]);
+    const before = resultOf(await coord.handleIncomingTask(task("get_metrics")));
+    await evictDurableObject(coord);
+    const status = await coord.getStatus();
+    expect(status.status).toBe("healthy");
+    const after = resultOf(await coord.handleIncomingTask(task("get_metrics")));
+    expect(after["metrics"]).toMatchObject({ tasks_total: 2, fast_path: 2, ocps: { S: expect.closeTo(0.2, 5) } });
+    expect(after["metrics"]).toEqual(before["metrics"]);
+  });
+
+  it("stays shut down across eviction until initialize_organism", async () => {
+    const coord = freshCoordinator();
+    await coord.getStatus();
+    expect(await coord.handleIncomingTask(task("shutdown_organism"))).toMatchObject({ ok: true, result: { status: "shutdown" } });
+    await evictDurableObject(coord);
+    expect(await coord.getStatus()).toMatchObject({ status: "shutdown" });
+    expect(await coord.handleIncomingTask(task("ping"))).toMatchObject({ ok: false, retriable: true });
+    await coord.handleIncomingTask(task("initialize_organism"));
+    expect(await coord.getStatus()).toMatchObject({ status: "healthy" });
+  });
+});
+
+describe("OCPS valve in the coordinator", () => {
+  it("three tasks at drift 0.3 escalate on the third and reset S", async () => {
+    const coord = freshCoordinator();
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await coord.handleIncomingTask(task("general_query", { drift_score: 0.3, description: "what time is it?" })));
+    expect(outcomes.map((o) => resultOf(o)["path"])).toEqual(["fast", "fast", "escalation"]);
+    expect(resultOf(outcomes[2]!)).toMatchObject({ success: true, kind: "escalated", plan_source: "fallback", p_fast: expect.closeTo(2 / 3, 5) });
+    const metrics = resultOf(await coord.handleIncomingTask(task("get_metrics")))["metrics"];
+    expect(metrics).toMatchObject({ escalations: 1, fast_path: 2, ocps: { S: 0 } });
+  });
+
+  it("get_routing_debug previews without moving S", async () => {
+    const coord = freshCoordinator();
+    await coord.handleIncomingTask(task("ping", { drift_score: 0.3 }));
+    const debug = await coord.handleIncomingTask(task("get_routing_debug", { params: { task_type: "general_query", drift_score: 0.5 } }));
+    expect(resultOf(debug)).toMatchObject({ path: "control", organ_id: "utility_organ_1", would_escalate: true, S_current: expect.closeTo(0.2, 5), S_preview: expect.closeTo(0.6, 5) });
+    const again = await coord.handleIncomingTask(task("get_routing_debug", { params: { task_type: "general_query", drift_score: 0.4 } }));
+    expect(resultOf(again)["S_current"]).toBeCloseTo(0.2);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { initialOcps, pFast, previewOcps, stepOcps } from "../../durable-objects/ocps";
+import { DEFAULT_ORGANISM_CONFIG, parseOrganismConfig } from "../../durable-objects/organism-config";
+import { buildRoutingTable, resolveRoute } from "../../durable-objects/routing";
+
+describe("OCPS valve", () => {
+  it("escalates the third task at drift 0.3 and resets S", () => {
+    let state = initialOcps();
+    const decisions = [];
+    for (let i = 0; i < 3; i++) {
+      const { decision, next } = stepOcps(state, 0.3, 0.5);
+      decisions.push(decision.escalate);
+      state = next;
+    }
+    expect(decisions).toEqual([false, false, true]);
+    expect(state.S).toBe(0);
+    expect(state).toMatchObject({ total: 3, fast: 2, escalations: 1 });
+    expect(pFast(state)).toBeCloseTo(2 / 3);
+  });
+  it("drains small drift and never goes negative", () => {
+    const { next } = stepOcps({ ...initialOcps(), S: 0.05 }, 0, 0.5);
+    expect(next.S).toBe(0);
+  });
+  it("preview does not change the state", () => {
+    const state = { ...initialOcps(), S: 0.4 };
+    expect(previewOcps(state, 0.3, 0.5)).toMatchObject({ escalate: true, S: 0 });
+    expect(state.S).toBe(0.4);
+  });
+});
+
+describe("routing", () => {
+  const table = buildRoutingTable({
+    ...DEFAULT_ORGANISM_CONFIG,
+    routes: [{ task_type: "general_query", domain: "finance", organ_id: "cognitive_organ_1" }],
+  });
+  it("resolves (type, domain) first, then type, case-insensitively", () => {
+    expect(resolveRoute(table, " General_Query ", "Finance")).toBe("cognitive_organ_1");
+    expect(resolveRoute(table, "general_query", "weather")).toBe("utility_organ_1");
+    expect(resolveRoute(table, "EXECUTE", null)).toBe("actuator_organ_1");
+  });
+  it("returns undefined for an unknown type", () => {
+    expect(resolveRoute(table, "teleport")).toBeUndefined();
+  });
+});
+
+describe("parseOrganismConfig", () => {
+  it("uses defaults when blank", () => {
+    expect(parseOrganismConfig("")).toEqual({ ok: true, config: DEFAULT_ORGANISM_CONFIG });
+  });
+  it("rejects bad JSON, unknown organ types and routes to unknown organs", () => {
+    expect(parseOrganismConfig("{nope").ok).toBe(false);
+    expect(parseOrganismConfig({ organs: [{ organ_id: "x", organ_type: "Wizard" }] }).ok).toBe(false);
+    const bad = parseOrganismConfig({ organs: [{ organ_id: "x", organ_type: "Utility" }], routes: [{ task_type: "a", organ_id: "y" }] });
+    expect(bad).toMatchObject({ ok: false });
+  });
+});
