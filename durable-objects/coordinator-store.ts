@@ -35,11 +35,12 @@ export function saveOrganism(kv: SyncKvStorage, state: PersistedOrganism): void 
   kv.put(ORGANISM, state);
 }
 
-/** A config given to initialize_organism; it wins over ORGANISM_CONFIG until replaced. */
+/** A config given to initialize_organism; it wins over ORGANISM_CONFIG until replaced ("" or null clears it). */
 export function loadOverride(kv: SyncKvStorage): unknown {
   return kv.get<unknown>(OVERRIDE);
 }
 
 export function saveOverride(kv: SyncKvStorage, value: unknown): void {
-  kv.put(OVERRIDE, value);
+  if (value === null || value === "") kv.delete(OVERRIDE);
+  else kv.put(OVERRIDE, value);
 }

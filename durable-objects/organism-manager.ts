@@ -3,15 +3,13 @@ import { parseConfig, type Config } from "../src/config";
 import type { TaskEnvelope, TaskOutcome } from "../src/contracts";
 import { CONTROL_TYPES, runControl, type ControlHost, type CoordinatorStatusView } from "./control";
 import { loadOrganism, loadOverride, loadRuntime, saveOrganism, saveOverride, saveRuntime } from "./coordinator-store";
+import { initializeOrgans } from "./organ-init";
 import { countOutcome, emptyMetrics, metricsSnapshot, type CoordinatorMetrics } from "./metrics";
-import { initialOcps, pFast, previewOcps, stepOcps, type OcpsState } from "./ocps";
+import { initialOcps, pFast, stepOcps, type OcpsState } from "./ocps";
 import type { OrganTask, OrganTaskResult } from "./organ-contracts";
 import { parseOrganismConfig, type OrganismConfig } from "./organism-config";
-import { buildRoutingTable, noRouteError, resolveRoute, type RoutingTable } from "./routing";
+import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "./routing";
 import { escalate, runFastGroup } from "./task-paths";
-
-/** Organ start-up must not hold callers forever: past this, init fails and is retried later. */
-const ORGAN_INIT_TIMEOUT_MS = 10_000;
 
 type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable };
 
@@ -157,17 +155,8 @@ export class OrganismManager extends DurableObject<Env> {
     this.config = app.config;
     const organism = this.desiredOrganism();
     if (!organism.ok) return this.fail(organism.error);
-    let timer: number | null = null;
-    try {
-      await Promise.race([
-        Promise.all(organism.config.organs.map((spec) => this.organStub(spec.organ_id).initialize(spec))),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`organs did not initialise within ${ORGAN_INIT_TIMEOUT_MS} ms`)), ORGAN_INIT_TIMEOUT_MS))),
-      ]);
-    } catch (err) {
-      return this.fail(`organ initialisation failed: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    const failed = await initializeOrgans(organism.config.organs, (spec) => this.organStub(spec.organ_id).initialize(spec));
+    if (failed) return this.fail(failed);
     this.markHealthy(app.config, organism.config);
     saveOrganism(this.ctx.storage.kv, { status: "healthy", config: organism.config, error: null });
   }
@@ -215,9 +204,7 @@ export class OrganismManager extends DurableObject<Env> {
       metrics: () => metricsSnapshot(this.metrics, this.ocps, this.config?.OCPS_DRIFT_THRESHOLD ?? 0.5),
       routingDebug: (type, domain, drift) => {
         const ready = this.ready as Ready;
-        const preview = previewOcps(this.ocps, drift, ready.config.OCPS_DRIFT_THRESHOLD);
-        return { task_type: type, domain, drift_score: drift, organ_id: resolveRoute(ready.routing, type, domain) ?? null,
-          would_escalate: preview.escalate, S_current: this.ocps.S, S_preview: preview.S_raw, threshold: ready.config.OCPS_DRIFT_THRESHOLD, p_fast: pFast(this.ocps) };
+        return routingDebug(ready.routing, this.ocps, ready.config.OCPS_DRIFT_THRESHOLD, type, domain, drift);
       },
       nextOrganIndex: () => this.rotation++,
     };

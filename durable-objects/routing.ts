@@ -1,3 +1,4 @@
+import { pFast, previewOcps, type OcpsState } from "./ocps";
 import type { OrganismConfig } from "./organism-config";
 
 /** Task type (and optionally domain) → organ id. Keys are lowercased and trimmed. */
@@ -33,4 +34,13 @@ export function resolveRoute(table: RoutingTable, type: string, domain?: string 
 
 export function noRouteError(type: string): string {
   return `no route for task type '${type}'`;
+}
+
+/** get_routing_debug: where a task would go and whether it would escalate, without moving S. */
+export function routingDebug(table: RoutingTable, ocps: OcpsState, threshold: number, type: string, domain: string | null, drift: number): Record<string, unknown> {
+  const preview = previewOcps(ocps, drift, threshold);
+  return {
+    task_type: type, domain, drift_score: drift, organ_id: resolveRoute(table, type, domain) ?? null,
+    would_escalate: preview.escalate, S_current: ocps.S, S_preview: preview.S_raw, threshold, p_fast: pFast(ocps),
+  };
 }

@@ -2,7 +2,7 @@ import { dispatchToCoordinator } from "./clients/organism-client";
 import { requireConfig } from "./config";
 import { createApp } from "./app";
 import { dispatchBatch } from "./dispatch/consumer";
-import { handleDeadLetters } from "./dispatch/dead-letters";
+import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dispatch/dead-letters";
 import type { TaskMessage } from "./dispatch/message";
 import { openDb } from "./store/db";
 import { reaperStub } from "../durable-objects/task-reaper";
@@ -10,8 +10,6 @@ import { reaperStub } from "../durable-objects/task-reaper";
 export { OrganismManager } from "../durable-objects/organism-manager";
 export { Organ } from "../durable-objects/organ";
 export { TaskReaper } from "../durable-objects/task-reaper";
-
-export const DEAD_LETTER_QUEUE = "seedcore-tasks-dlq";
 
 const app = createApp();
 

@@ -2,6 +2,8 @@ import type { Db } from "../store/db";
 import { markDeadLettered } from "../store/dead-letter";
 import { taskMessageSchema } from "./message";
 
+export const DEAD_LETTER_QUEUE = "seedcore-tasks-dlq";
+
 /** The DLQ consumer: fails the tasks of messages the main queue gave up on, then acks. */
 export async function handleDeadLetters(batch: MessageBatch<unknown>, db: Db, now: number): Promise<void> {
   const ids = new Set<string>();

@@ -1,0 +1,66 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+
+const call = async (path: string, init?: { method?: string; body?: unknown }) => {
+  const res = await exports.default.fetch(new Request(`http://localhost${path}`, {
+    method: init?.method ?? "GET",
+    ...(init?.body === undefined ? {} : { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body), headers: { "content-type": "application/json" } }),
+  }));
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+describe("GET /organism/*", () => {
+  it("health and status report the coordinator", async () => {
+    for (const path of ["/organism/health", "/organism/status", "/api/v1/organism/status"]) {
+      const { status, body } = await call(path);
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ status: "healthy", organism_initialized: true, organs: expect.any(Array) });
+    }
+  });
+  it("organism-status and organism-summary", async () => {
+    expect(await call("/organism/organism-status")).toMatchObject({ status: 200, body: { success: true, path: "control", status: "healthy" } });
+    await call("/organism/handle-task", { method: "POST", body: { task_type: "ping" } });
+    const { body } = await call("/organism/organism-summary");
+    const organs = body["organs"] as Record<string, { agents: unknown[] }>;
+    expect(Object.keys(organs)).toHaveLength(3);
+    expect(organs["utility_organ_1"]!.agents).toHaveLength(3);
+  });
+  it("/coordinator/health says healthy", async () => {
+    expect(await call("/coordinator/health")).toEqual({ status: 200, body: { status: "healthy", ping: true, organism_status: "healthy" } });
+  });
+});
+
+describe("POST /organism/handle-task", () => {
+  it("runs a task synchronously", async () => {
+    const { status, body } = await call("/organism/handle-task", { method: "POST", body: { task_type: "general_query", description: "what is 12*(3+4)?" } });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ task_id: expect.any(String), success: true, path: "fast", organ_id: "utility_organ_1", result: { answer: 84 } });
+  });
+  it("answers an unroutable type with success:false and not retriable", async () => {
+    expect(await call("/organism/handle-task", { method: "POST", body: { task_type: "teleport" } })).toMatchObject({ status: 200, body: { success: false, retriable: false, error: "no route for task type 'teleport'" } });
+  });
+  it("rejects bad input with 400 and the field named", async () => {
+    const bad = await call("/organism/handle-task", { method: "POST", body: { task_type: "ping", drift_score: -1 } });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: "validation_failed", message: expect.stringContaining("drift_score") } } });
+    expect((await call("/organism/handle-task", { method: "POST", body: "{oops" })).status).toBe(400);
+  });
+});
+
+describe("POST control routes", () => {
+  it("execute/{organ_id} runs there; unknown organs are 404", async () => {
+    expect(await call("/organism/execute/actuator_organ_1", { method: "POST", body: { task_type: "execute", params: { action: "noop" } } })).toMatchObject({ status: 200, body: { success: true, organ_id: "actuator_organ_1" } });
+    expect(await call("/organism/execute/ghost", { method: "POST", body: { task_type: "ping" } })).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
+  });
+  it("execute-random is its own route, not an organ id", async () => {
+    const { status, body } = await call("/organism/execute-random", { method: "POST", body: { task_type: "ping" } });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ success: true, path: "control", organ_id: expect.stringMatching(/_organ_1$/) });
+  });
+  it("shutdown then initialize (with an invalid config → 503, then a valid one)", async () => {
+    expect(await call("/organism/shutdown", { method: "POST" })).toMatchObject({ status: 200, body: { status: "shutdown" } });
+    expect(await call("/coordinator/health")).toMatchObject({ status: 200, body: { status: "degraded", organism_status: "shutdown" } });
+    expect(await call("/organism/initialize", { method: "POST", body: { config: "{broken" } })).toMatchObject({ status: 503, body: { error: { code: "unavailable" } } });
+    expect(await call("/organism/status")).toMatchObject({ body: { status: "unhealthy", error: expect.stringContaining("ORGANISM_CONFIG") } });
+    expect(await call("/organism/initialize", { method: "POST", body: { config: "" } })).toMatchObject({ status: 200, body: { status: "healthy" } });
+  });
+});

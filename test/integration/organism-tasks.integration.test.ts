@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { freshCoordinator, resultOf, runBatch, task } from "./organism-helpers";
+
+const step = (organ_id: string, type = "ping") => ({ organ_id, task: { type } });
+
+describe("fast path and batches", () => {
+  it("answers arithmetic and UTC time on the fast path with the agent's verdict", async () => {
+    const coord = freshCoordinator();
+    const [math, time] = await runBatch(coord, [
+      task("general_query", { description: "what is 12*(3+4)?" }),
+      task("general_query", { params: { query: "what time is it in UTC?" } }),
+    ]);
+    expect(math).toMatchObject({ ok: true, result: { success: true, path: "fast", organ_id: "utility_organ_1", agent_id: expect.stringMatching(/^utility_organ_1_agent_\d$/), p_fast: 1, latency_ms: expect.any(Number), result: { answer: 84 } } });
+    expect(resultOf(time!)["result"]).toMatchObject({ answer: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
+  });
+
+  it("keeps outcomes in task order across organs and failure kinds", async () => {
+    const coord = freshCoordinator();
+    const tasks = [
+      task("execute", { params: { action: "sum", input: [1, 2] } }),
+      task("teleport"),
+      task("execute", { params: { action: "format_disk" } }),
+      task("flaky", { params: { fail_times: 1 } }),
+      task("analyze", { description: "two words" }),
+    ];
+    const outcomes = await runBatch(coord, tasks);
+    expect(outcomes.map((o) => o.id)).toEqual(tasks.map((t) => t.id));
+    expect(outcomes[0]).toMatchObject({ ok: true, result: { organ_id: "actuator_organ_1", result: { output: 3 } } });
+    expect(outcomes[1]).toEqual({ id: tasks[1]!.id, ok: false, retriable: false, error: "no route for task type 'teleport'" });
+    expect(outcomes[2]).toMatchObject({ ok: false, retriable: false, result: { success: false, path: "fast" } });
+    expect(outcomes[3]).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining("flaky") });
+    expect(outcomes[4]).toMatchObject({ ok: true, result: { organ_id: "cognitive_organ_1" } });
+    // The same flaky task succeeds on its second attempt.
+    expect(await coord.handleIncomingTask(task("flaky", { params: { fail_times: 1 }, attempt: 2 }))).toMatchObject({ ok: true });
+  });
+});
+
+describe("escalation", () => {
+  it("runs a valid params.plan in order", async () => {
+    const coord = freshCoordinator();
+    const out = await coord.handleIncomingTask(task("general_query", { drift_score: 1, params: { plan: [step("utility_organ_1"), step("actuator_organ_1", "workflow_step")] } }));
+    expect(out).toMatchObject({ ok: true, result: { success: true, path: "escalation", kind: "escalated", plan_source: "params" } });
+    const steps = resultOf(out)["solution_steps"] as { organ_id: string; success: boolean }[];
+    expect(steps.map((s) => [s.organ_id, s.success])).toEqual([["utility_organ_1", true], ["actuator_organ_1", true]]);
+  });
+
+  it("falls back when the plan exceeds MAX_PLAN_STEPS or names an unknown organ", async () => {
+    const coord = freshCoordinator();
+    const tooLong = Array.from({ length: 17 }, () => step("utility_organ_1"));
+    const [long, ghost] = await runBatch(coord, [
+      task("ping", { drift_score: 1, params: { plan: tooLong } }),
+      task("ping", { drift_score: 1, params: { plan: [step("ghost_organ")] } }),
+    ]);
+    expect(resultOf(long!)).toMatchObject({ success: true, plan_source: "fallback", fallback_reason: expect.stringContaining("MAX_PLAN_STEPS") });
+    expect(resultOf(ghost!)).toMatchObject({ plan_source: "fallback", fallback_reason: expect.stringContaining("ghost_organ") });
+    expect(resultOf(ghost!)["solution_steps"]).toEqual([{ organ_id: "utility_organ_1", success: true, task: expect.objectContaining({ type: "ping" }), result: expect.any(Object), error: null }]);
+  });
+
+  it("decomposes when forced and stops at a failing step", async () => {
+    const coord = freshCoordinator();
+    const ok = await coord.handleIncomingTask(task("general_query", { drift_score: 1, description: "what is 2+2", params: { force_decomposition: true } }));
+    expect(resultOf(ok)).toMatchObject({ success: true, plan_source: "decomposition" });
+    expect((resultOf(ok)["solution_steps"] as unknown[]).length).toBe(3);
+    const bad = await coord.handleIncomingTask(task("ping", { drift_score: 1, params: { plan: [step("utility_organ_1", "execute"), step("utility_organ_1")] } }));
+    expect(bad).toMatchObject({ ok: false, retriable: false, result: { success: false, path: "escalation" } });
+    expect(resultOf(bad)["solution_steps"]).toHaveLength(1);
+  });
+});
+
+describe("control messages", () => {
+  it("get_organism_status and get_organism_summary", async () => {
+    const coord = freshCoordinator();
+    await coord.handleIncomingTask(task("ping"));
+    expect(await coord.handleIncomingTask(task("get_organism_status"))).toMatchObject({ ok: true, result: { success: true, path: "control", status: "healthy", organism_initialized: true } });
+    const summary = resultOf(await coord.handleIncomingTask(task("get_organism_summary")));
+    const organs = summary["organs"] as Record<string, { agents: unknown[]; tasks_processed: number }>;
+    expect(Object.keys(organs)).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1"]);
+    expect(organs["utility_organ_1"]!.agents).toHaveLength(3);
+    expect(organs["utility_organ_1"]!.tasks_processed).toBeGreaterThan(0);
+  });
+
+  it("execute_on_organ runs on the named organ and refuses unknown ones", async () => {
+    const coord = freshCoordinator();
+    const ran = await coord.handleIncomingTask(task("execute_on_organ", { params: { organ_id: "cognitive_organ_1", task_data: { type: "general_query", params: { query: "1+1" } } } }));
+    expect(ran).toMatchObject({ ok: true, result: { path: "control", organ_id: "cognitive_organ_1", result: { answer: 2 } } });
+    const ghost = await coord.handleIncomingTask(task("execute_on_organ", { params: { organ_id: "ghost", task_data: { type: "ping" } } }));
+    expect(ghost).toMatchObject({ ok: false, retriable: false, result: { code: "unknown_organ" } });
+    const noData = await coord.handleIncomingTask(task("execute_on_organ", { params: { organ_id: "utility_organ_1" } }));
+    expect(noData).toMatchObject({ ok: false, retriable: false, result: { code: "invalid_params" } });
+  });
+
+  it("execute_on_random_organ rotates through the organs deterministically", async () => {
+    const coord = freshCoordinator();
+    const organs = [];
+    for (let i = 0; i < 4; i++) {
+      organs.push(resultOf(await coord.handleIncomingTask(task("execute_on_random_organ", { params: { task_data: { type: "ping" } } })))["organ_id"]);
+    }
+    expect(organs).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1", "utility_organ_1"]);
+  });
+
+  it("get_metrics, initialize_organism, shutdown_organism and get_routing_debug", async () => {
+    const coord = freshCoordinator();
+    await runBatch(coord, [task("ping"), task("teleport")]);
+    expect(resultOf(await coord.handleIncomingTask(task("get_metrics")))["metrics"]).toMatchObject({ tasks_total: 2, unrouted: 1, fast_path: 1, p_fast: 1 });
+    expect(await coord.handleIncomingTask(task("shutdown_organism"))).toMatchObject({ ok: true, result: { status: "shutdown", organism_initialized: false } });
+    expect(await coord.handleIncomingTask(task("initialize_organism"))).toMatchObject({ ok: true, result: { status: "healthy" } });
+    expect(await coord.handleIncomingTask(task("get_routing_debug", { params: { task_type: "teleport" } }))).toMatchObject({ ok: true, result: { organ_id: null, would_escalate: false } });
+    expect(await coord.handleIncomingTask(task("get_routing_debug"))).toMatchObject({ ok: false, retriable: false });
+  });
+});
