@@ -1,0 +1,155 @@
+// npm run chaos: 500 tasks, SIGKILL the server's whole process group mid-run, restart it on the
+// same state, and require every task to end terminal with none lost, none left running and
+// attempts ≤ max_attempts. Prints the counts by status and the recovery time.
+import { spawn } from "node:child_process";
+import { applyMigrations, freePort, freshStateDir, getJson, sleep } from "./dev-server.mjs";
+
+const TOTAL = 500;
+const VARS = {
+  TASK_LEASE_S: 5,
+  HEARTBEAT_S: 1,
+  REAPER_INTERVAL_S: 1,
+  SWEEP_AFTER_S: 2,
+  RETRY_BASE_S: 1,
+  RETRY_MAX_S: 4,
+  DISPATCH_TIMEOUT_S: 10,
+};
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+/** After the restart: lease + two reaper ticks for nothing to be `running` from before the kill. */
+const STUCK_BOUND_MS = (VARS.TASK_LEASE_S + 2 * VARS.REAPER_INTERVAL_S) * 1000;
+const RECOVERY_BUDGET_MS = 90_000;
+
+setTimeout(() => {
+  console.error("chaos FAILED: did not finish within 170 s");
+  process.exit(1);
+}, 170_000).unref();
+
+const persistDir = freshStateDir("chaos");
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+await applyMigrations(persistDir);
+
+function startServer() {
+  const child = spawn(process.execPath, ["scripts/serve.mjs", String(port), persistDir, JSON.stringify(VARS)], {
+    detached: true, // its own process group: kill(-pid) takes workerd down with it
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stderr.on("data", () => {});
+  return new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      if (String(d).includes("serving on")) resolve(child);
+    });
+    child.on("exit", (code) => reject(new Error(`server exited early (${code})`)));
+  });
+}
+
+function killGroup(child) {
+  process.kill(-child.pid, "SIGKILL");
+}
+
+/** Deterministic mix: instant, sleep 200–2,000 ms, flaky (fails once or twice). */
+function taskFor(i) {
+  switch (i % 5) {
+    case 0:
+    case 1:
+      return { type: "test_task", params: { i } };
+    case 2:
+      return { type: "general_query", description: `what is ${i}*2?` };
+    case 3:
+      return { type: "sleep", params: { ms: 200 + ((i * 37) % 1801) } };
+    default:
+      return { type: "flaky", params: { fail_times: 1 + (i % 2) } };
+  }
+}
+
+async function pool(items, concurrency, fn) {
+  let next = 0;
+  const workers = Array.from({ length: concurrency }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  });
+  await Promise.all(workers);
+}
+
+async function statuses(ids) {
+  const out = new Map();
+  await pool(ids, 16, async (id) => {
+    const { status, body } = await getJson(base, `/tasks/${id}`);
+    if (status !== 200) throw new Error(`GET /tasks/${id} answered ${status}`);
+    out.set(id, body);
+  });
+  return out;
+}
+
+let server = await startServer();
+const ids = [];
+await pool(
+  Array.from({ length: TOTAL }, (_, i) => i),
+  16,
+  async (i) => {
+    const { status, body } = await getJson(base, "/tasks", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(taskFor(i)),
+    });
+    if (status !== 201) throw new Error(`POST /tasks answered ${status}: ${JSON.stringify(body)}`);
+    ids.push(body.id);
+  },
+);
+console.log(`chaos: submitted ${ids.length} tasks`);
+
+// Kill once work is under way: some finished, some still running or queued.
+for (let i = 0; i < 100; i++) {
+  const all = await statuses(ids);
+  const done = [...all.values()].filter((t) => TERMINAL.has(t.status)).length;
+  if (done >= TOTAL * 0.2) break;
+  await sleep(100);
+}
+const before = await statuses(ids);
+const count = (m) => {
+  const c = {};
+  for (const t of m.values()) c[t.status] = (c[t.status] ?? 0) + 1;
+  return c;
+};
+console.log(`chaos: SIGKILL with ${JSON.stringify(count(before))}`);
+killGroup(server);
+await sleep(500);
+
+server = await startServer();
+const restartedAt = Date.now();
+let failures = [];
+let final;
+let stuckChecked = false;
+for (;;) {
+  final = await statuses(ids);
+  const elapsed = Date.now() - restartedAt;
+  if (!stuckChecked && elapsed >= STUCK_BOUND_MS) {
+    stuckChecked = true;
+    const stuck = [...final.values()].filter((t) => t.status === "running" && Date.parse(t.locked_at) < restartedAt);
+    if (stuck.length) failures.push(`${stuck.length} tasks still running from before the kill after ${STUCK_BOUND_MS} ms`);
+  }
+  if ([...final.values()].every((t) => TERMINAL.has(t.status))) break;
+  if (elapsed > RECOVERY_BUDGET_MS) {
+    failures.push(`not all terminal after ${RECOVERY_BUDGET_MS} ms: ${JSON.stringify(count(final))}`);
+    break;
+  }
+  await sleep(250);
+}
+const recoveryMs = Date.now() - restartedAt;
+killGroup(server);
+
+if (final.size !== TOTAL) failures.push(`lost tasks: found ${final.size} of ${TOTAL}`);
+const over = [...final.values()].filter((t) => t.attempts > t.max_attempts);
+if (over.length) failures.push(`${over.length} tasks with attempts > max_attempts`);
+const failed = [...final.values()].filter((t) => t.status === "failed");
+if (failed.length) failures.push(`${failed.length} tasks failed, e.g. ${failed[0].type}: ${failed[0].error}`);
+
+console.log(`chaos: after restart ${JSON.stringify(count(final))}; all terminal ${recoveryMs} ms after the restart`);
+if (failures.length) {
+  for (const f of failures) console.error(`chaos FAILED: ${f}`);
+  process.exit(1);
+}
+console.log("chaos: OK — none lost, none running, attempts within bounds");
+process.exit(0);
