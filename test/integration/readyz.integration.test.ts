@@ -1,0 +1,36 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { LATEST_MIGRATION } from "../../src/store/schema-version";
+
+interface Ready {
+  status: string;
+  deps: Record<string, { ok: boolean; error?: string }>;
+}
+
+async function readyz(overrides: Partial<Env> = {}): Promise<{ status: number; body: Ready }> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request("http://localhost/readyz"), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, body: await res.json<Ready>() };
+}
+
+// This file has its own D1, so it may break the migration ledger without harming other tests.
+describe("GET /readyz", () => {
+  it("answers 503 naming a bad config value", async () => {
+    const { status, body } = await readyz({ TASK_LEASE_S: "soon" });
+    expect(status).toBe(503);
+    expect(body.status).toBe("not_ready");
+    expect(body.deps.config?.ok).toBe(false);
+    expect(body.deps.config?.error).toContain("TASK_LEASE_S");
+  });
+
+  it("answers 503 when the latest migration is not applied", async () => {
+    await env.DB.prepare("DELETE FROM d1_migrations WHERE name = ?").bind(LATEST_MIGRATION).run();
+    const { status, body } = await readyz();
+    expect(status).toBe(503);
+    expect(body.deps.d1?.ok).toBe(false);
+    expect(body.deps.d1?.error).toContain(LATEST_MIGRATION);
+  });
+});
