@@ -1,0 +1,84 @@
+import { createMessageBatch } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { requireConfig } from "../../src/config";
+import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
+import { dispatchBatch } from "../../src/dispatch/consumer";
+import type { TaskMessage } from "../../src/dispatch/message";
+import { createTasks, type NewTask } from "../../src/store/create-tasks";
+import { openDb } from "../../src/store/db";
+import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
+
+const newTask = (): NewTask => ({
+  id: crypto.randomUUID(),
+  status: "queued",
+  type: "ping",
+  description: null,
+  domain: null,
+  drift_score: 0,
+  params: {},
+  run_after: null,
+  max_attempts: 3,
+  idempotency_key: null,
+});
+
+/** Submits `n` tasks and dispatches them as one consumer batch, recording every D1 statement. */
+async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[]; dispatch: RecordedStatement[] }> {
+  const submit: RecordedStatement[] = [];
+  const tasks = Array.from({ length: n }, newTask);
+  await createTasks(openDb(recordingD1(env.DB, submit)), tasks, Date.now());
+  const dispatch: RecordedStatement[] = [];
+  const batch = createMessageBatch(
+    "seedcore-tasks",
+    [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { task_ids: tasks.map((t) => t.id) } }],
+  );
+  const noQueue = { sendBatch: async () => {}, send: async () => {} } as unknown as Queue<TaskMessage>;
+  await dispatchBatch(batch, {
+    db: openDb(recordingD1(env.DB, dispatch)),
+    queue: noQueue,
+    config: requireConfig(env),
+    runTasks: async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> =>
+      envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+    now: Date.now,
+    random: () => 0.5,
+    newToken: () => crypto.randomUUID(),
+  });
+  return { submit, dispatch };
+}
+
+describe("work per batch, not per task", () => {
+  it("uses the same, small number of D1 statements for a batch of 1 and of 100", async () => {
+    const one = await recordPipeline(1);
+    const hundred = await recordPipeline(100);
+    expect(hundred.dispatch.length).toBe(one.dispatch.length);
+    expect(hundred.submit.length).toBe(one.submit.length);
+    expect(hundred.dispatch.length).toBeLessThanOrEqual(6);
+  });
+});
+
+describe("query plans of hot statements", () => {
+  let statements: RecordedStatement[] = [];
+
+  beforeAll(async () => {
+    // Enough finished rows that a scan of the status index would be the wrong choice.
+    const finished = Array.from({ length: 500 }, newTask).map((t) => ({ ...t, status: "created" as const }));
+    await createTasks(openDb(env.DB), finished, Date.now());
+    await env.DB.prepare("UPDATE tasks SET status = 'completed' WHERE status = 'created'").run();
+    const { submit, dispatch } = await recordPipeline(20);
+    statements = [...submit, ...dispatch];
+  });
+
+  it("never scans the tasks table and keys id lookups on the primary key", async () => {
+    expect(statements.length).toBeGreaterThan(0);
+    for (const { sql, params } of statements) {
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+      const plan = results.map((r) => r.detail);
+      const onTasks = plan.filter((d) => /\btasks\b|\bt\b/.test(d) && !/json_each/.test(d));
+      expect(onTasks.filter((d) => /^SCAN (tasks|t)\b(?! USING)/.test(d)), `${sql}\n${plan.join("\n")}`).toEqual([]);
+      if (/json_each/.test(sql)) {
+        // An id-keyed statement must not walk the status indexes.
+        expect(plan.join("\n"), sql).not.toMatch(/tasks_claim_idx|tasks_reaper_idx/);
+      }
+    }
+  });
+});
