@@ -45,8 +45,7 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
     sql`
       INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
       SELECT t.id, ${now}, NULL, t.status, 0, 'api', 'submitted'
-      FROM json_each(${payload}) AS j JOIN tasks AS t ON t.id = j.value->>'id'
-      WHERE t.created_at = ${now}`,
+      FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'`,
     sql`
       SELECT * FROM tasks WHERE idempotency_key IN (SELECT value FROM json_each(${keys}))`,
   ]);

@@ -30,7 +30,7 @@ export async function recordOutcomes(db: Db, token: string, writes: OutcomeWrite
     sql`
       INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
       SELECT t.id, ${now}, t.status, j.value->>'status', t.attempts, 'dispatcher', j.value->>'message'
-      FROM json_each(${payload}) AS j JOIN tasks AS t ON t.id = j.value->>'id'
+      FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'
       WHERE +t.status = 'running' AND t.locked_by = ${token}`,
     sql`
       UPDATE tasks SET status = j.value->>'status',
