@@ -8,7 +8,11 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+        miniflare: {
+          bindings: { TEST_MIGRATIONS: migrations },
+          // A tight real limiter (merged with wrangler.toml's) so a test can burst past it.
+          ratelimits: { TEST_TIGHT_LIMITER: { simple: { limit: 3, period: 60 } } },
+        },
       }),
     ],
     test: {

@@ -10,6 +10,10 @@ import type { OrganTask, OrganTaskResult } from "./organ-contracts";
 import { parseOrganismConfig, type OrganismConfig } from "./organism-config";
 import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "./routing";
 import { escalate, runFastGroup } from "./task-paths";
+import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder";
+import { breakerSnapshot, organBreakerName } from "../src/clients/breakers";
+import { organClient } from "../src/clients/organ-client";
+import type { BreakerSnapshot } from "../src/lib/circuit-breaker";
 
 type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable };
 
@@ -27,6 +31,7 @@ export class OrganismManager extends DurableObject<Env> {
   private initializing: Promise<void> | undefined;
   private inflightEscalations = 0;
   private rotation = 0;
+  private readonly shedder = new LoadShedder();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -50,6 +55,12 @@ export class OrganismManager extends DurableObject<Env> {
     return this.statusView();
   }
 
+  /** Load and organ breakers, for GET /organism/status and /metrics. */
+  getResilience(): { load: LoadSnapshot; organ_breakers: Record<string, BreakerSnapshot> } {
+    const max = this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? this.config?.ORGANISM_MAX_INFLIGHT_TASKS ?? 0;
+    return { load: this.shedder.snapshot(max), organ_breakers: breakerSnapshot(organBreakerName("")) };
+  }
+
   async handleIncomingTask(task: TaskEnvelope): Promise<TaskOutcome> {
     const [outcome] = await this.handleIncomingTasks([task]);
     return outcome as TaskOutcome;
@@ -58,7 +69,20 @@ export class OrganismManager extends DurableObject<Env> {
   /** One call per queue batch. OCPS decisions are taken in task order; the work then runs concurrently. */
   async handleIncomingTasks(tasks: TaskEnvelope[]): Promise<TaskOutcome[]> {
     const isControl = (t: TaskEnvelope) => CONTROL_TYPES.has(t.type.trim().toLowerCase());
-    if (tasks.some((t) => !isControl(t))) await this.ensureReady();
+    const workCount = tasks.filter((t) => !isControl(t)).length;
+    if (workCount > 0) await this.ensureReady();
+    // Control messages are never shed: status and recovery must work under load.
+    const max = this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? Number.POSITIVE_INFINITY;
+    const admitted = this.shedder.admit(workCount, max);
+    try {
+      return await this.runAdmitted(tasks, isControl, admitted, max);
+    } finally {
+      this.shedder.release(admitted);
+    }
+  }
+
+  private async runAdmitted(tasks: TaskEnvelope[], isControl: (t: TaskEnvelope) => boolean, admitted: number, max: number): Promise<TaskOutcome[]> {
+    let seen = 0;
     const results: TaskOutcome[] = [];
     const work: Promise<void>[] = [];
     const fast = new Map<string, { task: TaskEnvelope; pFast: number; slot: number }[]>();
@@ -68,6 +92,8 @@ export class OrganismManager extends DurableObject<Env> {
       if (isControl(task)) {
         this.metrics.control++;
         settle(runControl(this.host(), task));
+      } else if (seen++ >= admitted) {
+        results[slot] = { id: task.id, ok: false, retriable: true, error: overloadedError(this.shedder.snapshot(max).inflight_tasks, max) };
       } else if (this.status !== "healthy" || !ready) {
         results[slot] = { id: task.id, ok: false, retriable: true, error: `organism is ${this.status}${this.error ? `: ${this.error}` : ""}` };
       } else {
@@ -112,8 +138,11 @@ export class OrganismManager extends DurableObject<Env> {
     return this.env.ORGAN.get(this.env.ORGAN.idFromName(organId));
   }
 
+  /** Through the organ client (breaker, transient retries, timeout) once the config is known. */
   private runOnOrgan(organId: string, tasks: OrganTask[]): Promise<OrganTaskResult[]> {
-    return this.organStub(organId).executeBatch(tasks);
+    const config = this.ready?.config ?? this.config;
+    if (!config) return this.organStub(organId).executeBatch(tasks);
+    return organClient(config, { stub: (id) => this.organStub(id) }).executeBatch(organId, tasks);
   }
 
   /** Reads persisted state and config; reuses the persisted organism when its config is unchanged. */

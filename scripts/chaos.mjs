@@ -2,7 +2,7 @@
 // same state, and require every task to end terminal with none lost, none left running and
 // attempts ≤ max_attempts. Prints the counts by status and the recovery time.
 import { spawn } from "node:child_process";
-import { applyMigrations, freePort, freshStateDir, getJson, sleep } from "./dev-server.mjs";
+import { applyMigrations, freePort, freshStateDir, getJson, scrapeMetrics, sleep } from "./dev-server.mjs";
 
 const TOTAL = 500;
 const VARS = {
@@ -113,6 +113,13 @@ const count = (m) => {
   for (const t of m.values()) c[t.status] = (c[t.status] ?? 0) + 1;
   return c;
 };
+// /metrics mid-run: every accepted task is counted in exactly one status.
+const metricFailures = [];
+{
+  const m = await scrapeMetrics(base);
+  const counted = [...m].filter(([k]) => k.startsWith("seedcore_tasks{")).reduce((n, [, v]) => n + v, 0);
+  if (counted !== TOTAL) metricFailures.push(`/metrics before the kill counts ${counted} tasks, not ${TOTAL}`);
+}
 console.log(`chaos: SIGKILL with ${JSON.stringify(count(before))}`);
 killGroup(server);
 await sleep(500);
@@ -138,7 +145,23 @@ for (;;) {
   await sleep(250);
 }
 const recoveryMs = Date.now() - restartedAt;
+// /metrics after recovery tells the same counts as the database (counters come from task_events).
+{
+  const m = await scrapeMetrics(base);
+  const db = count(final);
+  const want = {
+    ...Object.fromEntries(["created", "queued", "running", "completed", "failed", "retry", "cancelled"].map((s) => [`seedcore_tasks{status="${s}"}`, db[s] ?? 0])),
+    seedcore_tasks_submitted_total: TOTAL,
+    seedcore_tasks_completed_total: db.completed ?? 0,
+    seedcore_tasks_failed_total: db.failed ?? 0,
+  };
+  for (const [k, v] of Object.entries(want)) if (m.get(k) !== v) metricFailures.push(`/metrics ${k} = ${m.get(k)}, database says ${v}`);
+  const claims = [...final.values()].reduce((n, t) => n + t.attempts, 0);
+  if (m.get("seedcore_tasks_claimed_total") !== claims) metricFailures.push(`/metrics claimed ${m.get("seedcore_tasks_claimed_total")}, sum of attempts ${claims}`);
+  console.log(`chaos: /metrics claimed=${m.get("seedcore_tasks_claimed_total")} completed=${m.get("seedcore_tasks_completed_total")} retried=${m.get("seedcore_tasks_retried_total")} reaped=${m.get("seedcore_tasks_reaped_total")}`);
+}
 killGroup(server);
+failures.push(...metricFailures);
 
 if (final.size !== TOTAL) failures.push(`lost tasks: found ${final.size} of ${TOTAL}`);
 const over = [...final.values()].filter((t) => t.attempts > t.max_attempts);

@@ -61,3 +61,15 @@ export async function getJson(base, p, init) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** GET /metrics as a map from `name` or `name{k="v",…}` (as written) to its value. */
+export async function scrapeMetrics(base, init) {
+  const res = await fetch(`${base}/metrics`, init);
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const samples = new Map();
+  for (const line of (await res.text()).split("\n")) {
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})?)\s+(\S+)$/);
+    if (m) samples.set(m[1], Number(m[2].replace("+Inf", "Infinity")));
+  }
+  return samples;
+}

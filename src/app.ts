@@ -1,20 +1,35 @@
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
+import { swaggerUI } from "@hono/swagger-ui";
 import { parseConfig } from "./config";
 import { AppError } from "./errors";
+import { auth } from "./lib/auth";
+import { rateLimit } from "./lib/rate-limit";
 import { createRouter } from "./lib/router";
+import { dashboardRoutes } from "./routes/dashboard";
 import { healthRoutes } from "./routes/health";
+import { metricsRoutes } from "./routes/metrics";
 import { organismRoutes } from "./routes/organism";
+import { taskBatchRoutes } from "./routes/task-batch";
+import { taskQueryRoutes } from "./routes/task-queries";
 import { taskRoutes } from "./routes/tasks";
+import { SERVICE_NAME, SERVICE_VERSION } from "./version";
 
 export const MAX_BODY_BYTES = 256 * 1024;
+/** Where the API describes itself; these serve no API route, so the document does not list them. */
+export const DOC_PATHS = ["/openapi.json", "/docs"] as const;
 
 /** The API: every route, mounted at `/` and again under `/api/v1`. */
 export function createApp() {
   const api = createRouter();
   api.route("/", healthRoutes);
+  // `/tasks/batch` is POST only and `/tasks/{id}` has no POST, so these never shadow each other.
+  api.route("/", taskBatchRoutes);
+  api.route("/", taskQueryRoutes);
   api.route("/", taskRoutes);
   api.route("/", organismRoutes);
+  api.route("/", metricsRoutes);
+  api.route("/", dashboardRoutes);
 
   const app = createRouter();
   app.use("*", async (c, next) => {
@@ -23,6 +38,8 @@ export function createApp() {
     if (parsed.ok) c.set("config", parsed.config);
     await next();
   });
+  app.use("*", auth());
+  app.use("*", rateLimit()); // after auth: only a valid token gets its own bucket
   app.use(
     "*",
     bodyLimit({
@@ -34,6 +51,7 @@ export function createApp() {
   );
   app.route("/", api);
   app.route("/api/v1", api);
+  installDocs(app);
 
   app.notFound((c) => {
     const err = new AppError("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
@@ -49,4 +67,25 @@ export function createApp() {
     return c.json(new AppError("internal_error", "internal error").toBody(), 500);
   });
   return app;
+}
+
+/** GET /openapi.json (every route, both mounts) and Swagger UI at /docs, also under /api/v1. */
+function installDocs(app: ReturnType<typeof createRouter>): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "API_TOKEN; required on every route but /health, /readyz, /coordinator/health and /organism/health",
+  });
+  for (const prefix of ["", "/api/v1"]) {
+    app.doc(`${prefix}/openapi.json`, {
+      openapi: "3.0.0",
+      info: {
+        title: SERVICE_NAME,
+        version: SERVICE_VERSION,
+        description: "Durable task processing on Cloudflare Workers. Errors are `{error:{code,message,details?}}`.",
+      },
+      security: [{ bearerAuth: [] }],
+    });
+    app.get(`${prefix}/docs`, swaggerUI({ url: `${prefix}/openapi.json` }));
+  }
 }

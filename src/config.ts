@@ -21,6 +21,12 @@ const configSchema = z.object({
   SWEEP_AFTER_S: z.preprocess(blankAsUndefined, seconds(60)),
   REAP_BATCH: z.preprocess(blankAsUndefined, count(200)),
   ORGANISM_CONFIG: z.preprocess(blankAsUndefined, z.string().optional()),
+  CB_FAILURE_THRESHOLD: z.preprocess(blankAsUndefined, count(5)),
+  CB_RECOVERY_S: z.preprocess(blankAsUndefined, seconds(30)),
+  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(1000)),
+  RATE_LIMIT_ENABLED: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).default("true").transform((v) => v === "true")),
+  /** Must equal `period` of the [[ratelimits]] binding (the binding cannot report it); sent as Retry-After. */
+  RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(60)),
   API_TOKEN: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
 });
 

@@ -1,4 +1,4 @@
-import { dispatchToCoordinator } from "./clients/organism-client";
+import { coordinatorClient } from "./clients/organism-client";
 import { requireConfig } from "./config";
 import { createApp } from "./app";
 import { dispatchBatch } from "./dispatch/consumer";
@@ -38,11 +38,13 @@ export default {
     armReaper(env, ctx);
     const db = openDb(env.DB);
     if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, Date.now());
+    const config = requireConfig(env);
+    const coordinator = coordinatorClient(env, config);
     await dispatchBatch(batch, {
       db,
       queue: env.TASK_QUEUE,
-      config: requireConfig(env),
-      runTasks: (tasks) => dispatchToCoordinator(env, tasks),
+      config,
+      admit: () => coordinator.admit(),
       now: Date.now,
       random: Math.random, // jitter only
       newToken: () => crypto.randomUUID(),

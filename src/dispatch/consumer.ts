@@ -1,7 +1,8 @@
 import type { Config } from "../config";
+import type { Admission, RunTasks } from "../clients/organism-client";
 import type { TaskEnvelope, TaskOutcome } from "../contracts";
 import type { TaskRow } from "../db/schema";
-import { claimTasks, findDeferredTasks, renewLeases } from "../store/claim-tasks";
+import { claimTasks, findDeferredTasks, renewLeases, touchWaitingTasks } from "../store/claim-tasks";
 import type { Db } from "../store/db";
 import { recordOutcomes } from "../store/record-outcomes";
 import { enqueueTasks } from "./enqueue";
@@ -12,8 +13,11 @@ export interface DispatchDeps {
   db: Db;
   queue: Queue<TaskMessage>;
   config: Config;
-  /** One coordinator call for the whole batch. */
-  runTasks: (tasks: TaskEnvelope[]) => Promise<TaskOutcome[]>;
+  /**
+   * Asked once per batch, before any claim: the coordinator's circuit breaker either admits one
+   * call for the whole batch or says how long to stay away (see `alwaysAdmit` for tests).
+   */
+  admit: () => Admission;
   now: () => number;
   random: () => number;
   newToken: () => string;
@@ -21,6 +25,13 @@ export interface DispatchDeps {
 
 /** Redelivery delay when the pass itself failed (D1 down, …): the claim is idempotent. */
 const PASS_FAILED_RETRY_S = 5;
+/** Spread of the re-send delay under an open breaker, so a backlog does not return all at once. */
+const OPEN_JITTER = 0.2;
+
+/** An admission that always lets the call through (no breaker): for tests and tools. */
+export function alwaysAdmit(run: RunTasks): () => Admission {
+  return () => ({ admitted: true, run, release: () => undefined });
+}
 
 /**
  * The dispatcher: flattens the batch's ids, claims, runs and records them in one pass, then
@@ -41,16 +52,41 @@ export async function dispatchBatch(batch: MessageBatch<unknown>, deps: Dispatch
     valid.push(message);
   }
   if (valid.length === 0) return;
+  const admission = deps.admit();
+  if (!admission.admitted) return deferWhileOpen(valid, [...ids], admission.retryAfterMs, deps);
   try {
-    await dispatchIds([...ids], deps);
+    await dispatchIds([...ids], admission.run, deps);
+    admission.release(); // no-op when the call was made; frees a half-open probe slot otherwise
     for (const message of valid) message.ack();
   } catch (err) {
+    admission.release();
     console.error("dispatch pass failed; messages will be redelivered", err);
     for (const message of valid) message.retry({ delaySeconds: PASS_FAILED_RETRY_S });
   }
 }
 
-async function dispatchIds(ids: string[], deps: DispatchDeps): Promise<void> {
+/**
+ * The coordinator's breaker is open: claim nothing (so no task spends an attempt on an outage)
+ * and send the ids again after the breaker's recovery time. Acking and re-sending, instead of
+ * `message.retry`, keeps the queue's own retry counter (max_retries → DLQ → failed) untouched,
+ * however long the outage lasts. Touching the rows keeps the sweeper from adding duplicates.
+ */
+async function deferWhileOpen(messages: Message<unknown>[], ids: string[], retryAfterMs: number, deps: DispatchDeps): Promise<void> {
+  const now = deps.now();
+  const delaySeconds = Math.max(1, Math.ceil((retryAfterMs / 1000) * (1 + OPEN_JITTER * deps.random())));
+  console.warn(`coordinator circuit open: deferring ${ids.length} tasks by ${delaySeconds}s without claiming them`);
+  try {
+    await touchWaitingTasks(deps.db, ids, now).catch((err: unknown) => console.warn("touching deferred tasks failed", err));
+    await enqueueTasks(deps.queue, ids.map((id) => ({ id, run_after: now + delaySeconds * 1000 })), now);
+    for (const message of messages) message.ack();
+  } catch (err) {
+    // The send failed: fall back to the queue's own redelivery (this one does count toward max_retries).
+    console.error("re-sending deferred tasks failed; retrying the messages", err);
+    for (const message of messages) message.retry({ delaySeconds });
+  }
+}
+
+async function dispatchIds(ids: string[], run: RunTasks, deps: DispatchDeps): Promise<void> {
   const { db, config } = deps;
   const leaseMs = config.TASK_LEASE_S * 1000;
   const token = deps.newToken();
@@ -63,7 +99,7 @@ async function dispatchIds(ids: string[], deps: DispatchDeps): Promise<void> {
   }
   if (claimed.length === 0) return;
 
-  const outcomes = await runWithLease(claimed, token, deps);
+  const outcomes = await runWithLease(claimed, token, run, deps);
   const now = deps.now();
   const writes = claimed.map((task) =>
     decideOutcome(
@@ -100,7 +136,7 @@ function toEnvelope(task: TaskRow): TaskEnvelope {
  * Calls the coordinator under DISPATCH_TIMEOUT_S while renewing the lease every HEARTBEAT_S.
  * A thrown error or a timeout becomes a retriable failure of every task: it counts as an attempt.
  */
-async function runWithLease(claimed: TaskRow[], token: string, deps: DispatchDeps): Promise<Map<string, TaskOutcome>> {
+async function runWithLease(claimed: TaskRow[], token: string, run: RunTasks, deps: DispatchDeps): Promise<Map<string, TaskOutcome>> {
   const { config } = deps;
   const ids = claimed.map((t) => t.id);
   const heartbeat = setInterval(() => {
@@ -116,7 +152,7 @@ async function runWithLease(claimed: TaskRow[], token: string, deps: DispatchDep
     );
   });
   try {
-    const outcomes = await Promise.race([deps.runTasks(claimed.map(toEnvelope)), timeout]);
+    const outcomes = await Promise.race([run(claimed.map(toEnvelope)), timeout]);
     return new Map(outcomes.map((o) => [o.id, o]));
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);

@@ -1,8 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { controlTask, organismStub, runOnCoordinator } from "../clients/organism-client";
+import type { Context } from "hono";
+import { controlTask, coordinatorClient, organismStub } from "../clients/organism-client";
+import { resilienceSnapshot } from "../clients/resilience";
 import type { TaskEnvelope, TaskOutcome } from "../contracts";
 import { AppError } from "../errors";
-import { createRouter } from "../lib/router";
+import { CircuitOpenError } from "../lib/circuit-breaker";
+import { configOf, createRouter, type AppEnv } from "../lib/router";
+import { TimeoutError } from "../lib/timeout";
 import { taskInputSchema, taskTypeSchema } from "../schemas/task";
 
 /** /organism/* and /coordinator/health (DESIGN §7). Every call goes through the coordinator's RPC. */
@@ -26,6 +30,24 @@ const statusSchema = z
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ body: { required, content: { "application/json": { schema } } } });
 
+/**
+ * Through the guarded coordinator client (breaker, transient retries, timeout). An open breaker
+ * or a timeout is a 503 `unavailable`; with an open breaker, Retry-After says when to come back.
+ */
+async function viaCoordinator(c: Context<AppEnv>, task: TaskEnvelope): Promise<TaskOutcome> {
+  try {
+    return await coordinatorClient(c.env, configOf(c)).run(task);
+  } catch (err) {
+    if (err instanceof CircuitOpenError) {
+      const retryAfterS = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+      c.header("Retry-After", String(retryAfterS));
+      throw new AppError("unavailable", "the coordinator is unavailable (circuit open); retry later", { retry_after_s: retryAfterS });
+    }
+    if (err instanceof TimeoutError) throw new AppError("unavailable", err.message);
+    throw err;
+  }
+}
+
 /** The outcome as the HTTP answer: the result object, plus the task id and, on failure, whether a retry could help. */
 function outcomeBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
   if (outcome.ok) return { task_id: outcome.id, ...outcome.result, success: true };
@@ -47,18 +69,33 @@ const get = (path: string, summary: string, schema: z.ZodType = resultSchema) =>
   createRoute({ method: "get", path, summary, tags: ["organism"], responses: { 200: json(schema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } });
 
 organismRoutes.openapi(get("/organism/health", "Organism health", statusSchema), async (c) => c.json(await organismStub(c.env).getStatus(), 200));
-organismRoutes.openapi(get("/organism/status", "Coordinator status", statusSchema), async (c) => c.json(await organismStub(c.env).getStatus(), 200));
+const breakerSchema = z
+  .object({ state: z.enum(["closed", "open", "half_open"]), failure_count: z.number(), total_calls: z.number(), successful_calls: z.number(), failed_calls: z.number(), circuit_opens: z.number(), rejected_calls: z.number(), retry_after_ms: z.number() })
+  .openapi("BreakerState");
+const resilienceSchema = z
+  .object({
+    breakers: z.record(z.string(), breakerSchema).openapi({ description: "this Worker isolate's circuit breakers (state is per isolate)" }),
+    coordinator_load: z.object({ inflight_tasks: z.number(), max_inflight_tasks: z.number(), peak_inflight_tasks: z.number(), shed_total: z.number() }).nullable(),
+    organ_breakers: z.record(z.string(), breakerSchema).nullable(),
+    rate_limit: z.object({ checked_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }),
+    coordinator_error: z.string().optional(),
+  })
+  .openapi("Resilience");
+organismRoutes.openapi(get("/organism/status", "Coordinator status, circuit breakers, load shedding and 429 counts", statusSchema.extend({ resilience: resilienceSchema })), async (c) => {
+  const [status, resilience] = await Promise.all([organismStub(c.env).getStatus(), resilienceSnapshot(c.env)]);
+  return c.json({ ...status, resilience }, 200);
+});
 organismRoutes.openapi(get("/organism/organism-status", "get_organism_status"), async (c) =>
-  c.json(controlBody(await runOnCoordinator(c.env, controlTask("get_organism_status"))), 200));
+  c.json(controlBody(await viaCoordinator(c, controlTask("get_organism_status"))), 200));
 organismRoutes.openapi(get("/organism/organism-summary", "get_organism_summary: organs, agents, metrics"), async (c) =>
-  c.json(controlBody(await runOnCoordinator(c.env, controlTask("get_organism_summary"))), 200));
+  c.json(controlBody(await viaCoordinator(c, controlTask("get_organism_summary"))), 200));
 
 organismRoutes.openapi(
   createRoute({ method: "post", path: "/organism/handle-task", summary: "Run one task synchronously", tags: ["organism"], request: jsonBody(organismTaskSchema), responses: { 200: json(resultSchema, "the task's outcome (success may be false)") } }),
   async (c) => {
     const body = c.req.valid("json");
     const task: TaskEnvelope = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
-    return c.json(outcomeBody(await runOnCoordinator(c.env, task)), 200);
+    return c.json(outcomeBody(await viaCoordinator(c, task)), 200);
   },
 );
 
@@ -75,17 +112,17 @@ organismRoutes.openapi(controlPost("/organism/initialize", "initialize_organism 
   const parsed = initializeBody.safeParse(raw ?? {});
   if (!parsed.success) throw new AppError("validation_failed", parsed.error.issues[0]?.message ?? "invalid body");
   const params = parsed.data.config === undefined ? {} : { config: parsed.data.config };
-  return c.json(controlBody(await runOnCoordinator(c.env, controlTask("initialize_organism", params))), 200);
+  return c.json(controlBody(await viaCoordinator(c, controlTask("initialize_organism", params))), 200);
 });
 organismRoutes.openapi(controlPost("/organism/shutdown", "shutdown_organism"), async (c) =>
-  c.json(controlBody(await runOnCoordinator(c.env, controlTask("shutdown_organism"))), 200));
+  c.json(controlBody(await viaCoordinator(c, controlTask("shutdown_organism"))), 200));
 
 const taskData = (b: z.infer<typeof organTaskSchema>) => ({ type: b.task_type, params: b.params, description: b.description ?? null, domain: b.domain ?? null });
 
 // Registered before /execute/{organ_id} and on its own path, so "random" can never be read as an organ id.
 organismRoutes.openapi(
   createRoute({ method: "post", path: "/organism/execute-random", summary: "execute_on_random_organ (rotates deterministically)", tags: ["organism"], request: jsonBody(organTaskSchema), responses: { 200: json(resultSchema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } }),
-  async (c) => c.json(controlBody(await runOnCoordinator(c.env, controlTask("execute_on_random_organ", { task_data: taskData(c.req.valid("json")) }))), 200),
+  async (c) => c.json(controlBody(await viaCoordinator(c, controlTask("execute_on_random_organ", { task_data: taskData(c.req.valid("json")) }))), 200),
 );
 organismRoutes.openapi(
   createRoute({
@@ -95,7 +132,7 @@ organismRoutes.openapi(
   }),
   async (c) => {
     const { organ_id } = c.req.valid("param");
-    return c.json(controlBody(await runOnCoordinator(c.env, controlTask("execute_on_organ", { organ_id, task_data: taskData(c.req.valid("json")) }))), 200);
+    return c.json(controlBody(await viaCoordinator(c, controlTask("execute_on_organ", { organ_id, task_data: taskData(c.req.valid("json")) }))), 200);
   },
 );
 

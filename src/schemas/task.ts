@@ -5,6 +5,20 @@ const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 const MAX_DESCRIPTION_BYTES = 4 * 1024;
 const MAX_PARAMS_BYTES = 64 * 1024;
 export const MAX_ATTEMPTS_LIMIT = 20;
+/** Well below SQLite's JSON depth limit (1000), so D1's json() never rejects what we accept. */
+export const MAX_PARAMS_DEPTH = 32;
+
+/** Why a JSON value cannot be stored as-is: too deep, or a number JSON cannot carry (1e999). */
+function jsonValueProblem(value: unknown, depth = 1): string | null {
+  if (typeof value === "number") return Number.isFinite(value) ? null : "params hold a non-finite number";
+  if (value === null || typeof value !== "object") return null;
+  if (depth > MAX_PARAMS_DEPTH) return `params nest deeper than ${MAX_PARAMS_DEPTH} levels`;
+  for (const v of Object.values(value)) {
+    const problem = jsonValueProblem(v, depth + 1);
+    if (problem) return problem;
+  }
+  return null;
+}
 
 export const taskTypeSchema = z
   .string()
@@ -26,7 +40,13 @@ export const taskInputSchema = z
     drift_score: z.number().finite().min(0).max(1).default(0),
     params: z
       .record(z.string(), z.unknown())
-      .refine((p) => utf8Bytes(JSON.stringify(p)) <= MAX_PARAMS_BYTES, `params exceed ${MAX_PARAMS_BYTES} bytes of JSON`)
+      .superRefine((p, ctx) => {
+        // Depth first: JSON.stringify of a very deep value would overflow the stack.
+        const problem =
+          jsonValueProblem(p) ??
+          (utf8Bytes(JSON.stringify(p)) > MAX_PARAMS_BYTES ? `params exceed ${MAX_PARAMS_BYTES} bytes of JSON` : null);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
       .default({}),
     run_immediately: z.boolean().default(true),
     run_after: z.iso.datetime({ offset: true }).nullish().openapi({ example: "2026-01-01T00:00:00Z" }),

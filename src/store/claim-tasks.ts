@@ -46,3 +46,14 @@ export async function renewLeases(db: Db, ids: string[], token: string, now: num
     WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
       AND +status = 'running' AND locked_by = ${token}`);
 }
+
+/**
+ * Marks waiting tasks as looked after (only `updated_at`): the dispatcher re-sent their message
+ * itself (open circuit breaker), so the sweeper need not send another.
+ */
+export async function touchWaitingTasks(db: Db, ids: string[], now: number): Promise<void> {
+  await db.run(sql`
+    UPDATE tasks SET updated_at = ${now}
+    WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+      AND +status IN ('queued', 'retry')`);
+}

@@ -2,11 +2,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { requireConfig } from "../../src/config";
 import type { TaskOutcome } from "../../src/contracts";
-import { dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
+import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
 import type { TaskMessage } from "../../src/dispatch/message";
 import { claimTasks } from "../../src/store/claim-tasks";
 import { reaperStub } from "../../durable-objects/task-reaper";
-import { dispatchToCoordinator } from "../../src/clients/organism-client";
+import { dispatchToCoordinator, type RunTasks } from "../../src/clients/organism-client";
 import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, DLQ, postJson, TASK_QUEUE } from "../helpers/worker";
 import { createMessageBatch } from "cloudflare:test";
@@ -21,13 +21,15 @@ function recordingQueue() {
   return { queue, sent };
 }
 
-function deps(overrides: Omit<Partial<DispatchDeps>, "config"> & { config?: Partial<DispatchDeps["config"]> } = {}): DispatchDeps {
-  const { config, ...rest } = overrides;
+type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: Partial<DispatchDeps["config"]>; runTasks?: RunTasks };
+
+function deps(overrides: DepsOverrides = {}): DispatchDeps {
+  const { config, runTasks, ...rest } = overrides;
   return {
     db: db(),
     queue: recordingQueue().queue,
     config: { ...requireConfig(env), ...config },
-    runTasks: (tasks) => dispatchToCoordinator(env, tasks),
+    admit: alwaysAdmit(runTasks ?? ((tasks) => dispatchToCoordinator(env, tasks))),
     now: Date.now,
     random: () => 0.5,
     newToken: () => crypto.randomUUID(),

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { requireConfig } from "../../src/config";
 import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
-import { dispatchBatch } from "../../src/dispatch/consumer";
+import { alwaysAdmit, dispatchBatch } from "../../src/dispatch/consumer";
 import type { TaskMessage } from "../../src/dispatch/message";
 import { createTasks, type NewTask } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
@@ -37,8 +37,8 @@ async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[];
     db: openDb(recordingD1(env.DB, dispatch)),
     queue: noQueue,
     config: requireConfig(env),
-    runTasks: async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> =>
-      envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+    admit: alwaysAdmit(async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> =>
+      envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } }))),
     now: Date.now,
     random: () => 0.5,
     newToken: () => crypto.randomUUID(),

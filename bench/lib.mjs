@@ -1,0 +1,80 @@
+// Load helpers for the benchmark: bounded loops against loopback only.
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export async function postJson(base, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (res.status >= 300) throw new Error(`POST ${path} → ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+export async function getJson(base, path) {
+  const res = await fetch(`${base}${path}`);
+  const json = await res.json();
+  if (res.status >= 300) throw new Error(`GET ${path} → ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** True when no task is queued, running or waiting to retry. */
+export async function drained(base) {
+  for (const status of ["queued", "running", "retry"]) {
+    const page = await getJson(base, `/tasks?status=${status}&limit=1`);
+    if (page.items.length > 0) return false;
+  }
+  return true;
+}
+
+export async function waitDrained(base, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await drained(base)) return;
+    await sleep(25);
+  }
+  throw new Error(`tasks not drained within ${timeoutMs} ms`);
+}
+
+/** Every task created at or after `sinceMs`, newest first, via the keyset-paginated list. */
+export async function tasksSince(base, sinceMs) {
+  const out = [];
+  let cursor = null;
+  for (;;) {
+    const page = await getJson(base, `/tasks?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    for (const t of page.items) {
+      if (Date.parse(t.created_at) < sinceMs) return out;
+      out.push(t);
+    }
+    if (!page.next_cursor) return out;
+    cursor = page.next_cursor;
+  }
+}
+
+/** Runs `fn` from `concurrency` loops until `durationMs` passes; returns per-call latencies. */
+export async function closedLoop(concurrency, durationMs, fn) {
+  const latencies = [];
+  const end = Date.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const t0 = performance.now();
+        await fn();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}

@@ -1,0 +1,96 @@
+// npm run bench: starts the Worker itself (no inspector) on fresh state, runs every scenario
+// three times, prints a table and writes bench/results.json with medians and min–max.
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { createRequire } from "node:module";
+import { applyMigrations, freePort, freshStateDir, startWorker } from "../scripts/dev-server.mjs";
+import { median } from "./lib.mjs";
+import { bulk, latency, single } from "./scenarios.mjs";
+import { seedFinishedTasks } from "./seed.mjs";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 200_000);
+
+setTimeout(() => {
+  console.error("bench FAILED: over its 10-minute budget");
+  process.exit(1);
+}, 600_000).unref();
+
+async function withServer(persistDir, fn) {
+  const port = await freePort();
+  const worker = await startWorker({ port, persistDir });
+  try {
+    return await fn(`http://127.0.0.1:${port}`);
+  } finally {
+    await worker.dispose();
+  }
+}
+
+async function repeat(label, fn) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = await fn();
+    console.log(`  ${label} run ${i + 1}: ${JSON.stringify(round(r))}`);
+    runs.push(r);
+  }
+  const summary = {};
+  for (const key of Object.keys(runs[0])) {
+    const values = runs.map((r) => r[key]);
+    summary[key] = { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+  }
+  return summary;
+}
+
+const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
+
+const results = {};
+const emptyDir = freshStateDir("bench");
+await applyMigrations(emptyDir);
+await withServer(emptyDir, async (base) => {
+  await bulk(base, 1000); // warm-up: isolates, DOs, SQLite pages
+  results.bulk = await repeat("bulk", () => bulk(base));
+  results.single = await repeat("single", () => single(base, SECONDS * 1000));
+  results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
+});
+
+const grownDir = freshStateDir("bench-growth");
+await applyMigrations(grownDir);
+console.log(`  seeding ${GROWTH_ROWS} finished tasks…`);
+seedFinishedTasks(grownDir, GROWTH_ROWS);
+await withServer(grownDir, async (base) => {
+  await bulk(base, 1000);
+  results.growth_bulk = await repeat("growth bulk", () => bulk(base));
+  results.growth_latency = await repeat("growth latency", () => latency(base, 50, SECONDS * 1000));
+});
+
+const require = createRequire(import.meta.url);
+const report = {
+  at: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  versions: { wrangler: require("wrangler/package.json").version, miniflare: require("miniflare/package.json").version },
+  runs: RUNS,
+  scenario_seconds: SECONDS,
+  growth_rows: GROWTH_ROWS,
+  results,
+};
+writeFileSync(new URL("./results.json", import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+
+const fmt = (s) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+const r = results;
+const rows = [
+  ["bulk 10k tasks/s", fmt(r.bulk.tasks_per_s)],
+  ["bulk 10k seconds", fmt(r.bulk.seconds)],
+  ["single POST req/s (64 conc.)", fmt(r.single.req_per_s)],
+  ["single POST p50 / p99 ms", `${fmt(r.single.p50_ms)} / ${fmt(r.single.p99_ms)}`],
+  ["single completions/s", fmt(r.single.completions_per_s)],
+  ["latency 50/s p50 / p99 ms", `${fmt(r.latency.p50_ms)} / ${fmt(r.latency.p99_ms)}`],
+  [`growth (${GROWTH_ROWS} rows) bulk tasks/s`, fmt(r.growth_bulk.tasks_per_s)],
+  [`growth latency p50 / p99 ms`, `${fmt(r.growth_latency.p50_ms)} / ${fmt(r.growth_latency.p99_ms)}`],
+  ["growth bulk vs empty", `${((r.growth_bulk.tasks_per_s.median / r.bulk.tasks_per_s.median) * 100).toFixed(0)} %`],
+];
+console.log(`\nmedian (min–max) of ${RUNS} runs\n`);
+console.log("| scenario | result |\n| --- | --- |");
+for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+console.log("\nwrote bench/results.json");
+process.exit(0);

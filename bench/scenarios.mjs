@@ -1,0 +1,62 @@
+import { closedLoop, percentile, postJson, sleep, tasksSince, waitDrained } from "./lib.mjs";
+
+const NOOP = { type: "ping" };
+
+/** 1. Bulk: 10,000 tasks via POST /tasks/batch (100 a call, 4 callers) → time until all completed. */
+export async function bulk(base, total = 10_000) {
+  const calls = total / 100;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < calls) {
+        next++;
+        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: 100 }, () => NOOP) });
+      }
+    }),
+  );
+  const submittedMs = performance.now() - t0;
+  await waitDrained(base, 120_000);
+  const seconds = (performance.now() - t0) / 1000;
+  return { tasks: total, seconds, tasks_per_s: total / seconds, submit_ms: submittedMs };
+}
+
+/** 2. Single: POST /tasks at 64 concurrent for `durationMs` → request rate, p50/p99, completions/s. */
+export async function single(base, durationMs = 20_000) {
+  const start = Date.now();
+  const latencies = await closedLoop(64, durationMs, () => postJson(base, "/tasks", NOOP));
+  const end = Date.now();
+  const seconds = (end - start) / 1000;
+  await waitDrained(base, 120_000);
+  const tasks = await tasksSince(base, start);
+  const completedInWindow = tasks.filter((t) => t.status === "completed" && Date.parse(t.updated_at) <= end).length;
+  return {
+    requests: latencies.length,
+    req_per_s: latencies.length / seconds,
+    p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
+    completions_per_s: completedInWindow / seconds,
+    completion_ratio: completedInWindow / latencies.length,
+  };
+}
+
+/** 3. Latency: a steady `rate` tasks/s for `durationMs` → submit-to-completed p50/p99 from task times. */
+export async function latency(base, rate = 50, durationMs = 20_000) {
+  const start = Date.now();
+  const total = Math.round((rate * durationMs) / 1000);
+  const pending = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(wait);
+    pending.push(postJson(base, "/tasks", NOOP));
+  }
+  await Promise.all(pending);
+  await waitDrained(base, 60_000);
+  const tasks = await tasksSince(base, start);
+  const lat = tasks
+    .filter((t) => t.status === "completed")
+    .map((t) => Date.parse(t.updated_at) - Date.parse(t.created_at))
+    .sort((a, b) => a - b);
+  return { tasks: lat.length, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99) };
+}

@@ -1,0 +1,123 @@
+// npm run test:browser: Debian's chromium, driven by playwright-core, against a fresh dev server
+// on a free loopback port with API_TOKEN set. Enters the token, submits a task with the form,
+// sees it reach `completed` in the list, opens its timeline, and saves docs/dashboard.png.
+// Hard deadline: 150 s.
+import { existsSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { applyMigrations, freePort, freshStateDir, getJson, startWorker } from "./dev-server.mjs";
+
+const DEADLINE_MS = 150_000;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const TOKEN = "browser-test-token";
+
+setTimeout(() => {
+  console.error(`browser-test FAILED: no result within ${DEADLINE_MS / 1000} s`);
+  process.exit(1);
+}, DEADLINE_MS).unref();
+
+if (!existsSync(CHROMIUM)) {
+  console.error(`browser-test FAILED: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+  process.exit(1);
+}
+
+const persistDir = freshStateDir("browser");
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+await applyMigrations(persistDir);
+const worker = await startWorker({ port, persistDir, vars: { API_TOKEN: TOKEN } });
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
+const step = (s) => console.log(`browser-test: ${s}`);
+const pageErrors = [];
+let ok = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (err) => pageErrors.push(`page error: ${err.message}`));
+  page.on("console", (msg) => {
+    // The browser logs every 401 before the token is entered; anything else is a bug (CSP included).
+    if (msg.type() === "error" && !/status of 401/.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
+  });
+  // Stay on loopback: any request elsewhere fails the test.
+  await page.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname !== "127.0.0.1") {
+      pageErrors.push(`request off loopback: ${url.href}`);
+      return route.abort();
+    }
+    return route.continue();
+  });
+
+  await page.goto(`${base}/`);
+  await page.waitForSelector("#token-panel:not([hidden])");
+  step("page loaded; the API answered 401, so it asks for the token");
+  await page.fill("#token-input", TOKEN);
+  await page.click("#token-form button[type=submit]");
+  await page.waitForSelector("#count-total");
+  await page.waitForSelector("#token-panel", { state: "hidden" });
+  const stored = await page.evaluate(() => localStorage.getItem("seedcore_token"));
+  if (stored !== TOKEN) throw new Error(`token not kept in localStorage (got ${stored})`);
+  step("token saved in localStorage; counts shown");
+
+  // Some background work so the screenshot shows more than one task.
+  const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+  const background = [
+    { type: "test_task", params: { hello: "edge" } },
+    { type: "general_query", description: "what time is it in UTC?" },
+    { type: "flaky", params: { fail_times: 1 } },
+    { type: "sleep", params: { ms: 1500 } },
+    { type: "analyze", description: "quarterly numbers", drift_score: 0.9 },
+    { type: "execute", params: { action: "noop" } },
+    { type: "teleport", description: "no organ handles this" },
+    { type: "test_task", run_immediately: false, description: "waiting for /run" },
+  ];
+  const r = await getJson(base, "/tasks/batch", { method: "POST", headers: auth, body: JSON.stringify({ tasks: background }) });
+  if (r.status !== 201) throw new Error(`POST /tasks/batch answered ${r.status}: ${JSON.stringify(r.body)}`);
+
+  await page.fill("#f-type", "general_query");
+  await page.fill("#f-desc", "what is 6*7?");
+  await page.click("#f-submit");
+  const link = await page.waitForSelector("#submitted-link");
+  const id = await link.getAttribute("data-id");
+  step(`submitted ${id} with the form`);
+
+  await page.waitForSelector(`#tasks tr[data-id="${id}"][data-status="completed"]`, { timeout: 30_000 });
+  step("it reached completed in the list");
+
+  await page.click(`#tasks tr[data-id="${id}"] a.task-link`);
+  await page.waitForSelector(`#task-page:not([hidden]) #timeline li[data-to="completed"]`);
+  const timeline = await page.$$eval("#timeline li", (lis) => lis.map((li) => li.getAttribute("data-to")));
+  if (JSON.stringify(timeline) !== JSON.stringify(["queued", "running", "completed"])) throw new Error(`unexpected timeline ${JSON.stringify(timeline)}`);
+  const result = await page.textContent("#task-result");
+  if (!result?.includes("42")) throw new Error(`result does not show the answer: ${result}`);
+  step(`timeline ${timeline.join(" → ")}; result shows 42`);
+  mkdirSync("docs", { recursive: true });
+  await page.screenshot({ path: "docs/dashboard-task.png", fullPage: true });
+
+  // Back to the list; let the background work settle (flaky retries after ~10 s) for the screenshot.
+  await page.click("a[href='#/']");
+  await page.waitForSelector("#home:not([hidden]) #tasks tbody tr[data-id]");
+  await page.waitForSelector(".organ[data-organ='utility_organ_1']");
+  await page.waitForFunction(() => document.querySelectorAll('#tasks tr[data-status="completed"]').length >= 6, null, { timeout: 40_000 });
+  const rows = await page.$$eval("#tasks tbody tr[data-id]", (trs) => trs.length);
+  if (rows !== background.length + 1) throw new Error(`list shows ${rows} tasks, wanted ${background.length + 1}`);
+  const cancel = await page.$("#tasks tr[data-status='created'] button.cancel");
+  if (!cancel) throw new Error("no cancel button on the created task");
+  await page.screenshot({ path: "docs/dashboard.png", fullPage: true });
+  step(`list shows ${rows} tasks; screenshots saved to docs/dashboard.png and docs/dashboard-task.png`);
+
+  if (pageErrors.length) throw new Error(pageErrors.join("\n"));
+  ok = true;
+} catch (err) {
+  console.error(`browser-test FAILED: ${err instanceof Error ? err.message : err}`);
+  if (pageErrors.length) console.error(pageErrors.join("\n"));
+} finally {
+  await browser.close().catch(() => {});
+  await worker.dispose();
+}
+console.log(ok ? "browser-test: OK" : "browser-test: FAILED");
+process.exit(ok ? 0 : 1);

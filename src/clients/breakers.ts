@@ -1,0 +1,48 @@
+import type { Config } from "../config";
+import { CircuitBreaker, type BreakerSnapshot } from "../lib/circuit-breaker";
+import type { RetryOptions } from "../lib/retry";
+
+/**
+ * Circuit breakers live in module scope, so their state is **per isolate**: every Worker isolate
+ * (and the coordinator's own isolate, for its organ breakers) learns about an outage by itself.
+ * That is enough to stop one isolate hammering a dead object; it is not a global switch, and a
+ * fresh isolate starts closed. Nothing here is persisted.
+ */
+const breakers = new Map<string, CircuitBreaker>();
+
+export const COORDINATOR_BREAKER = "coordinator";
+export const organBreakerName = (organId: string) => `organ:${organId}`;
+
+/** The breaker guarding `target`, created on first use with the config of that moment. */
+export function breakerFor(
+  target: string,
+  config: Pick<Config, "CB_FAILURE_THRESHOLD" | "CB_RECOVERY_S">,
+  now: () => number = Date.now,
+): CircuitBreaker {
+  let breaker = breakers.get(target);
+  if (!breaker) {
+    breaker = new CircuitBreaker(target, { failureThreshold: config.CB_FAILURE_THRESHOLD, recoveryMs: config.CB_RECOVERY_S * 1000, now });
+    breakers.set(target, breaker);
+  }
+  return breaker;
+}
+
+/**
+ * Every breaker this isolate has made, by target (`coordinator`, `organ:<id>`). For
+ * `GET /organism/status` and `/metrics`; `prefix` narrows it (the coordinator reports `organ:`).
+ */
+export function breakerSnapshot(prefix = ""): Record<string, BreakerSnapshot> {
+  const out: Record<string, BreakerSnapshot> = {};
+  for (const [name, breaker] of breakers) if (name.startsWith(prefix)) out[name] = breaker.snapshot();
+  return out;
+}
+
+/** Tests only: forget every breaker so the next call starts closed. */
+export function resetBreakers(): void {
+  breakers.clear();
+}
+
+/** Retries of transient DO errors inside one guarded call: short, since the caller is waiting. */
+export const CLIENT_RETRY: Omit<RetryOptions, "random" | "sleep"> = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
+
+export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { controlTask, runOnCoordinator } from "./organism-client";
+
+/** What /metrics and the dashboard need from the coordinator: its counters and its organs. */
+const agentSchema = z.object({
+  agent_id: z.string(),
+  capability: z.number(),
+  tasks_processed: z.number(),
+});
+const organSchema = z.object({
+  organ_id: z.string(),
+  organ_type: z.string(),
+  tasks_processed: z.number(),
+  agents: z.array(agentSchema),
+});
+const summarySchema = z.object({
+  organs: z.record(z.string(), organSchema),
+  metrics: z.object({
+    p_fast: z.number(),
+    tasks_total: z.number(),
+    fast_path: z.number(),
+    escalations: z.number(),
+    slo_misses: z.number(),
+  }),
+});
+
+export interface CoordinatorSnapshot {
+  p_fast: number;
+  tasks_total: number;
+  fast_path: number;
+  escalations: number;
+  slo_misses: number;
+  organs: z.infer<typeof organSchema>[];
+}
+
+export type SnapshotResult = { ok: true; snapshot: CoordinatorSnapshot } | { ok: false; error: string };
+
+/**
+ * One `get_organism_summary` control call, bounded by `timeoutMs`. Never throws: a coordinator
+ * that is down, slow or answers an unexpected shape is reported, so D1 metrics are still served.
+ */
+export async function readCoordinatorSnapshot(env: Env, timeoutMs: number): Promise<SnapshotResult> {
+  let timer: number | null = null;
+  const timeout = new Promise<SnapshotResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
+  });
+  const call = runOnCoordinator(env, controlTask("get_organism_summary"))
+    .then((outcome): SnapshotResult => {
+      if (!outcome.ok) return { ok: false, error: outcome.error };
+      const parsed = summarySchema.safeParse(outcome.result);
+      if (!parsed.success) return { ok: false, error: `unexpected summary: ${parsed.error.issues[0]?.message ?? "invalid"}` };
+      const { metrics, organs } = parsed.data;
+      return { ok: true, snapshot: { ...metrics, organs: Object.values(organs) } };
+    })
+    .catch((err: unknown): SnapshotResult => ({ ok: false, error: err instanceof Error ? err.message : String(err) }));
+  try {
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

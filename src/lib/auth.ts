@@ -1,0 +1,63 @@
+import type { MiddlewareHandler } from "hono";
+import { AppError } from "../errors";
+import type { AppEnv } from "./router";
+
+/** Probes stay open so a load balancer or uptime check needs no secret (DESIGN §9). */
+const PUBLIC_PATHS = ["/health", "/readyz", "/coordinator/health", "/organism/health"];
+/** The dashboard page is a shell with no data that asks for the token itself, so a browser can open it. */
+const PAGE_PATHS = ["/", "/api/v1", "/api/v1/"];
+const PUBLIC = new Set([...PUBLIC_PATHS, ...PUBLIC_PATHS.map((p) => `/api/v1${p}`), ...PAGE_PATHS]);
+
+export function isPublicPath(pathname: string): boolean {
+  return PUBLIC.has(pathname);
+}
+
+/** localhost, 127.0.0.0/8 and [::1]: the hosts a local `wrangler dev` is reached by. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  if (host === "localhost" || host === "[::1]") return true;
+  const octets = host.split(".");
+  return octets.length === 4 && octets[0] === "127" && octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255);
+}
+
+const encoder = new TextEncoder();
+const sha256 = (s: string) => crypto.subtle.digest("SHA-256", encoder.encode(s));
+
+/** Constant-time: both sides are hashed to 32 bytes first, so neither length nor content leaks. */
+export async function tokensMatch(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+function bearerToken(header: string | undefined): string | null {
+  const match = header?.match(/^Bearer[ ]+(\S+)\s*$/i);
+  return match?.[1] ?? null;
+}
+
+/**
+ * With API_TOKEN set, every non-public route needs `Authorization: Bearer <token>`.
+ * Without it, only loopback hosts are served: local dev needs no setup, while a deployed
+ * Worker that was never given a token refuses everyone and says why.
+ */
+export function auth(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    if (isPublicPath(url.pathname)) return next();
+    const config = c.get("config");
+    // Fail closed: a broken config may hide the token, so nothing non-public is served.
+    if (!config) throw new AppError("unavailable", "configuration is invalid; see GET /readyz for the reason");
+    if (config.API_TOKEN === undefined) {
+      if (isLoopbackHost(url.hostname)) return next();
+      throw new AppError(
+        "unauthorized",
+        "API_TOKEN is not set, so only localhost is served; set it with `wrangler secret put API_TOKEN`",
+      );
+    }
+    const given = bearerToken(c.req.header("authorization"));
+    if (given === null || !(await tokensMatch(given, config.API_TOKEN))) {
+      c.header("WWW-Authenticate", 'Bearer realm="seedcore"');
+      throw new AppError("unauthorized", "missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)");
+    }
+    return next();
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Keyset cursor for GET /tasks: an opaque base64url string of `(created_at, id)` of the last
+ * row of a page. The next page holds rows strictly older in (created_at DESC, id DESC) order,
+ * so rows inserted meanwhile (always newer) never shift or repeat a later page.
+ */
+export interface TaskCursor {
+  createdAt: number;
+  id: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+export const MAX_CURSOR_LENGTH = 128;
+
+export function encodeCursor(cursor: TaskCursor): string {
+  const text = `${cursor.createdAt}.${cursor.id}`;
+  return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export type DecodeCursorResult = { ok: true; cursor: TaskCursor } | { ok: false; reason: string };
+
+export function decodeCursor(raw: string): DecodeCursorResult {
+  const invalid = { ok: false, reason: "cursor is not one this API returned" } as const;
+  if (raw.length === 0 || raw.length > MAX_CURSOR_LENGTH || !BASE64URL.test(raw)) return invalid;
+  let text: string;
+  try {
+    const b64 = raw.replaceAll("-", "+").replaceAll("_", "/");
+    text = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  } catch {
+    return invalid;
+  }
+  const dot = text.indexOf(".");
+  const millis = text.slice(0, dot);
+  const id = text.slice(dot + 1);
+  if (dot < 1 || !/^[0-9]{1,15}$/.test(millis) || !UUID.test(id)) return invalid;
+  return { ok: true, cursor: { createdAt: Number(millis), id } };
+}

@@ -1,0 +1,108 @@
+import type { CoordinatorSnapshot } from "../clients/coordinator-snapshot";
+import { TASK_STATUSES } from "../db/schema";
+import type { DurationHistogram, MetricsSnapshot, TransitionCount } from "../store/metrics-queries";
+import type { HistogramValue, MetricFamily } from "./prometheus";
+
+/** Histogram bounds in seconds (Prometheus' unit), shared by queue wait and run time. */
+export const DURATION_BOUNDS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
+/** Histograms read only this many of the newest task events (see the HELP text). */
+export const HISTOGRAM_WINDOW_EVENTS = 10_000;
+
+/** The named counters, each a filter over task_events rows. */
+const COUNTERS: { name: string; help: string; matches: (t: TransitionCount) => boolean }[] = [
+  { name: "submitted", help: "Tasks accepted (first event of a task).", matches: (t) => t.from_status === null },
+  { name: "claimed", help: "Claims by the dispatcher (one per attempt started).", matches: (t) => t.actor === "dispatcher" && t.to_status === "running" },
+  { name: "completed", help: "Transitions to completed.", matches: (t) => t.to_status === "completed" },
+  { name: "failed", help: "Transitions to failed (dispatcher, reaper or dead-letter queue).", matches: (t) => t.to_status === "failed" },
+  { name: "retried", help: "Transitions to retry (by the dispatcher or the reaper).", matches: (t) => t.to_status === "retry" },
+  { name: "reaped", help: "Running tasks whose lease expired, moved on by the reaper.", matches: (t) => t.actor === "reaper" },
+  { name: "dead_lettered", help: "Tasks failed by the dead-letter queue consumer.", matches: (t) => t.actor === "dlq" },
+  { name: "cancelled", help: "Transitions to cancelled.", matches: (t) => t.to_status === "cancelled" },
+];
+
+function durationHistogram(h: DurationHistogram): HistogramValue {
+  return {
+    buckets: h.boundsMs.map((ms, i) => ({ le: ms / 1000, count: h.cumulative[i] ?? 0 })),
+    sum: h.sumMs / 1000,
+    count: h.count,
+  };
+}
+
+function d1Families(s: MetricsSnapshot): MetricFamily[] {
+  const byStatus = new Map(s.byStatus.map((r) => [r.status, r.n]));
+  const window = `the newest ${HISTOGRAM_WINDOW_EVENTS} task events`;
+  return [
+    {
+      name: "seedcore_tasks",
+      help: "Tasks by current status (D1).",
+      type: "gauge",
+      samples: TASK_STATUSES.map((status) => ({ labels: { status }, value: byStatus.get(status) ?? 0 })),
+    },
+    ...COUNTERS.map((c): MetricFamily => ({
+      name: `seedcore_tasks_${c.name}_total`,
+      help: `${c.help} Counted from task_events, so exact across crashes.`,
+      type: "counter",
+      samples: [{ value: s.transitions.filter(c.matches).reduce((n, t) => n + t.n, 0) }],
+    })),
+    {
+      name: "seedcore_task_transitions_total",
+      help: "Every state change recorded in task_events, by actor and statuses (from=\"\" is submission).",
+      type: "counter",
+      samples: s.transitions.map((t) => ({ labels: { actor: t.actor, from: t.from_status ?? "", to: t.to_status }, value: t.n })),
+    },
+    {
+      name: "seedcore_task_queue_wait_seconds",
+      help: `Time from creation to the first claim, for tasks first claimed within ${window}.`,
+      type: "histogram",
+      histograms: [durationHistogram(s.queueWait)],
+    },
+    {
+      name: "seedcore_task_run_seconds",
+      help: `Time from a claim to the end of that attempt, for attempts that started and ended within ${window}.`,
+      type: "histogram",
+      histograms: [durationHistogram(s.runTime)],
+    },
+  ];
+}
+
+function coordinatorFamilies(c: CoordinatorSnapshot): MetricFamily[] {
+  const agents = c.organs.flatMap((o) => o.agents.map((a) => ({ organ: o, agent: a })));
+  return [
+    { name: "seedcore_p_fast", help: "Share of routed tasks that took the fast path (OCPS valve).", type: "gauge", samples: [{ value: c.p_fast }] },
+    { name: "seedcore_coordinator_tasks_total", help: "Tasks the coordinator finished (fast path, escalated or unrouted).", type: "counter", samples: [{ value: c.tasks_total }] },
+    { name: "seedcore_fast_path_total", help: "Tasks run on the fast path.", type: "counter", samples: [{ value: c.fast_path }] },
+    { name: "seedcore_escalations_total", help: "Tasks escalated to a planned multi-step run.", type: "counter", samples: [{ value: c.escalations }] },
+    { name: "seedcore_fast_path_slo_misses_total", help: "Fast-path runs slower than FAST_PATH_LATENCY_SLO_MS.", type: "counter", samples: [{ value: c.slo_misses }] },
+    { name: "seedcore_organs", help: "Organs in the organism.", type: "gauge", samples: [{ value: c.organs.length }] },
+    { name: "seedcore_agents", help: "Agents across all organs.", type: "gauge", samples: [{ value: agents.length }] },
+    {
+      name: "seedcore_organ_agents",
+      help: "Agents per organ.",
+      type: "gauge",
+      samples: c.organs.map((o) => ({ labels: { organ: o.organ_id, organ_type: o.organ_type }, value: o.agents.length })),
+    },
+    {
+      name: "seedcore_organ_tasks_processed_total",
+      help: "Tasks processed by each organ's agents.",
+      type: "counter",
+      samples: c.organs.map((o) => ({ labels: { organ: o.organ_id }, value: o.tasks_processed })),
+    },
+    {
+      name: "seedcore_agent_capability",
+      help: "Agent capability c in [0, 1].",
+      type: "gauge",
+      samples: agents.map(({ organ, agent }) => ({ labels: { organ: organ.organ_id, agent: agent.agent_id }, value: agent.capability })),
+    },
+  ];
+}
+
+/** Every family /metrics serves; the coordinator's only when it answered. */
+export function buildMetricFamilies(d1: MetricsSnapshot, coordinator: CoordinatorSnapshot | null): MetricFamily[] {
+  const up: MetricFamily = {
+    name: "seedcore_coordinator_up",
+    help: "1 when the coordinator answered this scrape; its metrics are omitted otherwise.",
+    type: "gauge",
+    samples: [{ value: coordinator ? 1 : 0 }],
+  };
+  return [...d1Families(d1), up, ...(coordinator ? coordinatorFamilies(coordinator) : [])];
+}

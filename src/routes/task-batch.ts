@@ -1,0 +1,36 @@
+import { createRoute } from "@hono/zod-openapi";
+import { configOf, createRouter } from "../lib/router";
+import { errorResponses } from "../schemas/task";
+import { batchInputSchema, batchResultSchema } from "../schemas/task-api";
+import { openDb } from "../store/db";
+import { taskToJson } from "../store/task-json";
+import { submitTasks } from "../submit-tasks";
+
+/** POST /tasks/batch: all or nothing — the body is validated whole before anything is written. */
+export const taskBatchRoutes = createRouter();
+
+taskBatchRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/tasks/batch",
+    summary: "Create up to 100 tasks in one D1 transaction and one queue send",
+    description:
+      "Any invalid item fails the whole request with 400 naming its index (tasks.<i>.<field>); nothing is written. " +
+      "An item whose idempotency_key already exists comes back as the existing task.",
+    request: { body: { required: true, content: { "application/json": { schema: batchInputSchema } } } },
+    responses: {
+      201: { description: "created", content: { "application/json": { schema: batchResultSchema } } },
+      ...errorResponses(400, 401, 413, 503),
+    },
+  }),
+  async (c) => {
+    const { tasks } = c.req.valid("json");
+    const created = await submitTasks(tasks, {
+      db: openDb(c.env.DB),
+      queue: c.env.TASK_QUEUE,
+      config: configOf(c),
+      now: Date.now(),
+    });
+    return c.json({ items: created.map((t) => taskToJson(t.row)) }, 201);
+  },
+);

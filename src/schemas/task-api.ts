@@ -1,0 +1,52 @@
+import { z } from "@hono/zod-openapi";
+import { TASK_STATUSES } from "../db/schema";
+import { MAX_CURSOR_LENGTH } from "../lib/cursor";
+import { taskInputSchema, taskSchema, taskTypeSchema } from "./task";
+
+export const DEFAULT_LIST_LIMIT = 50;
+export const MAX_LIST_LIMIT = 200;
+export const MAX_BATCH_TASKS = 100;
+
+/** Query of GET /tasks; unknown parameters are refused rather than silently ignored. */
+export const listTasksQuerySchema = z
+  .object({
+    status: z.enum(TASK_STATUSES).optional(),
+    type: taskTypeSchema.optional(),
+    domain: z.string().min(1).max(64).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT).openapi({ type: "integer", example: 50 }),
+    cursor: z
+      .string()
+      .min(1)
+      .max(MAX_CURSOR_LENGTH)
+      .optional()
+      .openapi({ description: "next_cursor of the previous page (opaque)" }),
+  })
+  .strict();
+
+export const taskPageSchema = z
+  .object({
+    items: z.array(taskSchema),
+    next_cursor: z.string().nullable().openapi({ description: "null on the last page" }),
+  })
+  .openapi("TaskPage");
+
+export const batchInputSchema = z
+  .object({ tasks: z.array(taskInputSchema).min(1).max(MAX_BATCH_TASKS) })
+  .strict()
+  .openapi("TaskBatchInput");
+
+export const batchResultSchema = z
+  .object({ items: z.array(taskSchema).openapi({ description: "the tasks, in the order submitted" }) })
+  .openapi("TaskBatchResult");
+
+export const taskStatusSchema = z
+  .object({
+    id: z.string().uuid(),
+    status: z.enum(TASK_STATUSES),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    error: z.string().nullable(),
+    run_after: z.string().nullable(),
+    updated_at: z.string(),
+  })
+  .openapi("TaskStatus");

@@ -1,0 +1,44 @@
+import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { tasks, type TaskRow, type TaskStatus } from "../db/schema";
+import type { TaskCursor } from "../lib/cursor";
+import type { Db } from "./db";
+
+export interface ListTasksQuery {
+  status?: TaskStatus | undefined;
+  type?: string | undefined;
+  domain?: string | undefined;
+  /** Rows strictly after this one in (created_at DESC, id DESC) order. */
+  after?: TaskCursor | undefined;
+  limit: number;
+}
+
+export interface TaskPage {
+  rows: TaskRow[];
+  /** The last row of the page when more rows follow, else null. */
+  last: TaskRow | null;
+}
+
+/** One page of tasks, newest first, keyset-paginated on (created_at, id). */
+export async function listTasks(db: Db, q: ListTasksQuery): Promise<TaskPage> {
+  const where: SQL[] = [];
+  if (q.status) where.push(eq(tasks.status, q.status));
+  if (q.type) where.push(eq(tasks.type, q.type));
+  if (q.domain) where.push(eq(tasks.domain, q.domain));
+  if (q.after) {
+    const older = or(
+      lt(tasks.createdAt, q.after.createdAt),
+      and(eq(tasks.createdAt, q.after.createdAt), lt(tasks.id, q.after.id)),
+    );
+    if (older) where.push(older);
+  }
+  // One extra row tells whether another page exists without a COUNT.
+  const rows = await db
+    .select()
+    .from(tasks)
+    .where(and(...where))
+    .orderBy(desc(tasks.createdAt), desc(tasks.id))
+    .limit(q.limit + 1);
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  return { rows: page, last: more ? (page[page.length - 1] ?? null) : null };
+}

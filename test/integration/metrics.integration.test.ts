@@ -1,0 +1,203 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { dashboardCsp } from "../../src/dashboard/page";
+import { CLIENT_SCRIPT } from "../../src/dashboard/client-script";
+import { parseMetrics, sampleValue, type ParsedExposition } from "../../src/lib/prometheus";
+import worker from "../../src/index";
+import { claimTasks } from "../../src/store/claim-tasks";
+import { reapExpiredLeases } from "../../src/store/reap-and-sweep";
+import { db, getTask, insertTask, sql } from "../helpers/tasks";
+import { api, deliver, DLQ, TASK_QUEUE } from "../helpers/worker";
+
+async function scrape(): Promise<ParsedExposition> {
+  const res = await api("/metrics");
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toContain("text/plain; version=0.0.4");
+  return parseMetrics(await res.text());
+}
+
+const COUNTERS = ["submitted", "claimed", "completed", "failed", "retried", "reaped", "dead_lettered", "cancelled"] as const;
+type Counts = Record<(typeof COUNTERS)[number], number> & { queue_wait: number; run: number; escalations: number };
+
+function counts(m: ParsedExposition): Counts {
+  const out = Object.fromEntries(COUNTERS.map((c) => [c, sampleValue(m, `seedcore_tasks_${c}_total`) ?? NaN]));
+  return {
+    ...(out as Record<(typeof COUNTERS)[number], number>),
+    queue_wait: sampleValue(m, "seedcore_task_queue_wait_seconds_count") ?? NaN,
+    run: sampleValue(m, "seedcore_task_run_seconds_count") ?? NaN,
+    escalations: sampleValue(m, "seedcore_escalations_total") ?? NaN,
+  };
+}
+
+async function dbStatusCounts(): Promise<Record<string, number>> {
+  const { results } = await env.DB.prepare("SELECT status, count(*) AS n FROM tasks GROUP BY status").all<{ status: string; n: number }>();
+  return Object.fromEntries(results.map((r) => [r.status, r.n]));
+}
+
+describe("GET /metrics", () => {
+  it("is well-formed: every sample is seedcore_-prefixed and its family has HELP and TYPE", async () => {
+    const m = await scrape();
+    expect(m.samples.length).toBeGreaterThan(20);
+    for (const s of m.samples) {
+      expect(s.name).toMatch(/^seedcore_/);
+      const family = s.name.replace(/_(bucket|sum|count)$/, "");
+      const name = m.type.has(s.name) ? s.name : family;
+      expect(m.type.get(name), `TYPE of ${s.name}`).toMatch(/^(gauge|counter|histogram)$/);
+      expect(m.help.get(name), `HELP of ${s.name}`).toBeTruthy();
+    }
+    expect(m.type.get("seedcore_tasks")).toBe("gauge");
+    expect(m.type.get("seedcore_tasks_claimed_total")).toBe("counter");
+    expect(m.type.get("seedcore_task_queue_wait_seconds")).toBe("histogram");
+    expect(m.help.get("seedcore_task_run_seconds")).toContain("newest 10000 task events");
+  });
+
+  it("counts known work exactly, and its gauges agree with the tasks table", async () => {
+    const before = counts(await scrape());
+
+    const done = await insertTask();
+    const flaky = await insertTask({ type: "flaky", params: { fail_times: 1 } });
+    const unroutable = await insertTask({ type: "no_such_type" });
+    const escalated = await insertTask({ drift_score: 1 });
+    await deliver(TASK_QUEUE, [done.id, flaky.id, unroutable.id, escalated.id]);
+    expect((await getTask(flaky.id)).status).toBe("retry");
+    await sql("UPDATE tasks SET run_after = NULL WHERE id = ?", flaky.id);
+    await deliver(TASK_QUEUE, [flaky.id]);
+
+    // A dispatcher that died: claimed, lease expired, reaped to retry, then cancelled.
+    const lost = await insertTask();
+    await claimTasks(db(), [lost.id], "dead-dispatcher", Date.now(), 60_000);
+    await sql("UPDATE tasks SET lease_expires_at = 1 WHERE id = ?", lost.id);
+    await reapExpiredLeases(db(), Date.now(), 200);
+    expect((await (await api(`/tasks/${lost.id}/cancel`, { method: "POST" })).json<{ status: string }>()).status).toBe("cancelled");
+
+    const dead = await insertTask();
+    await deliver(DLQ, [dead.id]);
+
+    expect((await getTask(done.id)).status).toBe("completed");
+    expect((await getTask(flaky.id)).status).toBe("completed");
+    expect((await getTask(unroutable.id)).status).toBe("failed");
+    expect((await getTask(escalated.id)).status).toBe("completed");
+    expect((await getTask(dead.id)).status).toBe("failed");
+
+    const m = await scrape();
+    const after = counts(m);
+    const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof Counts]]));
+    expect(delta).toEqual({
+      submitted: 6,
+      claimed: 6, // done, flaky twice, unroutable, escalated, lost
+      completed: 3,
+      failed: 2, // unroutable (permanent) and dead (dead-lettered)
+      retried: 2, // flaky (dispatcher) and lost (reaper)
+      reaped: 1,
+      dead_lettered: 1,
+      cancelled: 1,
+      queue_wait: 5, // first claims: done, flaky, unroutable, escalated, lost
+      run: 6, // every claim ended: completed, retry, failed, reaped
+      escalations: 1,
+    });
+
+    const db1 = await dbStatusCounts();
+    for (const status of ["created", "queued", "running", "completed", "failed", "retry", "cancelled"]) {
+      expect(sampleValue(m, "seedcore_tasks", { status }), status).toBe(db1[status] ?? 0);
+    }
+    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM task_events WHERE actor = 'dispatcher' AND to_status = 'running'").first<{ n: number }>())!;
+    expect(after.claimed).toBe(claims);
+  });
+
+  it("serves cumulative histograms whose +Inf bucket equals the count", async () => {
+    const m = await scrape();
+    for (const name of ["seedcore_task_queue_wait_seconds", "seedcore_task_run_seconds"]) {
+      const buckets = m.samples.filter((s) => s.name === `${name}_bucket`);
+      expect(buckets.length).toBeGreaterThan(5);
+      const values = buckets.map((b) => b.value);
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+      expect(sampleValue(m, `${name}_bucket`, { le: "+Inf" })).toBe(sampleValue(m, `${name}_count`));
+      expect(sampleValue(m, `${name}_sum`)).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it("reports the coordinator: p_fast, escalations, SLO misses, organs and agents", async () => {
+    const m = await scrape();
+    expect(sampleValue(m, "seedcore_coordinator_up")).toBe(1);
+    const pFast = sampleValue(m, "seedcore_p_fast")!;
+    expect(pFast).toBeGreaterThanOrEqual(0);
+    expect(pFast).toBeLessThanOrEqual(1);
+    expect(sampleValue(m, "seedcore_fast_path_slo_misses_total")).toBeGreaterThanOrEqual(0);
+    expect(sampleValue(m, "seedcore_organs")).toBe(3);
+    const perOrgan = m.samples.filter((s) => s.name === "seedcore_organ_agents");
+    expect(perOrgan.map((s) => s.labels["organ"]).sort()).toEqual(["actuator_organ_1", "cognitive_organ_1", "utility_organ_1"]);
+    expect(sampleValue(m, "seedcore_agents")).toBe(perOrgan.reduce((n, s) => n + s.value, 0));
+  });
+
+  it("still serves the D1 metrics when the coordinator is down", async () => {
+    const broken = {
+      idFromName: () => ({}),
+      get: () => ({ handleIncomingTask: () => Promise.reject(new Error("coordinator down")) }),
+    };
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request("http://localhost/metrics"), { ...env, ORGANISM_MANAGER: broken } as unknown as Env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    const m = parseMetrics(await res.text());
+    expect(sampleValue(m, "seedcore_coordinator_up")).toBe(0);
+    expect(sampleValue(m, "seedcore_p_fast")).toBeUndefined();
+    expect(sampleValue(m, "seedcore_tasks_completed_total")).toBeGreaterThan(0);
+  });
+
+  it("is served under /api/v1 too", async () => {
+    const res = await api("/api/v1/metrics");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("# TYPE seedcore_tasks gauge");
+  });
+});
+
+describe("GET /stats", () => {
+  it("gives counts by status matching D1 and per-minute throughput ending now", async () => {
+    const t = await insertTask();
+    await deliver(TASK_QUEUE, [t.id]);
+    const res = await api("/stats?minutes=5");
+    expect(res.status).toBe(200);
+    const body = await res.json<{ by_status: Record<string, number>; total: number; throughput: { minute: string; completed: number; submitted: number }[] }>();
+    const db1 = await dbStatusCounts();
+    expect(body.by_status).toEqual({ created: 0, queued: 0, running: 0, completed: 0, failed: 0, retry: 0, cancelled: 0, ...db1 });
+    expect(body.total).toBe(Object.values(db1).reduce((a, b) => a + b, 0));
+    expect(body.throughput).toHaveLength(5);
+    const last = body.throughput[4]!;
+    expect(Date.parse(last.minute)).toBe(Math.floor(Date.now() / 60_000) * 60_000);
+    expect(body.throughput.reduce((n, m) => n + m.completed, 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses a bad window with 400", async () => {
+    expect((await api("/stats?minutes=0")).status).toBe(400);
+    expect((await api("/stats?minutes=61")).status).toBe(400);
+  });
+});
+
+describe("GET / (dashboard)", () => {
+  it("serves the page with a CSP that allows exactly its inline script", async () => {
+    const res = await api("/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+    const html = await res.text();
+    expect(html).toContain(`<script>${CLIENT_SCRIPT}</script>`);
+    expect(html).toContain('id="submit-form"');
+    const csp = res.headers.get("content-security-policy")!;
+    expect(csp).toBe(await dashboardCsp());
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/]+=*'/);
+    expect(csp).toContain("connect-src 'self'");
+  });
+
+  it("needs no token, while the API it calls does", async () => {
+    const call = async (path: string) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(`https://edge.example.com${path}`), { ...env, API_TOKEN: "t0k3n" } as Env, ctx);
+      await waitOnExecutionContext(ctx);
+      return res.status;
+    };
+    expect(await call("/")).toBe(200);
+    expect(await call("/api/v1")).toBe(200);
+    expect(await call("/stats")).toBe(401);
+    expect(await call("/metrics")).toBe(401);
+  });
+});

@@ -1,0 +1,257 @@
+import { createExecutionContext, createMessageBatch, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { OrganismManager } from "../../durable-objects/organism-manager";
+import { createApp } from "../../src/app";
+import { breakerFor, COORDINATOR_BREAKER, resetBreakers } from "../../src/clients/breakers";
+import { coordinatorClient, organismStub, type CoordinatorRpc } from "../../src/clients/organism-client";
+import { requireConfig } from "../../src/config";
+import type { TaskOutcome } from "../../src/contracts";
+import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
+import type { TaskMessage } from "../../src/dispatch/message";
+import { CircuitBreaker } from "../../src/lib/circuit-breaker";
+import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src/lib/rate-limit";
+import { createRouter } from "../../src/lib/router";
+import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
+import { api, deliver, TASK_QUEUE } from "../helpers/worker";
+import { freshCoordinator, task } from "./organism-helpers";
+
+function recordingQueue() {
+  const sent: MessageSendRequest<TaskMessage>[] = [];
+  const queue = {
+    send: async (body: TaskMessage, opts?: QueueSendOptions) => void sent.push({ body, ...opts }),
+    sendBatch: async (msgs: Iterable<MessageSendRequest<TaskMessage>>) => void sent.push(...msgs),
+  } as unknown as Queue<TaskMessage>;
+  return { queue, sent };
+}
+
+function batchOf(...idLists: string[][]) {
+  const batch = createMessageBatch(
+    TASK_QUEUE,
+    idLists.map((task_ids, i) => ({ id: `r-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body: { task_ids } })),
+  );
+  const acks = batch.messages.map((m) => vi.spyOn(m, "ack"));
+  const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
+  return { batch, acked: () => acks.filter((s) => s.mock.calls.length > 0).length, retried: () => retries.filter((s) => s.mock.calls.length > 0).length };
+}
+
+const config = () => ({ ...requireConfig(env), CB_FAILURE_THRESHOLD: 2, CB_RECOVERY_S: 30 });
+
+describe("dispatcher under an open coordinator breaker", () => {
+  it("keeps queued tasks' attempts while the coordinator is down and completes them once it recovers", async () => {
+    const clock = { t: 0 };
+    const breaker = new CircuitBreaker(COORDINATOR_BREAKER, { failureThreshold: 2, recoveryMs: 30_000, now: () => clock.t });
+    let down = true;
+    const failing: CoordinatorRpc = {
+      handleIncomingTasks: async () => { throw new Error("coordinator down"); },
+      handleIncomingTask: async () => { throw new Error("coordinator down"); },
+    };
+    const client = coordinatorClient(env, config(), { now: () => clock.t, random: () => 0.5, sleep: async () => {}, breaker, stub: () => (down ? failing : organismStub(env)) });
+    const { queue, sent } = recordingQueue();
+    const deps: DispatchDeps = { db: db(), queue, config: config(), admit: () => client.admit(), now: Date.now, random: () => 0.5, newToken: () => crypto.randomUUID() };
+
+    // The failures that open the breaker cost their tasks an attempt (the call was made).
+    const early = [await insertTask(), await insertTask()];
+    for (const t of early) await dispatchBatch(batchOf([t.id]).batch, deps);
+    for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 1 });
+    expect(breaker.snapshot()).toMatchObject({ state: "open", circuit_opens: 1, failed_calls: 2 });
+
+    // While open: nothing is claimed, messages are acked (not retried) and the ids re-sent with a delay.
+    const waiting = [await insertTask(), await insertTask()];
+    sent.length = 0;
+    const first = batchOf([waiting[0]!.id], [waiting[1]!.id]);
+    await dispatchBatch(first.batch, deps);
+    expect(first.acked()).toBe(2);
+    expect(first.retried()).toBe(0);
+    expect(sent).toEqual([{ body: { task_ids: [waiting[0]!.id, waiting[1]!.id] }, delaySeconds: 33 }]); // 30 s × (1 + 0.2 × 0.5)
+    clock.t += 10_000;
+    sent.length = 0;
+    await dispatchBatch(batchOf(waiting.map((t) => t.id)).batch, deps);
+    expect(sent[0]!.delaySeconds).toBe(22);
+    for (const t of waiting) expect(await getTask(t.id)).toMatchObject({ status: "queued", attempts: 0 });
+
+    // Recovered: the next delivery is the half-open probe; it closes the circuit.
+    clock.t += 20_000;
+    down = false;
+    await dispatchBatch(batchOf(waiting.map((t) => t.id)).batch, deps);
+    for (const t of waiting) {
+      expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
+      expect((await eventsOf(t.id)).map((e) => e.to_status)).toEqual(["queued", "running", "completed"]);
+    }
+    expect(breaker.snapshot()).toMatchObject({ state: "closed", failure_count: 0 });
+
+    // The early tasks finish through their normal retry.
+    for (const t of early) await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
+    await dispatchBatch(batchOf(early.map((t) => t.id)).batch, deps);
+    for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 2 });
+  });
+
+  it("is wired into the Worker's queue handler (the isolate's shared breaker)", async () => {
+    resetBreakers();
+    const shared = breakerFor(COORDINATOR_BREAKER, requireConfig(env));
+    for (let i = 0; i < requireConfig(env).CB_FAILURE_THRESHOLD; i++) shared.acquire()!.fail();
+    try {
+      const t = await insertTask();
+      const { result } = await deliver(TASK_QUEUE, [t.id]);
+      expect(result.explicitAcks).toHaveLength(1);
+      expect(result.retryMessages).toHaveLength(0);
+      expect(await getTask(t.id)).toMatchObject({ status: "queued", attempts: 0 });
+      resetBreakers();
+      await deliver(TASK_QUEUE, [t.id]);
+      expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
+    } finally {
+      resetBreakers();
+    }
+  });
+});
+
+describe("load shedding in the coordinator", () => {
+  it("answers a retriable 'overloaded' past ORGANISM_MAX_INFLIGHT_TASKS, never sheds control, and recovers", async () => {
+    const stub = freshCoordinator();
+    const outcome = await runInDurableObject(stub, async (_instance: OrganismManager, state) => {
+      const manager = new OrganismManager(state, { ...env, ORGANISM_MAX_INFLIGHT_TASKS: "2" });
+      const slow = manager.handleIncomingTasks([task("sleep", { params: { ms: 300 } }), task("test_task")]);
+      const [shed, control] = await Promise.all([manager.handleIncomingTasks([task("test_task")]), manager.handleIncomingTask(task("get_metrics"))]);
+      const during = manager.getResilience().load;
+      await slow;
+      const later = await manager.handleIncomingTasks([task("test_task")]);
+      return { shed, control, during, slow: await slow, later, after: manager.getResilience().load };
+    });
+    expect(outcome.slow.every((o) => o.ok)).toBe(true);
+    expect(outcome.shed[0]).toMatchObject({ ok: false, retriable: true, error: expect.stringMatching(/^overloaded/) });
+    expect(outcome.control.ok).toBe(true);
+    expect(outcome.during).toMatchObject({ inflight_tasks: 2, max_inflight_tasks: 2, shed_total: 1 }); // a batch holds its slots until it ends
+    expect(outcome.later[0]!.ok).toBe(true);
+    expect(outcome.after).toMatchObject({ inflight_tasks: 0, peak_inflight_tasks: 2, shed_total: 1 });
+  });
+
+  it("a shed task goes to retry and completes through the normal retry", async () => {
+    const t = await insertTask();
+    const overloaded = async (tasks: { id: string }[]): Promise<TaskOutcome[]> =>
+      tasks.map((x) => ({ id: x.id, ok: false, retriable: true, error: "overloaded: coordinator has 2 tasks in flight" }));
+    const base: Omit<DispatchDeps, "admit"> = { db: db(), queue: recordingQueue().queue, config: requireConfig(env), now: Date.now, random: () => 0.5, newToken: () => crypto.randomUUID() };
+    await dispatchBatch(batchOf([t.id]).batch, { ...base, admit: alwaysAdmit(overloaded) });
+    expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 1, error: expect.stringMatching(/overloaded/) });
+    await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
+    await deliver(TASK_QUEUE, [t.id]);
+    expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 2 });
+  });
+});
+
+/** A fixed-window limiter on an injected clock, to show the window ending without waiting for it. */
+function windowLimiter(limit: number, periodMs: number, now: () => number): Limiter {
+  const windows = new Map<string, { start: number; count: number }>();
+  return {
+    limit: async ({ key }) => {
+      const w = windows.get(key);
+      if (!w || now() - w.start >= periodMs) {
+        windows.set(key, { start: now(), count: 1 });
+        return { success: true };
+      }
+      w.count++;
+      return { success: w.count <= limit };
+    },
+  };
+}
+
+async function fetchWith(limiter: RateLimit | Limiter, path: string, ip: string, init: RequestInit = {}) {
+  const ctx = createExecutionContext();
+  const res = await createApp().fetch(new Request(`http://localhost${path}`, { ...init, headers: { "cf-connecting-ip": ip, ...init.headers } }), { ...env, API_RATE_LIMITER: limiter }, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+describe("API rate limiting", () => {
+  const missing = `/tasks/${crypto.randomUUID()}`;
+
+  it("answers a burst over the limit with 429, Retry-After and the JSON error shape (real binding)", async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const before = rateLimitStats().limited_total;
+    const statuses: number[] = [];
+    let limited: Response | undefined;
+    for (let i = 0; i < 5; i++) {
+      const res = await fetchWith(env.TEST_TIGHT_LIMITER, missing, ip);
+      statuses.push(res.status);
+      if (res.status === 429) limited = res;
+    }
+    expect(statuses).toEqual([404, 404, 404, 429, 429]);
+    expect(limited!.headers.get("retry-after")).toBe("60");
+    expect(await limited!.json()).toEqual({ error: { code: "rate_limited", message: "rate limit exceeded; retry after 60s", details: { retry_after_s: 60 } } });
+    expect(rateLimitStats().limited_total - before).toBe(2);
+    // Health probes are exempt; another client has its own bucket.
+    expect((await fetchWith(env.TEST_TIGHT_LIMITER, "/health", ip)).status).toBe(200);
+    expect((await fetchWith(env.TEST_TIGHT_LIMITER, missing, `${ip}1`)).status).toBe(404);
+  });
+
+  it("lets the client through again once the window has passed", async () => {
+    const clock = { t: 0 };
+    const limiter = windowLimiter(2, 10_000, () => clock.t);
+    const statuses = async (n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await fetchWith(limiter, missing, "198.51.100.7")).status);
+      return out;
+    };
+    expect(await statuses(3)).toEqual([404, 404, 429]);
+    clock.t += 10_000;
+    expect(await statuses(1)).toEqual([404]);
+  });
+
+  it("is off with RATE_LIMIT_ENABLED=false and lets requests through when the limiter fails", async () => {
+    const app = createRouter();
+    app.use("*", async (c, next) => {
+      c.set("config", { ...requireConfig(env), RATE_LIMIT_ENABLED: c.req.header("x-off") !== "1" ? true : false });
+      await next();
+    });
+    const broken: Limiter = { limit: async () => { throw new Error("limiter down"); } };
+    const deny: Limiter = { limit: async () => ({ success: false }) };
+    app.use("/broken/*", rateLimit(() => broken));
+    app.use("/deny/*", rateLimit(() => deny));
+    app.get("*", (c) => c.text("ok"));
+    expect((await app.request("/broken/x", {}, env)).status).toBe(200);
+    expect((await app.request("/deny/x", { headers: { "x-off": "1" } }, env)).status).toBe(200);
+  });
+
+  it("keys by a hashed bearer token, else by client address", async () => {
+    const byToken = await rateLimitKey("Bearer s3cret", "203.0.113.9");
+    expect(byToken).toMatch(/^token:[0-9a-f]{32}$/);
+    expect(byToken).not.toContain("s3cret");
+    expect(await rateLimitKey("Bearer s3cret", "198.51.100.1")).toBe(byToken);
+    expect(await rateLimitKey(undefined, "203.0.113.9")).toBe("ip:203.0.113.9");
+    expect(await rateLimitKey(undefined, undefined)).toBe("ip:unknown");
+  });
+});
+
+describe("GET /organism/status", () => {
+  it("shows breaker states, load shedding and 429 counts", async () => {
+    const res = await api("/organism/status");
+    expect(res.status).toBe(200);
+    const body = await res.json<{ status: string; resilience: Record<string, unknown> }>();
+    expect(body.resilience).toMatchObject({
+      breakers: expect.any(Object),
+      coordinator_load: { max_inflight_tasks: requireConfig(env).ORGANISM_MAX_INFLIGHT_TASKS, inflight_tasks: expect.any(Number), shed_total: expect.any(Number) },
+      organ_breakers: expect.any(Object),
+      rate_limit: { limited_total: expect.any(Number), checked_total: expect.any(Number) },
+    });
+  });
+});
+
+describe("organism routes under an open coordinator breaker", () => {
+  it("answer 503 with Retry-After at once, while /organism/status still shows the open breaker", async () => {
+    resetBreakers();
+    const shared = breakerFor(COORDINATOR_BREAKER, requireConfig(env));
+    for (let i = 0; i < requireConfig(env).CB_FAILURE_THRESHOLD; i++) shared.acquire()!.fail();
+    try {
+      const res = await api("/organism/handle-task", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ task_type: "ping" }) });
+      expect(res.status).toBe(503);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await res.json()).toMatchObject({ error: { code: "unavailable", details: { retry_after_s: expect.any(Number) } } });
+      const status = await (await api("/organism/status")).json<{ resilience: { breakers: Record<string, { state: string; circuit_opens: number; rejected_calls: number }> } }>();
+      expect(status.resilience.breakers[COORDINATOR_BREAKER]).toMatchObject({ state: "open", circuit_opens: 1, rejected_calls: 1 });
+      resetBreakers();
+      const ok = await api("/organism/handle-task", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ task_type: "ping" }) });
+      expect(ok.status).toBe(200);
+    } finally {
+      resetBreakers();
+    }
+  });
+});

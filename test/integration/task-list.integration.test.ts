@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import { api, countRows, postJson } from "../helpers/worker";
+
+interface Task {
+  id: string;
+  status: string;
+  type: string;
+  domain: string | null;
+  created_at: string;
+}
+interface Page {
+  items: Task[];
+  next_cursor: string | null;
+}
+
+const uniqueType = () => `list.${crypto.randomUUID().slice(0, 8)}`;
+
+async function batch(tasks: unknown[]): Promise<Task[]> {
+  const res = await postJson("/tasks/batch", { tasks });
+  expect(res.status).toBe(201);
+  return (await res.json<{ items: Task[] }>()).items;
+}
+
+async function page(query: string): Promise<Page> {
+  const res = await api(`/tasks?${query}`);
+  expect(res.status).toBe(200);
+  return res.json<Page>();
+}
+
+/** Newest first, ties broken by id descending: the order the API promises. */
+const newestFirst = (a: Task, b: Task) =>
+  b.created_at.localeCompare(a.created_at) || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0);
+
+describe("GET /tasks", () => {
+  it("filters by type, status and domain", async () => {
+    const type = uniqueType();
+    const [a, b, c] = await batch([
+      { type, domain: "alpha", run_immediately: false },
+      { type, domain: "beta", run_immediately: false },
+      { type, domain: "alpha", run_immediately: false },
+    ]);
+    const byType = await page(`type=${type}`);
+    expect(byType.items.map((t) => t.id).sort()).toEqual([a!.id, b!.id, c!.id].sort());
+    expect(byType.next_cursor).toBeNull();
+
+    const alpha = await page(`type=${type}&domain=alpha`);
+    expect(alpha.items.map((t) => t.id).sort()).toEqual([a!.id, c!.id].sort());
+
+    expect((await page(`type=${type}&status=created`)).items).toHaveLength(3);
+    expect((await page(`type=${type}&status=queued`)).items).toHaveLength(0);
+  });
+
+  it("is served under /api/v1 too and defaults to 50 items", async () => {
+    const res = await api("/api/v1/tasks");
+    expect(res.status).toBe(200);
+    expect((await res.json<Page>()).items.length).toBeLessThanOrEqual(50);
+  });
+
+  it("pages newest first with a keyset cursor, without gaps or repeats", async () => {
+    const type = uniqueType();
+    const first = await batch(Array.from({ length: 3 }, () => ({ type, run_immediately: false })));
+    const second = await batch(Array.from({ length: 2 }, () => ({ type, run_immediately: false })));
+    const expected = [...first, ...second].sort(newestFirst).map((t) => t.id);
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const p: Page = await page(`type=${type}&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(p.items.length).toBeLessThanOrEqual(2);
+      seen.push(...p.items.map((t) => t.id));
+      cursor = p.next_cursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(expected);
+  });
+
+  it("stays stable when tasks are inserted between pages", async () => {
+    const type = uniqueType();
+    const original = (await batch(Array.from({ length: 4 }, () => ({ type, run_immediately: false })))).sort(newestFirst);
+    const p1 = await page(`type=${type}&limit=2`);
+    expect(p1.items.map((t) => t.id)).toEqual(original.slice(0, 2).map((t) => t.id));
+
+    await batch(Array.from({ length: 3 }, () => ({ type, run_immediately: false })));
+
+    const p2 = await page(`type=${type}&limit=2&cursor=${p1.next_cursor}`);
+    expect(p2.items.map((t) => t.id)).toEqual(original.slice(2).map((t) => t.id));
+    expect(p2.next_cursor).toBeNull();
+  });
+});
+
+describe("POST /tasks/batch", () => {
+  it("creates every task in order and queues the immediate ones", async () => {
+    const before = await countRows();
+    const items = await batch([
+      { type: "test_task", params: { n: 1 } },
+      { type: "test_task", params: { n: 2 }, run_immediately: false },
+      { type: "ping" },
+    ]);
+    expect(items.map((t) => [t.type, t.status])).toEqual([
+      ["test_task", "queued"],
+      ["test_task", "created"],
+      ["ping", "queued"],
+    ]);
+    const after = await countRows();
+    expect(after.tasks - before.tasks).toBe(3);
+  });
+
+  it("returns the existing task for a repeated idempotency key", async () => {
+    const key = `batch-${crypto.randomUUID()}`;
+    const [first] = await batch([{ type: "test_task", idempotency_key: key, run_immediately: false }]);
+    const [again, other] = await batch([
+      { type: "test_task", idempotency_key: key, run_immediately: false },
+      { type: "test_task", run_immediately: false },
+    ]);
+    expect(again!.id).toBe(first!.id);
+    expect(other!.id).not.toBe(first!.id);
+  });
+
+  it("accepts 100 tasks", async () => {
+    const type = uniqueType();
+    const items = await batch(Array.from({ length: 100 }, () => ({ type, run_immediately: false })));
+    expect(new Set(items.map((t) => t.id)).size).toBe(100);
+    expect((await page(`type=${type}&limit=200`)).items).toHaveLength(100);
+  });
+
+  it("names the index of a bad item and writes nothing", async () => {
+    const type = uniqueType();
+    // Only the task count: the queue consumer may still be writing events for earlier tests.
+    const before = (await countRows()).tasks;
+    const res = await postJson("/tasks/batch", { tasks: [{ type }, { type }, { type: "BAD TYPE" }] });
+    expect(res.status).toBe(400);
+    const body = await res.json<{ error: { code: string; message: string } }>();
+    expect(body.error.code).toBe("validation_failed");
+    expect(body.error.message).toMatch(/^tasks\.2\.type/);
+    expect((await countRows()).tasks).toBe(before);
+    expect((await page(`type=${type}`)).items).toHaveLength(0);
+  });
+});
+
+describe("GET /tasks/{id}/status", () => {
+  it("answers a small status view by full id or prefix", async () => {
+    const [task] = await batch([{ type: "test_task", run_immediately: false }]);
+    for (const ref of [task!.id, task!.id.slice(0, 8)]) {
+      const res = await api(`/tasks/${ref}/status`);
+      expect(res.status).toBe(200);
+      const body = await res.json<Record<string, unknown>>();
+      expect(body).toMatchObject({ id: task!.id, status: "created", attempts: 0, max_attempts: 3, error: null });
+      expect(Object.keys(body).sort()).toEqual(["attempts", "error", "id", "max_attempts", "run_after", "status", "updated_at"]);
+    }
+  });
+
+  it("404s an unknown task", async () => {
+    const res = await api("/api/v1/tasks/00000000-0000-4000-8000-00000000dead/status");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: "not_found" } });
+  });
+});
