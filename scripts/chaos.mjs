@@ -100,14 +100,14 @@ await pool(
 );
 console.log(`chaos: submitted ${ids.length} tasks`);
 
-// Kill once work is under way: some finished, some still running or queued.
+// Kill once work is under way: some finished, and a sleeping task surely mid-run (so the
+// reaper's lease path is exercised, not just the sweeper's).
 for (let i = 0; i < 100; i++) {
   const all = await statuses(ids);
   const done = [...all.values()].filter((t) => TERMINAL.has(t.status)).length;
   if (done >= TOTAL * 0.2) break;
   await sleep(100);
 }
-const before = await statuses(ids);
 const count = (m) => {
   const c = {};
   for (const t of m.values()) c[t.status] = (c[t.status] ?? 0) + 1;
@@ -120,8 +120,14 @@ const metricFailures = [];
   const counted = [...m].filter(([k]) => k.startsWith("seedcore_tasks{")).reduce((n, [, v]) => n + v, 0);
   if (counted !== TOTAL) metricFailures.push(`/metrics before the kill counts ${counted} tasks, not ${TOTAL}`);
 }
-console.log(`chaos: SIGKILL with ${JSON.stringify(count(before))}`);
+let runningAtKill = 0;
+for (let i = 0; i < 400 && runningAtKill === 0; i++) {
+  const page = (await getJson(base, "/tasks?status=running&type=sleep&limit=200")).body;
+  runningAtKill = page.items?.length ?? 0;
+  if (runningAtKill === 0) await sleep(5);
+}
 killGroup(server);
+console.log(`chaos: SIGKILL with ${runningAtKill} sleep tasks running`);
 await sleep(500);
 
 server = await startServer();
@@ -158,6 +164,9 @@ const recoveryMs = Date.now() - restartedAt;
   for (const [k, v] of Object.entries(want)) if (m.get(k) !== v) metricFailures.push(`/metrics ${k} = ${m.get(k)}, database says ${v}`);
   const claims = [...final.values()].reduce((n, t) => n + t.attempts, 0);
   if (m.get("seedcore_tasks_claimed_total") !== claims) metricFailures.push(`/metrics claimed ${m.get("seedcore_tasks_claimed_total")}, sum of attempts ${claims}`);
+  if (runningAtKill > 0 && !(m.get("seedcore_tasks_reaped_total") >= 1)) {
+    metricFailures.push("tasks were running at the kill, yet the reaper reaped none");
+  }
   console.log(`chaos: /metrics claimed=${m.get("seedcore_tasks_claimed_total")} completed=${m.get("seedcore_tasks_completed_total")} retried=${m.get("seedcore_tasks_retried_total")} reaped=${m.get("seedcore_tasks_reaped_total")}`);
 }
 killGroup(server);
