@@ -7,26 +7,25 @@ import { findTask } from "../../src/store/find-task";
 export const db = () => openDb(env.DB);
 
 /** Inserts a queued task straight into D1, with no queue message: the test delivers it. */
+/** A queued task row to insert, with a fresh id. */
+export function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    id: crypto.randomUUID(),
+    status: "queued",
+    type: "test_task",
+    description: null,
+    domain: null,
+    drift_score: 0,
+    params: {},
+    run_after: null,
+    max_attempts: 3,
+    idempotency_key: null,
+    ...overrides,
+  };
+}
+
 export async function insertTask(overrides: Partial<NewTask> = {}): Promise<TaskRow> {
-  const [created] = await createTasks(
-    db(),
-    [
-      {
-        id: crypto.randomUUID(),
-        status: "queued",
-        type: "test_task",
-        description: null,
-        domain: null,
-        drift_score: 0,
-        params: {},
-        run_after: null,
-        max_attempts: 3,
-        idempotency_key: null,
-        ...overrides,
-      },
-    ],
-    Date.now(),
-  );
+  const [created] = await createTasks(db(), [newTask(overrides)], Date.now());
   return created!.row;
 }
 

@@ -3,23 +3,13 @@ import { describe, expect, it, vi } from "vitest";
 import { requireConfig } from "../../src/config";
 import type { TaskOutcome } from "../../src/contracts";
 import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
-import type { TaskMessage } from "../../src/dispatch/message";
 import { claimTasks } from "../../src/store/claim-tasks";
 import { reaperStub } from "../../durable-objects/task-reaper";
 import { dispatchToCoordinator, type RunTasks } from "../../src/clients/organism-client";
+import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, DLQ, postJson, TASK_QUEUE } from "../helpers/worker";
 import { createMessageBatch } from "cloudflare:test";
-
-/** A queue that records what the dispatcher sends back instead of delivering it. */
-function recordingQueue() {
-  const sent: MessageSendRequest<TaskMessage>[] = [];
-  const queue = {
-    send: async (body: TaskMessage, opts?: QueueSendOptions) => void sent.push({ body, ...opts }),
-    sendBatch: async (msgs: Iterable<MessageSendRequest<TaskMessage>>) => void sent.push(...msgs),
-  } as unknown as Queue<TaskMessage>;
-  return { queue, sent };
-}
 
 type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: Partial<DispatchDeps["config"]>; runTasks?: RunTasks };
 

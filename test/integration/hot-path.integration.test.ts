@@ -5,27 +5,16 @@ import { requireConfig } from "../../src/config";
 import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
 import { alwaysAdmit, dispatchBatch } from "../../src/dispatch/consumer";
 import type { TaskMessage } from "../../src/dispatch/message";
-import { createTasks, type NewTask } from "../../src/store/create-tasks";
+import { createTasks } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
+import { newTask } from "../helpers/tasks";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
 
-const newTask = (): NewTask => ({
-  id: crypto.randomUUID(),
-  status: "queued",
-  type: "ping",
-  description: null,
-  domain: null,
-  drift_score: 0,
-  params: {},
-  run_after: null,
-  max_attempts: 3,
-  idempotency_key: null,
-});
 
 /** Submits `n` tasks and dispatches them as one consumer batch, recording every D1 statement. */
 async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[]; dispatch: RecordedStatement[] }> {
   const submit: RecordedStatement[] = [];
-  const tasks = Array.from({ length: n }, newTask);
+  const tasks = Array.from({ length: n }, () => newTask({ type: "ping" }));
   await createTasks(openDb(recordingD1(env.DB, submit)), tasks, Date.now());
   const dispatch: RecordedStatement[] = [];
   const batch = createMessageBatch(
@@ -61,7 +50,7 @@ describe("query plans of hot statements", () => {
 
   beforeAll(async () => {
     // Enough finished rows that a scan of the status index would be the wrong choice.
-    const finished = Array.from({ length: 500 }, newTask).map((t) => ({ ...t, status: "created" as const }));
+    const finished = Array.from({ length: 500 }, () => newTask({ type: "ping" })).map((t) => ({ ...t, status: "created" as const }));
     await createTasks(openDb(env.DB), finished, Date.now());
     await env.DB.prepare("UPDATE tasks SET status = 'completed' WHERE status = 'created'").run();
     const { submit, dispatch } = await recordPipeline(20);

@@ -8,22 +8,13 @@ import { coordinatorClient, organismStub, type CoordinatorRpc } from "../../src/
 import { requireConfig } from "../../src/config";
 import type { TaskOutcome } from "../../src/contracts";
 import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
-import type { TaskMessage } from "../../src/dispatch/message";
 import { CircuitBreaker } from "../../src/lib/circuit-breaker";
 import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src/lib/rate-limit";
 import { createRouter } from "../../src/lib/router";
+import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, TASK_QUEUE } from "../helpers/worker";
 import { freshCoordinator, task } from "./organism-helpers";
-
-function recordingQueue() {
-  const sent: MessageSendRequest<TaskMessage>[] = [];
-  const queue = {
-    send: async (body: TaskMessage, opts?: QueueSendOptions) => void sent.push({ body, ...opts }),
-    sendBatch: async (msgs: Iterable<MessageSendRequest<TaskMessage>>) => void sent.push(...msgs),
-  } as unknown as Queue<TaskMessage>;
-  return { queue, sent };
-}
 
 function batchOf(...idLists: string[][]) {
   const batch = createMessageBatch(
