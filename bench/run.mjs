@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
-import { applyMigrations, freePort, freshStateDir, startWorker } from "../scripts/dev-server.mjs";
+import { applyMigrations, freePort, freshStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { median } from "./lib.mjs";
 import { bulk, latency, single } from "./scenarios.mjs";
 import { seedFinishedTasks } from "./seed.mjs";
@@ -17,13 +17,14 @@ setTimeout(() => {
   process.exit(1);
 }, 600_000).unref();
 
+/** The Worker runs in its own process, so the load client's event loop is not the server's. */
 async function withServer(persistDir, fn) {
   const port = await freePort();
-  const worker = await startWorker({ port, persistDir });
+  const server = await spawnServer(port, persistDir);
   try {
     return await fn(`http://127.0.0.1:${port}`);
   } finally {
-    await worker.dispose();
+    process.kill(-server.pid, "SIGTERM");
   }
 }
 

@@ -1,8 +1,7 @@
 // npm run chaos: 500 tasks, SIGKILL the server's whole process group mid-run, restart it on the
 // same state, and require every task to end terminal with none lost, none left running and
 // attempts ≤ max_attempts. Prints the counts by status and the recovery time.
-import { spawn } from "node:child_process";
-import { applyMigrations, freePort, freshStateDir, getJson, scrapeMetrics, sleep } from "./dev-server.mjs";
+import { applyMigrations, freePort, freshStateDir, getJson, scrapeMetrics, sleep, spawnServer } from "./dev-server.mjs";
 
 const TOTAL = 500;
 const VARS = {
@@ -29,19 +28,7 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 await applyMigrations(persistDir);
 
-function startServer() {
-  const child = spawn(process.execPath, ["scripts/serve.mjs", String(port), persistDir, JSON.stringify(VARS)], {
-    detached: true, // its own process group: kill(-pid) takes workerd down with it
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stderr.on("data", () => {});
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      if (String(d).includes("serving on")) resolve(child);
-    });
-    child.on("exit", (code) => reject(new Error(`server exited early (${code})`)));
-  });
-}
+const startServer = () => spawnServer(port, persistDir, VARS);
 
 function killGroup(child) {
   process.kill(-child.pid, "SIGKILL");

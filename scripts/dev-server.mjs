@@ -1,5 +1,6 @@
 // Starts the Worker the way load, smoke and crash scripts must: programmatically, without the
 // inspector (the CLI's inspector turns a burst of D1 queries into "Too many open files").
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -72,4 +73,22 @@ export async function scrapeMetrics(base, init) {
     if (m) samples.set(m[1], Number(m[2].replace("+Inf", "Infinity")));
   }
   return samples;
+}
+
+/**
+ * Starts the Worker in a child process of its own process group (scripts/serve.mjs), so a
+ * crash test can SIGKILL it with workerd, and a load client does not share its event loop.
+ */
+export function spawnServer(port, persistDir, vars = {}) {
+  const child = spawn(process.execPath, ["scripts/serve.mjs", String(port), persistDir, JSON.stringify(vars)], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stderr.on("data", () => {});
+  return new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      if (String(d).includes("serving on")) resolve(child);
+    });
+    child.on("exit", (code) => reject(new Error(`server exited early (${code})`)));
+  });
 }

@@ -23,7 +23,7 @@ const configSchema = z.object({
   ORGANISM_CONFIG: z.preprocess(blankAsUndefined, z.string().optional()),
   CB_FAILURE_THRESHOLD: z.preprocess(blankAsUndefined, count(5)),
   CB_RECOVERY_S: z.preprocess(blankAsUndefined, seconds(30)),
-  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(1000)),
+  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(20000)),
   RATE_LIMIT_ENABLED: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).default("true").transform((v) => v === "true")),
   /** Must equal `period` of the [[ratelimits]] binding (the binding cannot report it); sent as Retry-After. */
   RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(60)),
@@ -34,8 +34,21 @@ export type Config = z.infer<typeof configSchema>;
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
 
+type EnvVars = Partial<Record<keyof Config, unknown>>;
+
+/** An isolate reuses one env object across requests: parse it once, not on every request. */
+const parsedByEnv = new WeakMap<EnvVars, ConfigResult>();
+
 /** The one place env vars are read; everything else receives a typed Config. */
-export function parseConfig(env: Partial<Record<keyof Config, unknown>>): ConfigResult {
+export function parseConfig(env: EnvVars): ConfigResult {
+  const cached = parsedByEnv.get(env);
+  if (cached) return cached;
+  const result = parseEnv(env);
+  parsedByEnv.set(env, result);
+  return result;
+}
+
+function parseEnv(env: EnvVars): ConfigResult {
   const parsed = configSchema.safeParse(env);
   if (parsed.success) return { ok: true, config: parsed.data };
   const error = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
@@ -43,7 +56,7 @@ export function parseConfig(env: Partial<Record<keyof Config, unknown>>): Config
 }
 
 /** Config for code paths that must not run on a broken config (dispatch, reaper). */
-export function requireConfig(env: Partial<Record<keyof Config, unknown>>): Config {
+export function requireConfig(env: EnvVars): Config {
   const result = parseConfig(env);
   if (!result.ok) throw new Error(result.error);
   return result.config;

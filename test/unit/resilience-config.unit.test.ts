@@ -5,7 +5,7 @@ describe("resilience config", () => {
   it("has defaults for the breaker, load shedding and rate limit", () => {
     const parsed = parseConfig({});
     expect(parsed.ok && parsed.config).toMatchObject({
-      CB_FAILURE_THRESHOLD: 5, CB_RECOVERY_S: 30, ORGANISM_MAX_INFLIGHT_TASKS: 1000, RATE_LIMIT_ENABLED: true, RATE_LIMIT_PERIOD_S: 60,
+      CB_FAILURE_THRESHOLD: 5, CB_RECOVERY_S: 30, ORGANISM_MAX_INFLIGHT_TASKS: 20000, RATE_LIMIT_ENABLED: true, RATE_LIMIT_PERIOD_S: 60,
     });
   });
 
