@@ -14,6 +14,11 @@ import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder"
 import { breakerSnapshot, organBreakerName } from "../src/clients/breakers";
 import { organClient } from "../src/clients/organ-client";
 import type { BreakerSnapshot } from "../src/lib/circuit-breaker";
+import type { Remote } from "../src/lib/remote";
+import type { Organ } from "./organ";
+
+/** An organ over RPC, typed by its own method signatures (see `Remote`). */
+type OrganStub = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary">>;
 
 type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable };
 
@@ -134,8 +139,8 @@ export class OrganismManager extends DurableObject<Env> {
     }
   }
 
-  private organStub(organId: string) {
-    return this.env.ORGAN.get(this.env.ORGAN.idFromName(organId));
+  private organStub(organId: string): OrganStub {
+    return this.env.ORGAN.get(this.env.ORGAN.idFromName(organId)) as unknown as OrganStub;
   }
 
   /** Through the organ client (breaker, transient retries, timeout) once the config is known. */

@@ -1,4 +1,6 @@
+import type { OrganismManager } from "../../durable-objects/organism-manager";
 import type { Config } from "../config";
+import type { Remote } from "../lib/remote";
 import type { TaskEnvelope, TaskOutcome } from "../contracts";
 import type { CircuitBreaker } from "../lib/circuit-breaker";
 import { breakerFor, CLIENT_RETRY, COORDINATOR_BREAKER, realSleep } from "./breakers";
@@ -7,8 +9,11 @@ import { guardedCall, runUnderPermit, type GuardOptions } from "./guarded-call";
 /** The coordinator is a single Durable Object; every caller reaches it by this one name. */
 export const COORDINATOR_NAME = "organism";
 
-export function organismStub(env: Env) {
-  return env.ORGANISM_MANAGER.get(env.ORGANISM_MANAGER.idFromName(COORDINATOR_NAME));
+export type CoordinatorStub = Remote<Pick<OrganismManager, "ping" | "getStatus" | "getResilience" | "handleIncomingTasks" | "handleIncomingTask">>;
+
+/** The coordinator's stub, typed by the class's own method signatures (see `Remote`). */
+export function organismStub(env: Env): CoordinatorStub {
+  return env.ORGANISM_MANAGER.get(env.ORGANISM_MANAGER.idFromName(COORDINATOR_NAME)) as unknown as CoordinatorStub;
 }
 
 /** One RPC per consumer batch (DESIGN §4); outcomes come back in the order of `tasks`. Unguarded. */
