@@ -1,5 +1,6 @@
 // Load helpers for the benchmark: bounded loops against loopback only. undici's pooled
 // `request` rather than `fetch`: on 2 cores the client's own CPU would otherwise be measured.
+import { readdirSync, readFileSync } from "node:fs";
 import { Agent, request } from "undici";
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -79,4 +80,34 @@ export async function closedLoop(concurrency, durationMs, fn) {
     }),
   );
   return latencies.sort((a, b) => a - b);
+}
+
+/**
+ * CPU milliseconds used so far by the busiest `workerd` of a process group (Linux /proc; null
+ * elsewhere). The local runtime serves the Worker, D1, the queue broker and every Durable Object
+ * from that one process's event loop, so its CPU per task is the pipeline's cost.
+ */
+export function runtimeCpuMs(pgid) {
+  let best = null;
+  let entries;
+  try {
+    entries = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return null;
+  }
+  for (const pid of entries) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[2] is the process group; [11] and [12] are utime and stime in clock ticks (100/s).
+    if (comm !== "workerd" || Number(fields[2]) !== pgid) continue;
+    const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+    if (best === null || ms > best) best = ms;
+  }
+  return best;
 }

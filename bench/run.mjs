@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
 import { applyMigrations, freePort, freshStateDir, spawnServer } from "../scripts/dev-server.mjs";
-import { median } from "./lib.mjs";
+import { median, runtimeCpuMs } from "./lib.mjs";
 import { bulk, latency, single } from "./scenarios.mjs";
 import { seedFinishedTasks } from "./seed.mjs";
 
@@ -22,7 +22,7 @@ async function withServer(persistDir, fn) {
   const port = await freePort();
   const server = await spawnServer(port, persistDir);
   try {
-    return await fn(`http://127.0.0.1:${port}`);
+    return await fn(`http://127.0.0.1:${port}`, () => runtimeCpuMs(server.pid));
   } finally {
     process.kill(-server.pid, "SIGTERM");
   }
@@ -48,9 +48,10 @@ const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Ma
 const results = {};
 const emptyDir = freshStateDir("bench");
 await applyMigrations(emptyDir);
-await withServer(emptyDir, async (base) => {
-  await bulk(base, 1000); // warm-up: isolates, DOs, SQLite pages
-  results.bulk = await repeat("bulk", () => bulk(base));
+await withServer(emptyDir, async (base, cpuMs) => {
+  await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
+  results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
+  results.bulk_submit_only = await repeat("bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
   results.single = await repeat("single", () => single(base, SECONDS * 1000));
   results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
 });
@@ -59,9 +60,9 @@ const grownDir = freshStateDir("bench-growth");
 await applyMigrations(grownDir);
 console.log(`  seeding ${GROWTH_ROWS} finished tasks…`);
 seedFinishedTasks(grownDir, GROWTH_ROWS);
-await withServer(grownDir, async (base) => {
-  await bulk(base, 1000);
-  results.growth_bulk = await repeat("growth bulk", () => bulk(base));
+await withServer(grownDir, async (base, cpuMs) => {
+  await bulk(base, { total: 1000 });
+  results.growth_bulk = await repeat("growth bulk", () => bulk(base, { cpuMs }));
   results.growth_latency = await repeat("growth latency", () => latency(base, 50, SECONDS * 1000));
 });
 
@@ -82,6 +83,13 @@ const r = results;
 const rows = [
   ["bulk 10k tasks/s", fmt(r.bulk.tasks_per_s)],
   ["bulk 10k seconds", fmt(r.bulk.seconds)],
+  ["bulk submission only (no dispatch) tasks/s", fmt(r.bulk_submit_only.tasks_per_s)],
+  ...(r.bulk.runtime_cpu_us_per_task
+    ? [
+        ["bulk runtime CPU µs/task (busy % of one core)", `${fmt(r.bulk.runtime_cpu_us_per_task)} (${fmt(r.bulk.runtime_busy_pct)})`],
+        ["… of which submission µs/task", fmt(r.bulk_submit_only.runtime_cpu_us_per_task)],
+      ]
+    : []),
   ["single POST req/s (64 conc.)", fmt(r.single.req_per_s)],
   ["single POST p50 / p99 ms", `${fmt(r.single.p50_ms)} / ${fmt(r.single.p99_ms)}`],
   ["single completions/s", fmt(r.single.completions_per_s)],

@@ -2,23 +2,34 @@ import { closedLoop, percentile, postJson, sleep, tasksSince, waitDrained } from
 
 const NOOP = { type: "ping" };
 
-/** 1. Bulk: 10,000 tasks via POST /tasks/batch (100 a call, 4 callers) → time until all completed. */
-export async function bulk(base, total = 10_000) {
+/**
+ * 1. Bulk: 10,000 tasks via POST /tasks/batch (100 a call, 4 callers) → time until all completed.
+ * With `dispatch: false` the tasks are stored but not queued, which isolates the submission cost.
+ * `cpuMs` (see runtimeCpuMs) adds the runtime's CPU per task and its busy share of one core.
+ */
+export async function bulk(base, { total = 10_000, dispatch = true, cpuMs = () => null } = {}) {
   const calls = total / 100;
+  const task = dispatch ? NOOP : { ...NOOP, run_immediately: false };
   let next = 0;
+  const cpu0 = cpuMs();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       while (next < calls) {
         next++;
-        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: 100 }, () => NOOP) });
+        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: 100 }, () => task) });
       }
     }),
   );
   const submittedMs = performance.now() - t0;
-  await waitDrained(base, 120_000);
+  if (dispatch) await waitDrained(base, 120_000);
   const seconds = (performance.now() - t0) / 1000;
-  return { tasks: total, seconds, tasks_per_s: total / seconds, submit_ms: submittedMs };
+  const cpu1 = cpuMs();
+  const cpu =
+    cpu0 === null || cpu1 === null
+      ? {}
+      : { runtime_cpu_us_per_task: ((cpu1 - cpu0) * 1000) / total, runtime_busy_pct: (cpu1 - cpu0) / seconds / 10 };
+  return { tasks: total, seconds, tasks_per_s: total / seconds, submit_ms: submittedMs, ...cpu };
 }
 
 /** 2. Single: POST /tasks at 64 concurrent for `durationMs` → request rate, p50/p99, completions/s. */

@@ -34,14 +34,18 @@ export async function applyMigrations(persistDir) {
   if (r.status !== 0) throw new Error(`migrations failed:\n${r.stdout}\n${r.stderr}`);
 }
 
-/** Starts the Worker on 127.0.0.1:`port` with state in `persistDir`; `vars` override [vars]. */
-export async function startWorker({ port, persistDir, vars = {} }) {
+/**
+ * Starts the Worker on 127.0.0.1:`port` with state in `persistDir`; `vars` override [vars].
+ * The inspector stays off (TOOLCHAIN: it turns load into a flood of messages) unless a
+ * profiler asks for it with `inspectorPort`.
+ */
+export async function startWorker({ port, persistDir, vars = {}, inspectorPort }) {
   const worker = await unstable_startWorker({
     config: "wrangler.toml",
     bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text", value: String(v) }])),
     dev: {
       server: { hostname: "127.0.0.1", port },
-      inspector: false,
+      inspector: inspectorPort === undefined ? false : { port: inspectorPort },
       persist: persistDir,
       logLevel: "warn",
       watch: false,
