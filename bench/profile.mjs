@@ -3,13 +3,10 @@
 // bench/.state/worker.cpuprofile (open it in Chrome DevTools → Performance).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { WebSocket } from "undici";
-import { applyMigrations, freePort, freshStateDir, startWorker } from "../scripts/dev-server.mjs";
+import { failAfter, freePort, startFreshWorker } from "../scripts/dev-server.mjs";
 import { bulk } from "./scenarios.mjs";
 
-setTimeout(() => {
-  console.error("bench:profile FAILED: over its 3-minute budget");
-  process.exit(1);
-}, 180_000).unref();
+failAfter(180_000, "bench:profile");
 
 /** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
 async function connectInspector(inspectorPort) {
@@ -67,11 +64,8 @@ function selfTimes(profile) {
   return { functions: shares(byFunction), categories: shares(byCategory) };
 }
 
-const persistDir = freshStateDir("profile");
-await applyMigrations(persistDir);
-const [port, inspectorPort] = [await freePort(), await freePort()];
-const worker = await startWorker({ port, persistDir, inspectorPort });
-const base = `http://127.0.0.1:${port}`;
+const inspectorPort = await freePort();
+const { worker, base } = await startFreshWorker("profile", { inspectorPort });
 await bulk(base, { total: 1000 }); // warm-up
 const inspector = await connectInspector(inspectorPort);
 await inspector.send("Profiler.enable");

@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
-import { applyMigrations, freePort, freshStateDir, spawnServer } from "../scripts/dev-server.mjs";
+import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { median, runtimeCpuMs } from "./lib.mjs";
 import { bulk, latency, single } from "./scenarios.mjs";
 import { seedFinishedTasks } from "./seed.mjs";
@@ -12,10 +12,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 200_000);
 
-setTimeout(() => {
-  console.error("bench FAILED: over its 10-minute budget");
-  process.exit(1);
-}, 600_000).unref();
+failAfter(600_000, "bench");
 
 /** The Worker runs in its own process, so the load client's event loop is not the server's. */
 async function withServer(persistDir, fn) {
@@ -46,8 +43,7 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
-const emptyDir = freshStateDir("bench");
-await applyMigrations(emptyDir);
+const emptyDir = migratedStateDir("bench");
 await withServer(emptyDir, async (base, cpuMs) => {
   await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
   results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
@@ -56,8 +52,7 @@ await withServer(emptyDir, async (base, cpuMs) => {
   results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
 });
 
-const grownDir = freshStateDir("bench-growth");
-await applyMigrations(grownDir);
+const grownDir = migratedStateDir("bench-growth");
 console.log(`  seeding ${GROWTH_ROWS} finished tasks…`);
 seedFinishedTasks(grownDir, GROWTH_ROWS);
 await withServer(grownDir, async (base, cpuMs) => {

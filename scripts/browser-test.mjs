@@ -4,27 +4,20 @@
 // Hard deadline: 150 s.
 import { existsSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
-import { applyMigrations, freePort, freshStateDir, getJson, startWorker } from "./dev-server.mjs";
+import { failAfter, getJson, startFreshWorker } from "./dev-server.mjs";
 
 const DEADLINE_MS = 150_000;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN = "browser-test-token";
 
-setTimeout(() => {
-  console.error(`browser-test FAILED: no result within ${DEADLINE_MS / 1000} s`);
-  process.exit(1);
-}, DEADLINE_MS).unref();
+failAfter(DEADLINE_MS, "browser-test");
 
 if (!existsSync(CHROMIUM)) {
   console.error(`browser-test FAILED: ${CHROMIUM} is missing (apt-get install -y chromium)`);
   process.exit(1);
 }
 
-const persistDir = freshStateDir("browser");
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-await applyMigrations(persistDir);
-const worker = await startWorker({ port, persistDir, vars: { API_TOKEN: TOKEN } });
+const { worker, base } = await startFreshWorker("browser", { vars: { API_TOKEN: TOKEN } });
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,

@@ -1,7 +1,7 @@
 // npm run chaos: 500 tasks, SIGKILL the server's whole process group mid-run, restart it on the
 // same state, and require every task to end terminal with none lost, none left running and
 // attempts ≤ max_attempts. Prints the counts by status and the recovery time.
-import { applyMigrations, freePort, freshStateDir, getJson, scrapeMetrics, sleep, spawnServer } from "./dev-server.mjs";
+import { failAfter, freePort, getJson, migratedStateDir, scrapeMetrics, sleep, spawnServer } from "./dev-server.mjs";
 
 const TOTAL = 500;
 const VARS = {
@@ -18,15 +18,11 @@ const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const STUCK_BOUND_MS = (VARS.TASK_LEASE_S + 2 * VARS.REAPER_INTERVAL_S) * 1000;
 const RECOVERY_BUDGET_MS = 90_000;
 
-setTimeout(() => {
-  console.error("chaos FAILED: did not finish within 170 s");
-  process.exit(1);
-}, 170_000).unref();
+failAfter(170_000, "chaos");
 
-const persistDir = freshStateDir("chaos");
+const persistDir = migratedStateDir("chaos");
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-await applyMigrations(persistDir);
 
 const startServer = () => spawnServer(port, persistDir, VARS);
 

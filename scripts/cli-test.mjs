@@ -1,22 +1,15 @@
 // npm run test:cli: every `seedcore` command against a fresh dev server on a free loopback port,
 // with API_TOKEN set (so the token path is exercised too). Hard deadline: 180 s.
 import { spawn } from "node:child_process";
-import { applyMigrations, freePort, freshStateDir, getJson, startWorker } from "./dev-server.mjs";
+import { failAfter, getJson, startFreshWorker } from "./dev-server.mjs";
 
 const DEADLINE_MS = 180_000;
 const CMD_TIMEOUT_MS = 45_000;
 const TOKEN = "cli-test-token";
 
-setTimeout(() => {
-  console.error(`cli-test FAILED: no result within ${DEADLINE_MS / 1000} s`);
-  process.exit(1);
-}, DEADLINE_MS).unref();
+failAfter(DEADLINE_MS, "cli-test");
 
-const persistDir = freshStateDir("cli");
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-await applyMigrations(persistDir);
-const worker = await startWorker({ port, persistDir, vars: { API_TOKEN: TOKEN } });
+const { worker, base } = await startFreshWorker("cli", { vars: { API_TOKEN: TOKEN } });
 
 /** Runs the CLI asynchronously (spawnSync would block this process, which hosts the dev server's proxy). */
 function cli(args, env = {}) {

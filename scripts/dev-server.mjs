@@ -1,11 +1,19 @@
 // Starts the Worker the way load, smoke and crash scripts must: programmatically, without the
 // inspector (the CLI's inspector turns a burst of D1 queries into "Too many open files").
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { unstable_startWorker } from "wrangler";
+
+/** A hung server or client must not hang CI: the whole script fails after `ms`. */
+export function failAfter(ms, name) {
+  setTimeout(() => {
+    console.error(`${name} FAILED: not done within ${ms / 1000} s`);
+    process.exit(1);
+  }, ms).unref();
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -19,19 +27,16 @@ export function freePort() {
   });
 }
 
-export function freshStateDir(label) {
-  return mkdtempSync(path.join(tmpdir(), `seedcore-${label}-`));
-}
-
-/** Applies the D1 migrations to `persistDir` (the same state dir the server will use). */
-export async function applyMigrations(persistDir) {
-  const { spawnSync } = await import("node:child_process");
+/** A new temporary state directory with the D1 migrations applied (as `npm run dev` does). */
+export function migratedStateDir(label) {
+  const persistDir = mkdtempSync(path.join(tmpdir(), `seedcore-${label}-`));
   const r = spawnSync(
     "npx",
     ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir],
     { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", env: { ...process.env, CI: "1" } },
   );
   if (r.status !== 0) throw new Error(`migrations failed:\n${r.stdout}\n${r.stderr}`);
+  return persistDir;
 }
 
 /**
@@ -53,6 +58,13 @@ export async function startWorker({ port, persistDir, vars = {}, inspectorPort }
   });
   await worker.ready;
   return worker;
+}
+
+/** A Worker in this process on a free port, serving a fresh migrated state directory. */
+export async function startFreshWorker(label, { vars, inspectorPort } = {}) {
+  const port = await freePort();
+  const worker = await startWorker({ port, persistDir: migratedStateDir(label), vars, inspectorPort });
+  return { worker, base: `http://127.0.0.1:${port}` };
 }
 
 export async function getJson(base, p, init) {

@@ -1,17 +1,9 @@
 // npm run smoke: a fresh server, one task over HTTP, polled until completed (30 s budget).
-import { applyMigrations, freePort, freshStateDir, getJson, sleep, startWorker } from "./dev-server.mjs";
+import { failAfter, getJson, sleep, startFreshWorker } from "./dev-server.mjs";
 
-// A hung start must not hang CI: give the whole script a hard deadline.
-setTimeout(() => {
-  console.error("smoke FAILED: no result within 120 s");
-  process.exit(1);
-}, 120_000).unref();
+failAfter(120_000, "smoke");
 
-const persistDir = freshStateDir("smoke");
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-await applyMigrations(persistDir);
-const worker = await startWorker({ port, persistDir });
+const { worker, base } = await startFreshWorker("smoke");
 let ok = false;
 try {
   const created = await getJson(base, "/tasks", {

@@ -45,4 +45,15 @@ export function resetBreakers(): void {
 /** Retries of transient DO errors inside one guarded call: short, since the caller is waiting. */
 export const CLIENT_RETRY: Omit<RetryOptions, "random" | "sleep"> = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
 
-export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Time and chance for the guarded clients; tests inject their own. `random` only jitters backoff. */
+export interface ClientClock {
+  now: () => number;
+  random: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export const REAL_CLIENT_CLOCK: ClientClock = {
+  now: Date.now,
+  random: Math.random,
+  sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import type { Remote } from "../lib/remote";
 import type { TaskEnvelope, TaskOutcome } from "../contracts";
 import type { CircuitBreaker } from "../lib/circuit-breaker";
-import { breakerFor, CLIENT_RETRY, COORDINATOR_BREAKER, realSleep } from "./breakers";
+import { breakerFor, CLIENT_RETRY, COORDINATOR_BREAKER, REAL_CLIENT_CLOCK, type ClientClock } from "./breakers";
 import { guardedCall, runUnderPermit, type GuardOptions } from "./guarded-call";
 
 /** The coordinator is a single Durable Object; every caller reaches it by this one name. */
@@ -45,24 +45,19 @@ export interface CoordinatorRpc {
   handleIncomingTask(task: TaskEnvelope): Promise<TaskOutcome>;
 }
 
-export interface CoordinatorClientDeps {
-  now: () => number;
-  random: () => number;
-  sleep: (ms: number) => Promise<void>;
+export interface CoordinatorClientDeps extends ClientClock {
   /** Called on every try, so a reset object is reached through a fresh stub. */
   stub?: () => CoordinatorRpc;
   /** Defaults to this isolate's shared coordinator breaker. */
   breaker?: CircuitBreaker;
 }
 
-const realDeps: CoordinatorClientDeps = { now: Date.now, random: Math.random, sleep: realSleep };
-
 /**
  * The coordinator behind a circuit breaker (CB_FAILURE_THRESHOLD / CB_RECOVERY_S), retries of
  * transient DO errors with backoff and jitter, and a DISPATCH_TIMEOUT_S bound on each try.
  * Outcomes (even failed tasks) are answers; only thrown errors and timeouts count as failures.
  */
-export function coordinatorClient(env: Env, config: Config, deps: CoordinatorClientDeps = realDeps) {
+export function coordinatorClient(env: Env, config: Config, deps: CoordinatorClientDeps = REAL_CLIENT_CLOCK) {
   const breaker = deps.breaker ?? breakerFor(COORDINATOR_BREAKER, config, deps.now);
   const stub = deps.stub ?? ((): CoordinatorRpc => organismStub(env));
   const opts: GuardOptions = {
