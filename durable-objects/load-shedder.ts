@@ -1,7 +1,8 @@
 /**
  * Bounds the tasks the coordinator runs at once (ORGANISM_MAX_INFLIGHT_TASKS). Work past the bound
- * is refused at once with a retriable "overloaded" outcome instead of piling up inside the object:
- * the dispatcher puts the task in `retry` with backoff and it completes on a later delivery.
+ * is refused at once with a "not run" outcome instead of piling up inside the object: the
+ * dispatcher puts the task back in `retry` after one backoff step and gives back the attempt its
+ * claim took, so shedding alone never exhausts a task's attempts.
  * In memory only: in-flight work does not survive an object restart either.
  */
 export interface LoadSnapshot {

@@ -98,7 +98,7 @@ export class OrganismManager extends DurableObject<Env> {
         this.metrics.control++;
         settle(runControl(this.host(), task));
       } else if (seen++ >= admitted) {
-        results[slot] = { id: task.id, ok: false, retriable: true, error: overloadedError(this.shedder.snapshot(max).inflight_tasks, max) };
+        results[slot] = { id: task.id, ok: false, retriable: true, notRun: true, error: overloadedError(this.shedder.snapshot(max).inflight_tasks, max) };
       } else if (this.status !== "healthy" || !ready) {
         results[slot] = { id: task.id, ok: false, retriable: true, error: `organism is ${this.status}${this.error ? `: ${this.error}` : ""}` };
       } else {

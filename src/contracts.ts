@@ -25,4 +25,6 @@ export type TaskOutcome =
       retriable: boolean;
       error: string;
       result?: Record<string, unknown>;
+      /** The coordinator refused the task before running it (load shedding): the attempt is given back. */
+      notRun?: true;
     };

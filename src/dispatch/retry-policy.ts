@@ -32,6 +32,12 @@ export function decideOutcome(
     return { id: task.id, status: "completed", result: outcome.result, error: null, run_after: null, message: "completed" };
   }
   const result = outcome.result ?? null;
+  if (outcome.notRun) {
+    // Capacity, not failure: retry after the first backoff step without spending an attempt.
+    const delayMs = Math.round(backoffSeconds(1, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
+    const message = `not run, attempt not counted, retrying in ${Math.round(delayMs / 1000)}s: ${outcome.error}`;
+    return { id: task.id, status: "retry", result, error: outcome.error, run_after: now + delayMs, message, refund_attempt: true };
+  }
   if (!outcome.retriable) {
     return { id: task.id, status: "failed", result, error: outcome.error, run_after: null, message: `failed permanently: ${outcome.error}` };
   }

@@ -10,6 +10,8 @@ export interface OutcomeWrite {
   run_after: number | null;
   /** Shown in the task's event timeline. */
   message: string;
+  /** The task was not run (shed): undo the claim's attempts + 1. */
+  refund_attempt?: boolean;
 }
 
 export interface WrittenOutcome {
@@ -33,7 +35,7 @@ export async function recordOutcomes(db: Db, token: string, writes: OutcomeWrite
       FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'
       WHERE +t.status = 'running' AND t.locked_by = ${token}`,
     sql`
-      UPDATE tasks SET status = j.value->>'status',
+      UPDATE tasks SET status = j.value->>'status', attempts = attempts - coalesce(j.value->>'refund_attempt', 0),
              result = CASE WHEN j.value->>'result' IS NULL THEN NULL ELSE json(j.value->'result') END,
              error = j.value->>'error', run_after = j.value->>'run_after',
              locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ${now}

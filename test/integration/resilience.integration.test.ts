@@ -109,23 +109,26 @@ describe("load shedding in the coordinator", () => {
       return { shed, control, during, slow: await slow, later, after: manager.getResilience().load };
     });
     expect(outcome.slow.every((o) => o.ok)).toBe(true);
-    expect(outcome.shed[0]).toMatchObject({ ok: false, retriable: true, error: expect.stringMatching(/^overloaded/) });
+    expect(outcome.shed[0]).toMatchObject({ ok: false, retriable: true, notRun: true, error: expect.stringMatching(/^overloaded/) });
     expect(outcome.control.ok).toBe(true);
     expect(outcome.during).toMatchObject({ inflight_tasks: 2, max_inflight_tasks: 2, shed_total: 1 }); // a batch holds its slots until it ends
     expect(outcome.later[0]!.ok).toBe(true);
     expect(outcome.after).toMatchObject({ inflight_tasks: 0, peak_inflight_tasks: 2, shed_total: 1 });
   });
 
-  it("a shed task goes to retry and completes through the normal retry", async () => {
-    const t = await insertTask();
+  it("a shed task goes back to retry without spending an attempt, however often it is shed", async () => {
+    const t = await insertTask({ max_attempts: 1 });
     const overloaded = async (tasks: { id: string }[]): Promise<TaskOutcome[]> =>
-      tasks.map((x) => ({ id: x.id, ok: false, retriable: true, error: "overloaded: coordinator has 2 tasks in flight" }));
+      tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" }));
     const base: Omit<DispatchDeps, "admit"> = { db: db(), queue: recordingQueue().queue, config: requireConfig(env), now: Date.now, random: () => 0.5, newToken: () => crypto.randomUUID() };
-    await dispatchBatch(batchOf([t.id]).batch, { ...base, admit: alwaysAdmit(overloaded) });
-    expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 1, error: expect.stringMatching(/overloaded/) });
+    for (let shed = 0; shed < 3; shed++) {
+      await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
+      await dispatchBatch(batchOf([t.id]).batch, { ...base, admit: alwaysAdmit(overloaded) });
+      expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 0, error: expect.stringMatching(/overloaded/) });
+    }
     await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
     await deliver(TASK_QUEUE, [t.id]);
-    expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 2 });
+    expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
   });
 });
 

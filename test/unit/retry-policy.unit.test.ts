@@ -46,4 +46,9 @@ describe("decideOutcome", () => {
     expect(w.error).toContain("boom");
     expect(w.error).toContain("3/3");
   });
+
+  it("retries a task that was not run (shed) and gives its attempt back, even on its last attempt", () => {
+    const w = decideOutcome({ ...task, attempts: 3 }, { id: "t", ok: false, retriable: true, notRun: true, error: "overloaded" }, config, 1000, 0.5);
+    expect(w).toMatchObject({ status: "retry", error: "overloaded", run_after: 1000 + 10_000, refund_attempt: true });
+  });
 });
