@@ -1,3 +1,4 @@
+import { settleWithin } from "../src/lib/timeout";
 import type { OrganSpec } from "./organism-config";
 
 /** Organ start-up must not hold callers forever: past this, init fails and is retried later. */
@@ -9,16 +10,6 @@ export async function initializeOrgans(
   initialize: (spec: OrganSpec) => Promise<unknown>,
   timeoutMs = ORGAN_INIT_TIMEOUT_MS,
 ): Promise<string | undefined> {
-  let timer: number | null = null;
-  try {
-    await Promise.race([
-      Promise.all(specs.map((spec) => initialize(spec))),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`organs did not initialise within ${timeoutMs} ms`)), timeoutMs))),
-    ]);
-    return undefined;
-  } catch (err) {
-    return `organ initialisation failed: ${err instanceof Error ? err.message : String(err)}`;
-  } finally {
-    clearTimeout(timer);
-  }
+  const init = await settleWithin(Promise.all(specs.map((spec) => initialize(spec))), timeoutMs, "organ initialisation");
+  return init.ok ? undefined : `organ initialisation failed: ${init.error}`;
 }

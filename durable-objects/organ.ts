@@ -4,6 +4,7 @@ import { ensureSchema, insertRecord, loadAgents, loadMeta, newAgent, pruneRecord
 import { handlerFor } from "./handlers/registry";
 import { systemClock, type Clock, type HandlerResult } from "./handlers/types";
 import type { OrganInitSpec, OrganSummary, OrganTask, OrganTaskResult } from "./organ-contracts";
+import { errorMessage } from "../src/lib/error-message";
 
 /**
  * One organ: a team of agents that run tasks through the handler registry. Agent state lives in
@@ -108,7 +109,7 @@ export class Organ extends DurableObject<Env> {
       return await handler(task, this.clock);
     } catch (err) {
       // A handler bug or transient failure: retriable, and the message survives for the task row.
-      return { success: false, error: `handler '${task.type}' threw: ${err instanceof Error ? err.message : String(err)}`, retry: true };
+      return { success: false, error: `handler '${task.type}' threw: ${errorMessage(err)}`, retry: true };
     }
   }
 

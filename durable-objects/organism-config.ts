@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { errorMessage } from "../src/lib/error-message";
 
 /** The organism's shape: which organs exist, their agents, and which task types they own. */
 export const ORGAN_TYPES = ["Cognitive", "Actuator", "Utility"] as const;
@@ -60,7 +61,7 @@ export function parseOrganismConfig(raw: string | undefined | Record<string, unk
     try {
       json = JSON.parse(raw);
     } catch (err) {
-      return { ok: false, error: `ORGANISM_CONFIG is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+      return { ok: false, error: `ORGANISM_CONFIG is not valid JSON: ${errorMessage(err)}` };
     }
   }
   const parsed = organismConfigSchema.safeParse(json);

@@ -16,6 +16,7 @@ import { organClient } from "../src/clients/organ-client";
 import type { BreakerSnapshot } from "../src/lib/circuit-breaker";
 import type { Remote } from "../src/lib/remote";
 import type { Organ } from "./organ";
+import { errorMessage } from "../src/lib/error-message";
 
 /** An organ over RPC, typed by its own method signatures (see `Remote`). */
 type OrganStub = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary">>;
@@ -46,7 +47,7 @@ export class OrganismManager extends DurableObject<Env> {
         this.load();
       } catch (err) {
         this.status = "unhealthy";
-        this.error = `failed to load state: ${err instanceof Error ? err.message : String(err)}`;
+        this.error = `failed to load state: ${errorMessage(err)}`;
       }
     });
   }
@@ -60,7 +61,7 @@ export class OrganismManager extends DurableObject<Env> {
     return this.statusView();
   }
 
-  /** Load and organ breakers, for GET /organism/status and /metrics. */
+  /** Load and organ breakers, for GET /organism/status. */
   getResilience(): { load: LoadSnapshot; organ_breakers: Record<string, BreakerSnapshot> } {
     const max = this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? this.config?.ORGANISM_MAX_INFLIGHT_TASKS ?? 0;
     return { load: this.shedder.snapshot(max), organ_breakers: breakerSnapshot(organBreakerName("")) };

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { TaskEnvelope } from "../src/contracts";
 import { resolveRoute, type RoutingTable } from "./routing";
+import { errorMessage } from "../src/lib/error-message";
+import { TimeoutError, withTimeout } from "../src/lib/timeout";
 
 /** What one plan step asks an organ to run. */
 export interface StepTask {
@@ -92,15 +94,9 @@ export function planEscalation(input: PlannerInput): Plan {
 
 /** Bounds planning by COGNITIVE_TIMEOUT_S; a planner that overruns yields the fallback plan. */
 export async function planWithTimeout(planner: (input: PlannerInput) => Plan | Promise<Plan>, input: PlannerInput, timeoutMs: number): Promise<Plan> {
-  let timer: number | null = null;
-  const timeout = new Promise<Plan>((resolve) => {
-    timer = setTimeout(() => resolve(fallbackPlan(input, `planner exceeded ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    return await Promise.race([Promise.resolve().then(() => planner(input)), timeout]);
+    return await withTimeout(Promise.resolve().then(() => planner(input)), timeoutMs, "planner");
   } catch (err) {
-    return fallbackPlan(input, `planner failed: ${err instanceof Error ? err.message : String(err)}`);
-  } finally {
-    clearTimeout(timer);
+    return fallbackPlan(input, err instanceof TimeoutError ? `planner exceeded ${timeoutMs} ms` : `planner failed: ${errorMessage(err)}`);
   }
 }

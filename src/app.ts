@@ -2,7 +2,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { swaggerUI } from "@hono/swagger-ui";
 import { parseConfig } from "./config";
-import { AppError } from "./errors";
+import { AppError, asUnavailable } from "./errors";
 import { auth } from "./lib/auth";
 import { rateLimit } from "./lib/rate-limit";
 import { createRouter } from "./lib/router";
@@ -59,6 +59,11 @@ export function createApp() {
   });
   app.onError((err, c) => {
     if (err instanceof AppError) return c.json(err.toBody(), err.status);
+    const unavailable = asUnavailable(err);
+    if (unavailable) {
+      if (unavailable.retryAfterS !== undefined) c.header("Retry-After", String(unavailable.retryAfterS));
+      return c.json(unavailable.error.toBody(), 503);
+    }
     if (err instanceof HTTPException && err.status < 500) {
       const body = new AppError("bad_request", err.message || "bad request").toBody();
       return c.json(body, err.status);

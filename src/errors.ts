@@ -1,4 +1,8 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { CircuitOpenError } from "./lib/circuit-breaker";
+import { errorMessage } from "./lib/error-message";
+import { isTransient } from "./lib/retry";
+import { TimeoutError } from "./lib/timeout";
 
 /** Every error code the API can answer, with its HTTP status. */
 export const ERROR_STATUS = {
@@ -40,4 +44,18 @@ export class AppError extends Error {
   toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
   }
+}
+
+/**
+ * A Durable Object that cannot answer is the service being unavailable, not a bug: an open
+ * breaker (with Retry-After), a timeout, or an error the runtime marks transient that outlived
+ * the client's retries is a 503 `unavailable`.
+ */
+export function asUnavailable(err: unknown): { error: AppError; retryAfterS?: number } | undefined {
+  if (err instanceof CircuitOpenError) {
+    const retryAfterS = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    return { error: new AppError("unavailable", `${err.target} is unavailable (circuit open); retry later`, { retry_after_s: retryAfterS }), retryAfterS };
+  }
+  if (err instanceof TimeoutError || isTransient(err)) return { error: new AppError("unavailable", errorMessage(err)) };
+  return undefined;
 }

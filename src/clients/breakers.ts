@@ -29,7 +29,7 @@ export function breakerFor(
 
 /**
  * Every breaker this isolate has made, by target (`coordinator`, `organ:<id>`). For
- * `GET /organism/status` and `/metrics`; `prefix` narrows it (the coordinator reports `organ:`).
+ * `GET /organism/status`; `prefix` narrows it (the coordinator reports `organ:`).
  */
 export function breakerSnapshot(prefix = ""): Record<string, BreakerSnapshot> {
   const out: Record<string, BreakerSnapshot> = {};

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { controlTask, runOnCoordinator } from "./organism-client";
+import { settleWithin } from "../lib/timeout";
 
 /** What /metrics and the dashboard need from the coordinator: its counters and its organs. */
 const agentSchema = z.object({
@@ -40,22 +41,11 @@ export type SnapshotResult = { ok: true; snapshot: CoordinatorSnapshot } | { ok:
  * that is down, slow or answers an unexpected shape is reported, so D1 metrics are still served.
  */
 export async function readCoordinatorSnapshot(env: Env, timeoutMs: number): Promise<SnapshotResult> {
-  let timer: number | null = null;
-  const timeout = new Promise<SnapshotResult>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
-  });
-  const call = runOnCoordinator(env, controlTask("get_organism_summary"))
-    .then((outcome): SnapshotResult => {
-      if (!outcome.ok) return { ok: false, error: outcome.error };
-      const parsed = summarySchema.safeParse(outcome.result);
-      if (!parsed.success) return { ok: false, error: `unexpected summary: ${parsed.error.issues[0]?.message ?? "invalid"}` };
-      const { metrics, organs } = parsed.data;
-      return { ok: true, snapshot: { ...metrics, organs: Object.values(organs) } };
-    })
-    .catch((err: unknown): SnapshotResult => ({ ok: false, error: err instanceof Error ? err.message : String(err) }));
-  try {
-    return await Promise.race([call, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const call = await settleWithin(runOnCoordinator(env, controlTask("get_organism_summary")), timeoutMs, "coordinator");
+  if (!call.ok) return call;
+  if (!call.value.ok) return { ok: false, error: call.value.error };
+  const parsed = summarySchema.safeParse(call.value.result);
+  if (!parsed.success) return { ok: false, error: `unexpected summary: ${parsed.error.issues[0]?.message ?? "invalid"}` };
+  const { metrics, organs } = parsed.data;
+  return { ok: true, snapshot: { ...metrics, organs: Object.values(organs) } };
 }

@@ -16,11 +16,6 @@ export function organismStub(env: Env): CoordinatorStub {
   return env.ORGANISM_MANAGER.get(env.ORGANISM_MANAGER.idFromName(COORDINATOR_NAME)) as unknown as CoordinatorStub;
 }
 
-/** One RPC per consumer batch (DESIGN §4); outcomes come back in the order of `tasks`. Unguarded. */
-export function dispatchToCoordinator(env: Env, tasks: TaskEnvelope[]): Promise<TaskOutcome[]> {
-  return organismStub(env).handleIncomingTasks(tasks);
-}
-
 /** Runs one task (or control message) synchronously through the coordinator. Unguarded. */
 export function runOnCoordinator(env: Env, task: TaskEnvelope): Promise<TaskOutcome> {
   return organismStub(env).handleIncomingTask(task);

@@ -1,7 +1,7 @@
 import type { LoadSnapshot } from "../../durable-objects/load-shedder";
 import type { BreakerSnapshot } from "../lib/circuit-breaker";
 import { rateLimitStats, type RateLimitStats } from "../lib/rate-limit";
-import { withTimeout } from "../lib/timeout";
+import { settleWithin } from "../lib/timeout";
 import { breakerSnapshot } from "./breakers";
 import { organismStub } from "./organism-client";
 
@@ -19,16 +19,14 @@ export interface ResilienceSnapshot {
 }
 
 /**
- * Breaker states, sheds and 429 counts in one object, for GET /organism/status and /metrics.
+ * Breaker states, sheds and 429 counts in one object, for GET /organism/status.
  * Never throws: a coordinator that is down or slow leaves its part null and says why. The
  * coordinator is asked directly (not through its breaker), so the numbers show even when open.
  */
 export async function resilienceSnapshot(env: Env, timeoutMs = 3000): Promise<ResilienceSnapshot> {
   const local = { breakers: breakerSnapshot(), rate_limit: rateLimitStats() };
-  try {
-    const remote = await withTimeout(organismStub(env).getResilience(), timeoutMs, "coordinator");
-    return { ...local, coordinator_load: remote.load, organ_breakers: remote.organ_breakers };
-  } catch (err) {
-    return { ...local, coordinator_load: null, organ_breakers: null, coordinator_error: err instanceof Error ? err.message : String(err) };
-  }
+  const remote = await settleWithin(organismStub(env).getResilience(), timeoutMs, "coordinator");
+  return remote.ok
+    ? { ...local, coordinator_load: remote.value.load, organ_breakers: remote.value.organ_breakers }
+    : { ...local, coordinator_load: null, organ_breakers: null, coordinator_error: remote.error };
 }

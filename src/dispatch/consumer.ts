@@ -8,6 +8,8 @@ import { recordOutcomes } from "../store/record-outcomes";
 import { enqueueTasks } from "./enqueue";
 import { taskMessageSchema, type TaskMessage } from "./message";
 import { decideOutcome } from "./retry-policy";
+import { errorMessage } from "../lib/error-message";
+import { withTimeout } from "../lib/timeout";
 
 export interface DispatchDeps {
   db: Db;
@@ -144,21 +146,14 @@ async function runWithLease(claimed: TaskRow[], token: string, run: RunTasks, de
       console.warn("lease renewal failed", err),
     );
   }, config.HEARTBEAT_S * 1000);
-  let timer: number | null = null;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`coordinator timed out after ${config.DISPATCH_TIMEOUT_S}s`)),
-      config.DISPATCH_TIMEOUT_S * 1000,
-    );
-  });
   try {
-    const outcomes = await Promise.race([run(claimed.map(toEnvelope)), timeout]);
+    // Bounds the whole call, retries included (the guarded client bounds each try).
+    const outcomes = await withTimeout(run(claimed.map(toEnvelope)), config.DISPATCH_TIMEOUT_S * 1000, "coordinator");
     return new Map(outcomes.map((o) => [o.id, o]));
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorMessage(err);
     return new Map(ids.map((id) => [id, { id, ok: false, retriable: true, error }]));
   } finally {
     clearInterval(heartbeat);
-    clearTimeout(timer);
   }
 }

@@ -8,7 +8,7 @@ export interface Limiter {
   limit(options: { key: string }): Promise<{ success: boolean }>;
 }
 
-/** Per-isolate counters for GET /organism/status and /metrics (not persisted, not global). */
+/** Per-isolate counters for GET /organism/status (not persisted, not global). */
 const counters = { checked: 0, limited: 0, errors: 0 };
 
 export interface RateLimitStats {

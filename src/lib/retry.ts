@@ -34,11 +34,6 @@ export function isTransient(err: unknown): boolean {
   return flag(err, "retryable") || flag(err, "overloaded") || flag(err, "durableObjectReset");
 }
 
-/** A reset object leaves its stub broken: the next try needs a new one. */
-export function needsFreshStub(err: unknown): boolean {
-  return flag(err, "durableObjectReset");
-}
-
 /** Delay before retry number `retry` (1-based): random in [d/2, d], d = min(base × 2^(retry−1), max). */
 export function retryDelayMs(retry: number, opts: Pick<RetryOptions, "baseDelayMs" | "maxDelayMs">, random: number): number {
   const ceiling = Math.min(opts.baseDelayMs * 2 ** Math.max(0, retry - 1), opts.maxDelayMs);

@@ -1,3 +1,5 @@
+import { errorMessage } from "./error-message";
+
 /** A call that did not answer in time. Not transient: the callee may still be working on it. */
 export class TimeoutError extends Error {
   readonly timedOut = true;
@@ -17,5 +19,16 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, what: string)
     return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** `work` within `ms`, as a value that never throws: an error or a timeout becomes `{ ok: false, error }`. */
+export async function settleWithin<T>(work: Promise<T>, ms: number, what: string): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await withTimeout(work, ms, what) };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
   }
 }

@@ -5,6 +5,7 @@ import { createRouter } from "../lib/router";
 import { openDb } from "../store/db";
 import { checkSchema } from "../store/schema-version";
 import { SERVICE_NAME, SERVICE_VERSION } from "../version";
+import { settleWithin } from "../lib/timeout";
 
 export const healthRoutes = createRouter();
 
@@ -37,19 +38,10 @@ const readySchema = z.object({
 type Dep = z.infer<typeof depSchema>;
 
 async function probeCoordinator(env: Env): Promise<Dep> {
-  let timer: number | null = null;
-  const timeout = new Promise<Dep>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${COORDINATOR_PROBE_MS} ms` }), COORDINATOR_PROBE_MS);
-  });
-  const probe = organismStub(env)
-    .getStatus()
-    .then((s): Dep => ({ ok: s.status === "healthy", status: s.status, ...(s.error ? { error: s.error } : {}) }))
-    .catch((err: unknown): Dep => ({ ok: false, error: err instanceof Error ? err.message : String(err) }));
-  try {
-    return await Promise.race([probe, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const probe = await settleWithin(organismStub(env).getStatus(), COORDINATOR_PROBE_MS, "coordinator");
+  if (!probe.ok) return probe;
+  const s = probe.value;
+  return { ok: s.status === "healthy", status: s.status, ...(s.error ? { error: s.error } : {}) };
 }
 
 healthRoutes.openapi(

@@ -4,10 +4,9 @@ import { controlTask, coordinatorClient, organismStub } from "../clients/organis
 import { resilienceSnapshot } from "../clients/resilience";
 import type { TaskEnvelope, TaskOutcome } from "../contracts";
 import { AppError } from "../errors";
-import { CircuitOpenError } from "../lib/circuit-breaker";
 import { configOf, createRouter, type AppEnv } from "../lib/router";
-import { TimeoutError } from "../lib/timeout";
 import { taskInputSchema, taskTypeSchema } from "../schemas/task";
+import { settleWithin } from "../lib/timeout";
 
 /** /organism/* and /coordinator/health (DESIGN §7). Every call goes through the coordinator's RPC. */
 export const organismRoutes = createRouter();
@@ -30,22 +29,9 @@ const statusSchema = z
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ body: { required, content: { "application/json": { schema } } } });
 
-/**
- * Through the guarded coordinator client (breaker, transient retries, timeout). An open breaker
- * or a timeout is a 503 `unavailable`; with an open breaker, Retry-After says when to come back.
- */
-async function viaCoordinator(c: Context<AppEnv>, task: TaskEnvelope): Promise<TaskOutcome> {
-  try {
-    return await coordinatorClient(c.env, configOf(c)).run(task);
-  } catch (err) {
-    if (err instanceof CircuitOpenError) {
-      const retryAfterS = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
-      c.header("Retry-After", String(retryAfterS));
-      throw new AppError("unavailable", "the coordinator is unavailable (circuit open); retry later", { retry_after_s: retryAfterS });
-    }
-    if (err instanceof TimeoutError) throw new AppError("unavailable", err.message);
-    throw err;
-  }
+/** Through the guarded coordinator client; app.onError turns its failures into 503s. */
+function viaCoordinator(c: Context<AppEnv>, task: TaskEnvelope): Promise<TaskOutcome> {
+  return coordinatorClient(c.env, configOf(c)).run(task);
 }
 
 /** The outcome as the HTTP answer: the result object, plus the task id and, on failure, whether a retry could help. */
@@ -140,11 +126,12 @@ const coordinatorHealthSchema = z.object({ status: z.enum(["healthy", "degraded"
 organismRoutes.openapi(
   createRoute({ method: "get", path: "/coordinator/health", summary: "Ping the coordinator", tags: ["organism"], responses: { 200: json(coordinatorHealthSchema, "healthy or degraded"), 503: json(coordinatorHealthSchema, "unhealthy") } }),
   async (c) => {
-    const probe = await withDeadline(async () => {
-      const stub = organismStub(c.env);
-      const pong = (await stub.ping()) === "pong";
-      return { pong, status: await stub.getStatus() };
-    }, COORDINATOR_PROBE_MS);
+    const stub = organismStub(c.env);
+    const probe = await settleWithin(
+      (async () => ({ pong: (await stub.ping()) === "pong", status: await stub.getStatus() }))(),
+      COORDINATOR_PROBE_MS,
+      "coordinator",
+    );
     if (!probe.ok || !probe.value.pong) {
       return c.json({ status: "unhealthy" as const, ping: false, organism_status: null, error: probe.ok ? "unexpected ping answer" : probe.error }, 503);
     }
@@ -154,16 +141,3 @@ organismRoutes.openapi(
     return c.json({ status: health, ping: true, organism_status: status.status, ...(status.error ? { error: status.error } : {}) }, 200);
   },
 );
-
-async function withDeadline<T>(fn: () => Promise<T>, ms: number): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
-  let timer: number | null = null;
-  const timeout = new Promise<{ ok: false; error: string }>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: `no answer within ${ms} ms` }), ms);
-  });
-  const run = fn().then((value) => ({ ok: true as const, value }), (err: unknown) => ({ ok: false as const, error: err instanceof Error ? err.message : String(err) }));
-  try {
-    return await Promise.race([run, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

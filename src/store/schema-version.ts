@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "./db";
+import { errorMessage } from "../lib/error-message";
 
 /** The newest file in migrations/; a test keeps this in step with the folder. */
 export const LATEST_MIGRATION = "0001_tasks.sql";
@@ -15,7 +16,7 @@ export async function checkSchema(db: Db): Promise<SchemaCheck> {
     }
     return { ok: true };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (message.includes("no such table")) {
       return { ok: false, error: "D1 has no migrations applied (run: npx wrangler d1 migrations apply DB)" };
     }

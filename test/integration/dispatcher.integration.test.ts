@@ -5,7 +5,7 @@ import type { TaskOutcome } from "../../src/contracts";
 import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
 import { claimTasks } from "../../src/store/claim-tasks";
 import { reaperStub } from "../../durable-objects/task-reaper";
-import { dispatchToCoordinator, type RunTasks } from "../../src/clients/organism-client";
+import { organismStub, type RunTasks } from "../../src/clients/organism-client";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, DLQ, postJson, TASK_QUEUE } from "../helpers/worker";
@@ -19,7 +19,7 @@ function deps(overrides: DepsOverrides = {}): DispatchDeps {
     db: db(),
     queue: recordingQueue().queue,
     config: { ...requireConfig(env), ...config },
-    admit: alwaysAdmit(runTasks ?? ((tasks) => dispatchToCoordinator(env, tasks))),
+    admit: alwaysAdmit(runTasks ?? ((tasks) => organismStub(env).handleIncomingTasks(tasks))),
     now: Date.now,
     random: () => 0.5,
     newToken: () => crypto.randomUUID(),
