@@ -6,8 +6,10 @@ import { sqlBatch } from "./sql-batch";
 /**
  * Read-only aggregates for /metrics and the dashboard. Counters come from `task_events` (one row
  * per state change, written in the same transaction as the change), so they survive crashes and
- * agree with the tasks table exactly. Histograms and throughput read only the newest
- * `windowEvents` events (an id range on the primary key), which keeps them cheap at any size.
+ * agree with the tasks table exactly (they aggregate the whole table, so a scrape grows with the
+ * history). Histograms and throughput read only the newest `windowEvents` events: an id range on
+ * the primary key, materialised first so that no GROUP BY can steer SQLite to walk an index of
+ * the whole table instead (the plans are checked in hot-path.integration.test.ts).
  */
 
 export interface TransitionCount {
@@ -57,11 +59,11 @@ function toHistogram(boundsMs: number[], row: HistogramRow | undefined): Duratio
  * Queue wait: from `created_at` to the task's first claim (the attempt-1 `running` event), for
  * tasks first claimed within the newest `windowEvents` events.
  */
-function queueWaitQuery(windowEvents: number, boundsMs: number[]): SQL {
+export function queueWaitQuery(windowEvents: number, boundsMs: number[]): SQL {
   return sql`
-    WITH firsts AS (SELECT task_id, min(at) AS at FROM task_events
-                    WHERE ${recentEvents(windowEvents)} AND to_status = 'running' AND attempt = 1
-                    GROUP BY task_id),
+    WITH w AS MATERIALIZED (SELECT task_id, at FROM task_events
+                            WHERE ${recentEvents(windowEvents)} AND to_status = 'running' AND attempt = 1),
+         firsts AS (SELECT task_id, min(at) AS at FROM w GROUP BY task_id),
          waits AS (SELECT max(f.at - t.created_at, 0) AS v FROM firsts AS f JOIN tasks AS t ON t.id = f.task_id)
     SELECT count(*) AS n, coalesce(sum(v), 0) AS sum_ms, ${bucketColumns(boundsMs)} FROM waits`;
 }
@@ -71,7 +73,7 @@ function queueWaitQuery(windowEvents: number, boundsMs: number[]): SQL {
  * or dead-lettered: the next event of the same attempt that leaves `running`), both within the
  * newest `windowEvents` events.
  */
-function runTimeQuery(windowEvents: number, boundsMs: number[]): SQL {
+export function runTimeQuery(windowEvents: number, boundsMs: number[]): SQL {
   return sql`
     WITH w AS MATERIALIZED (SELECT task_id, at, from_status, to_status, attempt FROM task_events
                             WHERE ${recentEvents(windowEvents)}),

@@ -7,6 +7,8 @@ import { alwaysAdmit, dispatchBatch } from "../../src/dispatch/consumer";
 import type { TaskMessage } from "../../src/dispatch/message";
 import { createTasks } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
+import { queueWaitQuery, runTimeQuery } from "../../src/store/metrics-queries";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { newTask } from "../helpers/tasks";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
 
@@ -69,6 +71,20 @@ describe("query plans of hot statements", () => {
         // time index, and the JSON array is the outer loop (else it is re-parsed for every row).
         for (const d of onTasks) expect(d, `${sql}\n${plan.join("\n")}`).toMatch(/sqlite_autoindex_tasks_1|tasks_idempotency_key_uq/);
       }
+    }
+  });
+});
+
+describe("query plans of the windowed metrics", () => {
+  it("read the newest events by primary-key range, never a whole-table walk of task_events", async () => {
+    const dialect = new SQLiteAsyncDialect();
+    for (const query of [queueWaitQuery(10_000, [5, 50]), runTimeQuery(10_000, [5, 50])]) {
+      const { sql, params } = dialect.sqlToQuery(query);
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+      const plan = results.map((r) => r.detail);
+      const onEvents = plan.filter((d) => /\btask_events\b/.test(d));
+      expect(onEvents.filter((d) => /^SCAN task_events\b/.test(d)), `${sql}\n${plan.join("\n")}`).toEqual([]);
+      expect(onEvents.some((d) => /SEARCH task_events USING INTEGER PRIMARY KEY \(rowid>\?\)/.test(d)), plan.join("\n")).toBe(true);
     }
   });
 });
