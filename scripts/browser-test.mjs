@@ -1,14 +1,18 @@
 // npm run test:browser: Debian's chromium, driven by playwright-core, against a fresh dev server
 // on a free loopback port with API_TOKEN set. Enters the token, submits a task with the form,
-// sees it reach `completed` in the list, opens its timeline, and saves docs/dashboard.png.
-// Hard deadline: 150 s.
-import { existsSync, mkdirSync } from "node:fs";
+// sees it reach `completed` in the list, opens its timeline, and takes two screenshots: into a
+// temporary directory, or over docs/dashboard*.png with UPDATE_SCREENSHOTS=1 (so CI leaves the
+// tracked images alone). Hard deadline: 150 s.
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { chromium } from "playwright-core";
 import { failAfter, getJson, startFreshWorker } from "./dev-server.mjs";
 
 const DEADLINE_MS = 150_000;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN = "browser-test-token";
+const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? "docs" : mkdtempSync(path.join(tmpdir(), "seedcore-shots-"));
 
 failAfter(DEADLINE_MS, "browser-test");
 
@@ -88,10 +92,9 @@ try {
   const result = await page.textContent("#task-result");
   if (!result?.includes("42")) throw new Error(`result does not show the answer: ${result}`);
   step(`timeline ${timeline.join(" → ")}; result shows 42`);
-  mkdirSync("docs", { recursive: true });
-  await page.screenshot({ path: "docs/dashboard-task.png", fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, "dashboard-task.png"), fullPage: true });
 
-  // Back to the list; let the background work settle (flaky retries after ~10 s) for the screenshot.
+  // Back to the list; let the background work settle for the screenshot.
   await page.click("a[href='#/']");
   await page.waitForSelector("#home:not([hidden]) #tasks tbody tr[data-id]");
   await page.waitForSelector(".organ[data-organ='utility_organ_1']");
@@ -100,8 +103,8 @@ try {
   if (rows !== background.length + 1) throw new Error(`list shows ${rows} tasks, wanted ${background.length + 1}`);
   const cancel = await page.$("#tasks tr[data-status='created'] button.cancel");
   if (!cancel) throw new Error("no cancel button on the created task");
-  await page.screenshot({ path: "docs/dashboard.png", fullPage: true });
-  step(`list shows ${rows} tasks; screenshots saved to docs/dashboard.png and docs/dashboard-task.png`);
+  await page.screenshot({ path: path.join(SHOTS, "dashboard.png"), fullPage: true });
+  step(`list shows ${rows} tasks; screenshots saved to ${SHOTS}/dashboard.png and dashboard-task.png`);
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
   ok = true;

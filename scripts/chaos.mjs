@@ -109,6 +109,10 @@ for (let i = 0; i < 400 && runningAtKill === 0; i++) {
   runningAtKill = page.items?.length ?? 0;
   if (runningAtKill === 0) await sleep(5);
 }
+if (runningAtKill === 0) {
+  console.error("chaos FAILED: no sleep task was running to kill mid-run, so the reaper would go untested");
+  process.exit(1);
+}
 killGroup(server);
 console.log(`chaos: SIGKILL with ${runningAtKill} sleep tasks running`);
 await sleep(500);
@@ -147,7 +151,7 @@ const recoveryMs = Date.now() - restartedAt;
   for (const [k, v] of Object.entries(want)) if (m.get(k) !== v) metricFailures.push(`/metrics ${k} = ${m.get(k)}, database says ${v}`);
   const claims = [...final.values()].reduce((n, t) => n + t.attempts, 0);
   if (m.get("seedcore_tasks_claimed_total") !== claims) metricFailures.push(`/metrics claimed ${m.get("seedcore_tasks_claimed_total")}, sum of attempts ${claims}`);
-  if (runningAtKill > 0 && !(m.get("seedcore_tasks_reaped_total") >= 1)) {
+  if (!(m.get("seedcore_tasks_reaped_total") >= 1)) {
     metricFailures.push("tasks were running at the kill, yet the reaper reaped none");
   }
   console.log(`chaos: /metrics claimed=${m.get("seedcore_tasks_claimed_total")} completed=${m.get("seedcore_tasks_completed_total")} retried=${m.get("seedcore_tasks_retried_total")} reaped=${m.get("seedcore_tasks_reaped_total")}`);

@@ -1,5 +1,6 @@
 // Starts the Worker the way load, smoke and crash scripts must: programmatically, without the
-// inspector (the CLI's inspector turns a burst of D1 queries into "Too many open files").
+// inspector unless a profiler asks (the CLI's inspector turns a burst of D1 queries into "Too
+// many open files"), in this process or a detached one; plus the scripts' small shared helpers.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
@@ -93,18 +94,34 @@ export async function scrapeMetrics(base, init) {
 
 /**
  * Starts the Worker in a child process of its own process group (scripts/serve.mjs), so a
- * crash test can SIGKILL it with workerd, and a load client does not share its event loop.
+ * crash test can SIGKILL it with workerd, and a load client does not share its event loop. The
+ * group is killed when this process exits, however it exits.
  */
 export function spawnServer(port, persistDir, vars = {}) {
   const child = spawn(process.execPath, ["scripts/serve.mjs", String(port), persistDir, JSON.stringify(vars)], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stderr.on("data", () => {});
+  // A script that fails or hits its deadline must not leave a detached server behind.
+  const killOnExit = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.on("exit", killOnExit);
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + String(d)).slice(-4000);
+  });
   return new Promise((resolve, reject) => {
     child.stdout.on("data", (d) => {
       if (String(d).includes("serving on")) resolve(child);
     });
-    child.on("exit", (code) => reject(new Error(`server exited early (${code})`)));
+    child.on("exit", (code) => {
+      process.off("exit", killOnExit);
+      reject(new Error(`server exited early (${code}):\n${stderr}`));
+    });
   });
 }
