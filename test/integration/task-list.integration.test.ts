@@ -51,9 +51,14 @@ describe("GET /tasks", () => {
   });
 
   it("is served under /api/v1 too and defaults to 50 items", async () => {
+    const res0 = await postJson("/tasks/batch", { tasks: Array.from({ length: 51 }, () => ({ type: uniqueType(), run_immediately: false })) });
+    expect(res0.status).toBe(201);
     const res = await api("/api/v1/tasks");
     expect(res.status).toBe(200);
-    expect((await res.json<Page>()).items.length).toBeLessThanOrEqual(50);
+    const body = await res.json<Page>();
+    expect(body.items.length).toBeLessThanOrEqual(50);
+    expect(body.items).toHaveLength(50);
+    expect(body.next_cursor).not.toBeNull();
   });
 
   it("pages newest first with a keyset cursor, without gaps or repeats", async () => {
