@@ -1,7 +1,7 @@
 // npm run test:cli: every `seedcore` command against a fresh dev server on a free loopback port,
 // with API_TOKEN set (so the token path is exercised too). Hard deadline: 180 s.
 import { spawn } from "node:child_process";
-import { failAfter, getJson, startFreshWorker } from "./dev-server.mjs";
+import { failAfter, freePort, getJson, startFreshWorker } from "./dev-server.mjs";
 
 const DEADLINE_MS = 180_000;
 const CMD_TIMEOUT_MS = 45_000;
