@@ -1,18 +1,23 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
+import type { CoordinatorStub } from "../../src/clients/organism-client";
+import type { TaskEnvelope } from "../../src/contracts";
 
-/** A coordinator of its own per test, so OCPS state and metrics never leak between tests. */
-export function freshCoordinator(name = `test-${crypto.randomUUID()}`) {
-  return env.ORGANISM_MANAGER.get(env.ORGANISM_MANAGER.idFromName(name));
-}
+type RawCoordinatorStub = ReturnType<typeof env.ORGANISM_MANAGER.get>;
 
 /**
- * The RPC stub types `Record<string, unknown>` results as `never` (unknown is not provably
- * serialisable), so batch results are re-typed here to what the coordinator returns.
+ * A coordinator of its own per test, so OCPS state and metrics never leak between tests. Its RPC
+ * methods are typed by the class's own signatures (`CoordinatorStub`, see `Remote`): the generated
+ * stub types collapse results holding `Record<string, unknown>` to `never`, which type-checks
+ * against anything.
  */
-export async function runBatch(stub: ReturnType<typeof freshCoordinator>, tasks: TaskEnvelope[]): Promise<TaskOutcome[]> {
-  return stub.handleIncomingTasks(tasks);
+export function freshCoordinator(name = `test-${crypto.randomUUID()}`): Omit<RawCoordinatorStub, keyof CoordinatorStub> & CoordinatorStub {
+  return env.ORGANISM_MANAGER.get(env.ORGANISM_MANAGER.idFromName(name)) as unknown as Omit<RawCoordinatorStub, keyof CoordinatorStub> & CoordinatorStub;
+}
+
+/** The same object's plain stub, for runInDurableObject and evict. */
+export function objectStub(stub: ReturnType<typeof freshCoordinator>): RawCoordinatorStub {
+  return stub as unknown as RawCoordinatorStub;
 }
 
 /**
@@ -20,8 +25,8 @@ export async function runBatch(stub: ReturnType<typeof freshCoordinator>, tasks:
  * and the next call on a new stub constructs it again from storage. (This pool version has no
  * evictDurableObject.)
  */
-export async function evict(stub: DurableObjectStub<Rpc.DurableObjectBranded | undefined>): Promise<void> {
-  await runInDurableObject(stub, (_instance: unknown, state) => state.abort("evicted by test")).catch(() => undefined);
+export async function evict(stub: object): Promise<void> {
+  await runInDurableObject(stub as DurableObjectStub<Rpc.DurableObjectBranded | undefined>, (_instance: unknown, state) => state.abort("evicted by test")).catch(() => undefined);
 }
 
 export function task(type: string, over: Partial<TaskEnvelope> = {}): TaskEnvelope {

@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { OrganismManager } from "../../durable-objects/organism-manager";
 import type { TaskOutcome } from "../../src/contracts";
-import { evict, freshCoordinator, resultOf, task } from "./organism-helpers";
+import { evict, freshCoordinator, objectStub, resultOf, task } from "./organism-helpers";
 
 describe("OrganismManager start-up", () => {
   it("answers ping and reports three healthy organs", async () => {
@@ -28,7 +28,7 @@ describe("OrganismManager start-up", () => {
 
   it("a bad ORGANISM_CONFIG in the environment leaves the object unhealthy, not reset", async () => {
     const stub = freshCoordinator();
-    const status = await runInDurableObject(stub, async (_instance: OrganismManager, state) => {
+    const status = await runInDurableObject(objectStub(stub), async (_instance: OrganismManager, state) => {
       const manager = new OrganismManager(state, { ...env, ORGANISM_CONFIG: '{"organs": []}' });
       return manager.getStatus();
     });

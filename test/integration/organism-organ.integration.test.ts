@@ -2,10 +2,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Organ } from "../../durable-objects/organ";
-import type { OrganTaskResult } from "../../durable-objects/organ-contracts";
+import type { Remote } from "../../src/lib/remote";
 import { evict } from "./organism-helpers";
 
-const organ = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name));
+type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
+/** Typed by the class's own signatures (see `Remote`); the generated stub types collapse results to `never`. */
+type OrganRpc = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary" | "getAgentHistory">>;
+const organ = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name)) as unknown as Omit<RawOrganStub, keyof OrganRpc> & OrganRpc;
 const spec = (organ_id: string, agent_count = 3) => ({ organ_id, organ_type: "Utility" as const, agent_count, task_types: ["ping"] });
 const organTask = (type: string, params: Record<string, unknown> = {}) => ({ id: crypto.randomUUID(), type, params, description: null, domain: null, attempt: 1 });
 
@@ -23,17 +26,17 @@ describe("Organ", () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
     await stub.initialize(spec(id));
-    const results: OrganTaskResult[] = await stub.executeBatch([organTask("ping"), organTask("execute", { action: "nope" })]);
+    const results = await stub.executeBatch([organTask("ping"), organTask("execute", { action: "nope" })]);
     // Ties go to the first agent, so both tasks land on agent 0.
     expect(results.map((r) => [r.agent_id, r.success, r.retry])).toEqual([[`${id}_agent_0`, true, false], [`${id}_agent_0`, false, false]]);
     const expected = 0.9 * (0.9 * 0.5 + 0.1 * (0.6 + 0.4)) + 0.1 * 0;
-    const row = await runInDurableObject(stub, (_i: Organ, state) =>
+    const row = await runInDurableObject(stub as unknown as RawOrganStub, (_i: Organ, state) =>
       state.storage.sql.exec<{ capability: number; successes: number; failures: number; quality_scores: string }>(
         "SELECT capability, successes, failures, quality_scores FROM agents WHERE agent_id = ?", `${id}_agent_0`).one());
     expect(row.capability).toBeCloseTo(expected, 10);
     expect(row).toMatchObject({ successes: 1, failures: 1, quality_scores: "[1,0]" });
     // Agent 0 ended below c = 0.5 (0.495) and holds memory, so the next task goes to agent 1.
-    const next: OrganTaskResult[] = await stub.executeBatch([organTask("ping")]);
+    const next = await stub.executeBatch([organTask("ping")]);
     expect(next[0]!.agent_id).toBe(`${id}_agent_1`);
   });
 

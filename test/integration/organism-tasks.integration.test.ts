@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { freshCoordinator, resultOf, runBatch, task } from "./organism-helpers";
+import { freshCoordinator, resultOf, task } from "./organism-helpers";
 
 const step = (organ_id: string, type = "ping") => ({ organ_id, task: { type } });
 
 describe("fast path and batches", () => {
   it("answers arithmetic and UTC time on the fast path with the agent's verdict", async () => {
     const coord = freshCoordinator();
-    const [math, time] = await runBatch(coord, [
+    const [math, time] = await coord.handleIncomingTasks([
       task("general_query", { description: "what is 12*(3+4)?" }),
       task("general_query", { params: { query: "what time is it in UTC?" } }),
     ]);
@@ -23,7 +23,7 @@ describe("fast path and batches", () => {
       task("flaky", { params: { fail_times: 1 } }),
       task("analyze", { description: "two words" }),
     ];
-    const outcomes = await runBatch(coord, tasks);
+    const outcomes = await coord.handleIncomingTasks(tasks);
     expect(outcomes.map((o) => o.id)).toEqual(tasks.map((t) => t.id));
     expect(outcomes[0]).toMatchObject({ ok: true, result: { organ_id: "actuator_organ_1", result: { output: 3 } } });
     expect(outcomes[1]).toEqual({ id: tasks[1]!.id, ok: false, retriable: false, error: "no route for task type 'teleport'" });
@@ -47,7 +47,7 @@ describe("escalation", () => {
   it("falls back when the plan exceeds MAX_PLAN_STEPS or names an unknown organ", async () => {
     const coord = freshCoordinator();
     const tooLong = Array.from({ length: 17 }, () => step("utility_organ_1"));
-    const [long, ghost] = await runBatch(coord, [
+    const [long, ghost] = await coord.handleIncomingTasks([
       task("ping", { drift_score: 1, params: { plan: tooLong } }),
       task("ping", { drift_score: 1, params: { plan: [step("ghost_organ")] } }),
     ]);
@@ -100,7 +100,7 @@ describe("control messages", () => {
 
   it("get_metrics, initialize_organism, shutdown_organism and get_routing_debug", async () => {
     const coord = freshCoordinator();
-    await runBatch(coord, [task("ping"), task("teleport")]);
+    await coord.handleIncomingTasks([task("ping"), task("teleport")]);
     expect(resultOf(await coord.handleIncomingTask(task("get_metrics")))["metrics"]).toMatchObject({ tasks_total: 2, unrouted: 1, fast_path: 1, p_fast: 1 });
     expect(await coord.handleIncomingTask(task("shutdown_organism"))).toMatchObject({ ok: true, result: { status: "shutdown", organism_initialized: false } });
     expect(await coord.handleIncomingTask(task("initialize_organism"))).toMatchObject({ ok: true, result: { status: "healthy" } });

@@ -14,7 +14,7 @@ import { createRouter } from "../../src/lib/router";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, TASK_QUEUE } from "../helpers/worker";
-import { freshCoordinator, task } from "./organism-helpers";
+import { freshCoordinator, objectStub, task } from "./organism-helpers";
 
 function batchOf(...idLists: string[][]) {
   const batch = createMessageBatch(
@@ -99,7 +99,7 @@ describe("dispatcher under an open coordinator breaker", () => {
 describe("load shedding in the coordinator", () => {
   it("answers a retriable 'overloaded' past ORGANISM_MAX_INFLIGHT_TASKS, never sheds control, and recovers", async () => {
     const stub = freshCoordinator();
-    const outcome = await runInDurableObject(stub, async (_instance: OrganismManager, state) => {
+    const outcome = await runInDurableObject(objectStub(stub), async (_instance: OrganismManager, state) => {
       const manager = new OrganismManager(state, { ...env, ORGANISM_MAX_INFLIGHT_TASKS: "2" });
       const slow = manager.handleIncomingTasks([task("sleep", { params: { ms: 300 } }), task("test_task")]);
       const [shed, control] = await Promise.all([manager.handleIncomingTasks([task("test_task")]), manager.handleIncomingTask(task("get_metrics"))]);
