@@ -6,7 +6,6 @@ import { findTask } from "../../src/store/find-task";
 
 export const db = () => openDb(env.DB);
 
-/** Inserts a queued task straight into D1, with no queue message: the test delivers it. */
 /** A queued task row to insert, with a fresh id. */
 export function newTask(overrides: Partial<NewTask> = {}): NewTask {
   return {
@@ -24,6 +23,7 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
   };
 }
 
+/** Inserts a queued task straight into D1, with no queue message: the test delivers it. */
 export async function insertTask(overrides: Partial<NewTask> = {}): Promise<TaskRow> {
   const [created] = await createTasks(db(), [newTask(overrides)], Date.now());
   return created!.row;

@@ -1,7 +1,6 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../../src/index";
+import { fetchWithEnv } from "../helpers/worker";
 
 const TOKEN = "s3cret-token";
 
@@ -9,15 +8,8 @@ async function call(url: string, opts: { env?: Partial<Env>; token?: string; met
   const headers: Record<string, string> = {};
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers["content-type"] = "application/json";
-  const request = new Request<unknown, IncomingRequestCfProperties>(url, {
-    method: opts.method ?? "GET",
-    headers,
-    body: opts.body === undefined ? null : JSON.stringify(opts.body),
-  });
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(request, { ...env, ...opts.env } as Env, ctx);
-  await waitOnExecutionContext(ctx);
-  return res;
+  const request = new Request(url, { method: opts.method ?? "GET", headers, body: opts.body === undefined ? null : JSON.stringify(opts.body) });
+  return fetchWithEnv(request, opts.env ?? {});
 }
 
 const withToken = { API_TOKEN: TOKEN };
@@ -62,20 +54,10 @@ describe("with API_TOKEN set", () => {
   }
 
   it("accepts the scheme case-insensitively but not a token in another header", async () => {
-    const ctx = createExecutionContext();
-    const lower = await worker.fetch(
-      new Request("https://edge.example.com/tasks", { headers: { authorization: `bearer ${TOKEN}` } }),
-      { ...env, ...withToken },
-      ctx,
-    );
+    const lower = await fetchWithEnv(new Request("https://edge.example.com/tasks", { headers: { authorization: `bearer ${TOKEN}` } }), withToken);
     expect(lower.status).toBe(200);
-    const basic = await worker.fetch(
-      new Request("https://edge.example.com/tasks", { headers: { authorization: `Basic ${btoa(`x:${TOKEN}`)}` } }),
-      { ...env, ...withToken },
-      ctx,
-    );
+    const basic = await fetchWithEnv(new Request("https://edge.example.com/tasks", { headers: { authorization: `Basic ${btoa(`x:${TOKEN}`)}` } }), withToken);
     expect(basic.status).toBe(401);
-    await waitOnExecutionContext(ctx);
   });
 });
 

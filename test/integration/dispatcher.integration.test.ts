@@ -2,37 +2,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { requireConfig } from "../../src/config";
 import type { TaskOutcome } from "../../src/contracts";
-import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
+import { dispatchBatch } from "../../src/dispatch/consumer";
 import { claimTasks } from "../../src/store/claim-tasks";
 import { reaperStub } from "../../durable-objects/task-reaper";
-import { organismStub, type RunTasks } from "../../src/clients/organism-client";
 import { recordingQueue } from "../helpers/recording-queue";
+import { dispatchDeps, messageBatch } from "../helpers/dispatch";
 import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, DLQ, postJson, TASK_QUEUE } from "../helpers/worker";
-import { createMessageBatch } from "cloudflare:test";
-
-type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: Partial<DispatchDeps["config"]>; runTasks?: RunTasks };
-
-function deps(overrides: DepsOverrides = {}): DispatchDeps {
-  const { config, runTasks, ...rest } = overrides;
-  return {
-    db: db(),
-    queue: recordingQueue().queue,
-    config: { ...requireConfig(env), ...config },
-    admit: alwaysAdmit(runTasks ?? ((tasks) => organismStub(env).handleIncomingTasks(tasks))),
-    now: Date.now,
-    random: () => 0.5,
-    newToken: () => crypto.randomUUID(),
-    ...rest,
-  };
-}
-
-function batchOf(...idLists: string[][]) {
-  return createMessageBatch(
-    TASK_QUEUE,
-    idLists.map((task_ids, i) => ({ id: `d-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body: { task_ids } })),
-  );
-}
 
 describe("claim", () => {
   it("runs a task delivered twice exactly once", async () => {
@@ -64,7 +40,7 @@ describe("claim", () => {
   it("re-sends a task whose run_after is in the future with the remaining delay", async () => {
     const task = await insertTask({ run_after: Date.now() + 60_000 });
     const { queue, sent } = recordingQueue();
-    await dispatchBatch(batchOf([task.id]), deps({ queue }));
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps({ queue }));
     expect((await getTask(task.id)).status).toBe("queued");
     expect(sent).toHaveLength(1);
     expect(sent[0]!.body.task_ids).toEqual([task.id]);
@@ -91,7 +67,7 @@ describe("outcomes", () => {
     const task = await insertTask({ type: "flaky", params: { fail_times: 1 } });
     const { queue, sent } = recordingQueue();
     const before = Date.now();
-    await dispatchBatch(batchOf([task.id]), deps({ queue }));
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps({ queue }));
     const retried = await getTask(task.id);
     expect(retried).toMatchObject({ status: "retry", attempts: 1 });
     // attempt 1 → RETRY_BASE_S (10 s) at random 0.5
@@ -99,15 +75,15 @@ describe("outcomes", () => {
     expect(sent[0]).toMatchObject({ body: { task_ids: [task.id] }, delaySeconds: 10 });
 
     await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, task.id);
-    await dispatchBatch(batchOf([task.id]), deps({ queue }));
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps({ queue }));
     expect(await getTask(task.id)).toMatchObject({ status: "completed", attempts: 2 });
   });
 
   it("fails with the last error when attempts are exhausted", async () => {
     const task = await insertTask({ type: "flaky", params: { fail_times: 5 }, max_attempts: 2 });
-    await dispatchBatch(batchOf([task.id]), deps());
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps());
     await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, task.id);
-    await dispatchBatch(batchOf([task.id]), deps());
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps());
     const row = await getTask(task.id);
     expect(row.status).toBe("failed");
     expect(row.attempts).toBe(2);
@@ -117,7 +93,7 @@ describe("outcomes", () => {
 
   it("fails an unknown task type permanently on the first attempt", async () => {
     const task = await insertTask({ type: "no_such_type" });
-    await dispatchBatch(batchOf([task.id]), deps());
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps());
     const row = await getTask(task.id);
     expect(row).toMatchObject({ status: "failed", attempts: 1 });
     expect(row.error).toContain("no route for task type 'no_such_type'");
@@ -125,7 +101,7 @@ describe("outcomes", () => {
 
   it("counts a coordinator timeout as an attempt", async () => {
     const task = await insertTask({ type: "sleep", params: { ms: 3000 } });
-    await dispatchBatch(batchOf([task.id]), deps({ config: { DISPATCH_TIMEOUT_S: 0.2 } }));
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps({ config: { DISPATCH_TIMEOUT_S: 0.2 } }));
     const row = await getTask(task.id);
     expect(row).toMatchObject({ status: "retry", attempts: 1 });
     expect(row.error).toMatch(/timed out/);
@@ -136,13 +112,13 @@ describe("outcomes", () => {
     const runTasks = async (): Promise<TaskOutcome[]> => {
       throw new Error("Durable Object reset because its code was updated");
     };
-    await dispatchBatch(batchOf([task.id]), deps({ runTasks }));
+    await dispatchBatch(messageBatch([task.id]), dispatchDeps({ runTasks }));
     expect(await getTask(task.id)).toMatchObject({ status: "retry", attempts: 1 });
   });
 
   it("renews the lease while the coordinator works", async () => {
     const task = await insertTask({ type: "sleep", params: { ms: 1500 } });
-    const run = dispatchBatch(batchOf([task.id]), deps({ config: { HEARTBEAT_S: 0.2 } }));
+    const run = dispatchBatch(messageBatch([task.id]), dispatchDeps({ config: { HEARTBEAT_S: 0.2 } }));
     await vi.waitUntil(
       async () => {
         const row = await getTask(task.id);

@@ -1,17 +1,14 @@
-import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { requireConfig } from "../../src/config";
 import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
-import { alwaysAdmit, dispatchBatch } from "../../src/dispatch/consumer";
-import type { TaskMessage } from "../../src/dispatch/message";
+import { dispatchBatch } from "../../src/dispatch/consumer";
 import { createTasks } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
 import { queueWaitQuery, runTimeQuery } from "../../src/store/metrics-queries";
-import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
-import { newTask } from "../helpers/tasks";
+import { dispatchDeps, messageBatch } from "../helpers/dispatch";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
-
+import { newTask } from "../helpers/tasks";
 
 /** Submits `n` tasks and dispatches them as one consumer batch, recording every D1 statement. */
 async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[]; dispatch: RecordedStatement[] }> {
@@ -19,21 +16,13 @@ async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[];
   const tasks = Array.from({ length: n }, () => newTask({ type: "ping" }));
   await createTasks(openDb(recordingD1(env.DB, submit)), tasks, Date.now());
   const dispatch: RecordedStatement[] = [];
-  const batch = createMessageBatch(
-    "seedcore-tasks",
-    [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { task_ids: tasks.map((t) => t.id) } }],
+  await dispatchBatch(
+    messageBatch(tasks.map((t) => t.id)),
+    dispatchDeps({
+      db: openDb(recordingD1(env.DB, dispatch)),
+      runTasks: async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+    }),
   );
-  const noQueue = { sendBatch: async () => {}, send: async () => {} } as unknown as Queue<TaskMessage>;
-  await dispatchBatch(batch, {
-    db: openDb(recordingD1(env.DB, dispatch)),
-    queue: noQueue,
-    config: requireConfig(env),
-    admit: alwaysAdmit(async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> =>
-      envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } }))),
-    now: Date.now,
-    random: () => 0.5,
-    newToken: () => crypto.randomUUID(),
-  });
   return { submit, dispatch };
 }
 
@@ -52,7 +41,7 @@ describe("query plans of hot statements", () => {
 
   beforeAll(async () => {
     // Enough finished rows that a scan of the status index would be the wrong choice.
-    const finished = Array.from({ length: 500 }, () => newTask({ type: "ping" })).map((t) => ({ ...t, status: "created" as const }));
+    const finished = Array.from({ length: 500 }, () => newTask({ type: "ping", status: "created" }));
     await createTasks(openDb(env.DB), finished, Date.now());
     await env.DB.prepare("UPDATE tasks SET status = 'completed' WHERE status = 'created'").run();
     const { submit, dispatch } = await recordPipeline(20);

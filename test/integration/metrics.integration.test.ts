@@ -1,14 +1,12 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { dashboardCsp } from "../../src/dashboard/page";
 import { CLIENT_SCRIPT } from "../../src/dashboard/client-script";
 import { parseMetrics, sampleValue, type ParsedExposition } from "../../src/lib/prometheus";
-import worker from "../../src/index";
 import { claimTasks } from "../../src/store/claim-tasks";
 import { reapExpiredLeases } from "../../src/store/reap-and-sweep";
 import { db, getTask, insertTask, sql } from "../helpers/tasks";
-import { api, deliver, DLQ, TASK_QUEUE } from "../helpers/worker";
+import { api, deliver, DLQ, fetchWithEnv, TASK_QUEUE } from "../helpers/worker";
 
 async function scrape(): Promise<ParsedExposition> {
   const res = await api("/metrics");
@@ -137,9 +135,7 @@ describe("GET /metrics", () => {
       idFromName: () => ({}),
       get: () => ({ handleIncomingTask: () => Promise.reject(new Error("coordinator down")) }),
     };
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request("http://localhost/metrics"), { ...env, ORGANISM_MANAGER: broken } as unknown as Env, ctx);
-    await waitOnExecutionContext(ctx);
+    const res = await fetchWithEnv(new Request("http://localhost/metrics"), { ORGANISM_MANAGER: broken });
     expect(res.status).toBe(200);
     const m = parseMetrics(await res.text());
     expect(sampleValue(m, "seedcore_coordinator_up")).toBe(0);
@@ -194,9 +190,7 @@ describe("GET / (dashboard)", () => {
 
   it("needs no token, while the API it calls does", async () => {
     const call = async (path: string) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(new Request(`https://edge.example.com${path}`), { ...env, API_TOKEN: "t0k3n" } as Env, ctx);
-      await waitOnExecutionContext(ctx);
+      const res = await fetchWithEnv(new Request(`https://edge.example.com${path}`), { API_TOKEN: "t0k3n" });
       return res.status;
     };
     expect(await call("/")).toBe(200);

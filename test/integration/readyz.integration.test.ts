@@ -1,8 +1,7 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../../src/index";
 import { LATEST_MIGRATION } from "../../src/store/schema-version";
+import { fetchWithEnv } from "../helpers/worker";
 
 interface Ready {
   status: string;
@@ -10,9 +9,7 @@ interface Ready {
 }
 
 async function readyz(overrides: Partial<Env> = {}): Promise<{ status: number; body: Ready }> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(new Request("http://localhost/readyz"), { ...env, ...overrides }, ctx);
-  await waitOnExecutionContext(ctx);
+  const res = await fetchWithEnv(new Request("http://localhost/readyz"), overrides);
   return { status: res.status, body: await res.json<Ready>() };
 }
 

@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { OrganismManager } from "../../durable-objects/organism-manager";
@@ -7,20 +7,19 @@ import { breakerFor, COORDINATOR_BREAKER, resetBreakers } from "../../src/client
 import { coordinatorClient, organismStub, type CoordinatorRpc } from "../../src/clients/organism-client";
 import { requireConfig } from "../../src/config";
 import type { TaskOutcome } from "../../src/contracts";
-import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
+import { dispatchBatch } from "../../src/dispatch/consumer";
 import { CircuitBreaker } from "../../src/lib/circuit-breaker";
 import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src/lib/rate-limit";
 import { createRouter } from "../../src/lib/router";
 import { recordingQueue } from "../helpers/recording-queue";
-import { db, eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
+import { dispatchDeps, messageBatch } from "../helpers/dispatch";
+import { eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
 import { api, deliver, TASK_QUEUE } from "../helpers/worker";
 import { freshCoordinator, objectStub, task } from "./organism-helpers";
 
+/** A message batch whose acks and retries are counted. */
 function batchOf(...idLists: string[][]) {
-  const batch = createMessageBatch(
-    TASK_QUEUE,
-    idLists.map((task_ids, i) => ({ id: `r-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body: { task_ids } })),
-  );
+  const batch = messageBatch(...idLists);
   const acks = batch.messages.map((m) => vi.spyOn(m, "ack"));
   const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
   return { batch, acked: () => acks.filter((s) => s.mock.calls.length > 0).length, retried: () => retries.filter((s) => s.mock.calls.length > 0).length };
@@ -39,7 +38,7 @@ describe("dispatcher under an open coordinator breaker", () => {
     };
     const client = coordinatorClient(env, config(), { now: () => clock.t, random: () => 0.5, sleep: async () => {}, breaker, stub: () => (down ? failing : organismStub(env)) });
     const { queue, sent } = recordingQueue();
-    const deps: DispatchDeps = { db: db(), queue, config: config(), admit: () => client.admit(), now: Date.now, random: () => 0.5, newToken: () => crypto.randomUUID() };
+    const deps = dispatchDeps({ queue, config: config(), admit: () => client.admit() });
 
     // The failures that open the breaker cost their tasks an attempt (the call was made).
     const early = [await insertTask(), await insertTask()];
@@ -120,10 +119,9 @@ describe("load shedding in the coordinator", () => {
     const t = await insertTask({ max_attempts: 1 });
     const overloaded = async (tasks: { id: string }[]): Promise<TaskOutcome[]> =>
       tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" }));
-    const base: Omit<DispatchDeps, "admit"> = { db: db(), queue: recordingQueue().queue, config: requireConfig(env), now: Date.now, random: () => 0.5, newToken: () => crypto.randomUUID() };
     for (let shed = 0; shed < 3; shed++) {
       await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
-      await dispatchBatch(batchOf([t.id]).batch, { ...base, admit: alwaysAdmit(overloaded) });
+      await dispatchBatch(batchOf([t.id]).batch, dispatchDeps({ runTasks: overloaded }));
       expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 0, error: expect.stringMatching(/overloaded/) });
     }
     await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
