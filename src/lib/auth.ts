@@ -21,15 +21,20 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 const encoder = new TextEncoder();
-const sha256 = (s: string) => crypto.subtle.digest("SHA-256", encoder.encode(s));
+export const sha256 = (s: string) => crypto.subtle.digest("SHA-256", encoder.encode(s));
+
+/** The configured token's digest, computed once per isolate (per token value). */
+let expectedDigest: { token: string; digest: Promise<ArrayBuffer> } | undefined;
 
 /** Constant-time: both sides are hashed to 32 bytes first, so neither length nor content leaks. */
 export async function tokensMatch(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
+  if (expectedDigest?.token !== expected) expectedDigest = { token: expected, digest: sha256(expected) };
+  const [a, b] = await Promise.all([sha256(given), expectedDigest.digest]);
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
-function bearerToken(header: string | undefined): string | null {
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else null. */
+export function bearerToken(header: string | undefined): string | null {
   const match = header?.match(/^Bearer[ ]+(\S+)\s*$/i);
   return match?.[1] ?? null;
 }

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../errors";
-import { isPublicPath } from "./auth";
+import { bearerToken, isPublicPath, sha256 } from "./auth";
 import type { AppEnv } from "./router";
 
 /** What the middleware needs from the Workers Rate Limiting binding (tests pass their own). */
@@ -24,16 +24,15 @@ export function rateLimitStats(): RateLimitStats {
   return { checked_total: counters.checked, limited_total: counters.limited, limiter_errors_total: counters.errors };
 }
 
-const encoder = new TextEncoder();
-
 /**
  * The bucket a request counts against: its bearer token (hashed, so the secret never becomes a
- * key) or else its client address. Runs after auth, so only a valid token makes a token bucket.
+ * key) or else its client address. Runs after auth, so with API_TOKEN set only a valid token
+ * makes a token bucket.
  */
 export async function rateLimitKey(authorization: string | undefined, clientIp: string | undefined): Promise<string> {
-  const token = authorization?.match(/^Bearer[ ]+(\S+)\s*$/i)?.[1];
+  const token = bearerToken(authorization);
   if (token) {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(token)));
+    const digest = new Uint8Array(await sha256(token));
     return `token:${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
   }
   return `ip:${clientIp ?? "unknown"}`;
