@@ -31,7 +31,10 @@ export class OrganismManager extends DurableObject<Env> {
   private status: CoordinatorStatusView["status"] = "initializing";
   private error: string | undefined;
   private ready: Ready | undefined;
+  /** Set whenever the config parses; `ready.config` is the same object once healthy. */
   private config: Config | undefined;
+  /** The organ client for `config`, built once rather than per call. */
+  private organs: { config: Config; client: ReturnType<typeof organClient> } | undefined;
   private ocps: OcpsState = initialOcps();
   private metrics: CoordinatorMetrics = emptyMetrics();
   private initializing: Promise<void> | undefined;
@@ -63,7 +66,7 @@ export class OrganismManager extends DurableObject<Env> {
 
   /** Load and organ breakers, for GET /organism/status. */
   getResilience(): { load: LoadSnapshot; organ_breakers: Record<string, BreakerSnapshot> } {
-    const max = this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? this.config?.ORGANISM_MAX_INFLIGHT_TASKS ?? 0;
+    const max = this.config?.ORGANISM_MAX_INFLIGHT_TASKS ?? 0;
     return { load: this.shedder.snapshot(max), organ_breakers: breakerSnapshot(organBreakerName("")) };
   }
 
@@ -146,9 +149,10 @@ export class OrganismManager extends DurableObject<Env> {
 
   /** Through the organ client (breaker, transient retries, timeout) once the config is known. */
   private runOnOrgan(organId: string, tasks: OrganTask[]): Promise<OrganTaskResult[]> {
-    const config = this.ready?.config ?? this.config;
+    const config = this.config;
     if (!config) return this.organStub(organId).executeBatch(tasks);
-    return organClient(config, { stub: (id) => this.organStub(id) }).executeBatch(organId, tasks);
+    if (this.organs?.config !== config) this.organs = { config, client: organClient(config, { stub: (id) => this.organStub(id) }) };
+    return this.organs.client.executeBatch(organId, tasks);
   }
 
   /** Reads persisted state and config; reuses the persisted organism when its config is unchanged. */
