@@ -101,7 +101,7 @@ export class CircuitBreaker {
       fn();
     };
     return {
-      succeed: settle(() => this.recordSuccess()),
+      succeed: settle(() => this.recordSuccess(probe)),
       fail: settle(() => this.recordFailure(probe)),
       release: settle(() => undefined),
     };
@@ -139,11 +139,15 @@ export class CircuitBreaker {
     return this.probeInFlight && this.opts.now() - this.probeStartedAt < this.opts.recoveryMs;
   }
 
-  private recordSuccess(): void {
+  private recordSuccess(probe: boolean): void {
     this.counts.total++;
     this.counts.ok++;
-    this.consecutiveFailures = 0;
-    this.openState = "closed";
+    // A success that started while closed but lands after the circuit opened says nothing about
+    // now: only the half-open probe may close an open circuit.
+    if (probe || this.openState === "closed") {
+      this.consecutiveFailures = 0;
+      this.openState = "closed";
+    }
   }
 
   private recordFailure(probe: boolean): void {

@@ -19,6 +19,18 @@ describe("CircuitBreaker", () => {
     expect(breaker.snapshot()).toMatchObject({ state: "closed", failure_count: 0, total_calls: 3, successful_calls: 1, failed_calls: 2 });
   });
 
+  it("is not closed by a late success that started before it opened; only the probe closes it", async () => {
+    const { clock, breaker, boom } = setup(2);
+    const slow = breaker.acquire();
+    for (let i = 0; i < 2; i++) await expect(breaker.call(boom)).rejects.toThrow("down");
+    expect(breaker.state).toBe("open");
+    slow!.succeed();
+    expect(breaker.snapshot()).toMatchObject({ state: "open", successful_calls: 1 });
+    clock.t += 30_000;
+    breaker.acquire()!.succeed();
+    expect(breaker.state).toBe("closed");
+  });
+
   it("opens after the threshold of consecutive failures and rejects fast while open", async () => {
     const { breaker, boom } = setup(3);
     for (let i = 0; i < 3; i++) await expect(breaker.call(boom)).rejects.toThrow("down");
