@@ -2,6 +2,7 @@
 // `request` rather than `fetch`: on 2 cores the client's own CPU would otherwise be measured.
 import { readdirSync, readFileSync } from "node:fs";
 import { Agent, request } from "undici";
+import { sleep } from "../scripts/dev-server.mjs";
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
@@ -17,8 +18,6 @@ async function call(method, url, body) {
   return json;
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -31,12 +30,13 @@ export function median(values) {
 }
 
 export const postJson = (base, path, body) => call("POST", `${base}${path}`, body);
-export const getJson = (base, path) => call("GET", `${base}${path}`);
+/** The JSON body of a GET; throws on an error status (unlike dev-server's `getJson`). */
+const getBody = (base, path) => call("GET", `${base}${path}`);
 
 /** True when no task is queued, running or waiting to retry. */
-export async function drained(base) {
+async function drained(base) {
   for (const status of ["queued", "running", "retry"]) {
-    const page = await getJson(base, `/tasks?status=${status}&limit=1`);
+    const page = await getBody(base, `/tasks?status=${status}&limit=1`);
     if (page.items.length > 0) return false;
   }
   return true;
@@ -56,7 +56,7 @@ export async function tasksSince(base, sinceMs) {
   const out = [];
   let cursor = null;
   for (;;) {
-    const page = await getJson(base, `/tasks?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const page = await getBody(base, `/tasks?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     for (const t of page.items) {
       if (Date.parse(t.created_at) < sinceMs) return out;
       out.push(t);

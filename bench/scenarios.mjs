@@ -1,4 +1,5 @@
-import { closedLoop, percentile, postJson, sleep, tasksSince, waitDrained } from "./lib.mjs";
+import { sleep } from "../scripts/dev-server.mjs";
+import { closedLoop, percentile, postJson, tasksSince, waitDrained } from "./lib.mjs";
 
 const NOOP = { type: "ping" };
 

@@ -191,7 +191,8 @@ async function list(api, opts) {
   if (opts.type) q.set("type", opts.type);
   if (opts.limit) q.set("limit", opts.limit);
   if (opts.cursor) q.set("cursor", opts.cursor);
-  const { body } = await api.get(`/tasks${q.size ? `?${q}` : ""}`);
+  const qs = q.toString();
+  const { body } = await api.get(`/tasks${qs ? `?${qs}` : ""}`);
   if (opts.json) return printJson(body), 0;
   if (body.items.length === 0) {
     out("no tasks");

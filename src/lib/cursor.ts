@@ -1,3 +1,5 @@
+import { FULL_UUID } from "./short-id";
+
 /**
  * Keyset cursor for GET /tasks: an opaque base64url string of `(created_at, id)` of the last
  * row of a page. The next page holds rows strictly older in (created_at DESC, id DESC) order,
@@ -8,7 +10,6 @@ export interface TaskCursor {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 export const MAX_CURSOR_LENGTH = 128;
 
@@ -32,6 +33,6 @@ export function decodeCursor(raw: string): DecodeCursorResult {
   const dot = text.indexOf(".");
   const millis = text.slice(0, dot);
   const id = text.slice(dot + 1);
-  if (dot < 1 || !/^[0-9]{1,15}$/.test(millis) || !UUID.test(id)) return invalid;
+  if (dot < 1 || !/^[0-9]{1,15}$/.test(millis) || !FULL_UUID.test(id)) return invalid;
   return { ok: true, cursor: { createdAt: Number(millis), id } };
 }

@@ -2,7 +2,7 @@
 export type TaskRef = { kind: "full"; id: string } | { kind: "prefix"; prefix: string };
 
 export const MIN_PREFIX_LENGTH = 4;
-const FULL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const FULL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Only hex digits and dashes: nothing that LIKE or SQL could interpret ever reaches D1.
 const PREFIX = /^[0-9a-f-]+$/;
 

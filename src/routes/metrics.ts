@@ -7,7 +7,7 @@ import { createRouter } from "../lib/router";
 import { toIso } from "../lib/time";
 import { errorResponses } from "../schemas/task";
 import { openDb } from "../store/db";
-import { countTasksByStatus, readMetricsSnapshot, readThroughput } from "../store/metrics-queries";
+import { readMetricsSnapshot, readStats } from "../store/metrics-queries";
 
 /** GET /metrics (Prometheus) and GET /stats (the dashboard's counts and throughput). */
 export const metricsRoutes = createRouter();
@@ -79,7 +79,7 @@ metricsRoutes.openapi(
     const db = openDb(c.env.DB);
     const now = Date.now();
     const first = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
-    const [counts, rows] = await Promise.all([countTasksByStatus(db), readThroughput(db, first, THROUGHPUT_WINDOW_EVENTS)]);
+    const { byStatus: counts, throughput: rows } = await readStats(db, first, THROUGHPUT_WINDOW_EVENTS);
     const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<(typeof TASK_STATUSES)[number], number>;
     for (const r of counts) byStatus[r.status] = r.n;
     const byMinute = new Map(rows.map((r) => [r.minute, r]));

@@ -87,11 +87,6 @@ export function runTimeQuery(windowEvents: number, boundsMs: number[]): SQL {
 
 const byStatusQuery = () => sql`SELECT status, count(*) AS n FROM tasks GROUP BY status`;
 
-/** Tasks by current status (only statuses that have tasks). */
-export async function countTasksByStatus(db: Db): Promise<{ status: TaskStatus; n: number }[]> {
-  return db.all<{ status: TaskStatus; n: number }>(byStatusQuery());
-}
-
 /** Everything /metrics reads from D1, in one round trip (one read transaction). */
 export async function readMetricsSnapshot(db: Db, opts: { windowEvents: number; boundsMs: number[] }): Promise<MetricsSnapshot> {
   const [byStatus, transitions, wait, run] = await sqlBatch<
@@ -120,8 +115,7 @@ export interface ThroughputMinute {
 }
 
 /** Per-minute submitted/completed/failed/retried since `since`, read from the newest `windowEvents` events. */
-export async function readThroughput(db: Db, since: number, windowEvents: number): Promise<ThroughputMinute[]> {
-  return db.all<ThroughputMinute>(sql`
+const throughputQuery = (since: number, windowEvents: number) => sql`
     SELECT (at / 60000) * 60000 AS minute,
            sum(from_status IS NULL) AS submitted,
            sum(to_status = 'completed') AS completed,
@@ -129,5 +123,10 @@ export async function readThroughput(db: Db, since: number, windowEvents: number
            sum(to_status = 'retry') AS retried
     FROM task_events
     WHERE ${recentEvents(windowEvents)} AND at >= ${since}
-    GROUP BY minute ORDER BY minute`);
+    GROUP BY minute ORDER BY minute`;
+
+/** For GET /stats: tasks by current status (only statuses that have tasks) and per-minute throughput, in one round trip. */
+export async function readStats(db: Db, since: number, windowEvents: number): Promise<{ byStatus: { status: TaskStatus; n: number }[]; throughput: ThroughputMinute[] }> {
+  const [byStatus, throughput] = await sqlBatch<[{ status: TaskStatus; n: number }, ThroughputMinute]>(db, [byStatusQuery(), throughputQuery(since, windowEvents)]);
+  return { byStatus, throughput };
 }
