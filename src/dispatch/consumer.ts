@@ -77,9 +77,14 @@ async function deferWhileOpen(messages: Message<unknown>[], ids: string[], retry
   const now = deps.now();
   const delaySeconds = Math.max(1, Math.ceil((retryAfterMs / 1000) * (1 + OPEN_JITTER * deps.random())));
   console.warn(`coordinator circuit open: deferring ${ids.length} tasks by ${delaySeconds}s without claiming them`);
+  const resendAt = now + delaySeconds * 1000;
   try {
-    await touchWaitingTasks(deps.db, ids, now).catch((err: unknown) => console.warn("touching deferred tasks failed", err));
-    await enqueueTasks(deps.queue, ids.map((id) => ({ id, run_after: now + delaySeconds * 1000 })), now);
+    const waiting = await touchWaitingTasks(deps.db, ids, now).catch((err: unknown) => {
+      console.warn("touching deferred tasks failed; re-sending every id", err);
+      return ids.map((id) => ({ id, run_after: null }));
+    });
+    // A task not due yet keeps its own time; the others come back when the breaker may admit them.
+    await enqueueTasks(deps.queue, waiting.map((t) => ({ id: t.id, run_after: Math.max(t.run_after ?? 0, resendAt) })), now);
     for (const message of messages) message.ack();
   } catch (err) {
     // The send failed: fall back to the queue's own redelivery (this one does count toward max_retries).

@@ -48,12 +48,16 @@ export async function renewLeases(db: Db, ids: string[], token: string, now: num
 }
 
 /**
- * Marks waiting tasks as looked after (only `updated_at`): the dispatcher re-sent their message
- * itself (open circuit breaker), so the sweeper need not send another.
+ * Marks waiting tasks as looked after (only `updated_at`): the dispatcher re-sends their message
+ * itself (open circuit breaker), so the sweeper need not send another. Returns the ids that are
+ * still waiting (finished or cancelled ones need no message), in the order of `ids`.
  */
-export async function touchWaitingTasks(db: Db, ids: string[], now: number): Promise<void> {
-  await db.run(sql`
+export async function touchWaitingTasks(db: Db, ids: string[], now: number): Promise<{ id: string; run_after: number | null }[]> {
+  const rows = await db.all<{ id: string; run_after: number | null }>(sql`
     UPDATE tasks SET updated_at = ${now}
     WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
-      AND +status IN ('queued', 'retry')`);
+      AND +status IN ('queued', 'retry')
+    RETURNING id, run_after`);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
 }

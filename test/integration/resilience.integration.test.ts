@@ -76,6 +76,21 @@ describe("dispatcher under an open coordinator breaker", () => {
     for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 2 });
   });
 
+  it("while open re-sends only the tasks still waiting, none before its own run_after", async () => {
+    const { queue, sent } = recordingQueue();
+    const waiting = await insertTask();
+    const later = await insertTask({ run_after: Date.now() + 600_000 });
+    const done = await insertTask();
+    await sql("UPDATE tasks SET status = 'completed' WHERE id = ?", done.id);
+    const b = batchOf([waiting.id, later.id, done.id]);
+    await dispatchBatch(b.batch, dispatchDeps({ queue, admit: () => ({ admitted: false, retryAfterMs: 30_000 }) }));
+    expect(b.acked()).toBe(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toEqual({ body: { task_ids: [waiting.id] }, delaySeconds: 33 }); // 30 s × (1 + 0.2 × 0.5)
+    expect(sent[1]!.body).toEqual({ task_ids: [later.id] });
+    expect(sent[1]!.delaySeconds).toBeGreaterThanOrEqual(599);
+  });
+
   it("is wired into the Worker's queue handler (the isolate's shared breaker)", async () => {
     resetBreakers();
     const shared = breakerFor(COORDINATOR_BREAKER, requireConfig(env));
