@@ -61,9 +61,11 @@ export async function latency(base, rate = 50, durationMs = 20_000) {
     const due = start + (i * 1000) / rate;
     const wait = due - Date.now();
     if (wait > 0) await sleep(wait);
-    pending.push(postJson(base, "/tasks", NOOP));
+    // Settled at once, so a failure is reported after the loop rather than as an unhandled rejection.
+    pending.push(postJson(base, "/tasks", NOOP).then(() => null, (err) => err));
   }
-  await Promise.all(pending);
+  const failed = (await Promise.all(pending)).find((err) => err !== null);
+  if (failed) throw failed;
   await waitDrained(base, 60_000);
   const tasks = await tasksSince(base, start);
   const lat = tasks

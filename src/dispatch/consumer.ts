@@ -7,7 +7,7 @@ import type { Db } from "../store/db";
 import { recordOutcomes } from "../store/record-outcomes";
 import { enqueueTasks } from "./enqueue";
 import { taskMessageSchema, type TaskMessage } from "./message";
-import { decideOutcome } from "./retry-policy";
+import { decideOutcome, JITTER } from "./retry-policy";
 import { errorMessage } from "../lib/error-message";
 import { withTimeout } from "../lib/timeout";
 
@@ -27,8 +27,6 @@ export interface DispatchDeps {
 
 /** Redelivery delay when the pass itself failed (D1 down, …): the claim is idempotent. */
 const PASS_FAILED_RETRY_S = 5;
-/** Spread of the re-send delay under an open breaker, so a backlog does not return all at once. */
-const OPEN_JITTER = 0.2;
 
 /** An admission that always lets the call through (no breaker): for tests and tools. */
 export function alwaysAdmit(run: RunTasks): () => Admission {
@@ -75,7 +73,8 @@ export async function dispatchBatch(batch: MessageBatch<unknown>, deps: Dispatch
  */
 async function deferWhileOpen(messages: Message<unknown>[], ids: string[], retryAfterMs: number, deps: DispatchDeps): Promise<void> {
   const now = deps.now();
-  const delaySeconds = Math.max(1, Math.ceil((retryAfterMs / 1000) * (1 + OPEN_JITTER * deps.random())));
+  // The retry policy's jitter, one-sided: spread the backlog, but never before the breaker admits.
+  const delaySeconds = Math.max(1, Math.ceil((retryAfterMs / 1000) * (1 + JITTER * deps.random())));
   console.warn(`coordinator circuit open: deferring ${ids.length} tasks by ${delaySeconds}s without claiming them`);
   const resendAt = now + delaySeconds * 1000;
   try {
