@@ -10,8 +10,11 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { TEST_MIGRATIONS: migrations },
+          // Wake-ups go to a queue nobody consumes: a test runs the dispatcher itself, so no
+          // background drain can claim the tasks it is about to examine.
+          queueProducers: { TASK_QUEUE: { queueName: "seedcore-tasks-test-sink" } },
           // A tight real limiter (merged with wrangler.toml's) so a test can burst past it.
-          ratelimits: { TEST_TIGHT_LIMITER: { simple: { limit: 3, period: 60 } } },
+          ratelimits: { TEST_TIGHT_LIMITER: { simple: { limit: 3, period: 10 } } },
         },
       }),
     ],

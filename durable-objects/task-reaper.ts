@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { requireConfig } from "../src/config";
 import { runMaintenancePass, type MaintenanceReport } from "../src/maintenance/maintenance-pass";
+import { countStatements } from "../src/store/count-statements";
 import { openDb } from "../src/store/db";
 
 /**
@@ -19,13 +20,20 @@ export class TaskReaper extends DurableObject<Env> {
 
   /** One pass now (tests and the cron backstop); the alarm keeps its own schedule. */
   async runNow(): Promise<MaintenanceReport> {
-    return runMaintenancePass(openDb(this.env.DB), this.env.TASK_QUEUE, requireConfig(this.env), Date.now());
+    const counted = countStatements(this.env.DB);
+    return runMaintenancePass({
+      db: openDb(counted.d1),
+      queue: this.env.TASK_QUEUE,
+      config: requireConfig(this.env),
+      now: Date.now,
+      statementsUsed: counted.count,
+    });
   }
 
   override async alarm(): Promise<void> {
     try {
       const report = await this.runNow();
-      if (report.reaped + report.swept > 0) console.log("maintenance pass", JSON.stringify(report));
+      if (report.reaped > 0 || report.woke) console.log("maintenance pass", JSON.stringify(report));
     } finally {
       // Re-arm even when the pass failed: a stopped reaper is how tasks get stuck forever.
       await this.ctx.storage.setAlarm(Date.now() + this.intervalMs());

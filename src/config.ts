@@ -5,15 +5,15 @@ const count = (def: number) => z.coerce.number().int().positive().default(def);
 /** wrangler [vars] arrive as strings; an empty string means "use the default". */
 const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 
-const configSchema = z.object({
+const configFields = z.object({
   OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),
   FAST_PATH_LATENCY_SLO_MS: z.preprocess(blankAsUndefined, seconds(1000)),
   COGNITIVE_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(8)),
   COGNITIVE_MAX_INFLIGHT: z.preprocess(blankAsUndefined, count(64)),
   MAX_PLAN_STEPS: z.preprocess(blankAsUndefined, count(16)),
   MAX_TASK_ATTEMPTS: z.preprocess(blankAsUndefined, count(3)),
-  TASK_LEASE_S: z.preprocess(blankAsUndefined, seconds(600)),
-  HEARTBEAT_S: z.preprocess(blankAsUndefined, seconds(30)),
+  TASK_LEASE_S: z.preprocess(blankAsUndefined, seconds(120)),
+  HEARTBEAT_S: z.preprocess(blankAsUndefined, seconds(20)),
   DISPATCH_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(120)),
   REAPER_INTERVAL_S: z.preprocess(blankAsUndefined, seconds(15)),
   RETRY_BASE_S: z.preprocess(blankAsUndefined, seconds(10)),
@@ -23,18 +23,32 @@ const configSchema = z.object({
   ORGANISM_CONFIG: z.preprocess(blankAsUndefined, z.string().optional()),
   CB_FAILURE_THRESHOLD: z.preprocess(blankAsUndefined, count(5)),
   CB_RECOVERY_S: z.preprocess(blankAsUndefined, seconds(30)),
-  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(20000)),
+  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(2000)),
+  /** A handler result larger than this fails its task; at most 1 MiB so one result fits a D1 statement. */
+  RESULT_MAX_BYTES: z.preprocess(blankAsUndefined, z.coerce.number().int().min(1024).max(1024 * 1024).default(262_144)),
   RATE_LIMIT_ENABLED: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).default("true").transform((v) => v === "true")),
   /** Must equal `period` of the [[ratelimits]] binding (the binding cannot report it); sent as Retry-After. */
-  RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(60)),
+  RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(10)),
   API_TOKEN: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+});
+
+/**
+ * A lease must survive a missed heartbeat or two: with HEARTBEAT_S above a third of TASK_LEASE_S,
+ * one slow renewal lets the reaper take a task that is still running, and it runs again.
+ */
+const configSchema = configFields.refine((c) => c.HEARTBEAT_S * 3 <= c.TASK_LEASE_S, {
+  path: ["HEARTBEAT_S"],
+  error: (issue) => {
+    const c = issue.input as z.infer<typeof configFields>;
+    return `HEARTBEAT_S (${c.HEARTBEAT_S}) must be at most a third of TASK_LEASE_S (${c.TASK_LEASE_S})`;
+  },
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
 
-type EnvVars = Partial<Record<keyof Config, unknown>>;
+type EnvVars = Partial<Record<keyof z.infer<typeof configFields>, unknown>>;
 
 /** An isolate reuses one env object across requests: parse it once, not on every request. */
 const parsedByEnv = new WeakMap<EnvVars, ConfigResult>();

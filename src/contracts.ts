@@ -25,6 +25,8 @@ export type TaskOutcome =
       retriable: boolean;
       error: string;
       result?: Record<string, unknown>;
-      /** The coordinator refused the task before running it (load shedding): the attempt is given back. */
+      /** The task was refused before it ran (load shedding, open circuit): the attempt is given back. */
       notRun?: true;
+      /** With notRun: when to try again (an open circuit's recovery time); else one backoff step. */
+      retryAfterMs?: number;
     };

@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   conflict: 409,
   ambiguous_id: 409,
   invalid_state: 409,
+  idempotency_conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,
   internal_error: 500,

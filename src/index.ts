@@ -4,6 +4,7 @@ import { createApp } from "./app";
 import { dispatchBatch } from "./dispatch/consumer";
 import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dispatch/dead-letters";
 import type { TaskMessage } from "./dispatch/message";
+import { countStatements } from "./store/count-statements";
 import { openDb } from "./store/db";
 import { reaperStub } from "../durable-objects/task-reaper";
 
@@ -36,8 +37,9 @@ export default {
 
   async queue(batch, env, ctx) {
     armReaper(env, ctx);
-    const db = openDb(env.DB);
-    if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, Date.now());
+    const counted = countStatements(env.DB);
+    const db = openDb(counted.d1);
+    if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, env.TASK_QUEUE, Date.now());
     const config = requireConfig(env);
     const coordinator = coordinatorClient(env, config);
     await dispatchBatch(batch, {
@@ -48,6 +50,7 @@ export default {
       now: Date.now,
       random: Math.random, // jitter only
       newToken: () => crypto.randomUUID(),
+      statementsUsed: counted.count,
     });
   },
 

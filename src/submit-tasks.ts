@@ -1,6 +1,9 @@
 import type { Config } from "./config";
-import { enqueueOrLeaveToSweeper } from "./dispatch/enqueue";
+import { wakeOrLeaveToSweeper, wakeupDelaySeconds } from "./dispatch/wakeups";
 import type { TaskMessage } from "./dispatch/message";
+import { AppError } from "./errors";
+import { canonicalJson, sha256Hex } from "./lib/canonical-json";
+import { utf8Bytes } from "./lib/platform-limits";
 import type { TaskInput } from "./schemas/task";
 import { createTasks, type CreatedTask, type NewTask } from "./store/create-tasks";
 import type { Db } from "./store/db";
@@ -12,7 +15,14 @@ export interface SubmitDeps {
   now: number;
 }
 
-function toNewTask(input: TaskInput, config: Config, idempotencyKey: string | null): NewTask {
+/** What identifies a submission for idempotency: the body as given, without the key itself. */
+function requestHash(input: TaskInput): Promise<string> {
+  const { idempotency_key: _key, ...body } = input;
+  return sha256Hex(canonicalJson(body));
+}
+
+async function toNewTask(input: TaskInput, config: Config, headerKey: string | null): Promise<NewTask> {
+  const key = headerKey ?? input.idempotency_key ?? null;
   return {
     id: crypto.randomUUID(),
     status: input.run_immediately ? "queued" : "created",
@@ -23,24 +33,40 @@ function toNewTask(input: TaskInput, config: Config, idempotencyKey: string | nu
     params: input.params,
     run_after: input.run_after ? Date.parse(input.run_after) : null,
     max_attempts: input.max_attempts ?? config.MAX_TASK_ATTEMPTS,
-    idempotency_key: idempotencyKey ?? input.idempotency_key ?? null,
+    idempotency_key: key,
+    input_bytes: utf8Bytes(JSON.stringify(input.params)) + utf8Bytes(input.description ?? ""),
+    request_hash: key === null ? null : await requestHash(input),
   };
 }
 
-/** Stores the tasks (one transaction), then sends one queue message for the new queued ones. */
-export async function submitTasks(
-  inputs: TaskInput[],
-  deps: SubmitDeps,
-  idempotencyKey: string | null = null,
-): Promise<CreatedTask[]> {
-  const created = await createTasks(
-    deps.db,
-    inputs.map((input) => toNewTask(input, deps.config, idempotencyKey)),
-    deps.now,
-  );
-  const toQueue = created
-    .filter((c) => c.created && c.row.status === "queued")
-    .map((c) => ({ id: c.row.id, run_after: c.row.runAfter }));
-  await enqueueOrLeaveToSweeper(deps.queue, toQueue, deps.now);
-  return created;
+function conflict(index: number, key: string, inputs: unknown[]): AppError {
+  const where = inputs.length > 1 ? ` (tasks.${index})` : "";
+  return new AppError("idempotency_conflict", `idempotency key '${key}'${where} was already used with a different body`, { idempotency_key: key, index });
+}
+
+/** The same key twice in one request must mean the same task, or the request is refused whole. */
+function checkRepeatedKeys(tasks: NewTask[]): void {
+  const seen = new Map<string, string | null>();
+  for (const [index, t] of tasks.entries()) {
+    if (t.idempotency_key === null) continue;
+    if (seen.has(t.idempotency_key) && seen.get(t.idempotency_key) !== t.request_hash) throw conflict(index, t.idempotency_key, tasks);
+    seen.set(t.idempotency_key, t.request_hash);
+  }
+}
+
+/**
+ * Stores the tasks (one transaction), then sends one wake-up for the new queued ones: at once if
+ * any is due, else delayed to the earliest run_after (the pass it wakes schedules the next).
+ */
+export async function submitTasks(inputs: TaskInput[], deps: SubmitDeps, headerKey: string | null = null): Promise<CreatedTask[]> {
+  const tasks = await Promise.all(inputs.map((input) => toNewTask(input, deps.config, headerKey)));
+  checkRepeatedKeys(tasks);
+  const result = await createTasks(deps.db, tasks, deps.now);
+  if (!result.ok) throw conflict(result.conflict.index, result.conflict.key, tasks);
+  const queued = result.tasks.filter((c) => c.created && c.row.status === "queued");
+  if (queued.length > 0) {
+    const earliest = Math.min(...queued.map((c) => c.row.runAfter ?? deps.now));
+    await wakeOrLeaveToSweeper(deps.queue, "submit", wakeupDelaySeconds(earliest, deps.now));
+  }
+  return result.tasks;
 }

@@ -9,7 +9,7 @@ export const TERMINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", 
 export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq"] as const;
 export type EventActor = (typeof EVENT_ACTORS)[number];
 
-/** Mirrors migrations/0001_tasks.sql; times are epoch milliseconds. */
+/** Mirrors migrations/ (0001, 0002); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -32,6 +32,10 @@ export const tasks = sqliteTable(
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    priority: integer("priority").notNull().default(0),
+    inputBytes: integer("input_bytes").notNull().default(0),
+    requestHash: text("request_hash"),
+    sortKey: integer("sort_key").generatedAlwaysAs(sql`max(created_at, coalesce(run_after, 0)) - priority * 1000`, { mode: "virtual" }),
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
@@ -40,6 +44,7 @@ export const tasks = sqliteTable(
     index("tasks_created_idx").on(t.createdAt),
     index("tasks_type_idx").on(t.type),
     index("tasks_domain_idx").on(t.domain),
+    index("tasks_due_idx").on(t.sortKey, t.id).where(sql`status IN ('queued', 'retry')`),
   ],
 );
 
@@ -59,6 +64,15 @@ export const taskEvents = sqliteTable(
   },
   (t) => [index("task_events_task_idx").on(t.taskId, t.id)],
 );
+
+/** Durable counters for what is not a task transition (dead-lettered wake-ups). */
+export const metricCounters = sqliteTable("metric_counters", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull().default(0),
+});
+
+/** Statuses a pass may claim from; the due index covers exactly these. */
+export const CLAIMABLE_STATUSES = ["queued", "retry"] as const satisfies readonly TaskStatus[];
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type NewTaskRow = typeof tasks.$inferInsert;

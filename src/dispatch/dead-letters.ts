@@ -1,18 +1,20 @@
 import type { Db } from "../store/db";
-import { markDeadLettered } from "../store/dead-letter";
-import { taskMessageSchema } from "./message";
+import { oldestDueTouch } from "../store/claim-due-tasks";
+import { addToCounter, COUNTER } from "../store/metric-counters";
+import type { TaskMessage } from "./message";
+import { sendWakeup } from "./wakeups";
 
 export const DEAD_LETTER_QUEUE = "seedcore-tasks-dlq";
 
-/** The DLQ consumer: fails the tasks of messages the main queue gave up on, then acks. */
-export async function handleDeadLetters(batch: MessageBatch<unknown>, db: Db, now: number): Promise<void> {
-  const ids = new Set<string>();
-  for (const message of batch.messages) {
-    const parsed = taskMessageSchema.safeParse(message.body);
-    if (parsed.success) for (const id of parsed.data.task_ids) ids.add(id);
-  }
+/**
+ * The DLQ consumer. A dead wake-up never fails a task (a poison task fails by its own attempts):
+ * it is counted, and if due work exists a fresh wake-up takes its place.
+ */
+export async function handleDeadLetters(batch: MessageBatch<unknown>, db: Db, queue: Queue<TaskMessage>, now: number): Promise<void> {
   try {
-    if (ids.size > 0) await markDeadLettered(db, [...ids], now);
+    console.warn(`${batch.messages.length} wake-up(s) dead-lettered after the queue's retries`);
+    await addToCounter(db, COUNTER.wakeupsDeadLettered, batch.messages.length);
+    if ((await oldestDueTouch(db, now)) !== null) await sendWakeup(queue, "dlq");
     batch.ackAll();
   } catch (err) {
     console.error("dead-letter pass failed; will be redelivered", err);

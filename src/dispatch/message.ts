@@ -1,10 +1,13 @@
 import { z } from "zod";
 
-export const MAX_IDS_PER_MESSAGE = 100;
-
-/** The one queue message: the ids of a submitted batch (the consumer flattens them). */
+/**
+ * The one queue message: "due work may exist". It never names the tasks to run (the claim in D1
+ * picks them), so duplicates and losses are harmless and a message stays a few bytes.
+ */
 export const taskMessageSchema = z.object({
-  task_ids: z.array(z.string().uuid()).min(1).max(MAX_IDS_PER_MESSAGE),
+  kind: z.literal("wake"),
+  /** Who sent it, for logs: submit, pass, retry, breaker, reaper, sweeper, dlq. */
+  reason: z.string().max(32).optional(),
 });
 
 export type TaskMessage = z.infer<typeof taskMessageSchema>;

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import type { TaskOutcome } from "../contracts";
+import { utf8Bytes } from "../lib/platform-limits";
 import type { OutcomeWrite } from "../store/record-outcomes";
 
 export const JITTER = 0.2;
@@ -24,17 +25,24 @@ export interface ClaimedAttempt {
 export function decideOutcome(
   task: ClaimedAttempt,
   outcome: TaskOutcome,
-  config: Pick<Config, "RETRY_BASE_S" | "RETRY_MAX_S">,
+  config: Pick<Config, "RETRY_BASE_S" | "RETRY_MAX_S" | "RESULT_MAX_BYTES">,
   now: number,
   random: number,
 ): OutcomeWrite {
   if (outcome.ok) {
+    // The one result that cannot be stored fails alone and for good: running it again yields the same.
+    const bytes = utf8Bytes(JSON.stringify(outcome.result));
+    if (bytes > config.RESULT_MAX_BYTES) {
+      const error = `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${config.RESULT_MAX_BYTES})`;
+      return { id: task.id, status: "failed", result: null, error, run_after: null, message: `failed permanently: ${error}` };
+    }
     return { id: task.id, status: "completed", result: outcome.result, error: null, run_after: null, message: "completed" };
   }
   const result = outcome.result ?? null;
   if (outcome.notRun) {
-    // Capacity, not failure: retry after the first backoff step without spending an attempt.
-    const delayMs = Math.round(backoffSeconds(1, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
+    // Not a failure of the task (shed, circuit open): retry without spending an attempt, after the
+    // time the refusal asked for, else the first backoff step.
+    const delayMs = outcome.retryAfterMs ?? Math.round(backoffSeconds(1, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
     const message = `not run, attempt not counted, retrying in ${Math.round(delayMs / 1000)}s: ${outcome.error}`;
     return { id: task.id, status: "retry", result, error: outcome.error, run_after: now + delayMs, message, refund_attempt: true };
   }

@@ -16,7 +16,6 @@ const COUNTERS: { name: string; help: string; matches: (t: TransitionCount) => b
   { name: "failed", help: "Transitions to failed (dispatcher, reaper or dead-letter queue).", matches: (t) => t.to_status === "failed" },
   { name: "retried", help: "Transitions to retry (by the dispatcher or the reaper).", matches: (t) => t.to_status === "retry" },
   { name: "reaped", help: "Running tasks whose lease expired, moved on by the reaper.", matches: (t) => t.actor === "reaper" },
-  { name: "dead_lettered", help: "Tasks failed by the dead-letter queue consumer.", matches: (t) => t.actor === "dlq" },
   { name: "cancelled", help: "Transitions to cancelled.", matches: (t) => t.to_status === "cancelled" },
 ];
 
@@ -44,6 +43,12 @@ function d1Families(s: MetricsSnapshot): MetricFamily[] {
       type: "counter",
       samples: [{ value: s.transitions.filter(c.matches).reduce((n, t) => n + t.n, 0) }],
     })),
+    {
+      name: "seedcore_wakeups_dead_lettered_total",
+      help: "Wake-up messages that reached the dead-letter queue (no task is failed by it; a fresh wake-up replaces them).",
+      type: "counter",
+      samples: [{ value: s.counters.wakeups_dead_lettered ?? 0 }],
+    },
     {
       name: "seedcore_task_transitions_total",
       help: "Every state change recorded in task_events, by actor and statuses (from=\"\" is submission).",

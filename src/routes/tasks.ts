@@ -5,7 +5,7 @@ import { configOf, createRouter } from "../lib/router";
 import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "../schemas/task";
 import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "../store/cancel-or-rerun";
 import { openDb } from "../store/db";
-import { enqueueOrLeaveToSweeper } from "../dispatch/enqueue";
+import { wakeOrLeaveToSweeper } from "../dispatch/wakeups";
 import { eventToJson } from "../store/event-json";
 import { listTaskEvents } from "../store/find-task";
 import { taskToJson } from "../store/task-json";
@@ -35,7 +35,7 @@ taskRoutes.openapi(
     responses: {
       201: taskResponse("created"),
       200: taskResponse("an existing task with the same idempotency key"),
-      ...errorResponses(400, 413, 503),
+      ...errorResponses(400, 409, 413, 503),
     },
   }),
   async (c) => {
@@ -128,6 +128,6 @@ taskRoutes.openapi(actionRoute("run", "Queue a created, failed, retrying or canc
   if (!queued) {
     throw new AppError("invalid_state", `task is ${task.status}; only ${RERUNNABLE.join(", ")} tasks can be run`);
   }
-  await enqueueOrLeaveToSweeper(c.env.TASK_QUEUE, [{ id: queued.id, run_after: null }], now);
+  await wakeOrLeaveToSweeper(c.env.TASK_QUEUE, "run");
   return c.json(taskToJson(queued), 200);
 });

@@ -1,9 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { TASK_STATUSES } from "../db/schema";
+import { utf8Bytes } from "../lib/platform-limits";
 
-const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 const MAX_DESCRIPTION_BYTES = 4 * 1024;
 const MAX_PARAMS_BYTES = 64 * 1024;
+/** The most params + description one task can hold (sizes a dispatcher pass). */
+export const MAX_TASK_INPUT_BYTES = MAX_PARAMS_BYTES + MAX_DESCRIPTION_BYTES;
 export const MAX_ATTEMPTS_LIMIT = 20;
 /** Well below SQLite's JSON depth limit (1000), so D1's json() never rejects what we accept. */
 export const MAX_PARAMS_DEPTH = 32;

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { TaskRow } from "../db/schema";
+import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
@@ -15,6 +16,10 @@ export interface NewTask {
   run_after: number | null;
   max_attempts: number;
   idempotency_key: string | null;
+  /** UTF-8 bytes of params + description (sizes a dispatcher pass). */
+  input_bytes: number;
+  /** Fingerprint of the submitted body; set with an idempotency key. */
+  request_hash: string | null;
 }
 
 export interface CreatedTask {
@@ -23,23 +28,35 @@ export interface CreatedTask {
   created: boolean;
 }
 
+export type CreateResult =
+  | { ok: true; tasks: CreatedTask[] }
+  /** An idempotency key already names a task with another body: nothing was written. */
+  | { ok: false; conflict: { index: number; key: string } };
+
 /**
- * Inserts a batch of tasks and their first events in one transaction, three statements
- * whatever the batch size. A task whose idempotency key already exists is not inserted;
- * the existing row comes back in its place.
+ * Inserts a batch of tasks and their first events in one transaction, three statements whatever
+ * the batch size. A task whose idempotency key already exists with the same body is not inserted:
+ * the existing row comes back in its place. If any key exists with a different body, nothing is
+ * inserted (the check and the insert share the transaction, so no race can split the batch).
  */
-export async function createTasks(db: Db, tasks: NewTask[], now: number): Promise<CreatedTask[]> {
-  const payload = JSON.stringify(tasks);
+export async function createTasks(db: Db, tasks: NewTask[], now: number): Promise<CreateResult> {
+  // A submitted batch is at most 256 KiB of body; one chunk holds it (checked, not assumed).
+  const [chunk, ...more] = chunkJsonArray(tasks, D1_JSON_BUDGET_BYTES);
+  if (!chunk || more.length > 0) throw new Error(`a batch of ${tasks.length} tasks does not fit one D1 statement`);
+  const payload = chunk.json;
   const keys = JSON.stringify(tasks.map((t) => t.idempotency_key).filter((k) => k !== null));
-  // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
+  const conflicting = sql`
+    SELECT 1 FROM json_each(${payload}) AS k CROSS JOIN tasks AS t ON t.idempotency_key = k.value->>'idempotency_key'
+    WHERE t.request_hash IS NOT NULL AND t.request_hash IS NOT k.value->>'request_hash'`;
   const [inserted, , existing] = await sqlBatch<[RawTaskRow, unknown, RawTaskRow]>(db, [
     sql`
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
-                         params, run_after, idempotency_key, created_at, updated_at)
+                         params, run_after, idempotency_key, input_bytes, request_hash, created_at, updated_at)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
              j.value->>'description', j.value->>'domain', j.value->>'drift_score',
-             json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key', ${now}, ${now}
-      FROM json_each(${payload}) AS j WHERE true
+             json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key',
+             j.value->>'input_bytes', j.value->>'request_hash', ${now}, ${now}
+      FROM json_each(${payload}) AS j WHERE NOT EXISTS (${conflicting})
       ON CONFLICT DO NOTHING
       RETURNING *`,
     sql`
@@ -51,11 +68,18 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
   ]);
   const byKey = new Map(existing.map((r) => [r.idempotency_key, r]));
   const byId = new Map(inserted.map((r) => [r.id, r]));
-  return tasks.map((t) => {
+  const prior = (t: NewTask) => (t.idempotency_key === null ? undefined : byKey.get(t.idempotency_key));
+  const index = tasks.findIndex((t) => {
+    const p = byId.has(t.id) ? undefined : prior(t);
+    return p !== undefined && p.request_hash !== null && p.request_hash !== t.request_hash;
+  });
+  if (index >= 0) return { ok: false, conflict: { index, key: tasks[index]?.idempotency_key as string } };
+  const out = tasks.map((t): CreatedTask => {
     const own = byId.get(t.id);
     if (own) return { row: fromRawRow(own), created: true };
-    const prior = t.idempotency_key === null ? undefined : byKey.get(t.idempotency_key);
-    if (!prior) throw new Error(`task ${t.id} was neither inserted nor found by idempotency key`);
-    return { row: fromRawRow(prior), created: false };
+    const existing = prior(t);
+    if (!existing) throw new Error(`task ${t.id} was neither inserted nor found by idempotency key`);
+    return { row: fromRawRow(existing), created: false };
   });
+  return { ok: true, tasks: out };
 }

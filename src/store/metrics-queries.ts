@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventActor, TaskStatus } from "../db/schema";
 import type { Db } from "./db";
+import type { CounterName } from "./metric-counters";
 import { sqlBatch } from "./sql-batch";
 
 /**
@@ -30,6 +31,8 @@ export interface DurationHistogram {
 export interface MetricsSnapshot {
   byStatus: { status: TaskStatus; n: number }[];
   transitions: TransitionCount[];
+  /** metric_counters by name (what is not a task transition). */
+  counters: Partial<Record<CounterName, number>>;
   queueWait: DurationHistogram;
   runTime: DurationHistogram;
 }
@@ -89,17 +92,19 @@ const byStatusQuery = () => sql`SELECT status, count(*) AS n FROM tasks GROUP BY
 
 /** Everything /metrics reads from D1, in one round trip (one read transaction). */
 export async function readMetricsSnapshot(db: Db, opts: { windowEvents: number; boundsMs: number[] }): Promise<MetricsSnapshot> {
-  const [byStatus, transitions, wait, run] = await sqlBatch<
-    [{ status: TaskStatus; n: number }, TransitionCount, HistogramRow, HistogramRow]
+  const [byStatus, transitions, wait, run, counters] = await sqlBatch<
+    [{ status: TaskStatus; n: number }, TransitionCount, HistogramRow, HistogramRow, { name: CounterName; value: number }]
   >(db, [
     byStatusQuery(),
     sql`SELECT actor, from_status, to_status, count(*) AS n FROM task_events GROUP BY actor, from_status, to_status`,
     queueWaitQuery(opts.windowEvents, opts.boundsMs),
     runTimeQuery(opts.windowEvents, opts.boundsMs),
+    sql`SELECT name, value FROM metric_counters`,
   ]);
   return {
     byStatus,
     transitions,
+    counters: Object.fromEntries(counters.map((c) => [c.name, c.value])),
     queueWait: toHistogram(opts.boundsMs, wait[0]),
     runTime: toHistogram(opts.boundsMs, run[0]),
   };

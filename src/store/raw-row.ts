@@ -21,6 +21,10 @@ export interface RawTaskRow {
   idempotency_key: string | null;
   created_at: number;
   updated_at: number;
+  priority: number;
+  input_bytes: number;
+  request_hash: string | null;
+  sort_key: number | null;
 }
 
 function parseJson(text: string | null): unknown {
@@ -48,5 +52,9 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     idempotencyKey: r.idempotency_key,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    priority: r.priority,
+    inputBytes: r.input_bytes,
+    requestHash: r.request_hash,
+    sortKey: r.sort_key,
   };
 }

@@ -1,4 +1,6 @@
 import { sql } from "drizzle-orm";
+import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
+import { errorMessage } from "../lib/error-message";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
 
@@ -10,7 +12,7 @@ export interface OutcomeWrite {
   run_after: number | null;
   /** Shown in the task's event timeline. */
   message: string;
-  /** The task was not run (shed): undo the claim's attempts + 1. */
+  /** The task was not run, or its outcome was lost: undo the claim's attempts + 1. */
   refund_attempt?: boolean;
 }
 
@@ -20,14 +22,8 @@ export interface WrittenOutcome {
   run_after: number | null;
 }
 
-/**
- * Writes the outcomes of one claim, only where `status='running' AND locked_by=<token>` still
- * holds: a task cancelled or re-leased meanwhile keeps its state and the late result is dropped.
- * Returns the rows actually written.
- */
-export async function recordOutcomes(db: Db, token: string, writes: OutcomeWrite[], now: number): Promise<WrittenOutcome[]> {
-  if (writes.length === 0) return [];
-  const payload = JSON.stringify(writes);
+/** Outcomes of one JSON array, in one transaction, only where the claim still holds. */
+async function writeOutcomes(db: Db, token: string, payload: string, now: number): Promise<WrittenOutcome[]> {
   const [, written] = await sqlBatch<[unknown, WrittenOutcome]>(db, [
     sql`
       INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
@@ -43,5 +39,41 @@ export async function recordOutcomes(db: Db, token: string, writes: OutcomeWrite
       WHERE tasks.id = j.value->>'id' AND +tasks.status = 'running' AND tasks.locked_by = ${token}
       RETURNING tasks.id AS id, tasks.status AS status, tasks.run_after AS run_after`,
   ]);
+  return written;
+}
+
+/** The task ran but its outcome could not be stored: put it back without its result, attempt refunded. */
+function unrecordable(write: OutcomeWrite, err: unknown, now: number): OutcomeWrite {
+  const error = `outcome could not be recorded (${errorMessage(err)}); the task will run again`;
+  return { id: write.id, status: "retry", result: null, error, run_after: now, message: error, refund_attempt: true };
+}
+
+/**
+ * A chunk that fails is written again in halves, so one bad outcome cannot strand the others;
+ * an outcome that fails alone is replaced by a small "put back" write. If even that fails (D1
+ * is down), the error propagates and the lease expires into the reaper's hands.
+ */
+async function writeOrSplit(db: Db, token: string, writes: OutcomeWrite[], now: number, json = JSON.stringify(writes)): Promise<WrittenOutcome[]> {
+  try {
+    return await writeOutcomes(db, token, json, now);
+  } catch (err) {
+    const [only] = writes;
+    if (writes.length === 1 && only) {
+      console.error(`outcome of task ${only.id} could not be written; putting it back`, err);
+      return writeOutcomes(db, token, JSON.stringify([unrecordable(only, err, now)]), now);
+    }
+    const half = Math.ceil(writes.length / 2);
+    return [...(await writeOrSplit(db, token, writes.slice(0, half), now)), ...(await writeOrSplit(db, token, writes.slice(half), now))];
+  }
+}
+
+/**
+ * Writes the outcomes of one claim in chunks that fit D1's value limit, only where
+ * `status='running' AND locked_by=<token>` still holds: a task cancelled or re-leased meanwhile
+ * keeps its state and the late result is dropped. Returns the rows actually written.
+ */
+export async function recordOutcomes(db: Db, token: string, writes: OutcomeWrite[], now: number): Promise<WrittenOutcome[]> {
+  const written: WrittenOutcome[] = [];
+  for (const chunk of chunkJsonArray(writes, D1_JSON_BUDGET_BYTES)) written.push(...(await writeOrSplit(db, token, chunk.items, now, chunk.json)));
   return written;
 }

@@ -1,11 +1,16 @@
-import { createMessageBatch } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { organismStub, type RunTasks } from "../../src/clients/organism-client";
 import { requireConfig } from "../../src/config";
-import { alwaysAdmit, type DispatchDeps } from "../../src/dispatch/consumer";
+import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
+import type { TaskMessage } from "../../src/dispatch/message";
+import { resetPendingWakeup } from "../../src/dispatch/wakeups";
+import worker from "../../src/index";
 import { recordingQueue } from "./recording-queue";
 import { db } from "./tasks";
-import { TASK_QUEUE } from "./worker";
+
+export const TASK_QUEUE = "seedcore-tasks";
+export const DLQ = "seedcore-tasks-dlq";
 
 export type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: Partial<DispatchDeps["config"]>; runTasks?: RunTasks };
 
@@ -15,6 +20,7 @@ export type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: P
  */
 export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
   const { config, runTasks, ...rest } = overrides;
+  resetPendingWakeup();
   return {
     db: db(),
     queue: recordingQueue().queue,
@@ -23,14 +29,32 @@ export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
     now: Date.now,
     random: () => 0.5,
     newToken: () => crypto.randomUUID(),
+    statementsUsed: () => 0,
     ...rest,
   };
 }
 
-/** A queue batch with one message per id list, as the dispatcher receives it. */
-export function messageBatch(...idLists: string[][]) {
-  return createMessageBatch(
-    TASK_QUEUE,
-    idLists.map((task_ids) => ({ id: `m-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body: { task_ids } })),
-  );
+let messageSeq = 0;
+
+/** A queue batch of `n` wake-ups (any body: the consumer treats every message as one). */
+export function wakeBatch(queue = TASK_QUEUE, bodies: unknown[] = [{ kind: "wake", reason: "submit" }]) {
+  return createMessageBatch(queue, bodies.map((body) => ({ id: `m-${++messageSeq}`, timestamp: new Date(), attempts: 1, body })));
+}
+
+/** One drain with these deps, as a wake-up would start it. */
+export async function drain(overrides: DepsOverrides = {}): Promise<DispatchDeps> {
+  const deps = dispatchDeps(overrides);
+  await dispatchBatch(wakeBatch(), deps);
+  return deps;
+}
+
+/** Wake-ups through the Worker's own queue handler (real bindings and coordinator), with its acks. */
+export async function deliver(queue = TASK_QUEUE, bodies?: unknown[]) {
+  resetPendingWakeup();
+  const batch = wakeBatch(queue, bodies);
+  const ctx = createExecutionContext();
+  const handler: ExportedHandler<Env, TaskMessage> = worker;
+  await handler.queue?.(batch as MessageBatch<TaskMessage>, env, ctx);
+  await waitOnExecutionContext(ctx);
+  return { batch, result: await getQueueResult(batch, ctx) };
 }

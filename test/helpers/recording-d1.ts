@@ -1,29 +1,53 @@
 export interface RecordedStatement {
   sql: string;
   params: unknown[];
+  /** Bytes of the rows it returned (JSON), once it has run. */
+  resultBytes?: number;
 }
 
-/** A D1 binding that logs every statement it prepares and binds, then runs it for real. */
+const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+
+/**
+ * A D1 binding that logs every statement it prepares and binds (and the size of what it
+ * returned), then runs it for real. The statements handed to batch() are the binding's own.
+ */
 export function recordingD1(real: D1Database, log: RecordedStatement[]): D1Database {
+  const entries = new WeakMap<D1PreparedStatement, RecordedStatement>();
+  const track = (stmt: D1PreparedStatement, entry: RecordedStatement): D1PreparedStatement => {
+    entries.set(stmt, entry);
+    return stmt;
+  };
+  const recordResult = <T>(entry: RecordedStatement | undefined, result: T): T => {
+    if (entry) entry.resultBytes = jsonBytes((result as { results?: unknown })?.results ?? result);
+    return result;
+  };
   return new Proxy(real, {
     get(target, prop) {
       if (prop === "prepare") {
         return (query: string) => {
+          const entry: RecordedStatement = { sql: query, params: [] };
+          log.push(entry);
           const stmt = target.prepare(query);
-          log.push({ sql: query, params: [] });
-          const entry = log[log.length - 1]!;
           return new Proxy(stmt, {
             get(s, k) {
               if (k === "bind") {
                 return (...params: unknown[]) => {
                   entry.params = params;
-                  return s.bind(...params);
+                  return track(s.bind(...params), entry);
                 };
               }
               const value: unknown = Reflect.get(s, k);
-              return typeof value === "function" ? value.bind(s) : value;
+              if (typeof value !== "function") return value;
+              return async (...args: unknown[]) => recordResult(entry, await (value as (...a: unknown[]) => Promise<unknown>).apply(s, args));
             },
           });
+        };
+      }
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          const results = await target.batch(statements);
+          results.forEach((r, i) => recordResult(entries.get(statements[i]!), r));
+          return results;
         };
       }
       const value: unknown = Reflect.get(target, prop);

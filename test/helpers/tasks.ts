@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import type { TaskRow } from "../../src/db/schema";
-import { createTasks, type NewTask } from "../../src/store/create-tasks";
+import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../../src/lib/platform-limits";
+import { createTasks, type CreatedTask, type NewTask } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
 import { findTask } from "../../src/store/find-task";
 
@@ -19,13 +20,26 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     run_after: null,
     max_attempts: 3,
     idempotency_key: null,
+    input_bytes: JSON.stringify(overrides.params ?? {}).length,
+    request_hash: null,
     ...overrides,
   };
 }
 
-/** Inserts a queued task straight into D1, with no queue message: the test delivers it. */
+/** Inserts tasks straight into D1 (in batches of at most 100 that fit a statement), with no wake-up: the test runs the dispatcher. */
+export async function insertTasks(tasks: NewTask[], now = Date.now()): Promise<CreatedTask[]> {
+  const out: CreatedTask[] = [];
+  for (const chunk of chunkJsonArray(tasks, D1_JSON_BUDGET_BYTES, 100)) {
+    const result = await createTasks(db(), chunk.items, now);
+    if (!result.ok) throw new Error(`idempotency conflict on ${result.conflict.key}`);
+    out.push(...result.tasks);
+  }
+  return out;
+}
+
+/** Inserts one queued task straight into D1, with no wake-up. */
 export async function insertTask(overrides: Partial<NewTask> = {}): Promise<TaskRow> {
-  const [created] = await createTasks(db(), [newTask(overrides)], Date.now());
+  const [created] = await insertTasks([newTask(overrides)]);
   return created!.row;
 }
 
@@ -46,4 +60,9 @@ export async function eventsOf(id: string): Promise<{ from_status: string | null
     .bind(id)
     .all<{ from_status: string | null; to_status: string; actor: string; message: string | null }>();
   return results;
+}
+
+/** Marks every task of earlier tests in this file finished, so a drain here sees only this test's work. */
+export async function settleOtherTasks(): Promise<void> {
+  await sql("UPDATE tasks SET status = 'cancelled', locked_by = NULL, lease_expires_at = NULL WHERE status NOT IN ('completed', 'failed', 'cancelled')");
 }

@@ -1,6 +1,5 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import type { TaskMessage } from "../../src/dispatch/message";
 import worker from "../../src/index";
 
 /** A request through the Worker's own fetch (routing, middleware, onError included). */
@@ -19,25 +18,6 @@ export async function fetchWithEnv(request: Request, overrides: Partial<Record<k
 export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return api(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 }
-
-let messageSeq = 0;
-
-/** Delivers one message per id list to the dispatcher, as the queue would, and returns its acks. */
-export async function deliver(queue: string, ...idLists: unknown[][]) {
-  const batch = createMessageBatch(
-    queue,
-    idLists.map((task_ids) => ({ id: `m-${++messageSeq}`, timestamp: new Date(), attempts: 1, body: { task_ids } })),
-  );
-  const ctx = createExecutionContext();
-  const handler: ExportedHandler<Env, TaskMessage> = worker;
-  // Tests also deliver malformed bodies; the consumer validates every message itself.
-  await handler.queue?.(batch as MessageBatch<TaskMessage>, env, ctx);
-  await waitOnExecutionContext(ctx);
-  return { batch, result: await getQueueResult(batch, ctx) };
-}
-
-export const TASK_QUEUE = "seedcore-tasks";
-export const DLQ = "seedcore-tasks-dlq";
 
 export async function countRows(): Promise<{ tasks: number; events: number }> {
   const t = await env.DB.prepare("SELECT count(*) AS n FROM tasks").first<{ n: number }>();

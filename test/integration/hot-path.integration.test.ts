@@ -2,37 +2,50 @@ import { env } from "cloudflare:workers";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
-import { dispatchBatch } from "../../src/dispatch/consumer";
+import { PASS_CONCURRENCY } from "../../src/dispatch/drain";
+import { passLimits } from "../../src/dispatch/pass-limits";
 import { createTasks } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
 import { queueWaitQuery, runTimeQuery } from "../../src/store/metrics-queries";
-import { dispatchDeps, messageBatch } from "../helpers/dispatch";
+import { drain } from "../helpers/dispatch";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
-import { newTask } from "../helpers/tasks";
+import { newTask, settleOtherTasks } from "../helpers/tasks";
+import { requireConfig } from "../../src/config";
 
-/** Submits `n` tasks and dispatches them as one consumer batch, recording every D1 statement. */
+/** Submits `n` tasks and drains them, recording every D1 statement. */
 async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[]; dispatch: RecordedStatement[] }> {
+  await settleOtherTasks();
   const submit: RecordedStatement[] = [];
   const tasks = Array.from({ length: n }, () => newTask({ type: "ping" }));
   await createTasks(openDb(recordingD1(env.DB, submit)), tasks, Date.now());
   const dispatch: RecordedStatement[] = [];
-  await dispatchBatch(
-    messageBatch(tasks.map((t) => t.id)),
-    dispatchDeps({
-      db: openDb(recordingD1(env.DB, dispatch)),
-      runTasks: async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
-    }),
-  );
+  await drain({
+    db: openDb(recordingD1(env.DB, dispatch)),
+    runTasks: async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+  });
   return { submit, dispatch };
 }
 
-describe("work per batch, not per task", () => {
-  it("uses the same, small number of D1 statements for a batch of 1 and of 100", async () => {
+describe("work per pass, not per task", () => {
+  it("uses the same, small number of D1 statements for a pass of 1 and of a full pass", async () => {
+    const full = passLimits(requireConfig(env)).maxTasks;
     const one = await recordPipeline(1);
-    const hundred = await recordPipeline(100);
-    expect(hundred.dispatch.length).toBe(one.dispatch.length);
-    expect(hundred.submit.length).toBe(one.submit.length);
-    expect(hundred.dispatch.length).toBeLessThanOrEqual(6);
+    const many = await recordPipeline(full - 1);
+    expect(many.dispatch.length).toBe(one.dispatch.length);
+    expect(many.submit.length).toBe(one.submit.length);
+    // claim (events, update, next due time) + outcomes (events, update)
+    expect(many.dispatch.length).toBe(5);
+  });
+
+  it("a backlog costs one claim and one outcome write per pass of up to the pass size", async () => {
+    const full = passLimits(requireConfig(env)).maxTasks;
+    const { dispatch } = await recordPipeline(3 * full);
+    const claims = dispatch.filter((s) => /^\s*UPDATE tasks SET status = 'running'/.test(s.sql)).length;
+    const outcomes = dispatch.filter((s) => /^\s*UPDATE tasks SET status = j\.value/.test(s.sql)).length;
+    expect(outcomes).toBe(3);
+    // Each full pass looks again, in parallel up to PASS_CONCURRENCY: at most that many empty claims.
+    expect(claims).toBeGreaterThanOrEqual(4);
+    expect(claims).toBeLessThanOrEqual(3 + PASS_CONCURRENCY);
   });
 });
 

@@ -3,10 +3,11 @@ import { describe, expect, it } from "vitest";
 import { dashboardCsp } from "../../src/dashboard/page";
 import { CLIENT_SCRIPT } from "../../src/dashboard/client-script";
 import { parseMetrics, sampleValue, type ParsedExposition } from "../../src/lib/prometheus";
-import { claimTasks } from "../../src/store/claim-tasks";
-import { reapExpiredLeases } from "../../src/store/reap-and-sweep";
-import { db, getTask, insertTask, sql } from "../helpers/tasks";
-import { api, deliver, DLQ, fetchWithEnv, TASK_QUEUE } from "../helpers/worker";
+import { claimDueTasks } from "../../src/store/claim-due-tasks";
+import { reapExpiredLeases } from "../../src/store/reap-expired-leases";
+import { deliver, DLQ } from "../helpers/dispatch";
+import { db, getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
+import { api, fetchWithEnv } from "../helpers/worker";
 
 async function scrape(): Promise<ParsedExposition> {
   const res = await api("/metrics");
@@ -15,8 +16,8 @@ async function scrape(): Promise<ParsedExposition> {
   return parseMetrics(await res.text());
 }
 
-const COUNTERS = ["submitted", "claimed", "completed", "failed", "retried", "reaped", "dead_lettered", "cancelled"] as const;
-type Counts = Record<(typeof COUNTERS)[number], number> & { queue_wait: number; run: number; escalations: number };
+const COUNTERS = ["submitted", "claimed", "completed", "failed", "retried", "reaped", "cancelled"] as const;
+type Counts = Record<(typeof COUNTERS)[number], number> & { queue_wait: number; run: number; escalations: number; dead_wakeups: number };
 
 function counts(m: ParsedExposition): Counts {
   const out = Object.fromEntries(COUNTERS.map((c) => [c, sampleValue(m, `seedcore_tasks_${c}_total`) ?? NaN]));
@@ -25,6 +26,7 @@ function counts(m: ParsedExposition): Counts {
     queue_wait: sampleValue(m, "seedcore_task_queue_wait_seconds_count") ?? NaN,
     run: sampleValue(m, "seedcore_task_run_seconds_count") ?? NaN,
     escalations: sampleValue(m, "seedcore_escalations_total") ?? NaN,
+    dead_wakeups: sampleValue(m, "seedcore_wakeups_dead_lettered_total") ?? NaN,
   };
 }
 
@@ -51,44 +53,44 @@ describe("GET /metrics", () => {
   });
 
   it("counts known work exactly, and its gauges agree with the tasks table", async () => {
+    await settleOtherTasks();
     const before = counts(await scrape());
 
     const done = await insertTask();
     const flaky = await insertTask({ type: "flaky", params: { fail_times: 1 } });
     const unroutable = await insertTask({ type: "no_such_type" });
     const escalated = await insertTask({ drift_score: 1 });
-    await deliver(TASK_QUEUE, [done.id, flaky.id, unroutable.id, escalated.id]);
+    await deliver();
     expect((await getTask(flaky.id)).status).toBe("retry");
     await sql("UPDATE tasks SET run_after = NULL WHERE id = ?", flaky.id);
-    await deliver(TASK_QUEUE, [flaky.id]);
+    await deliver();
 
     // A dispatcher that died: claimed, lease expired, reaped to retry, then cancelled.
     const lost = await insertTask();
-    await claimTasks(db(), [lost.id], "dead-dispatcher", Date.now(), 60_000);
+    await claimDueTasks(db(), { token: "dead-dispatcher", now: Date.now(), leaseMs: 60_000, maxTasks: 10, maxInputBytes: 1e6 });
     await sql("UPDATE tasks SET lease_expires_at = 1 WHERE id = ?", lost.id);
     await reapExpiredLeases(db(), Date.now(), 200);
     expect((await (await api(`/tasks/${lost.id}/cancel`, { method: "POST" })).json<{ status: string }>()).status).toBe("cancelled");
 
-    const dead = await insertTask();
-    await deliver(DLQ, [dead.id]);
+    // A wake-up that died is counted; it fails no task.
+    await deliver(DLQ);
 
     expect((await getTask(done.id)).status).toBe("completed");
     expect((await getTask(flaky.id)).status).toBe("completed");
     expect((await getTask(unroutable.id)).status).toBe("failed");
     expect((await getTask(escalated.id)).status).toBe("completed");
-    expect((await getTask(dead.id)).status).toBe("failed");
 
     const m = await scrape();
     const after = counts(m);
     const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof Counts]]));
     expect(delta).toEqual({
-      submitted: 6,
+      submitted: 5,
       claimed: 6, // done, flaky twice, unroutable, escalated, lost
       completed: 3,
-      failed: 2, // unroutable (permanent) and dead (dead-lettered)
+      failed: 1, // unroutable (permanent)
       retried: 2, // flaky (dispatcher) and lost (reaper)
       reaped: 1,
-      dead_lettered: 1,
+      dead_wakeups: 1,
       cancelled: 1,
       queue_wait: 5, // first claims: done, flaky, unroutable, escalated, lost
       run: 6, // every claim ended: completed, retry, failed, reaped
@@ -129,8 +131,8 @@ describe("GET /metrics", () => {
   });
 
   it("still serves the D1 metrics when the coordinator is down", async () => {
-    const done = await insertTask();
-    await deliver(TASK_QUEUE, [done.id]);
+    await insertTask();
+    await deliver();
     const broken = {
       idFromName: () => ({}),
       get: () => ({ handleIncomingTask: () => Promise.reject(new Error("coordinator down")) }),
@@ -152,8 +154,8 @@ describe("GET /metrics", () => {
 
 describe("GET /stats", () => {
   it("gives counts by status matching D1 and per-minute throughput ending now", async () => {
-    const t = await insertTask();
-    await deliver(TASK_QUEUE, [t.id]);
+    await insertTask();
+    await deliver();
     const minuteBefore = Math.floor(Date.now() / 60_000) * 60_000;
     const res = await api("/stats?minutes=5");
     const minuteAfter = Math.floor(Date.now() / 60_000) * 60_000;

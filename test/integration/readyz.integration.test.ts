@@ -23,6 +23,12 @@ describe("GET /readyz", () => {
     expect(body.deps.config?.error).toContain("TASK_LEASE_S");
   });
 
+  it("answers 503 for a lease too short for its heartbeat, naming both values", async () => {
+    const { status, body } = await readyz({ TASK_LEASE_S: "3" });
+    expect(status).toBe(503);
+    expect(body.deps.config?.error).toMatch(/HEARTBEAT_S \(20\).*TASK_LEASE_S \(3\)/);
+  });
+
   it("answers 503 when the latest migration is not applied", async () => {
     await env.DB.prepare("DELETE FROM d1_migrations WHERE name = ?").bind(LATEST_MIGRATION).run();
     const { status, body } = await readyz();

@@ -1,6 +1,6 @@
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { OrganismManager } from "../../durable-objects/organism-manager";
 import { createApp } from "../../src/app";
 import { breakerFor, COORDINATOR_BREAKER, resetBreakers } from "../../src/clients/breakers";
@@ -12,14 +12,14 @@ import { CircuitBreaker } from "../../src/lib/circuit-breaker";
 import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src/lib/rate-limit";
 import { createRouter } from "../../src/lib/router";
 import { recordingQueue } from "../helpers/recording-queue";
-import { dispatchDeps, messageBatch } from "../helpers/dispatch";
-import { eventsOf, getTask, insertTask, sql } from "../helpers/tasks";
-import { api, deliver, TASK_QUEUE } from "../helpers/worker";
+import { deliver, dispatchDeps, drain, TASK_QUEUE, wakeBatch } from "../helpers/dispatch";
+import { eventsOf, getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
+import { api } from "../helpers/worker";
 import { freshCoordinator, objectStub, task } from "./organism-helpers";
 
-/** A message batch whose acks and retries are counted. */
-function batchOf(...idLists: string[][]) {
-  const batch = messageBatch(...idLists);
+/** A wake-up batch whose acks and retries are counted. */
+function counted() {
+  const batch = wakeBatch(TASK_QUEUE, [{ kind: "wake" }, { kind: "wake" }]);
   const acks = batch.messages.map((m) => vi.spyOn(m, "ack"));
   const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
   return { batch, acked: () => acks.filter((s) => s.mock.calls.length > 0).length, retried: () => retries.filter((s) => s.mock.calls.length > 0).length };
@@ -28,6 +28,8 @@ function batchOf(...idLists: string[][]) {
 const config = () => ({ ...requireConfig(env), CB_FAILURE_THRESHOLD: 2, CB_RECOVERY_S: 30 });
 
 describe("dispatcher under an open coordinator breaker", () => {
+  beforeEach(settleOtherTasks);
+
   it("keeps queued tasks' attempts while the coordinator is down and completes them once it recovers", async () => {
     const clock = { t: 0 };
     const breaker = new CircuitBreaker(COORDINATOR_BREAKER, { failureThreshold: 2, recoveryMs: 30_000, now: () => clock.t });
@@ -41,29 +43,32 @@ describe("dispatcher under an open coordinator breaker", () => {
     const deps = dispatchDeps({ queue, config: config(), admit: () => client.admit() });
 
     // The failures that open the breaker cost their tasks an attempt (the call was made).
-    const early = [await insertTask(), await insertTask()];
-    for (const t of early) await dispatchBatch(batchOf([t.id]).batch, deps);
+    const early = [];
+    for (let i = 0; i < 2; i++) {
+      early.push(await insertTask());
+      await dispatchBatch(counted().batch, deps); // the earlier one now waits for its retry time
+    }
     for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 1 });
     expect(breaker.snapshot()).toMatchObject({ state: "open", circuit_opens: 1, failed_calls: 2 });
 
-    // While open: nothing is claimed, messages are acked (not retried) and the ids re-sent with a delay.
+    // While open: nothing is claimed, the wake-ups are acked (not retried) and one comes back later.
     const waiting = [await insertTask(), await insertTask()];
     sent.length = 0;
-    const first = batchOf([waiting[0]!.id], [waiting[1]!.id]);
+    const first = counted();
     await dispatchBatch(first.batch, deps);
     expect(first.acked()).toBe(2);
     expect(first.retried()).toBe(0);
-    expect(sent).toEqual([{ body: { task_ids: [waiting[0]!.id, waiting[1]!.id] }, delaySeconds: 33 }]); // 30 s × (1 + 0.2 × 0.5)
+    expect(sent).toEqual([{ body: { kind: "wake", reason: "breaker" }, delaySeconds: 33 }]); // 30 s × (1 + 0.2 × 0.5)
     clock.t += 10_000;
     sent.length = 0;
-    await dispatchBatch(batchOf(waiting.map((t) => t.id)).batch, deps);
+    await dispatchBatch(counted().batch, deps);
     expect(sent[0]!.delaySeconds).toBe(22);
     for (const t of waiting) expect(await getTask(t.id)).toMatchObject({ status: "queued", attempts: 0 });
 
-    // Recovered: the next delivery is the half-open probe; it closes the circuit.
+    // Recovered: the next pass is the half-open probe; it closes the circuit.
     clock.t += 20_000;
     down = false;
-    await dispatchBatch(batchOf(waiting.map((t) => t.id)).batch, deps);
+    await dispatchBatch(counted().batch, deps);
     for (const t of waiting) {
       expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
       expect((await eventsOf(t.id)).map((e) => e.to_status)).toEqual(["queued", "running", "completed"]);
@@ -72,23 +77,8 @@ describe("dispatcher under an open coordinator breaker", () => {
 
     // The early tasks finish through their normal retry.
     for (const t of early) await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
-    await dispatchBatch(batchOf(early.map((t) => t.id)).batch, deps);
+    await dispatchBatch(counted().batch, deps);
     for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 2 });
-  });
-
-  it("while open re-sends only the tasks still waiting, none before its own run_after", async () => {
-    const { queue, sent } = recordingQueue();
-    const waiting = await insertTask();
-    const later = await insertTask({ run_after: Date.now() + 600_000 });
-    const done = await insertTask();
-    await sql("UPDATE tasks SET status = 'completed' WHERE id = ?", done.id);
-    const b = batchOf([waiting.id, later.id, done.id]);
-    await dispatchBatch(b.batch, dispatchDeps({ queue, admit: () => ({ admitted: false, retryAfterMs: 30_000 }) }));
-    expect(b.acked()).toBe(1);
-    expect(sent).toHaveLength(2);
-    expect(sent[0]).toEqual({ body: { task_ids: [waiting.id] }, delaySeconds: 33 }); // 30 s × (1 + 0.2 × 0.5)
-    expect(sent[1]!.body).toEqual({ task_ids: [later.id] });
-    expect(sent[1]!.delaySeconds).toBeGreaterThanOrEqual(599);
   });
 
   it("is wired into the Worker's queue handler (the isolate's shared breaker)", async () => {
@@ -97,12 +87,12 @@ describe("dispatcher under an open coordinator breaker", () => {
     for (let i = 0; i < requireConfig(env).CB_FAILURE_THRESHOLD; i++) shared.acquire()!.fail();
     try {
       const t = await insertTask();
-      const { result } = await deliver(TASK_QUEUE, [t.id]);
+      const { result } = await deliver();
       expect(result.explicitAcks).toHaveLength(1);
       expect(result.retryMessages).toHaveLength(0);
       expect(await getTask(t.id)).toMatchObject({ status: "queued", attempts: 0 });
       resetBreakers();
-      await deliver(TASK_QUEUE, [t.id]);
+      await deliver();
       expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
     } finally {
       resetBreakers();
@@ -136,11 +126,11 @@ describe("load shedding in the coordinator", () => {
       tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" }));
     for (let shed = 0; shed < 3; shed++) {
       await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
-      await dispatchBatch(batchOf([t.id]).batch, dispatchDeps({ runTasks: overloaded }));
+      await drain({ runTasks: overloaded });
       expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 0, error: expect.stringMatching(/overloaded/) });
     }
     await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
-    await deliver(TASK_QUEUE, [t.id]);
+    await deliver();
     expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
   });
 });
@@ -182,8 +172,8 @@ describe("API rate limiting", () => {
       if (res.status === 429) limited = res;
     }
     expect(statuses).toEqual([404, 404, 404, 429, 429]);
-    expect(limited!.headers.get("retry-after")).toBe("60");
-    expect(await limited!.json()).toEqual({ error: { code: "rate_limited", message: "rate limit exceeded; retry after 60s", details: { retry_after_s: 60 } } });
+    expect(limited!.headers.get("retry-after")).toBe("10");
+    expect(await limited!.json()).toEqual({ error: { code: "rate_limited", message: "rate limit exceeded; retry after 10s", details: { retry_after_s: 10 } } });
     expect(rateLimitStats().limited_total - before).toBe(2);
     // Health probes are exempt; another client has its own bucket.
     expect((await fetchWith(env.TEST_TIGHT_LIMITER, "/health", ip)).status).toBe(200);

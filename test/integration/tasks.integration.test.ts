@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, countRows, deliver, postJson, TASK_QUEUE } from "../helpers/worker";
+import { deliver } from "../helpers/dispatch";
+import { api, countRows, postJson } from "../helpers/worker";
 
 interface TaskBody {
   id: string;
@@ -18,7 +19,7 @@ async function submit(body: unknown): Promise<TaskBody> {
 }
 
 async function runToEnd(id: string): Promise<TaskBody> {
-  const { result } = await deliver(TASK_QUEUE, [id]);
+  const { result } = await deliver();
   expect(result.explicitAcks).toHaveLength(1);
   const res = await api(`/tasks/${id}`);
   expect(res.status).toBe(200);

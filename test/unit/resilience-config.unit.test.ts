@@ -5,8 +5,20 @@ describe("resilience config", () => {
   it("has defaults for the breaker, load shedding and rate limit", () => {
     const parsed = parseConfig({});
     expect(parsed.ok && parsed.config).toMatchObject({
-      CB_FAILURE_THRESHOLD: 5, CB_RECOVERY_S: 30, ORGANISM_MAX_INFLIGHT_TASKS: 20000, RATE_LIMIT_ENABLED: true, RATE_LIMIT_PERIOD_S: 60,
+      CB_FAILURE_THRESHOLD: 5, CB_RECOVERY_S: 30, ORGANISM_MAX_INFLIGHT_TASKS: 2000, RATE_LIMIT_ENABLED: true, RATE_LIMIT_PERIOD_S: 10,
     });
+  });
+
+  it("defaults the lease, heartbeat and result cap for production", () => {
+    const parsed = parseConfig({});
+    expect(parsed.ok && parsed.config).toMatchObject({ TASK_LEASE_S: 120, HEARTBEAT_S: 20, RESULT_MAX_BYTES: 262_144, REAP_BATCH: 200 });
+  });
+
+  it("refuses a heartbeat longer than a third of the lease, naming both values", () => {
+    const parsed = parseConfig({ TASK_LEASE_S: "3" });
+    expect(parsed).toEqual({ ok: false, error: "invalid configuration: HEARTBEAT_S: HEARTBEAT_S (20) must be at most a third of TASK_LEASE_S (3)" });
+    expect(parseConfig({ TASK_LEASE_S: "60", HEARTBEAT_S: "20" }).ok).toBe(true);
+    expect(parseConfig({ TASK_LEASE_S: "60", HEARTBEAT_S: "21" }).ok).toBe(false);
   });
 
   it("reads wrangler's string vars", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { backoffSeconds, decideOutcome, JITTER } from "../../src/dispatch/retry-policy";
 
-const config = { RETRY_BASE_S: 10, RETRY_MAX_S: 300 };
+const config = { RETRY_BASE_S: 10, RETRY_MAX_S: 300, RESULT_MAX_BYTES: 1024 };
 
 describe("backoffSeconds", () => {
   it("doubles from the base and stays within ±20% jitter for every attempt number", () => {
@@ -50,5 +50,16 @@ describe("decideOutcome", () => {
   it("retries a task that was not run (shed) and gives its attempt back, even on its last attempt", () => {
     const w = decideOutcome({ ...task, attempts: 3 }, { id: "t", ok: false, retriable: true, notRun: true, error: "overloaded" }, config, 1000, 0.5);
     expect(w).toMatchObject({ status: "retry", error: "overloaded", run_after: 1000 + 10_000, refund_attempt: true });
+  });
+
+  it("retries a task refused by an open circuit when the circuit says, attempt given back", () => {
+    const w = decideOutcome(task, { id: "t", ok: false, retriable: true, notRun: true, retryAfterMs: 7000, error: "circuit open" }, config, 1000, 0.5);
+    expect(w).toMatchObject({ status: "retry", run_after: 8000, refund_attempt: true });
+  });
+
+  it("fails a result larger than RESULT_MAX_BYTES permanently, naming its size (UTF-8 bytes)", () => {
+    const w = decideOutcome(task, { id: "t", ok: true, result: { text: "é".repeat(600) } }, config, 1000, 0.5);
+    expect(w).toMatchObject({ status: "failed", result: null, error: "result of 1211 bytes exceeds RESULT_MAX_BYTES (1024)", run_after: null });
+    expect(decideOutcome(task, { id: "t", ok: true, result: { text: "e".repeat(600) } }, config, 1000, 0.5).status).toBe("completed");
   });
 });

@@ -27,18 +27,3 @@ export async function reapExpiredLeases(db: Db, now: number, limit: number): Pro
   ]);
   return reaped;
 }
-
-/**
- * Sweeper: due `queued`/`retry` tasks untouched for `staleMs` probably lost their queue message
- * (a failed send, a restarted local queue). Touches them so a long backlog is not re-sent on
- * every tick, and returns them for re-sending; a duplicate message is harmless to the claim.
- */
-export async function sweepLostMessages(db: Db, now: number, staleMs: number, limit: number): Promise<{ id: string }[]> {
-  return db.all<{ id: string }>(sql`
-    UPDATE tasks SET updated_at = ${now}
-    WHERE id IN (SELECT id FROM tasks
-                 WHERE status IN ('queued', 'retry') AND (run_after IS NULL OR run_after <= ${now})
-                   AND updated_at < ${now - staleMs}
-                 ORDER BY created_at LIMIT ${limit})
-    RETURNING id`);
-}

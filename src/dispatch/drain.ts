@@ -1,0 +1,87 @@
+import { D1_LIMITS, withMargin } from "../lib/platform-limits";
+import { passLimits } from "./pass-limits";
+import { runPass, type PassDeps } from "./pass";
+
+/** Passes one invocation runs side by side: a long task in one pass does not hold up the others. */
+export const PASS_CONCURRENCY = 4;
+/** An invocation stops starting passes after this long and hands over to a fresh wake-up. */
+export const DRAIN_BUDGET_MS = 30_000;
+/** D1 statements one invocation may use (the platform allows 1,000 queries per invocation). */
+export const DRAIN_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
+/**
+ * What a pass may use at most: its claim (3), outcome chunks of 2 (a pass of 96 results of
+ * 256 KiB is 17 chunks), and a few heartbeats.
+ */
+export const PASS_STATEMENT_RESERVE = 40;
+
+export interface DrainDeps extends PassDeps {
+  /** D1 statements this invocation has run so far (see countStatements). */
+  statementsUsed: () => number;
+}
+
+export interface DrainReport {
+  passes: number;
+  claimed: number;
+  /** A pass ended full when the budget ran out: due work is left for the next wake-up. */
+  leftDueWork: boolean;
+  /** When the earliest waiting task becomes due, as the last passes saw it. */
+  nextDueAt: number | null;
+  /** The breaker refused a pass: stay away this long. */
+  refusedForMs: number | null;
+}
+
+/**
+ * Runs passes until due work runs out or the invocation's budget (time, D1 statements) is spent.
+ * It starts with one pass and adds one, up to PASS_CONCURRENCY, each time a pass comes back full,
+ * so an idle system pays one claim per wake-up and a backlog drains with several passes in flight.
+ */
+export async function drainDueWork(deps: DrainDeps): Promise<DrainReport> {
+  const limits = passLimits(deps.config);
+  const started = deps.now();
+  const report: DrainReport = { passes: 0, claimed: 0, leftDueWork: false, nextDueAt: null, refusedForMs: null };
+  const withinBudget = () =>
+    deps.now() - started < DRAIN_BUDGET_MS && deps.statementsUsed() + PASS_STATEMENT_RESERVE * PASS_CONCURRENCY <= DRAIN_STATEMENT_BUDGET;
+  const workers: Promise<void>[] = [];
+  let active = 0;
+  let stop = false;
+  let failure: unknown;
+
+  const worker = async () => {
+    try {
+      for (;;) {
+        if (stop) return;
+        if (!withinBudget()) {
+          report.leftDueWork = true;
+          return;
+        }
+        const result = await runPass(deps, limits);
+        report.passes++;
+        if (result.kind === "refused") {
+          stop = true;
+          report.refusedForMs = result.retryAfterMs;
+          return;
+        }
+        report.claimed += result.claimed;
+        if (result.nextDueAt !== null) report.nextDueAt = Math.min(report.nextDueAt ?? Infinity, result.nextDueAt);
+        if (!result.full) return;
+        spawn();
+      }
+    } catch (err) {
+      stop = true;
+      failure ??= err;
+    } finally {
+      active--;
+    }
+  };
+  const spawn = () => {
+    if (active >= PASS_CONCURRENCY || stop) return;
+    active++;
+    workers.push(worker());
+  };
+
+  spawn();
+  // Workers are only added by running workers, so once the last one in the list is done, all are.
+  for (let i = 0; i < workers.length; i++) await workers[i];
+  if (failure !== undefined) throw failure;
+  return report;
+}
