@@ -55,7 +55,11 @@ function controlBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
 const get = (path: string, summary: string, schema: z.ZodType = resultSchema) =>
   createRoute({ method: "get", path, summary, tags: ["organism"], responses: { 200: json(schema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } });
 
-organismRoutes.openapi(get("/organism/health", "Organism health", statusSchema), async (c) => c.json(await organismStub(c.env).getStatus(), 200));
+/** Names the service behind /organism as SeedCore's Serve app does, so its probes read the same. */
+const ORGANISM_SERVICE = { service: "organism-manager", route_prefix: "/organism" } as const;
+const organismHealthSchema = statusSchema.extend({ service: z.literal(ORGANISM_SERVICE.service), route_prefix: z.literal(ORGANISM_SERVICE.route_prefix) }).openapi("OrganismHealth");
+organismRoutes.openapi(get("/organism/health", "Organism health", organismHealthSchema), async (c) =>
+  c.json({ ...ORGANISM_SERVICE, ...(await organismStub(c.env).getStatus()) }, 200));
 const breakerSchema = z
   .object({ state: z.enum(["closed", "open", "half_open"]), failure_count: z.number(), total_calls: z.number(), successful_calls: z.number(), failed_calls: z.number(), circuit_opens: z.number(), rejected_calls: z.number(), retry_after_ms: z.number() })
   .openapi("BreakerState");

@@ -15,11 +15,15 @@ const call = async (path: string, init?: { method?: string; body?: unknown }) =>
 
 describe("GET /organism/*", () => {
   it("health and status report the coordinator", async () => {
-    for (const path of ["/organism/health", "/organism/status", "/api/v1/organism/status"]) {
+    for (const path of ["/organism/health", "/api/v1/organism/health", "/organism/status", "/api/v1/organism/status"]) {
       const { status, body } = await call(path);
       expect(status).toBe(200);
       expect(body).toMatchObject({ status: "healthy", organism_initialized: true, organs: expect.any(Array) });
     }
+  });
+  it("health names the service and its route prefix, as the seed's Serve app does", async () => {
+    const { body } = await call("/organism/health");
+    expect(body).toMatchObject({ service: "organism-manager", route_prefix: "/organism", status: "healthy", organism_initialized: true });
   });
   it("organism-status and organism-summary", async () => {
     expect(await call("/organism/organism-status")).toMatchObject({ status: 200, body: { success: true, path: "control", status: "healthy" } });
