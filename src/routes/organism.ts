@@ -69,6 +69,7 @@ const resilienceSchema = z
     coordinator_load: z.object({ inflight_tasks: z.number(), max_inflight_tasks: z.number(), peak_inflight_tasks: z.number(), shed_total: z.number() }).nullable(),
     organ_breakers: z.record(z.string(), breakerSchema).nullable(),
     rate_limit: z.object({ checked_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }),
+    auth_failures: z.object({ failures_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }).openapi({ description: "failed authentications counted per address, and the 429s they led to (this isolate)" }),
     coordinator_error: z.string().optional(),
   })
   .openapi("Resilience");
