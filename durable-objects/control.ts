@@ -22,7 +22,8 @@ export interface ControlHost {
   status(): CoordinatorStatusView;
   /** Runs (or awaits) init when needed; true when the organism is healthy afterwards. */
   ensureReady(): Promise<boolean>;
-  reinitialize(configOverride: unknown): Promise<void>;
+  /** Re-initialises, with `configOverride` when given; a config that does not parse is refused with the reason, changing nothing. */
+  reinitialize(configOverride: unknown): Promise<string | undefined>;
   shutdown(): void;
   run: RunOnOrgan;
   summary(organId: string): Promise<OrganSummary>;
@@ -55,7 +56,8 @@ export async function runControl(host: ControlHost, task: TaskEnvelope): Promise
     return ok(task, { ...host.status() });
   }
   if (type === "initialize_organism") {
-    await host.reinitialize(p["config"]);
+    const refused = await host.reinitialize(p["config"]);
+    if (refused !== undefined) return fail(task, refused, "invalid_params");
     const s = host.status();
     return s.status === "healthy" ? ok(task, { ...s }) : fail(task, s.error ?? `organism is ${s.status}`, "unavailable");
   }

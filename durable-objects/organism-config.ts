@@ -51,21 +51,22 @@ export const DEFAULT_ORGANISM_CONFIG: OrganismConfig = {
 export type OrganismConfigResult = { ok: true; config: OrganismConfig } | { ok: false; error: string };
 
 /**
- * Parses ORGANISM_CONFIG: absent or blank → defaults; present → must be valid JSON matching the
- * schema (a typo must surface as `unhealthy`, not silently fall back to defaults).
+ * Parses an organism config (ORGANISM_CONFIG, or the `config` given to initialize_organism): absent
+ * or blank → defaults; a string must be valid JSON; the value must match the schema (a typo must
+ * surface as an error, not silently fall back to defaults). `source` names it in the error.
  */
-export function parseOrganismConfig(raw: string | undefined | Record<string, unknown>): OrganismConfigResult {
+export function parseOrganismConfig(raw: unknown, source = "ORGANISM_CONFIG"): OrganismConfigResult {
   if (raw === undefined || (typeof raw === "string" && raw.trim() === "")) return { ok: true, config: DEFAULT_ORGANISM_CONFIG };
   let json: unknown = raw;
   if (typeof raw === "string") {
     try {
       json = JSON.parse(raw);
     } catch (err) {
-      return { ok: false, error: `ORGANISM_CONFIG is not valid JSON: ${errorMessage(err)}` };
+      return { ok: false, error: `${source} is not valid JSON: ${errorMessage(err)}` };
     }
   }
   const parsed = organismConfigSchema.safeParse(json);
   if (parsed.success) return { ok: true, config: parsed.data };
   const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-  return { ok: false, error: `ORGANISM_CONFIG is invalid: ${detail}` };
+  return { ok: false, error: `${source} is invalid: ${detail}` };
 }

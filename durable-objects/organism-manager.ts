@@ -7,7 +7,7 @@ import { initializeOrgans } from "./organ-init";
 import { countOutcome, emptyMetrics, metricsSnapshot, type CoordinatorMetrics } from "./metrics";
 import { initialOcps, pFast, stepOcps, type OcpsState } from "./ocps";
 import type { OrganTask, OrganTaskResult } from "./organ-contracts";
-import { parseOrganismConfig, type OrganismConfig } from "./organism-config";
+import { parseOrganismConfig, type OrganismConfig, type OrganismConfigResult } from "./organism-config";
 import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "./routing";
 import { escalate, runFastGroup } from "./task-paths";
 import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder";
@@ -173,9 +173,13 @@ export class OrganismManager extends DurableObject<Env> {
     }
   }
 
-  private desiredOrganism() {
-    const override = loadOverride(this.ctx.storage.kv);
-    return parseOrganismConfig(override === undefined ? this.env.ORGANISM_CONFIG : (override as string | Record<string, unknown>));
+  /**
+   * The organism config that `override` (by default the stored one) leads to: a given config wins;
+   * none, or "" / null (which clear the stored one), falls back to ORGANISM_CONFIG.
+   */
+  private desiredOrganism(override: unknown = loadOverride(this.ctx.storage.kv)): OrganismConfigResult {
+    const cleared = override === undefined || override === null || override === "";
+    return cleared ? parseOrganismConfig(this.env.ORGANISM_CONFIG) : parseOrganismConfig(override, "config");
   }
 
   /** Shared by every caller that finds the organism not ready: one init at a time, retried on the next call. */
@@ -229,9 +233,16 @@ export class OrganismManager extends DurableObject<Env> {
       ensureReady: () => this.ensureReady(),
       reinitialize: async (override) => {
         await this.initializing;
-        if (override !== undefined) saveOverride(this.ctx.storage.kv, override);
+        if (override !== undefined) {
+          // Checked before anything is stored or torn down, so a bad config leaves the running
+          // organism as it is instead of being persisted and failing every start after it.
+          const next = this.desiredOrganism(override);
+          if (!next.ok) return next.error;
+          saveOverride(this.ctx.storage.kv, override);
+        }
         this.status = "initializing";
         await this.ensureReady();
+        return undefined;
       },
       shutdown: () => {
         this.status = "shutdown";

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { swaggerUI } from "@hono/swagger-ui";
 import { parseConfig } from "./config";
 import { AppError, asUnavailable } from "./errors";
-import { auth } from "./lib/auth";
+import { auth, type AuthOptions } from "./lib/auth";
 import { rateLimit } from "./lib/rate-limit";
 import { createRouter } from "./lib/router";
 import { dashboardRoutes } from "./routes/dashboard";
@@ -19,8 +19,8 @@ export const MAX_BODY_BYTES = 256 * 1024;
 /** Where the API describes itself; these serve no API route, so the document does not list them. */
 export const DOC_PATHS = ["/openapi.json", "/docs"] as const;
 
-/** The API: every route, mounted at `/` and again under `/api/v1`. */
-export function createApp() {
+/** The API: every route, mounted at `/` and again under `/api/v1`. `auth` lets tests inject the limiter and clock. */
+export function createApp(options: { auth?: AuthOptions } = {}) {
   const api = createRouter();
   api.route("/", healthRoutes);
   // `/tasks/batch` is POST only and `/tasks/{id}` has no POST, so these never shadow each other.
@@ -38,7 +38,7 @@ export function createApp() {
     if (parsed.ok) c.set("config", parsed.config);
     await next();
   });
-  app.use("*", auth());
+  app.use("*", auth(options.auth));
   app.use("*", rateLimit()); // after auth: only a valid token gets its own bucket
   app.use(
     "*",

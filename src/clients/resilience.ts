@@ -1,4 +1,5 @@
 import type { LoadSnapshot } from "../../durable-objects/load-shedder";
+import { authFailStats, type AuthFailStats } from "../lib/auth-throttle";
 import type { BreakerSnapshot } from "../lib/circuit-breaker";
 import { rateLimitStats, type RateLimitStats } from "../lib/rate-limit";
 import { settleWithin } from "../lib/timeout";
@@ -14,18 +15,21 @@ export interface ResilienceSnapshot {
   organ_breakers: Record<string, BreakerSnapshot> | null;
   /** This isolate's API rate-limit counters. */
   rate_limit: RateLimitStats;
+  /** This isolate's failed-authentication counters (429s for addresses that failed too often). */
+  auth_failures: AuthFailStats;
   /** Why the coordinator's part is missing. */
   coordinator_error?: string;
 }
 
 /**
- * Breaker states, sheds and 429 counts in one object, for GET /organism/status.
+ * Breaker states, sheds and 429 counts in one object, for GET /organism/status and /metrics.
  * Never throws: a coordinator that is down or slow leaves its part null and says why. The
  * coordinator is asked directly (not through its breaker), so the numbers show even when open.
  */
 export async function resilienceSnapshot(env: Env, timeoutMs = 3000): Promise<ResilienceSnapshot> {
-  const local = { breakers: breakerSnapshot(), rate_limit: rateLimitStats() };
-  const remote = await settleWithin(organismStub(env).getResilience(), timeoutMs, "coordinator");
+  const local = { breakers: breakerSnapshot(), rate_limit: rateLimitStats(), auth_failures: authFailStats() };
+  // Inside an async function, so even a stub that throws at once becomes a settled failure.
+  const remote = await settleWithin((async () => organismStub(env).getResilience())(), timeoutMs, "coordinator");
   return remote.ok
     ? { ...local, coordinator_load: remote.value.load, organ_breakers: remote.value.organ_breakers }
     : { ...local, coordinator_load: null, organ_breakers: null, coordinator_error: remote.error };

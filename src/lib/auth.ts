@@ -1,5 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../errors";
+import { authFailKey, blockedForS, recordAuthFailure, refuseIfThrottled } from "./auth-throttle";
+import type { Limiter } from "./rate-limit";
 import type { AppEnv } from "./router";
 
 /** Probes stay open so a load balancer or uptime check needs no secret (DESIGN §9). */
@@ -39,12 +41,19 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
+export interface AuthOptions {
+  /** The failed-authentication limiter (none: no throttling); tests pass their own. */
+  authFailLimiter?: (env: Env) => Limiter | undefined;
+  now?: () => number;
+}
+
 /**
- * With API_TOKEN set, every non-public route needs `Authorization: Bearer <token>`.
+ * With API_TOKEN set, every non-public route needs `Authorization: Bearer <token>`, and an
+ * address that failed too often is refused (429) before its token is looked at.
  * Without it, only loopback hosts are served: local dev needs no setup, while a deployed
  * Worker that was never given a token refuses everyone and says why.
  */
-export function auth(): MiddlewareHandler<AppEnv> {
+export function auth({ authFailLimiter = (env) => env.AUTH_FAIL_LIMITER, now = Date.now }: AuthOptions = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
     if (isPublicPath(url.pathname)) return next();
@@ -58,11 +67,16 @@ export function auth(): MiddlewareHandler<AppEnv> {
         "API_TOKEN is not set, so only localhost is served; set it with `wrangler secret put API_TOKEN`",
       );
     }
-    const given = bearerToken(c.req.header("authorization"));
-    if (given === null || !(await tokensMatch(given, config.API_TOKEN))) {
-      c.header("WWW-Authenticate", 'Bearer realm="seedcore"');
-      throw new AppError("unauthorized", "missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)");
-    }
-    return next();
+    const key = authFailKey(c.req.header("cf-connecting-ip"));
+    refuseIfThrottled(c, blockedForS(key, now()));
+    const authorization = c.req.header("authorization");
+    const given = bearerToken(authorization);
+    if (given !== null && (await tokensMatch(given, config.API_TOKEN))) return next();
+    // Only a presented credential is a guess; a request without one (the dashboard before its
+    // token is entered) is told 401 without counting against its address.
+    const limiter = authFailLimiter(c.env);
+    if (limiter && authorization !== undefined) refuseIfThrottled(c, await recordAuthFailure(limiter, key, now()));
+    c.header("WWW-Authenticate", 'Bearer realm="seedcore"');
+    throw new AppError("unauthorized", "missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)");
   };
 }

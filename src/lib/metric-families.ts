@@ -1,6 +1,8 @@
 import type { CoordinatorSnapshot } from "../clients/coordinator-snapshot";
+import type { ResilienceSnapshot } from "../clients/resilience";
 import { TASK_STATUSES } from "../db/schema";
 import type { DurationHistogram, MetricsSnapshot, TransitionCount } from "../store/metrics-queries";
+import type { BreakerState } from "./circuit-breaker";
 import type { HistogramValue, MetricFamily } from "./prometheus";
 
 /** Histogram bounds in seconds (Prometheus' unit), shared by queue wait and run time. */
@@ -101,13 +103,59 @@ function coordinatorFamilies(c: CoordinatorSnapshot): MetricFamily[] {
   ];
 }
 
+/** A breaker's state as a gauge value: higher is worse, so `max` over isolates reads naturally. */
+const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/**
+ * Breakers, load shedding and 429s, from `resilienceSnapshot`. All of it is in memory, so each
+ * number belongs to one isolate and restarts at 0 with it; the HELP texts say so.
+ */
+function resilienceFamilies(r: ResilienceSnapshot): MetricFamily[] {
+  // One family for both: `coordinator` is a Worker isolate's breaker, `organ:<id>` the coordinator's, so targets never clash.
+  const breakers = Object.entries({ ...r.breakers, ...r.organ_breakers });
+  const breakerScope =
+    "Per isolate: `coordinator` is the breaker of the Worker isolate that served this scrape, `organ:<id>` the coordinator's own; a target appears once it was first called.";
+  const shed: MetricFamily[] = r.coordinator_load
+    ? [{
+        name: "seedcore_coordinator_load_shed_total",
+        help: "Tasks the coordinator refused as overloaded (over ORGANISM_MAX_INFLIGHT_TASKS). Per isolate: since the coordinator object started.",
+        type: "counter",
+        samples: [{ value: r.coordinator_load.shed_total }],
+      }]
+    : [];
+  return [
+    {
+      name: "seedcore_circuit_breaker_state",
+      help: `Circuit breaker state by target: 0 closed, 1 half-open, 2 open. ${breakerScope}`,
+      type: "gauge",
+      samples: breakers.map(([target, b]) => ({ labels: { target }, value: BREAKER_STATE_VALUE[b.state] })),
+    },
+    {
+      name: "seedcore_circuit_breaker_opens_total",
+      help: `Times each circuit breaker opened (a failed half-open probe counts again). ${breakerScope}`,
+      type: "counter",
+      samples: breakers.map(([target, b]) => ({ labels: { target }, value: b.circuit_opens })),
+    },
+    ...shed,
+    {
+      name: "seedcore_rate_limited_total",
+      help: "Requests answered 429, by limiter: api (API_RATE_LIMITER) or auth_failure (an address with too many failed tokens). Per isolate: the Worker isolate that served this scrape, since it started.",
+      type: "counter",
+      samples: [
+        { labels: { limiter: "api" }, value: r.rate_limit.limited_total },
+        { labels: { limiter: "auth_failure" }, value: r.auth_failures.limited_total },
+      ],
+    },
+  ];
+}
+
 /** Every family /metrics serves; the coordinator's only when it answered. */
-export function buildMetricFamilies(d1: MetricsSnapshot, coordinator: CoordinatorSnapshot | null): MetricFamily[] {
+export function buildMetricFamilies(d1: MetricsSnapshot, coordinator: CoordinatorSnapshot | null, resilience: ResilienceSnapshot): MetricFamily[] {
   const up: MetricFamily = {
     name: "seedcore_coordinator_up",
     help: "1 when the coordinator answered this scrape; its metrics are omitted otherwise.",
     type: "gauge",
     samples: [{ value: coordinator ? 1 : 0 }],
   };
-  return [...d1Families(d1), up, ...(coordinator ? coordinatorFamilies(coordinator) : [])];
+  return [...d1Families(d1), up, ...(coordinator ? coordinatorFamilies(coordinator) : []), ...resilienceFamilies(resilience)];
 }

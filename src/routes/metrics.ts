@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { readCoordinatorSnapshot } from "../clients/coordinator-snapshot";
+import { resilienceSnapshot } from "../clients/resilience";
 import { TASK_STATUSES } from "../db/schema";
 import { buildMetricFamilies, DURATION_BOUNDS_S, HISTOGRAM_WINDOW_EVENTS } from "../lib/metric-families";
 import { formatMetrics, PROMETHEUS_CONTENT_TYPE } from "../lib/prometheus";
@@ -29,15 +30,16 @@ metricsRoutes.openapi(
     },
   }),
   async (c) => {
-    const [d1, coordinator] = await Promise.all([
+    const [d1, coordinator, resilience] = await Promise.all([
       readMetricsSnapshot(openDb(c.env.DB), {
         windowEvents: HISTOGRAM_WINDOW_EVENTS,
         boundsMs: DURATION_BOUNDS_S.map((s) => s * 1000),
       }),
       readCoordinatorSnapshot(c.env, COORDINATOR_SCRAPE_MS),
+      resilienceSnapshot(c.env, COORDINATOR_SCRAPE_MS),
     ]);
     if (!coordinator.ok) console.warn(`metrics: coordinator part skipped: ${coordinator.error}`);
-    const text = formatMetrics(buildMetricFamilies(d1, coordinator.ok ? coordinator.snapshot : null));
+    const text = formatMetrics(buildMetricFamilies(d1, coordinator.ok ? coordinator.snapshot : null, resilience));
     return c.text(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   },
 );

@@ -2,10 +2,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { controlTask, coordinatorClient, organismStub } from "../clients/organism-client";
 import { resilienceSnapshot } from "../clients/resilience";
+import { parseOrganismConfig } from "../../durable-objects/organism-config";
 import type { TaskEnvelope, TaskOutcome } from "../contracts";
 import { AppError } from "../errors";
 import { configOf, createRouter, type AppEnv } from "../lib/router";
-import { taskInputSchema, taskTypeSchema } from "../schemas/task";
+import { errorResponses, taskInputSchema, taskTypeSchema } from "../schemas/task";
 import { settleWithin } from "../lib/timeout";
 
 /** /organism/* and /coordinator/health (DESIGN §7). Every call goes through the coordinator's RPC. */
@@ -54,7 +55,11 @@ function controlBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
 const get = (path: string, summary: string, schema: z.ZodType = resultSchema) =>
   createRoute({ method: "get", path, summary, tags: ["organism"], responses: { 200: json(schema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } });
 
-organismRoutes.openapi(get("/organism/health", "Organism health", statusSchema), async (c) => c.json(await organismStub(c.env).getStatus(), 200));
+/** Names the service behind /organism as SeedCore's Serve app does, so its probes read the same. */
+const ORGANISM_SERVICE = { service: "organism-manager", route_prefix: "/organism" } as const;
+const organismHealthSchema = statusSchema.extend({ service: z.literal(ORGANISM_SERVICE.service), route_prefix: z.literal(ORGANISM_SERVICE.route_prefix) }).openapi("OrganismHealth");
+organismRoutes.openapi(get("/organism/health", "Organism health", organismHealthSchema), async (c) =>
+  c.json({ ...ORGANISM_SERVICE, ...(await organismStub(c.env).getStatus()) }, 200));
 const breakerSchema = z
   .object({ state: z.enum(["closed", "open", "half_open"]), failure_count: z.number(), total_calls: z.number(), successful_calls: z.number(), failed_calls: z.number(), circuit_opens: z.number(), rejected_calls: z.number(), retry_after_ms: z.number() })
   .openapi("BreakerState");
@@ -64,6 +69,7 @@ const resilienceSchema = z
     coordinator_load: z.object({ inflight_tasks: z.number(), max_inflight_tasks: z.number(), peak_inflight_tasks: z.number(), shed_total: z.number() }).nullable(),
     organ_breakers: z.record(z.string(), breakerSchema).nullable(),
     rate_limit: z.object({ checked_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }),
+    auth_failures: z.object({ failures_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }).openapi({ description: "failed authentications counted per address, and the 429s they led to (this isolate)" }),
     coordinator_error: z.string().optional(),
   })
   .openapi("Resilience");
@@ -85,22 +91,27 @@ organismRoutes.openapi(
   },
 );
 
-const controlPost = (path: string, summary: string, body?: z.ZodType) =>
-  createRoute({
-    method: "post", path, summary, tags: ["organism"],
-    ...(body ? { request: jsonBody(body, false) } : {}),
-    responses: { 200: json(resultSchema, "ok"), 404: json(z.object({ error: z.unknown() }), "unknown organ"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") },
-  });
+const controlResponses = { 200: json(resultSchema, "ok"), 404: json(z.object({ error: z.unknown() }), "unknown organ"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") };
 
-const initializeBody = z.object({ config: z.union([z.string(), z.record(z.string(), z.unknown())]).optional() }).strict();
-organismRoutes.openapi(controlPost("/organism/initialize", "initialize_organism (optionally with a config override)", initializeBody), async (c) => {
-  const raw = c.req.header("content-type")?.includes("json") ? await c.req.json<unknown>().catch(() => ({})) : {};
-  const parsed = initializeBody.safeParse(raw ?? {});
-  if (!parsed.success) throw new AppError("validation_failed", parsed.error.issues[0]?.message ?? "invalid body");
-  const params = parsed.data.config === undefined ? {} : { config: parsed.data.config };
-  return c.json(controlBody(await viaCoordinator(c, controlTask("initialize_organism", params))), 200);
+/** A config override is checked here, so a bad one is a 400 before the coordinator is asked (it checks again). */
+const organismConfigField = z.union([z.string(), z.record(z.string(), z.unknown())]).superRefine((config, ctx) => {
+  const parsed = parseOrganismConfig(config, "config");
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
 });
-organismRoutes.openapi(controlPost("/organism/shutdown", "shutdown_organism"), async (c) =>
+const initializeBody = z.object({ config: organismConfigField.optional() }).strict();
+organismRoutes.openapi(
+  createRoute({
+    method: "post", path: "/organism/initialize", summary: "initialize_organism (optionally with a config override; a bad one is a 400 and changes nothing)", tags: ["organism"],
+    request: jsonBody(initializeBody, false),
+    responses: { ...controlResponses, ...errorResponses(400) },
+  }),
+  async (c) => {
+    const { config } = c.req.valid("json");
+    const params = config === undefined ? {} : { config };
+    return c.json(controlBody(await viaCoordinator(c, controlTask("initialize_organism", params))), 200);
+  },
+);
+organismRoutes.openapi(createRoute({ method: "post", path: "/organism/shutdown", summary: "shutdown_organism", tags: ["organism"], responses: controlResponses }), async (c) =>
   c.json(controlBody(await viaCoordinator(c, controlTask("shutdown_organism"))), 200));
 
 const taskData = (b: z.infer<typeof organTaskSchema>) => ({ type: b.task_type, params: b.params, description: b.description ?? null, domain: b.domain ?? null });
@@ -114,7 +125,7 @@ organismRoutes.openapi(
   createRoute({
     method: "post", path: "/organism/execute/{organ_id}", summary: "execute_on_organ", tags: ["organism"],
     request: { params: z.object({ organ_id: z.string().min(1).max(64) }), ...jsonBody(organTaskSchema) },
-    responses: { 200: json(resultSchema, "ok"), 404: json(z.object({ error: z.unknown() }), "unknown organ"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") },
+    responses: controlResponses,
   }),
   async (c) => {
     const { organ_id } = c.req.valid("param");

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses } from "../schemas/task";
 import { batchInputSchema, batchResultSchema } from "../schemas/task-api";
@@ -16,7 +17,8 @@ taskBatchRoutes.openapi(
     summary: "Create up to 100 tasks in one D1 transaction and one queue send",
     description:
       "Any invalid item fails the whole request with 400 naming its index (tasks.<i>.<field>); nothing is written. " +
-      "An item whose idempotency_key already exists comes back as the existing task.",
+      "An item whose idempotency_key already exists comes back as the existing task. " +
+      "An Idempotency-Key header is refused with 400: one key cannot stand for many tasks, so each item carries its own.",
     request: { body: { required: true, content: { "application/json": { schema: batchInputSchema } } } },
     responses: {
       201: { description: "created", content: { "application/json": { schema: batchResultSchema } } },
@@ -24,6 +26,10 @@ taskBatchRoutes.openapi(
     },
   }),
   async (c) => {
+    // Ignoring the header would let a client believe its retry is safe while it creates duplicates.
+    if (c.req.header("idempotency-key") !== undefined) {
+      throw new AppError("bad_request", "the Idempotency-Key header is not accepted on POST /tasks/batch; set idempotency_key on each item (tasks.<i>.idempotency_key)");
+    }
     const { tasks } = c.req.valid("json");
     const created = await submitTasks(tasks, {
       db: openDb(c.env.DB),

@@ -1,11 +1,19 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/app";
+import { AUTH_FAIL_PERIOD_S, authFailStats } from "../../src/lib/auth-throttle";
+import type { Limiter } from "../../src/lib/rate-limit";
+import { windowLimiter } from "../helpers/limiter";
 import { fetchWithEnv } from "../helpers/worker";
 
 const TOKEN = "s3cret-token";
 
-async function call(url: string, opts: { env?: Partial<Env>; token?: string; method?: string; body?: unknown } = {}) {
-  const headers: Record<string, string> = {};
+/** A client address of its own, so one test's failed tokens never throttle another's. */
+const freshIp = () => `2001:db8:${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}::1`;
+
+async function call(url: string, opts: { env?: Partial<Env>; token?: string; method?: string; body?: unknown; ip?: string } = {}) {
+  const headers: Record<string, string> = { "cf-connecting-ip": opts.ip ?? freshIp() };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   const request = new Request(url, { method: opts.method ?? "GET", headers, body: opts.body === undefined ? null : JSON.stringify(opts.body) });
@@ -89,5 +97,69 @@ describe("with a broken config", () => {
     const res = await call("https://edge.example.com/tasks", { env: broken, token: TOKEN });
     expect(res.status).toBe(503);
     expect((await call("https://edge.example.com/health", { env: broken })).status).toBe(200);
+  });
+});
+
+describe("failed authentication is throttled per address, before the token is checked", () => {
+  const url = "https://edge.example.com/tasks";
+
+  it("wrong tokens get 401s, then 429s; then even the right token from that address is refused (real binding, 10 a minute)", async () => {
+    const ip = freshIp();
+    const before = authFailStats();
+    for (let i = 0; i < 10; i++) expect((await call(url, { env: withToken, token: `guess-${i}`, ip })).status).toBe(401);
+    const limited = await call(url, { env: withToken, token: "guess-10", ip });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe(String(AUTH_FAIL_PERIOD_S));
+    expect(await limited.json()).toEqual({
+      error: { code: "rate_limited", message: `too many failed authentication attempts from this address; retry after ${AUTH_FAIL_PERIOD_S}s`, details: { retry_after_s: AUTH_FAIL_PERIOD_S } },
+    });
+    for (const token of [TOKEN, undefined]) expect((await call(url, { env: withToken, ip, ...(token ? { token } : {}) })).status).toBe(429);
+    expect(authFailStats().limited_total - before.limited_total).toBe(3);
+    expect(authFailStats().failures_total - before.failures_total).toBe(11);
+    // Probes stay open; another address is unaffected.
+    expect((await call("https://edge.example.com/health", { env: withToken, ip })).status).toBe(200);
+    const other = freshIp();
+    expect((await call(url, { env: withToken, token: TOKEN, ip: other })).status).toBe(200);
+    expect((await call(url, { env: withToken, token: "wrong", ip: other })).status).toBe(401);
+  });
+
+  /** The app with an injected limiter and clock, so the window can pass without waiting. */
+  async function viaApp(limiter: Limiter, clock: { t: number }, ip: string, token?: string) {
+    const app = createApp({ auth: { authFailLimiter: () => limiter, now: () => clock.t } });
+    const headers: Record<string, string> = { "cf-connecting-ip": ip, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) };
+    const ctx = createExecutionContext();
+    const res = await app.fetch(new Request(url, { headers }), { ...env, ...withToken }, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  it("refuses the right token until the block ends, then serves it", async () => {
+    const clock = { t: 1_000_000 };
+    const limiter = windowLimiter(3, AUTH_FAIL_PERIOD_S * 1000, () => clock.t);
+    const ip = freshIp();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await viaApp(limiter, clock, ip, "wrong")).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    clock.t += 30_000;
+    const waiting = await viaApp(limiter, clock, ip, TOKEN);
+    expect(waiting.status).toBe(429);
+    expect(waiting.headers.get("retry-after")).toBe("30");
+    expect((await viaApp(limiter, clock, freshIp(), TOKEN)).status).toBe(200);
+    clock.t += 30_000;
+    expect((await viaApp(limiter, clock, ip, TOKEN)).status).toBe(200);
+  });
+
+  it("does not count requests without credentials, and lets failures through as 401 when the limiter fails", async () => {
+    const clock = { t: 0 };
+    const deny: Limiter = { limit: async () => ({ success: false }) };
+    const ip = freshIp();
+    for (let i = 0; i < 3; i++) expect((await viaApp(deny, clock, ip)).status).toBe(401);
+    expect((await viaApp(deny, clock, ip, TOKEN)).status).toBe(200);
+
+    const errorsBefore = authFailStats().limiter_errors_total;
+    const broken: Limiter = { limit: async () => { throw new Error("limiter down"); } };
+    for (let i = 0; i < 3; i++) expect((await viaApp(broken, clock, ip, "wrong")).status).toBe(401);
+    expect(authFailStats().limiter_errors_total - errorsBefore).toBe(3);
+    expect((await viaApp(broken, clock, ip, TOKEN)).status).toBe(200);
   });
 });

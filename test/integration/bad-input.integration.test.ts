@@ -94,6 +94,8 @@ const CASES: Case[] = [
   post({ name: "batch item that is an array", path: "/tasks/batch", body: { tasks: [task({}), [task({})]] }, names: "tasks.1" }),
   post({ name: "batch with an unknown top-level field", path: "/tasks/batch", body: { tasks: [task({})], all: true } }),
   post({ name: "batch invalid JSON", path: "/tasks/batch", raw: '{"tasks":[{"type":"test_task"}' }),
+  post({ name: "batch with an Idempotency-Key header (each item has its own key)", path: "/tasks/batch", body: { tasks: [task({})] }, headers: { "idempotency-key": "order-42" }, names: "tasks.<i>.idempotency_key" }),
+  post({ name: "batch with an empty Idempotency-Key header", path: "/tasks/batch", body: { tasks: [task({ idempotency_key: "k" })] }, headers: { "idempotency-key": "" }, names: "idempotency_key" }),
   post({ name: "batch over 256 KiB", path: "/tasks/batch", body: { tasks: Array.from({ length: 80 }, () => task({ description: "x".repeat(4000) })) }, status: 413 }),
   // list query values
   get("limit=0", "/tasks?limit=0", 400, "limit"),

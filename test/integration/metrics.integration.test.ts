@@ -1,8 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { breakerFor, COORDINATOR_BREAKER, resetBreakers } from "../../src/clients/breakers";
+import { organismStub } from "../../src/clients/organism-client";
+import { requireConfig } from "../../src/config";
 import { dashboardCsp } from "../../src/dashboard/page";
 import { CLIENT_SCRIPT } from "../../src/dashboard/client-script";
 import { parseMetrics, sampleValue, type ParsedExposition } from "../../src/lib/prometheus";
+import type { Limiter } from "../../src/lib/rate-limit";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { reapExpiredLeases } from "../../src/store/reap-expired-leases";
 import { deliver, DLQ } from "../helpers/dispatch";
@@ -142,7 +146,77 @@ describe("GET /metrics", () => {
     const m = parseMetrics(await res.text());
     expect(sampleValue(m, "seedcore_coordinator_up")).toBe(0);
     expect(sampleValue(m, "seedcore_p_fast")).toBeUndefined();
+    expect(sampleValue(m, "seedcore_coordinator_load_shed_total")).toBeUndefined();
     expect(sampleValue(m, "seedcore_tasks_completed_total")).toBeGreaterThan(0);
+    // This isolate's own resilience numbers need no coordinator.
+    expect(sampleValue(m, "seedcore_rate_limited_total", { limiter: "api" })).toBeGreaterThanOrEqual(0);
+  });
+
+  it("says that the resilience numbers are per isolate", async () => {
+    const m = await scrape();
+    for (const name of ["seedcore_circuit_breaker_state", "seedcore_circuit_breaker_opens_total", "seedcore_coordinator_load_shed_total", "seedcore_rate_limited_total"]) {
+      expect(m.help.get(name), name).toMatch(/per isolate/i);
+    }
+    expect(m.type.get("seedcore_circuit_breaker_state")).toBe("gauge");
+    expect(m.help.get("seedcore_circuit_breaker_state")).toContain("0 closed, 1 half-open, 2 open");
+    expect(m.type.get("seedcore_rate_limited_total")).toBe("counter");
+  });
+
+  it("reports the coordinator breaker through closed → open → half-open → closed, counting one open", async () => {
+    const clock = { t: 0 };
+    const config = requireConfig(env);
+    resetBreakers();
+    try {
+      const breaker = breakerFor(COORDINATOR_BREAKER, config, () => clock.t);
+      const seen = async () => {
+        const m = await scrape();
+        return { state: sampleValue(m, "seedcore_circuit_breaker_state", { target: COORDINATOR_BREAKER }), opens: sampleValue(m, "seedcore_circuit_breaker_opens_total", { target: COORDINATOR_BREAKER }) };
+      };
+      expect(await seen()).toEqual({ state: 0, opens: 0 });
+      for (let i = 0; i < config.CB_FAILURE_THRESHOLD; i++) breaker.acquire()!.fail();
+      expect(await seen()).toEqual({ state: 2, opens: 1 });
+      clock.t += config.CB_RECOVERY_S * 1000;
+      expect(await seen()).toEqual({ state: 1, opens: 1 });
+      breaker.acquire()!.succeed();
+      expect(await seen()).toEqual({ state: 0, opens: 1 });
+    } finally {
+      resetBreakers();
+    }
+  });
+
+  it("counts 429s exactly, by limiter: the API rate limit and failed authentication", async () => {
+    const limited = async () => {
+      const m = await scrape();
+      return { api: sampleValue(m, "seedcore_rate_limited_total", { limiter: "api" })!, auth: sampleValue(m, "seedcore_rate_limited_total", { limiter: "auth_failure" })! };
+    };
+    const before = await limited();
+    const deny: Limiter = { limit: async () => ({ success: false }) };
+    for (let i = 0; i < 3; i++) {
+      expect((await fetchWithEnv(new Request("http://localhost/tasks"), { API_RATE_LIMITER: deny })).status).toBe(429);
+    }
+    const ip = `2001:db8::${crypto.randomUUID().slice(0, 4)}`;
+    for (const token of ["wrong", "wrong-again", "t0k3n"]) {
+      const req = new Request("https://edge.example.com/tasks", { headers: { authorization: `Bearer ${token}`, "cf-connecting-ip": ip } });
+      expect((await fetchWithEnv(req, { API_TOKEN: "t0k3n", AUTH_FAIL_LIMITER: deny })).status).toBe(429);
+    }
+    const after = await limited();
+    expect({ api: after.api - before.api, auth: after.auth - before.auth }).toEqual({ api: 3, auth: 3 });
+  });
+
+  it("reports the coordinator's load sheds and organ breakers as it reports them", async () => {
+    const organBreaker = { state: "half_open", failure_count: 5, total_calls: 9, successful_calls: 4, failed_calls: 5, circuit_opens: 3, rejected_calls: 2, retry_after_ms: 0 };
+    const coordinator = {
+      getResilience: async () => ({ load: { inflight_tasks: 0, max_inflight_tasks: 2, peak_inflight_tasks: 2, shed_total: 7 }, organ_breakers: { "organ:utility_organ_1": organBreaker } }),
+      handleIncomingTask: () => Promise.reject(new Error("no summary today")),
+    };
+    const res = await fetchWithEnv(new Request("http://localhost/metrics"), { ORGANISM_MANAGER: { idFromName: () => ({}), get: () => coordinator } });
+    const m = parseMetrics(await res.text());
+    expect(sampleValue(m, "seedcore_coordinator_load_shed_total")).toBe(7);
+    expect(sampleValue(m, "seedcore_circuit_breaker_state", { target: "organ:utility_organ_1" })).toBe(1);
+    expect(sampleValue(m, "seedcore_circuit_breaker_opens_total", { target: "organ:utility_organ_1" })).toBe(3);
+    // And from the real coordinator, the number its getResilience() gives.
+    const real = await organismStub(env).getResilience();
+    expect(sampleValue(await scrape(), "seedcore_coordinator_load_shed_total")).toBe(real.load.shed_total);
   });
 
   it("is served under /api/v1 too", async () => {

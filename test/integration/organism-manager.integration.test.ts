@@ -14,25 +14,42 @@ describe("OrganismManager start-up", () => {
     expect(status.organs.map((o) => o.organ_id)).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1"]);
   });
 
-  it("bad config → unhealthy with the reason → fixed → healthy", async () => {
-    const coord = freshCoordinator();
-    const bad = await coord.handleIncomingTask(task("initialize_organism", { params: { config: "{not json" } }));
-    expect(bad).toMatchObject({ ok: false, retriable: true });
-    expect(await coord.getStatus()).toMatchObject({ status: "unhealthy", organism_initialized: false, error: expect.stringContaining("not valid JSON") });
-    // Work is refused with a structured, retriable error instead of hanging.
-    expect(await coord.handleIncomingTask(task("ping"))).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining("unhealthy") });
-    const fixed = await coord.handleIncomingTask(task("initialize_organism", { params: { config: { organs: [{ organ_id: "utility_organ_1", organ_type: "Utility", task_types: ["ping"] }] } } }));
-    expect(fixed).toMatchObject({ ok: true, result: { status: "healthy" } });
+  it("initialize_organism refuses a bad config with the reason, storing nothing and leaving the organism running", async () => {
+    const name = `test-${crypto.randomUUID()}`;
+    let coord = freshCoordinator(name);
+    for (const [config, reason] of [["{not json", "config is not valid JSON"], [{ organs: [] }, "config is invalid: organs"], [42, "config is invalid"]] as const) {
+      const bad = await coord.handleIncomingTask(task("initialize_organism", { params: { config } }));
+      expect(bad).toMatchObject({ ok: false, retriable: false, error: expect.stringContaining(reason), result: { code: "invalid_params" } });
+      expect(await coord.getStatus()).toMatchObject({ status: "healthy", organism_initialized: true });
+      expect(await coord.handleIncomingTask(task("ping"))).toMatchObject({ ok: true, result: { path: "fast" } });
+    }
+    const override = await runInDurableObject(objectStub(coord), async (_instance: OrganismManager, state) => state.storage.kv.get("config_override"));
+    expect(override).toBeUndefined();
+    await evict(coord);
+    coord = freshCoordinator(name);
+    expect(await coord.getStatus()).toMatchObject({ status: "healthy", organs: [{ organ_id: "utility_organ_1" }, { organ_id: "actuator_organ_1" }, { organ_id: "cognitive_organ_1" }] });
+  });
+
+  it("initialize_organism applies a valid config, which survives a restart", async () => {
+    const name = `test-${crypto.randomUUID()}`;
+    let coord = freshCoordinator(name);
+    const utilityOnly = { organs: [{ organ_id: "utility_organ_1", organ_type: "Utility", task_types: ["ping"] }] };
+    expect(await coord.handleIncomingTask(task("initialize_organism", { params: { config: utilityOnly } }))).toMatchObject({ ok: true, result: { status: "healthy" } });
     expect(await coord.handleIncomingTask(task("ping"))).toMatchObject({ ok: true, result: { path: "fast", organ_id: "utility_organ_1" } });
+    await evict(coord);
+    coord = freshCoordinator(name);
+    expect((await coord.getStatus()).organs.map((o) => o.organ_id)).toEqual(["utility_organ_1"]);
   });
 
   it("a bad ORGANISM_CONFIG in the environment leaves the object unhealthy, not reset", async () => {
     const stub = freshCoordinator();
     const status = await runInDurableObject(objectStub(stub), async (_instance: OrganismManager, state) => {
       const manager = new OrganismManager(state, { ...env, ORGANISM_CONFIG: '{"organs": []}' });
-      return manager.getStatus();
+      return { ...(await manager.getStatus()), ping: await manager.handleIncomingTask(task("ping")) };
     });
     expect(status).toMatchObject({ status: "unhealthy", error: expect.stringContaining("ORGANISM_CONFIG is invalid") });
+    // Work is refused with a structured, retriable error instead of hanging.
+    expect(status.ping).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining("unhealthy") });
   });
 
   it("reloads config, OCPS state and metrics after eviction", async () => {

@@ -11,6 +11,7 @@ import { dispatchBatch } from "../../src/dispatch/consumer";
 import { CircuitBreaker } from "../../src/lib/circuit-breaker";
 import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src/lib/rate-limit";
 import { createRouter } from "../../src/lib/router";
+import { windowLimiter } from "../helpers/limiter";
 import { recordingQueue } from "../helpers/recording-queue";
 import { deliver, dispatchDeps, drain, TASK_QUEUE, wakeBatch } from "../helpers/dispatch";
 import { eventsOf, getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
@@ -134,22 +135,6 @@ describe("load shedding in the coordinator", () => {
     expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
   });
 });
-
-/** A fixed-window limiter on an injected clock, to show the window ending without waiting for it. */
-function windowLimiter(limit: number, periodMs: number, now: () => number): Limiter {
-  const windows = new Map<string, { start: number; count: number }>();
-  return {
-    limit: async ({ key }) => {
-      const w = windows.get(key);
-      if (!w || now() - w.start >= periodMs) {
-        windows.set(key, { start: now(), count: 1 });
-        return { success: true };
-      }
-      w.count++;
-      return { success: w.count <= limit };
-    },
-  };
-}
 
 async function fetchWith(limiter: RateLimit | Limiter, path: string, ip: string, init: RequestInit = {}) {
   const ctx = createExecutionContext();

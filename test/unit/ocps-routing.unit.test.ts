@@ -53,4 +53,9 @@ describe("parseOrganismConfig", () => {
     const bad = parseOrganismConfig({ organs: [{ organ_id: "x", organ_type: "Utility" }], routes: [{ task_type: "a", organ_id: "y" }] });
     expect(bad).toMatchObject({ ok: false });
   });
+  it("names where the config came from, and refuses values that are not objects", () => {
+    expect(parseOrganismConfig("{nope")).toMatchObject({ ok: false, error: expect.stringMatching(/^ORGANISM_CONFIG is not valid JSON/) });
+    expect(parseOrganismConfig("{nope", "config")).toMatchObject({ ok: false, error: expect.stringMatching(/^config is not valid JSON/) });
+    for (const raw of [42, null, [], "[]", "true"]) expect(parseOrganismConfig(raw, "config"), JSON.stringify(raw)).toMatchObject({ ok: false, error: expect.stringMatching(/^config is invalid/) });
+  });
 });
