@@ -4,6 +4,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Agent, request } from "undici";
 import { sleep } from "../scripts/dev-server.mjs";
 
+/**
+ * [vars] overrides for every benchmark server: the load comes from one loopback client, which the
+ * API rate limit would throttle (its default is about to become tight).
+ */
+export const BENCH_VARS = { RATE_LIMIT_ENABLED: "false" };
+
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
 async function call(method, url, body) {
@@ -48,7 +54,9 @@ export async function waitDrained(base, timeoutMs) {
     if (await drained(base)) return;
     await sleep(25);
   }
-  throw new Error(`tasks not drained within ${timeoutMs} ms`);
+  const { by_status: byStatus } = await getBody(base, "/stats?minutes=1");
+  const counts = Object.fromEntries(Object.entries(byStatus).filter(([, n]) => n > 0));
+  throw new Error(`tasks not drained within ${timeoutMs} ms: ${JSON.stringify(counts)}`);
 }
 
 /** Every task created at or after `sinceMs`, newest first, via the keyset-paginated list. */

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { WebSocket } from "undici";
 import { failAfter, freePort, startFreshWorker } from "../scripts/dev-server.mjs";
+import { BENCH_VARS } from "./lib.mjs";
 import { bulk } from "./scenarios.mjs";
 
 failAfter(180_000, "bench:profile");
@@ -65,7 +66,7 @@ function selfTimes(profile) {
 }
 
 const inspectorPort = await freePort();
-const { worker, base } = await startFreshWorker("profile", { inspectorPort });
+const { worker, base } = await startFreshWorker("profile", { inspectorPort, vars: BENCH_VARS });
 await bulk(base, { total: 1000 }); // warm-up
 const inspector = await connectInspector(inspectorPort);
 await inspector.send("Profiler.enable");

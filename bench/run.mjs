@@ -1,23 +1,34 @@
 // npm run bench: starts the Worker itself (no inspector) on fresh state, runs every scenario
 // three times, prints a table and writes bench/results.json with medians and min–max.
+// BENCH_ONLY=bulk_100k,latency,… runs only those scenarios (see SCENARIOS) and leaves
+// bench/results.json as it is.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
-import { median, runtimeCpuMs } from "./lib.mjs";
+import { BENCH_VARS, median, runtimeCpuMs } from "./lib.mjs";
 import { bulk, latency, single } from "./scenarios.mjs";
 import { seedFinishedTasks } from "./seed.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 200_000);
+const LARGE = 100_000;
+const SCENARIOS = ["bulk", "bulk_submit_only", "single", "latency", "bulk_100k", "growth"];
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((s) => s.trim()) : SCENARIOS;
+const unknown = ONLY.filter((s) => !SCENARIOS.includes(s));
+if (unknown.length) {
+  console.error(`BENCH_ONLY: unknown scenario ${unknown.join(", ")} (known: ${SCENARIOS.join(", ")})`);
+  process.exit(2);
+}
+const wanted = (name) => ONLY.includes(name);
 
-failAfter(600_000, "bench");
+failAfter(900_000, "bench");
 
 /** The Worker runs in its own process, so the load client's event loop is not the server's. */
 async function withServer(persistDir, fn) {
   const port = await freePort();
-  const server = await spawnServer(port, persistDir);
+  const server = await spawnServer(port, persistDir, BENCH_VARS);
   try {
     return await fn(`http://127.0.0.1:${port}`, () => runtimeCpuMs(server.pid));
   } finally {
@@ -43,23 +54,42 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
-const emptyDir = migratedStateDir("bench");
-await withServer(emptyDir, async (base, cpuMs) => {
-  await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
-  results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
-  results.bulk_submit_only = await repeat("bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
-  results.single = await repeat("single", () => single(base, SECONDS * 1000));
-  results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
-});
+if (["bulk", "bulk_submit_only", "single", "latency"].some(wanted)) {
+  await withServer(migratedStateDir("bench"), async (base, cpuMs) => {
+    await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
+    if (wanted("bulk")) results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
+    if (wanted("bulk_submit_only")) results.bulk_submit_only = await repeat("bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
+    if (wanted("single")) results.single = await repeat("single", () => single(base, SECONDS * 1000));
+    if (wanted("latency")) results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
+  });
+}
 
-const grownDir = migratedStateDir("bench-growth");
-console.log(`  seeding ${GROWTH_ROWS} finished tasks…`);
-seedFinishedTasks(grownDir, GROWTH_ROWS);
-await withServer(grownDir, async (base, cpuMs) => {
-  await bulk(base, { total: 1000 });
-  results.growth_bulk = await repeat("growth bulk", () => bulk(base, { cpuMs }));
-  results.growth_latency = await repeat("growth latency", () => latency(base, 50, SECONDS * 1000));
-});
+// A 100k backlog on a server of its own, so its rows neither slow the scenarios above nor
+// count as their history.
+if (wanted("bulk_100k")) {
+  await withServer(migratedStateDir("bench-100k"), async (base, cpuMs) => {
+    await bulk(base, { total: 1000 });
+    results.bulk_100k = await repeat("bulk 100k", () => bulk(base, { total: LARGE, cpuMs }));
+  });
+}
+
+if (wanted("growth")) {
+  const grownDir = migratedStateDir("bench-growth");
+  console.log(`  seeding ${GROWTH_ROWS} finished tasks…`);
+  seedFinishedTasks(grownDir, GROWTH_ROWS);
+  await withServer(grownDir, async (base, cpuMs) => {
+    await bulk(base, { total: 1000 });
+    results.growth_bulk = await repeat("growth bulk", () => bulk(base, { cpuMs }));
+    results.growth_latency = await repeat("growth latency", () => latency(base, 50, SECONDS * 1000));
+  });
+}
+
+/** `a` ÷ `b` of the medians of one figure, when both scenarios ran. */
+const ratio = (a, b, key = "tasks_per_s") => (a && b ? a[key].median / b[key].median : undefined);
+const ratios = {
+  bulk_100k_vs_10k_tasks_per_s: ratio(results.bulk_100k, results.bulk),
+  growth_bulk_vs_empty_tasks_per_s: ratio(results.growth_bulk, results.bulk),
+};
 
 const require = createRequire(import.meta.url);
 const report = {
@@ -70,31 +100,53 @@ const report = {
   scenario_seconds: SECONDS,
   growth_rows: GROWTH_ROWS,
   results,
+  ratios,
 };
-writeFileSync(new URL("./results.json", import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+const partial = !SCENARIOS.every(wanted);
+if (!partial) writeFileSync(new URL("./results.json", import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 
 const fmt = (s) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 const r = results;
 const rows = [
-  ["bulk 10k tasks/s", fmt(r.bulk.tasks_per_s)],
-  ["bulk 10k seconds", fmt(r.bulk.seconds)],
-  ["bulk submission only (no dispatch) tasks/s", fmt(r.bulk_submit_only.tasks_per_s)],
-  ...(r.bulk.runtime_cpu_us_per_task
+  ...(r.bulk
     ? [
-        ["bulk runtime CPU µs/task (busy % of one core)", `${fmt(r.bulk.runtime_cpu_us_per_task)} (${fmt(r.bulk.runtime_busy_pct)})`],
-        ["… of which submission µs/task", fmt(r.bulk_submit_only.runtime_cpu_us_per_task)],
+        ["bulk 10k tasks/s", fmt(r.bulk.tasks_per_s)],
+        ["bulk 10k seconds", fmt(r.bulk.seconds)],
       ]
     : []),
-  ["single POST req/s (64 conc.)", fmt(r.single.req_per_s)],
-  ["single POST p50 / p99 ms", `${fmt(r.single.p50_ms)} / ${fmt(r.single.p99_ms)}`],
-  ["single completions/s", fmt(r.single.completions_per_s)],
-  ["latency 50/s p50 / p99 ms", `${fmt(r.latency.p50_ms)} / ${fmt(r.latency.p99_ms)}`],
-  [`growth (${GROWTH_ROWS} rows) bulk tasks/s`, fmt(r.growth_bulk.tasks_per_s)],
-  [`growth latency p50 / p99 ms`, `${fmt(r.growth_latency.p50_ms)} / ${fmt(r.growth_latency.p99_ms)}`],
-  ["growth bulk vs empty", `${((r.growth_bulk.tasks_per_s.median / r.bulk.tasks_per_s.median) * 100).toFixed(0)} %`],
+  ...(r.bulk_100k
+    ? [
+        ["bulk 100k tasks/s", fmt(r.bulk_100k.tasks_per_s)],
+        ["bulk 100k seconds", fmt(r.bulk_100k.seconds)],
+      ]
+    : []),
+  ...(ratios.bulk_100k_vs_10k_tasks_per_s === undefined ? [] : [["bulk 100k ÷ 10k tasks/s", `${ratios.bulk_100k_vs_10k_tasks_per_s.toFixed(2)}×`]]),
+  ...(r.bulk_submit_only ? [["bulk submission only (no dispatch) tasks/s", fmt(r.bulk_submit_only.tasks_per_s)]] : []),
+  ...(r.bulk?.runtime_cpu_us_per_task
+    ? [["bulk runtime CPU µs/task (busy % of one core)", `${fmt(r.bulk.runtime_cpu_us_per_task)} (${fmt(r.bulk.runtime_busy_pct)})`]]
+    : []),
+  ...(r.bulk_100k?.runtime_cpu_us_per_task
+    ? [["bulk 100k runtime CPU µs/task (busy % of one core)", `${fmt(r.bulk_100k.runtime_cpu_us_per_task)} (${fmt(r.bulk_100k.runtime_busy_pct)})`]]
+    : []),
+  ...(r.bulk_submit_only?.runtime_cpu_us_per_task ? [["… of which submission µs/task", fmt(r.bulk_submit_only.runtime_cpu_us_per_task)]] : []),
+  ...(r.single
+    ? [
+        ["single POST req/s (64 conc.)", fmt(r.single.req_per_s)],
+        ["single POST p50 / p99 ms", `${fmt(r.single.p50_ms)} / ${fmt(r.single.p99_ms)}`],
+        ["single completions/s", fmt(r.single.completions_per_s)],
+      ]
+    : []),
+  ...(r.latency ? [["latency 50/s p50 / p99 ms", `${fmt(r.latency.p50_ms)} / ${fmt(r.latency.p99_ms)}`]] : []),
+  ...(r.growth_bulk
+    ? [
+        [`growth (${GROWTH_ROWS} rows) bulk tasks/s`, fmt(r.growth_bulk.tasks_per_s)],
+        [`growth latency p50 / p99 ms`, `${fmt(r.growth_latency.p50_ms)} / ${fmt(r.growth_latency.p99_ms)}`],
+      ]
+    : []),
+  ...(ratios.growth_bulk_vs_empty_tasks_per_s === undefined ? [] : [["growth bulk vs empty", `${(ratios.growth_bulk_vs_empty_tasks_per_s * 100).toFixed(0)} %`]]),
 ];
 console.log(`\nmedian (min–max) of ${RUNS} runs\n`);
 console.log("| scenario | result |\n| --- | --- |");
 for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
-console.log("\nwrote bench/results.json");
+console.log(partial ? `\npartial run (BENCH_ONLY=${ONLY.join(",")}): bench/results.json left as it was` : "\nwrote bench/results.json");
 process.exit(0);
