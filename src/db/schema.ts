@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Task statuses, lowercase everywhere (D1 and JSON). */
 export const TASK_STATUSES = ["created", "queued", "running", "completed", "failed", "retry", "cancelled"] as const;
@@ -9,7 +9,7 @@ export const TERMINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", 
 export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq"] as const;
 export type EventActor = (typeof EVENT_ACTORS)[number];
 
-/** Mirrors migrations/ (0001, 0002); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0003); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -36,44 +36,40 @@ export const tasks = sqliteTable(
     inputBytes: integer("input_bytes").notNull().default(0),
     requestHash: text("request_hash"),
     sortKey: integer("sort_key").generatedAlwaysAs(sql`max(created_at, coalesce(run_after, 0)) - priority * 1000`, { mode: "virtual" }),
+    /** The timeline: a JSON array of [at, from_status, to_status, attempt, actor, message]. */
+    events: text("events", { mode: "json" }).$type<TimelineEntry[]>().notNull().default(sql`'[]'`),
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
-    index("tasks_claim_idx").on(t.status, t.runAfter, t.createdAt),
-    index("tasks_reaper_idx").on(t.status, t.leaseExpiresAt),
-    index("tasks_created_idx").on(t.createdAt),
-    index("tasks_type_idx").on(t.type),
-    index("tasks_domain_idx").on(t.domain),
     index("tasks_due_idx").on(t.sortKey, t.id).where(sql`status IN ('queued', 'retry')`),
+    index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
+    index("tasks_lease_idx").on(t.leaseExpiresAt).where(sql`status = 'running'`),
+    index("tasks_created_idx").on(t.createdAt, t.id),
+    index("tasks_status_created_idx").on(t.status, t.createdAt, t.id),
+    index("tasks_type_created_idx").on(t.type, t.createdAt, t.id),
+    index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id),
+    index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
   ],
 );
 
-export const taskEvents = sqliteTable(
-  "task_events",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    taskId: text("task_id")
-      .notNull()
-      .references(() => tasks.id, { onDelete: "cascade" }),
-    at: integer("at").notNull(),
-    fromStatus: text("from_status", { enum: TASK_STATUSES }),
-    toStatus: text("to_status", { enum: TASK_STATUSES }).notNull(),
-    attempt: integer("attempt").notNull().default(0),
-    actor: text("actor", { enum: EVENT_ACTORS }).notNull(),
-    message: text("message"),
-  },
-  (t) => [index("task_events_task_idx").on(t.taskId, t.id)],
-);
+/** One state change in a task's timeline. */
+export type TimelineEntry = [at: number, from: TaskStatus | null, to: TaskStatus, attempt: number, actor: EventActor, message: string | null];
 
-/** Durable counters for what is not a task transition (dead-lettered wake-ups). */
-export const metricCounters = sqliteTable("metric_counters", {
-  name: text("name").primaryKey(),
-  value: integer("value").notNull().default(0),
-});
+/** Counters, gauges (net transitions), histograms and per-minute figures; see migrations/0003. */
+export const rollups = sqliteTable(
+  "rollups",
+  {
+    metric: text("metric").notNull(),
+    bucket: integer("bucket").notNull().default(0),
+    label: text("label").notNull().default(""),
+    n: integer("n").notNull().default(0),
+    total: integer("total").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.metric, t.bucket, t.label] })],
+);
 
 /** Statuses a pass may claim from; the due index covers exactly these. */
 export const CLAIMABLE_STATUSES = ["queued", "retry"] as const satisfies readonly TaskStatus[];
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type NewTaskRow = typeof tasks.$inferInsert;
-export type TaskEventRow = typeof taskEvents.$inferSelect;

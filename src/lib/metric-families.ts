@@ -5,17 +5,12 @@ import type { DurationHistogram, MetricsSnapshot, TransitionCount } from "../sto
 import type { BreakerState } from "./circuit-breaker";
 import type { HistogramValue, MetricFamily } from "./prometheus";
 
-/** Histogram bounds in seconds (Prometheus' unit), shared by queue wait and run time. */
-export const DURATION_BOUNDS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
-/** Histograms read only this many of the newest task events (see the HELP text). */
-export const HISTOGRAM_WINDOW_EVENTS = 10_000;
-
-/** The named counters, each a filter over task_events rows. */
+/** The named counters, each a filter over the transition rollups. */
 const COUNTERS: { name: string; help: string; matches: (t: TransitionCount) => boolean }[] = [
   { name: "submitted", help: "Tasks accepted (first event of a task).", matches: (t) => t.from_status === null },
   { name: "claimed", help: "Claims by the dispatcher (one per attempt started).", matches: (t) => t.actor === "dispatcher" && t.to_status === "running" },
   { name: "completed", help: "Transitions to completed.", matches: (t) => t.to_status === "completed" },
-  { name: "failed", help: "Transitions to failed (dispatcher, reaper or dead-letter queue).", matches: (t) => t.to_status === "failed" },
+  { name: "failed", help: "Transitions to failed (by the dispatcher or the reaper).", matches: (t) => t.to_status === "failed" },
   { name: "retried", help: "Transitions to retry (by the dispatcher or the reaper).", matches: (t) => t.to_status === "retry" },
   { name: "reaped", help: "Running tasks whose lease expired, moved on by the reaper.", matches: (t) => t.actor === "reaper" },
   { name: "cancelled", help: "Transitions to cancelled.", matches: (t) => t.to_status === "cancelled" },
@@ -31,17 +26,16 @@ function durationHistogram(h: DurationHistogram): HistogramValue {
 
 function d1Families(s: MetricsSnapshot): MetricFamily[] {
   const byStatus = new Map(s.byStatus.map((r) => [r.status, r.n]));
-  const window = `the newest ${HISTOGRAM_WINDOW_EVENTS} task events`;
   return [
     {
       name: "seedcore_tasks",
-      help: "Tasks by current status (D1).",
+      help: "Tasks by current status: the net of the transitions into and out of it (rollups).",
       type: "gauge",
       samples: TASK_STATUSES.map((status) => ({ labels: { status }, value: byStatus.get(status) ?? 0 })),
     },
     ...COUNTERS.map((c): MetricFamily => ({
       name: `seedcore_tasks_${c.name}_total`,
-      help: `${c.help} Counted from task_events, so exact across crashes.`,
+      help: `${c.help} Counted in the same transaction as the change, so exact across crashes.`,
       type: "counter",
       samples: [{ value: s.transitions.filter(c.matches).reduce((n, t) => n + t.n, 0) }],
     })),
@@ -53,22 +47,25 @@ function d1Families(s: MetricsSnapshot): MetricFamily[] {
     },
     {
       name: "seedcore_task_transitions_total",
-      help: "Every state change recorded in task_events, by actor and statuses (from=\"\" is submission).",
+      help: "Every state change, by actor and statuses (from=\"\" is submission, to=\"deleted\" is retention or purge).",
       type: "counter",
       samples: s.transitions.map((t) => ({ labels: { actor: t.actor, from: t.from_status ?? "", to: t.to_status }, value: t.n })),
     },
     {
       name: "seedcore_task_queue_wait_seconds",
-      help: `Time from creation to the first claim, for tasks first claimed within ${window}.`,
+      help: "Time from creation to the first claim of a series of attempts.",
       type: "histogram",
       histograms: [durationHistogram(s.queueWait)],
     },
     {
       name: "seedcore_task_run_seconds",
-      help: `Time from a claim to the end of that attempt, for attempts that started and ended within ${window}.`,
+      help: "Time from a claim to the end of that attempt (completed, failed, retry, reaped or cancelled).",
       type: "histogram",
       histograms: [durationHistogram(s.runTime)],
     },
+    ...(s.dbSizeBytes === null
+      ? []
+      : [{ name: "seedcore_d1_size_bytes", help: "Size of the D1 database, as D1 reports it.", type: "gauge" as const, samples: [{ value: s.dbSizeBytes }] }]),
   ];
 }
 

@@ -4,6 +4,7 @@ import { sendWakeup, type WakeReason } from "../dispatch/wakeups";
 import { D1_LIMITS, withMargin } from "../lib/platform-limits";
 import { oldestDueTouch } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
+import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
 
 export interface MaintenanceDeps {
@@ -34,7 +35,8 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
  * One reaper + sweeper tick. The reaper drains: expired leases go back to `retry` (or `failed`)
  * in chunks of REAP_BATCH until none is left or the budget is spent, so thousands of leases lost
  * with a dispatcher come back in one tick. Then one wake-up if there is due work nobody took:
- * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost).
+ * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, per-minute
+ * rollups older than a day go (the dashboard shows at most an hour).
  */
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
@@ -57,5 +59,6 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
     if (touched !== null && touched < now - config.SWEEP_AFTER_S * 1000) report.woke = "sweeper";
   }
   if (report.woke) await sendWakeup(deps.queue, report.woke);
+  await pruneMinuteRollups(db, deps.now() - MINUTE_ROLLUP_RETENTION_MS);
   return report;
 }

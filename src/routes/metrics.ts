@@ -2,21 +2,19 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { readCoordinatorSnapshot } from "../clients/coordinator-snapshot";
 import { resilienceSnapshot } from "../clients/resilience";
 import { TASK_STATUSES } from "../db/schema";
-import { buildMetricFamilies, DURATION_BOUNDS_S, HISTOGRAM_WINDOW_EVENTS } from "../lib/metric-families";
+import { buildMetricFamilies } from "../lib/metric-families";
 import { formatMetrics, PROMETHEUS_CONTENT_TYPE } from "../lib/prometheus";
 import { createRouter } from "../lib/router";
 import { toIso } from "../lib/time";
 import { errorResponses } from "../schemas/task";
 import { openDb } from "../store/db";
-import { readMetricsSnapshot, readStats } from "../store/metrics-queries";
+import { readMetricsSnapshot } from "../store/metrics-queries";
 
 /** GET /metrics (Prometheus) and GET /stats (the dashboard's counts and throughput). */
 export const metricsRoutes = createRouter();
 
 /** A slow coordinator must not stall a scrape: its part is skipped after this long. */
 const COORDINATOR_SCRAPE_MS = 2000;
-/** Throughput reads at most this many of the newest events (a bound, not a sample). */
-const THROUGHPUT_WINDOW_EVENTS = 20_000;
 
 metricsRoutes.openapi(
   createRoute({
@@ -31,10 +29,8 @@ metricsRoutes.openapi(
   }),
   async (c) => {
     const [d1, coordinator, resilience] = await Promise.all([
-      readMetricsSnapshot(openDb(c.env.DB), {
-        windowEvents: HISTOGRAM_WINDOW_EVENTS,
-        boundsMs: DURATION_BOUNDS_S.map((s) => s * 1000),
-      }),
+      // Per-minute rows are for /stats; a scrape skips them.
+      readMetricsSnapshot(openDb(c.env.DB), Number.MAX_SAFE_INTEGER),
       readCoordinatorSnapshot(c.env, COORDINATOR_SCRAPE_MS),
       resilienceSnapshot(c.env, COORDINATOR_SCRAPE_MS),
     ]);
@@ -81,7 +77,7 @@ metricsRoutes.openapi(
     const db = openDb(c.env.DB);
     const now = Date.now();
     const first = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
-    const { byStatus: counts, throughput: rows } = await readStats(db, first, THROUGHPUT_WINDOW_EVENTS);
+    const { byStatus: counts, throughput: rows } = await readMetricsSnapshot(db, first);
     const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<(typeof TASK_STATUSES)[number], number>;
     for (const r of counts) byStatus[r.status] = r.n;
     const byMinute = new Map(rows.map((r) => [r.minute, r]));

@@ -7,7 +7,6 @@ import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "../store/cancel-
 import { openDb } from "../store/db";
 import { wakeOrLeaveToSweeper } from "../dispatch/wakeups";
 import { eventToJson } from "../store/event-json";
-import { listTaskEvents } from "../store/find-task";
 import { taskToJson } from "../store/task-json";
 import { submitTasks } from "../submit-tasks";
 import { resolveTask } from "./task-ref";
@@ -94,10 +93,8 @@ taskRoutes.openapi(
     },
   }),
   async (c) => {
-    const db = openDb(c.env.DB);
-    const row = await resolveTask(db, c.req.valid("param").id);
-    const events = await listTaskEvents(db, row.id);
-    return c.json({ task_id: row.id, items: events.map(eventToJson) }, 200);
+    const row = await resolveTask(openDb(c.env.DB), c.req.valid("param").id);
+    return c.json({ task_id: row.id, items: row.events.map(eventToJson) }, 200);
   },
 );
 

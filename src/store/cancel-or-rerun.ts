@@ -2,19 +2,24 @@ import { sql, type SQL } from "drizzle-orm";
 import type { TaskRow, TaskStatus } from "../db/schema";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { fromRawRow, type RawTaskRow } from "./raw-row";
+import { transition } from "./transition";
+import { fromRawRow, RETURNING_TASK, type RawTaskRow } from "./raw-row";
 
 export const CANCELLABLE: readonly TaskStatus[] = ["created", "queued", "retry", "running"];
 export const RERUNNABLE: readonly TaskStatus[] = ["created", "failed", "retry", "cancelled"];
 
-async function transition(db: Db, id: string, from: readonly TaskStatus[], set: SQL, toStatus: TaskStatus, message: string, now: number): Promise<TaskRow | null> {
-  const where = sql`id = ${id} AND status IN (SELECT value FROM json_each(${JSON.stringify(from)}))`;
-  const [, rows] = await sqlBatch<[unknown, RawTaskRow]>(db, [
-    sql`
-      INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
-      SELECT id, ${now}, status, ${toStatus}, attempts, 'api', ${message} FROM tasks WHERE ${where}`,
-    sql`UPDATE tasks SET ${set}, updated_at = ${now} WHERE ${where} RETURNING *`,
-  ]);
+/** One task, by id, from one of `from` to `to`, by the API. */
+async function apiTransition(db: Db, id: string, from: readonly TaskStatus[], to: TaskStatus, message: string, set: SQL, now: number): Promise<TaskRow | null> {
+  const statements = transition({
+    changes: sql`
+      SELECT id, status AS from_status, ${to} AS to_status, attempts AS attempt, ${message} AS message, created_at, locked_at
+      FROM tasks WHERE id = ${id} AND status IN (SELECT value FROM json_each(${JSON.stringify(from)}))`,
+    actor: "api",
+    now,
+    set,
+    returning: RETURNING_TASK,
+  });
+  const [, rows] = await sqlBatch<[unknown, RawTaskRow]>(db, statements);
   const row = rows[0];
   return row ? fromRawRow(row) : null;
 }
@@ -24,15 +29,7 @@ async function transition(db: Db, id: string, from: readonly TaskStatus[], set: 
  * late outcome no longer matches `locked_by` and is discarded. Null when the status forbids it.
  */
 export function cancelTask(db: Db, id: string, now: number): Promise<TaskRow | null> {
-  return transition(
-    db,
-    id,
-    CANCELLABLE,
-    sql`status = 'cancelled', run_after = NULL, locked_by = NULL, locked_at = NULL, lease_expires_at = NULL`,
-    "cancelled",
-    "cancelled by request",
-    now,
-  );
+  return apiTransition(db, id, CANCELLABLE, "cancelled", "cancelled by request", sql`run_after = NULL, locked_by = NULL, lease_expires_at = NULL`, now);
 }
 
 /**
@@ -40,14 +37,13 @@ export function cancelTask(db: Db, id: string, now: number): Promise<TaskRow | n
  * a created or retrying one keeps its count. Null when the status forbids it.
  */
 export function rerunTask(db: Db, id: string, now: number): Promise<TaskRow | null> {
-  return transition(
+  return apiTransition(
     db,
     id,
     RERUNNABLE,
-    sql`attempts = CASE WHEN status IN ('failed', 'cancelled') THEN 0 ELSE attempts END,
-        status = 'queued', run_after = NULL, error = NULL`,
     "queued",
     "run requested",
+    sql`attempts = CASE WHEN c.from_status IN ('failed', 'cancelled') THEN 0 ELSE attempts END, run_after = NULL, error = NULL`,
     now,
   );
 }

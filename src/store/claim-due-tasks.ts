@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { transition } from "./transition";
 
 /** What a pass needs of a claimed task to run it and decide its outcome. */
 export interface ClaimedTask {
@@ -37,8 +38,8 @@ export interface ClaimResult {
  * The best due tasks, oldest order key first: a range of the partial due index (no sort of all
  * due rows), at most `maxTasks`, then cut where the running sum of their input bytes passes the
  * cap. `run_after` is tested on its own because a head start (priority) puts a task's order key
- * before its due time. Deterministic, so the event insert and the update select the same rows
- * inside one transaction.
+ * before its due time. Deterministic, so the rollup and the update select the same rows inside
+ * one transaction.
  */
 function dueCandidates(req: ClaimRequest): SQL {
   return sql`
@@ -52,12 +53,9 @@ function dueCandidates(req: ClaimRequest): SQL {
     WHERE n = 1 OR bytes <= ${req.maxInputBytes}`;
 }
 
-/** Per status, so each is one seek of the (status, run_after) index rather than a walk of every waiting row. */
+/** One seek of the partial index over waiting tasks that have a run_after. */
 const nextRunAfterQuery = (now: number) => sql`
-  SELECT min(m) AS next FROM (
-    SELECT min(run_after) AS m FROM tasks WHERE status = 'queued' AND run_after > ${now}
-    UNION ALL
-    SELECT min(run_after) FROM tasks WHERE status = 'retry' AND run_after > ${now})`;
+  SELECT min(run_after) AS next FROM tasks WHERE status IN ('queued', 'retry') AND run_after > ${now}`;
 
 interface RawClaimed extends Omit<ClaimedTask, "params"> {
   params: string;
@@ -69,19 +67,19 @@ interface RawClaimed extends Omit<ClaimedTask, "params"> {
  * same task: D1 runs one write transaction at a time and the update re-checks the status.
  */
 export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimResult> {
-  const ids = sql`id IN (${dueCandidates(req)}) AND +status IN ('queued', 'retry')`;
-  const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [
-    sql`
-      INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
-      SELECT id, ${req.now}, status, 'running', attempts + 1, 'dispatcher', 'claimed' FROM tasks WHERE ${ids}`,
-    sql`
-      UPDATE tasks SET status = 'running', attempts = attempts + 1, locked_by = ${req.token},
-             locked_at = ${req.now}, lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now},
-             updated_at = ${req.now}
-      WHERE ${ids}
-      RETURNING id, type, params, description, domain, drift_score, attempts, max_attempts, input_bytes`,
-    nextRunAfterQuery(req.now),
-  ]);
+  const [rollup, update] = transition({
+    changes: sql`
+      SELECT id, status AS from_status, 'running' AS to_status, attempts + 1 AS attempt, 'claimed' AS message, created_at, locked_at
+      FROM tasks WHERE id IN (${dueCandidates(req)}) AND +status IN ('queued', 'retry')`,
+    actor: "dispatcher",
+    now: req.now,
+    set: sql`attempts = attempts + 1, locked_by = ${req.token}, locked_at = ${req.now},
+             lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
+    returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.description AS description,
+      tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
+      tasks.input_bytes AS input_bytes`,
+  });
+  const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
   return {
     claimed: claimed.map((r) => ({ ...r, params: JSON.parse(r.params) as Record<string, unknown> })),
     nextRunAfter: next[0]?.next ?? null,

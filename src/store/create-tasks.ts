@@ -3,6 +3,7 @@ import type { TaskRow } from "../db/schema";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { firstTimelineEntry, rollupUpsert } from "./transition";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
 
 export interface NewTask {
@@ -34,7 +35,7 @@ export type CreateResult =
   | { ok: false; conflict: { index: number; key: string } };
 
 /**
- * Inserts a batch of tasks and their first events in one transaction, three statements whatever
+ * Inserts a batch of tasks (each with its first timeline entry) and their rollups in one transaction, three statements whatever
  * the batch size. A task whose idempotency key already exists with the same body is not inserted:
  * the existing row comes back in its place. If any key exists with a different body, nothing is
  * inserted (the check and the insert share the transaction, so no race can split the batch).
@@ -51,18 +52,21 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
   const [inserted, , existing] = await sqlBatch<[RawTaskRow, unknown, RawTaskRow]>(db, [
     sql`
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
-                         params, run_after, idempotency_key, input_bytes, request_hash, created_at, updated_at)
+                         params, run_after, idempotency_key, input_bytes, request_hash, events, created_at, updated_at)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
              j.value->>'description', j.value->>'domain', j.value->>'drift_score',
              json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key',
-             j.value->>'input_bytes', j.value->>'request_hash', ${now}, ${now}
+             j.value->>'input_bytes', j.value->>'request_hash', ${firstTimelineEntry(now, sql`j.value->>'status'`)}, ${now}, ${now}
       FROM json_each(${payload}) AS j WHERE NOT EXISTS (${conflicting})
       ON CONFLICT DO NOTHING
       RETURNING *`,
-    sql`
-      INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
-      SELECT t.id, ${now}, NULL, t.status, 0, 'api', 'submitted'
-      FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'`,
+    // Ids are fresh, so every row found by one was inserted just now.
+    rollupUpsert(
+      sql`SELECT t.id, NULL AS from_status, t.status AS to_status, 0 AS attempt, t.created_at, NULL AS locked_at
+          FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'`,
+      "api",
+      now,
+    ),
     sql`
       SELECT * FROM tasks WHERE idempotency_key IN (SELECT value FROM json_each(${keys}))`,
   ]);

@@ -1,13 +1,7 @@
-import type { TaskEventRow } from "../db/schema";
+import type { TimelineEntry } from "../db/schema";
 import { toIso } from "../lib/time";
 
-export function eventToJson(e: TaskEventRow) {
-  return {
-    at: toIso(e.at) as string,
-    from_status: e.fromStatus,
-    to_status: e.toStatus,
-    attempt: e.attempt,
-    actor: e.actor,
-    message: e.message,
-  };
+/** One timeline entry as the API shows it. */
+export function eventToJson([at, from_status, to_status, attempt, actor, message]: TimelineEntry) {
+  return { at: toIso(at) as string, from_status, to_status, attempt, actor, message };
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, gte, lte } from "drizzle-orm";
-import { taskEvents, tasks, type TaskEventRow, type TaskRow } from "../db/schema";
+import { tasks, type TaskRow } from "../db/schema";
 import type { TaskRef } from "../lib/short-id";
 import type { Db } from "./db";
 
@@ -25,8 +25,4 @@ export async function findTask(db: Db, ref: TaskRef): Promise<FindTaskResult> {
   if (rows.length === 0) return { kind: "missing" };
   if (rows.length > 1) return { kind: "ambiguous", candidates: rows.map((r) => r.id) };
   return { kind: "found", row: rows[0] as TaskRow };
-}
-
-export async function listTaskEvents(db: Db, taskId: string): Promise<TaskEventRow[]> {
-  return db.select().from(taskEvents).where(eq(taskEvents.taskId, taskId)).orderBy(asc(taskEvents.id));
 }

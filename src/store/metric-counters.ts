@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "./db";
 
-/** Names in metric_counters. */
+/** Named counters (rollups with metric 'counter') for what is not a task transition. */
 export const COUNTER = {
   /** Wake-up messages that exhausted the queue's retries and reached the DLQ. */
   wakeupsDeadLettered: "wakeups_dead_lettered",
@@ -11,6 +11,6 @@ export type CounterName = (typeof COUNTER)[keyof typeof COUNTER];
 
 export async function addToCounter(db: Db, name: CounterName, n: number): Promise<void> {
   await db.run(sql`
-    INSERT INTO metric_counters (name, value) VALUES (${name}, ${n})
-    ON CONFLICT (name) DO UPDATE SET value = value + excluded.value`);
+    INSERT INTO rollups (metric, bucket, label, n) VALUES ('counter', 0, ${name}, ${n})
+    ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n`);
 }

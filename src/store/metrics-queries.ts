@@ -1,22 +1,19 @@
-import { sql, type SQL } from "drizzle-orm";
-import type { EventActor, TaskStatus } from "../db/schema";
+import { sql } from "drizzle-orm";
+import { EVENT_ACTORS, TASK_STATUSES, type EventActor, type TaskStatus } from "../db/schema";
 import type { Db } from "./db";
-import type { CounterName } from "./metric-counters";
-import { sqlBatch } from "./sql-batch";
+import { DURATION_BOUNDS_MS } from "./transition";
 
 /**
- * Read-only aggregates for /metrics and the dashboard. Counters come from `task_events` (one row
- * per state change, written in the same transaction as the change), so they survive crashes and
- * agree with the tasks table exactly (they aggregate the whole table, so a scrape grows with the
- * history). Histograms and throughput read only the newest `windowEvents` events: an id range on
- * the primary key, materialised first so that no GROUP BY can steer SQLite to walk an index of
- * the whole table instead (the plans are checked in hot-path.integration.test.ts).
+ * Read-only aggregates for /metrics, /stats and the dashboard, from the rollups rows that every
+ * transition updates in its own transaction (see transition.ts). Nothing here reads the tasks
+ * table, so a scrape or a poll costs the same at ten million tasks as at ten.
  */
 
 export interface TransitionCount {
   actor: EventActor;
   from_status: TaskStatus | null;
-  to_status: TaskStatus;
+  /** `deleted` for a task removed by retention or purge. */
+  to_status: TaskStatus | "deleted";
   n: number;
 }
 
@@ -28,88 +25,6 @@ export interface DurationHistogram {
   count: number;
 }
 
-export interface MetricsSnapshot {
-  byStatus: { status: TaskStatus; n: number }[];
-  transitions: TransitionCount[];
-  /** metric_counters by name (what is not a task transition). */
-  counters: Partial<Record<CounterName, number>>;
-  queueWait: DurationHistogram;
-  runTime: DurationHistogram;
-}
-
-/** The newest `n` events: ids are AUTOINCREMENT, so this is a primary-key range. */
-const recentEvents = (n: number) => sql`id > (SELECT coalesce(max(id), 0) FROM task_events) - ${n}`;
-
-function bucketColumns(boundsMs: number[]): SQL {
-  return sql.join(
-    boundsMs.map((b, i) => sql`coalesce(sum(v <= ${b}), 0) AS ${sql.raw(`le_${i}`)}`),
-    sql`, `,
-  );
-}
-
-type HistogramRow = Record<string, number | null>;
-
-function toHistogram(boundsMs: number[], row: HistogramRow | undefined): DurationHistogram {
-  return {
-    boundsMs,
-    cumulative: boundsMs.map((_, i) => Number(row?.[`le_${i}`] ?? 0)),
-    sumMs: Number(row?.["sum_ms"] ?? 0),
-    count: Number(row?.["n"] ?? 0),
-  };
-}
-
-/**
- * Queue wait: from `created_at` to the task's first claim (the attempt-1 `running` event), for
- * tasks first claimed within the newest `windowEvents` events.
- */
-export function queueWaitQuery(windowEvents: number, boundsMs: number[]): SQL {
-  return sql`
-    WITH w AS MATERIALIZED (SELECT task_id, at FROM task_events
-                            WHERE ${recentEvents(windowEvents)} AND to_status = 'running' AND attempt = 1),
-         firsts AS (SELECT task_id, min(at) AS at FROM w GROUP BY task_id),
-         waits AS (SELECT max(f.at - t.created_at, 0) AS v FROM firsts AS f JOIN tasks AS t ON t.id = f.task_id)
-    SELECT count(*) AS n, coalesce(sum(v), 0) AS sum_ms, ${bucketColumns(boundsMs)} FROM waits`;
-}
-
-/**
- * Run time: from a claim to the end of that attempt (completed, failed, retry, reaped, cancelled
- * or dead-lettered: the next event of the same attempt that leaves `running`), both within the
- * newest `windowEvents` events.
- */
-export function runTimeQuery(windowEvents: number, boundsMs: number[]): SQL {
-  return sql`
-    WITH w AS MATERIALIZED (SELECT task_id, at, from_status, to_status, attempt FROM task_events
-                            WHERE ${recentEvents(windowEvents)}),
-         runs AS (SELECT min(e.at) - s.at AS v FROM w AS s
-                  JOIN w AS e ON e.task_id = s.task_id AND e.attempt = s.attempt
-                             AND e.from_status = 'running' AND e.at >= s.at
-                  WHERE s.to_status = 'running'
-                  GROUP BY s.task_id, s.attempt, s.at)
-    SELECT count(*) AS n, coalesce(sum(v), 0) AS sum_ms, ${bucketColumns(boundsMs)} FROM runs`;
-}
-
-const byStatusQuery = () => sql`SELECT status, count(*) AS n FROM tasks GROUP BY status`;
-
-/** Everything /metrics reads from D1, in one round trip (one read transaction). */
-export async function readMetricsSnapshot(db: Db, opts: { windowEvents: number; boundsMs: number[] }): Promise<MetricsSnapshot> {
-  const [byStatus, transitions, wait, run, counters] = await sqlBatch<
-    [{ status: TaskStatus; n: number }, TransitionCount, HistogramRow, HistogramRow, { name: CounterName; value: number }]
-  >(db, [
-    byStatusQuery(),
-    sql`SELECT actor, from_status, to_status, count(*) AS n FROM task_events GROUP BY actor, from_status, to_status`,
-    queueWaitQuery(opts.windowEvents, opts.boundsMs),
-    runTimeQuery(opts.windowEvents, opts.boundsMs),
-    sql`SELECT name, value FROM metric_counters`,
-  ]);
-  return {
-    byStatus,
-    transitions,
-    counters: Object.fromEntries(counters.map((c) => [c.name, c.value])),
-    queueWait: toHistogram(opts.boundsMs, wait[0]),
-    runTime: toHistogram(opts.boundsMs, run[0]),
-  };
-}
-
 export interface ThroughputMinute {
   /** Start of the minute, epoch ms. */
   minute: number;
@@ -119,19 +34,89 @@ export interface ThroughputMinute {
   retried: number;
 }
 
-/** Per-minute submitted/completed/failed/retried since `since`, read from the newest `windowEvents` events. */
-const throughputQuery = (since: number, windowEvents: number) => sql`
-    SELECT (at / 60000) * 60000 AS minute,
-           sum(from_status IS NULL) AS submitted,
-           sum(to_status = 'completed') AS completed,
-           sum(to_status = 'failed') AS failed,
-           sum(to_status = 'retry') AS retried
-    FROM task_events
-    WHERE ${recentEvents(windowEvents)} AND at >= ${since}
-    GROUP BY minute ORDER BY minute`;
+export interface MetricsSnapshot {
+  /** Every status, 0 included: the net of the transitions into and out of it. */
+  byStatus: { status: TaskStatus; n: number }[];
+  transitions: TransitionCount[];
+  /** Named counters that are not task transitions (dead-lettered wake-ups). */
+  counters: Record<string, number>;
+  queueWait: DurationHistogram;
+  runTime: DurationHistogram;
+  throughput: ThroughputMinute[];
+  /** The database's size after the read, as D1 reports it (null where it does not). */
+  dbSizeBytes: number | null;
+}
 
-/** For GET /stats: tasks by current status (only statuses that have tasks) and per-minute throughput, in one round trip. */
-export async function readStats(db: Db, since: number, windowEvents: number): Promise<{ byStatus: { status: TaskStatus; n: number }[]; throughput: ThroughputMinute[] }> {
-  const [byStatus, throughput] = await sqlBatch<[{ status: TaskStatus; n: number }, ThroughputMinute]>(db, [byStatusQuery(), throughputQuery(since, windowEvents)]);
-  return { byStatus, throughput };
+interface RollupRow {
+  metric: string;
+  bucket: number;
+  label: string;
+  n: number;
+  total: number;
+}
+
+const isStatus = (s: string): s is TaskStatus => (TASK_STATUSES as readonly string[]).includes(s);
+const isActor = (s: string): s is EventActor => (EVENT_ACTORS as readonly string[]).includes(s);
+
+function parseTransition(r: RollupRow): TransitionCount | null {
+  const [actor = "", from = "", to = ""] = r.label.split("|");
+  if (!isActor(actor) || (from !== "" && !isStatus(from)) || !(isStatus(to) || to === "deleted")) return null;
+  return { actor, from_status: from === "" ? null : from, to_status: to, n: r.n };
+}
+
+function histogram(rows: RollupRow[]): DurationHistogram {
+  const perBucket = DURATION_BOUNDS_MS.map((_, i) => rows.find((r) => r.bucket === i)?.n ?? 0);
+  let running = 0;
+  return {
+    boundsMs: DURATION_BOUNDS_MS,
+    cumulative: perBucket.map((n) => (running += n)),
+    sumMs: rows.reduce((s, r) => s + r.total, 0),
+    count: rows.reduce((s, r) => s + r.n, 0),
+  };
+}
+
+/** Net count per status from the transitions: into it minus out of it (deletion is out). */
+export function statusCounts(transitions: readonly TransitionCount[]): { status: TaskStatus; n: number }[] {
+  const net = new Map<TaskStatus, number>(TASK_STATUSES.map((s) => [s, 0]));
+  for (const t of transitions) {
+    if (t.to_status !== "deleted") net.set(t.to_status, (net.get(t.to_status) ?? 0) + t.n);
+    if (t.from_status !== null) net.set(t.from_status, (net.get(t.from_status) ?? 0) - t.n);
+  }
+  return TASK_STATUSES.map((status) => ({ status, n: net.get(status) ?? 0 }));
+}
+
+/** Every rollup but minutes before `since`, in one small read (the table holds a few hundred rows). */
+export async function readMetricsSnapshot(db: Db, since: number): Promise<MetricsSnapshot> {
+  const result = await db.$client
+    .prepare("SELECT metric, bucket, label, n, total FROM rollups WHERE metric != 'minute' OR bucket >= ?")
+    .bind(since)
+    .all<RollupRow>();
+  const rows = result.results;
+  const transitions = rows.filter((r) => r.metric === "transition").flatMap((r) => parseTransition(r) ?? []);
+  const throughput = new Map<number, ThroughputMinute>();
+  for (const r of rows.filter((x) => x.metric === "minute")) {
+    const m = throughput.get(r.bucket) ?? { minute: r.bucket, submitted: 0, completed: 0, failed: 0, retried: 0 };
+    if (r.label === "submitted") m.submitted += r.n;
+    else if (r.label === "completed") m.completed += r.n;
+    else if (r.label === "failed") m.failed += r.n;
+    else if (r.label === "retry") m.retried += r.n;
+    throughput.set(r.bucket, m);
+  }
+  return {
+    byStatus: statusCounts(transitions),
+    transitions,
+    counters: Object.fromEntries(rows.filter((r) => r.metric === "counter").map((r) => [r.label, r.n])),
+    queueWait: histogram(rows.filter((r) => r.metric === "queue_wait")),
+    runTime: histogram(rows.filter((r) => r.metric === "run_time")),
+    throughput: [...throughput.values()].sort((a, b) => a.minute - b.minute),
+    dbSizeBytes: typeof result.meta?.size_after === "number" ? result.meta.size_after : null,
+  };
+}
+
+/** Per-minute rows older than this are dropped by the maintenance alarm (/stats shows at most 60). */
+export const MINUTE_ROLLUP_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/** Drops per-minute rollups older than `before`: a bounded range of the primary key. */
+export async function pruneMinuteRollups(db: Db, before: number): Promise<void> {
+  await db.run(sql`DELETE FROM rollups WHERE metric = 'minute' AND bucket < ${before}`);
 }

@@ -1,4 +1,5 @@
-import type { TaskRow, TaskStatus } from "../db/schema";
+import { sql } from "drizzle-orm";
+import type { TaskRow, TaskStatus, TimelineEntry } from "../db/schema";
 
 /** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
 export interface RawTaskRow {
@@ -25,7 +26,16 @@ export interface RawTaskRow {
   input_bytes: number;
   request_hash: string | null;
   sort_key: number | null;
+  events: string;
 }
+
+/** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
+const COLUMNS = [
+  "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
+  "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
+  "priority", "input_bytes", "request_hash", "sort_key", "events",
+] as const satisfies readonly (keyof RawTaskRow)[];
+export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
 function parseJson(text: string | null): unknown {
   return text == null ? null : JSON.parse(text);
@@ -56,5 +66,6 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     inputBytes: r.input_bytes,
     requestHash: r.request_hash,
     sortKey: r.sort_key,
+    events: JSON.parse(r.events) as TimelineEntry[],
   };
 }

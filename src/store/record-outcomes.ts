@@ -3,6 +3,7 @@ import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import { errorMessage } from "../lib/error-message";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { transition } from "./transition";
 
 export interface OutcomeWrite {
   id: string;
@@ -24,21 +25,21 @@ export interface WrittenOutcome {
 
 /** Outcomes of one JSON array, in one transaction, only where the claim still holds. */
 async function writeOutcomes(db: Db, token: string, payload: string, now: number): Promise<WrittenOutcome[]> {
-  const [, written] = await sqlBatch<[unknown, WrittenOutcome]>(db, [
-    sql`
-      INSERT INTO task_events (task_id, at, from_status, to_status, attempt, actor, message)
-      SELECT t.id, ${now}, t.status, j.value->>'status', t.attempts, 'dispatcher', j.value->>'message'
+  const statements = transition({
+    changes: sql`
+      SELECT t.id, t.status AS from_status, j.value->>'status' AS to_status, t.attempts AS attempt,
+             j.value->>'message' AS message, t.created_at, t.locked_at, j.value AS w
       FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'
       WHERE +t.status = 'running' AND t.locked_by = ${token}`,
-    sql`
-      UPDATE tasks SET status = j.value->>'status', attempts = attempts - coalesce(j.value->>'refund_attempt', 0),
-             result = CASE WHEN j.value->>'result' IS NULL THEN NULL ELSE json(j.value->'result') END,
-             error = j.value->>'error', run_after = j.value->>'run_after',
-             locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = ${now}
-      FROM json_each(${payload}) AS j
-      WHERE tasks.id = j.value->>'id' AND +tasks.status = 'running' AND tasks.locked_by = ${token}
-      RETURNING tasks.id AS id, tasks.status AS status, tasks.run_after AS run_after`,
-  ]);
+    actor: "dispatcher",
+    now,
+    set: sql`attempts = attempts - coalesce(c.w->>'refund_attempt', 0),
+             result = CASE WHEN c.w->>'result' IS NULL THEN NULL ELSE json(c.w->'result') END,
+             error = c.w->>'error', run_after = c.w->>'run_after',
+             locked_by = NULL, lease_expires_at = NULL`,
+    returning: sql`RETURNING tasks.id AS id, tasks.status AS status, tasks.run_after AS run_after`,
+  });
+  const [, written] = await sqlBatch<[unknown, WrittenOutcome]>(db, statements);
   return written;
 }
 

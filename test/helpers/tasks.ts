@@ -53,13 +53,9 @@ export async function sql(query: string, ...binds: unknown[]): Promise<void> {
   await env.DB.prepare(query).bind(...binds).run();
 }
 
+/** A task's timeline entries, oldest first. */
 export async function eventsOf(id: string): Promise<{ from_status: string | null; to_status: string; actor: string; message: string | null }[]> {
-  const { results } = await env.DB.prepare(
-    "SELECT from_status, to_status, actor, message FROM task_events WHERE task_id = ? ORDER BY id",
-  )
-    .bind(id)
-    .all<{ from_status: string | null; to_status: string; actor: string; message: string | null }>();
-  return results;
+  return (await getTask(id)).events.map(([, from_status, to_status, , actor, message]) => ({ from_status, to_status, actor, message }));
 }
 
 /** Marks every task of earlier tests in this file finished, so a drain here sees only this test's work. */

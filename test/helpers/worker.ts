@@ -21,6 +21,6 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
 
 export async function countRows(): Promise<{ tasks: number; events: number }> {
   const t = await env.DB.prepare("SELECT count(*) AS n FROM tasks").first<{ n: number }>();
-  const e = await env.DB.prepare("SELECT count(*) AS n FROM task_events").first<{ n: number }>();
+  const e = await env.DB.prepare("SELECT coalesce(sum(json_array_length(events)), 0) AS n FROM tasks").first<{ n: number }>();
   return { tasks: t?.n ?? 0, events: e?.n ?? 0 };
 }

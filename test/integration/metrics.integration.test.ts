@@ -53,7 +53,7 @@ describe("GET /metrics", () => {
     expect(m.type.get("seedcore_tasks")).toBe("gauge");
     expect(m.type.get("seedcore_tasks_claimed_total")).toBe("counter");
     expect(m.type.get("seedcore_task_queue_wait_seconds")).toBe("histogram");
-    expect(m.help.get("seedcore_task_run_seconds")).toContain("newest 10000 task events");
+    expect(m.help.get("seedcore_task_run_seconds")).toContain("Time from a claim to the end of that attempt");
   });
 
   it("counts known work exactly, and its gauges agree with the tasks table", async () => {
@@ -105,8 +105,18 @@ describe("GET /metrics", () => {
     for (const status of ["created", "queued", "running", "completed", "failed", "retry", "cancelled"]) {
       expect(sampleValue(m, "seedcore_tasks", { status }), status).toBe(db1[status] ?? 0);
     }
-    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM task_events WHERE actor = 'dispatcher' AND to_status = 'running'").first<{ n: number }>())!;
+    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM tasks, json_each(tasks.events) AS e WHERE e.value->>4 = 'dispatcher' AND e.value->>2 = 'running'").first<{ n: number }>())!;
     expect(after.claimed).toBe(claims);
+
+    // Every transition counter equals a recount of the timelines (nothing was deleted in this file).
+    const { results: recount } = await env.DB.prepare(
+      `SELECT e.value->>4 AS actor, coalesce(e.value->>1, '') AS "from", e.value->>2 AS "to", count(*) AS n
+       FROM tasks, json_each(tasks.events) AS e GROUP BY 1, 2, 3`,
+    ).all<{ actor: string; from: string; to: string; n: number }>();
+    const served = m.samples.filter((x) => x.name === "seedcore_task_transitions_total");
+    expect(served.map((x) => ({ ...x.labels, n: x.value })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+      recount.map((r) => ({ actor: r.actor, from: r.from, to: r.to, n: r.n })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
   });
 
   it("serves cumulative histograms whose +Inf bucket equals the count", async () => {

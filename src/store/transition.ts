@@ -1,0 +1,75 @@
+import { sql, type SQL } from "drizzle-orm";
+import type { EventActor } from "../db/schema";
+
+/**
+ * The one way a task changes state. A transition is described by `changes`, a SELECT over the
+ * rows it touches that yields, per row: `id, from_status, to_status, attempt, message,
+ * created_at, locked_at` (plus any columns the caller's `set` reads as `c.<name>`). It becomes two
+ * statements for one D1 batch (one transaction):
+ *
+ *  1. the rollup upsert: a handful of rows in `rollups` (counters, per-minute figures, histograms)
+ *     for the whole batch, not one write per task;
+ *  2. the update: status, the timeline entry appended to the row's `events`, `updated_at`, and the
+ *     caller's own assignments, joined to the same `changes`.
+ *
+ * `changes` must be deterministic (it is evaluated once per statement): both statements see the
+ * same rows because nothing writes between them inside the transaction.
+ */
+export interface Transition {
+  changes: SQL;
+  actor: EventActor;
+  now: number;
+  /** Extra assignments, e.g. sql`error = c.error, run_after = NULL`. */
+  set?: SQL;
+  /** e.g. sql`RETURNING tasks.id AS id, tasks.status AS status` */
+  returning?: SQL;
+}
+
+/** Histogram bucket upper bounds, ms (Prometheus' `le`, in seconds, is these / 1000). */
+export const DURATION_BOUNDS_MS = [10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 1_800_000];
+
+/** A timeline keeps its first entry (submission) and the newest ones, this many in all. */
+export const MAX_TIMELINE_ENTRIES = 100;
+
+const bucketOf = (ms: SQL) =>
+  sql`CASE ${sql.join(DURATION_BOUNDS_MS.map((b, i) => sql`WHEN ${ms} <= ${sql.raw(String(b))} THEN ${sql.raw(String(i))}`), sql` `)} ELSE ${sql.raw(String(DURATION_BOUNDS_MS.length))} END`;
+
+export const minuteOf = (now: number) => Math.floor(now / 60_000) * 60_000;
+
+/** The rollup rows a set of changes adds; also used on its own for inserts (submission). */
+export function rollupUpsert(changes: SQL, actor: EventActor, now: number): SQL {
+  const label = sql`${actor} || '|' || coalesce(from_status, '') || '|' || to_status`;
+  const wait = sql`max(${now} - created_at, 0)`;
+  const run = sql`max(${now} - locked_at, 0)`;
+  return sql`
+    WITH c AS MATERIALIZED (${changes})
+    INSERT INTO rollups (metric, bucket, label, n, total)
+    SELECT metric, bucket, label, count(*), sum(v) FROM (
+      SELECT 'transition' AS metric, 0 AS bucket, ${label} AS label, 0 AS v FROM c
+      UNION ALL
+      SELECT 'minute', ${minuteOf(now)}, CASE WHEN from_status IS NULL THEN 'submitted' ELSE to_status END, 0 FROM c
+      WHERE from_status IS NULL OR to_status IN ('completed', 'failed', 'retry')
+      UNION ALL
+      SELECT 'queue_wait', ${bucketOf(wait)}, '', ${wait} FROM c WHERE to_status = 'running' AND attempt = 1
+      UNION ALL
+      SELECT 'run_time', ${bucketOf(run)}, '', ${run} FROM c WHERE from_status = 'running' AND locked_at IS NOT NULL)
+    GROUP BY metric, bucket, label
+    ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`;
+}
+
+/** The first timeline entry of a new task (inserts write it directly). */
+export const firstTimelineEntry = (now: number, status: SQL) => sql`json_array(json_array(${now}, NULL, ${status}, 0, 'api', 'submitted'))`;
+
+function appendEntry(actor: EventActor, now: number): SQL {
+  const kept = sql`CASE WHEN json_array_length(tasks.events) >= ${MAX_TIMELINE_ENTRIES} THEN json_remove(tasks.events, '$[1]') ELSE tasks.events END`;
+  return sql`json_insert(${kept}, '$[#]', json_array(${now}, c.from_status, c.to_status, c.attempt, ${actor}, c.message))`;
+}
+
+export function transition(t: Transition): [SQL, SQL] {
+  const update = sql`
+    UPDATE tasks SET status = c.to_status, events = ${appendEntry(t.actor, t.now)}, updated_at = ${t.now}${t.set ? sql`, ${t.set}` : sql``}
+    FROM (${t.changes}) AS c
+    WHERE tasks.id = c.id
+    ${t.returning ?? sql``}`;
+  return [rollupUpsert(t.changes, t.actor, t.now), update];
+}
