@@ -1,5 +1,5 @@
-import { INITIAL_CAPABILITY, QUALITY_WINDOW, TASK_HISTORY, type RoleProbs } from "./agents";
-import type { OrganType } from "./organism-config";
+import { INITIAL_CAPABILITY, QUALITY_WINDOW, TASK_HISTORY, type RoleProbs } from "../src/organism/agent-scoring";
+import type { OrganType } from "../src/organism/organism-config";
 
 /** One agent as the organ keeps it in memory; rows in `agents` mirror it. */
 export interface AgentState {
@@ -21,6 +21,8 @@ export interface OrganMeta {
   organ_id: string;
   organ_type: OrganType;
   task_types: string[];
+  /** Older organs were stored before replicas existed: they are replica 0. */
+  replica: number;
 }
 
 export interface TaskRecord {
@@ -49,7 +51,7 @@ export function ensureSchema(sql: SqlStorage): void {
 
 export function loadMeta(sql: SqlStorage): OrganMeta | undefined {
   const row = sql.exec<{ v: string }>(`SELECT v FROM organ_meta WHERE k = 'meta'`).toArray()[0];
-  return row ? (JSON.parse(row.v) as OrganMeta) : undefined;
+  return row ? { replica: 0, ...(JSON.parse(row.v) as Omit<OrganMeta, "replica">) } : undefined;
 }
 
 export function saveMeta(sql: SqlStorage, meta: OrganMeta): void {
@@ -124,4 +126,32 @@ export function recentRecords(sql: SqlStorage, agentId: string, limit: number): 
     )
     .toArray()
     .map((r) => ({ ...r, success: r.success === 1 }));
+}
+
+/** An agent with its history, as it moves between replicas when an organ's replica count changes. */
+export interface AgentExport {
+  agent: AgentState;
+  /** Oldest first. */
+  records: TaskRecord[];
+}
+
+export function exportAgents(sql: SqlStorage, agents: readonly AgentState[]): AgentExport[] {
+  return agents.map((agent) => ({ agent, records: recentRecords(sql, agent.agent_id, TASK_HISTORY).reverse() }));
+}
+
+/** Replaces an agent's row and history with an imported one. */
+export function importAgent(sql: SqlStorage, e: AgentExport): void {
+  saveAgent(sql, e.agent);
+  sql.exec(`DELETE FROM task_records WHERE agent_id = ?`, e.agent.agent_id);
+  for (const r of e.records) insertRecord(sql, r);
+}
+
+export function deleteAgent(sql: SqlStorage, agentId: string): void {
+  sql.exec(`DELETE FROM agents WHERE agent_id = ?`, agentId);
+  sql.exec(`DELETE FROM task_records WHERE agent_id = ?`, agentId);
+}
+
+/** Times a task id was run here (within the kept history): tests check steps run exactly once. */
+export function runsOf(sql: SqlStorage, taskId: string): number {
+  return sql.exec<{ n: number }>(`SELECT count(*) AS n FROM task_records WHERE task_id = ?`, taskId).one().n;
 }

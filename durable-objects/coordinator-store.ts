@@ -1,6 +1,6 @@
-import { emptyMetrics, type CoordinatorMetrics } from "./metrics";
-import { initialOcps, type OcpsState } from "./ocps";
-import type { OrganismConfig } from "./organism-config";
+import { emptyMetrics, type CoordinatorMetrics } from "../src/organism/coordinator-metrics";
+import { initialOcps, type OcpsState } from "../src/organism/ocps";
+import type { OrganismConfig } from "../src/organism/organism-config";
 
 /** What the coordinator keeps across evictions, in its synchronous KV storage (SQLite-backed). */
 export interface PersistedRuntime {
@@ -18,9 +18,12 @@ export interface PersistedOrganism {
 const RUNTIME = "runtime";
 const ORGANISM = "organism";
 const OVERRIDE = "config_override";
+const APPLIED = "applied_organism";
 
 export function loadRuntime(kv: SyncKvStorage): PersistedRuntime {
-  return kv.get<PersistedRuntime>(RUNTIME) ?? { ocps: initialOcps(), metrics: emptyMetrics() };
+  const saved = kv.get<PersistedRuntime>(RUNTIME);
+  // Counters added since the state was saved start at zero.
+  return { ocps: saved?.ocps ?? initialOcps(), metrics: { ...emptyMetrics(), ...saved?.metrics } };
 }
 
 export function saveRuntime(kv: SyncKvStorage, runtime: PersistedRuntime): void {
@@ -43,4 +46,13 @@ export function loadOverride(kv: SyncKvStorage): unknown {
 export function saveOverride(kv: SyncKvStorage, value: unknown): void {
   if (value === null || value === "") kv.delete(OVERRIDE);
   else kv.put(OVERRIDE, value);
+}
+
+/** The organism the organs were last initialised to (kept through failures): replica changes move agents from it. */
+export function loadApplied(kv: SyncKvStorage): OrganismConfig | undefined {
+  return kv.get<OrganismConfig>(APPLIED);
+}
+
+export function saveApplied(kv: SyncKvStorage, config: OrganismConfig): void {
+  kv.put(APPLIED, config);
 }

@@ -1,18 +1,28 @@
 import { DurableObject } from "cloudflare:workers";
-import { agentScore, memUtil, pickBestAgent, QUALITY_WINDOW, ROLE_PROBS, TASK_HISTORY, updateCapability } from "./agents";
-import { ensureSchema, insertRecord, loadAgents, loadMeta, newAgent, pruneRecords, recentRecords, saveAgent, saveMeta, type AgentState, type OrganMeta, type TaskRecord } from "./agent-store";
+import { agentScore, memUtil, pickBestAgent, QUALITY_WINDOW, ROLE_PROBS, TASK_HISTORY, updateCapability } from "../src/organism/agent-scoring";
+import type { OrganBatchResult, OrganCallLimits, OrganInitSpec, OrganSummary, OrganTask, OrganTaskResult } from "../src/organism/organ-contracts";
+import { agentsOfReplica } from "../src/organism/replicas";
+import { errorMessage } from "../src/lib/error-message";
+import { utf8Bytes } from "../src/lib/platform-limits";
+import {
+  deleteAgent, ensureSchema, exportAgents, importAgent, insertRecord, loadAgents, loadMeta, newAgent, pruneRecords,
+  recentRecords, runsOf, saveAgent, saveMeta, type AgentExport, type AgentState, type OrganMeta, type TaskRecord,
+} from "./agent-store";
 import { handlerFor } from "./handlers/registry";
 import { systemClock, type Clock, type HandlerResult } from "./handlers/types";
-import type { OrganInitSpec, OrganSummary, OrganTask, OrganTaskResult } from "./organ-contracts";
-import { errorMessage } from "../src/lib/error-message";
+
+/** Results held back from a response stay this long for `collect`; after that they are gone. */
+const HELD_TTL_MS = 5 * 60 * 1000;
 
 /**
- * One organ: a team of agents that run tasks through the handler registry. Agent state lives in
- * this object's SQLite storage and is mirrored in memory; a batch is written in one transaction.
+ * One replica of an organ: a partition of the organ's agents that run tasks through the handler
+ * registry. Agent state lives in this object's SQLite storage and is mirrored in memory; a batch
+ * is written in one transaction.
  */
 export class Organ extends DurableObject<Env> {
   private meta: OrganMeta | undefined;
   private agents: AgentState[] = [];
+  private readonly held = new Map<string, { results: OrganTaskResult[]; at: number }>();
   /** Overridable so tests can run handlers against a fixed clock. */
   clock: Clock = systemClock;
 
@@ -24,34 +34,49 @@ export class Organ extends DurableObject<Env> {
     this.agents = loadAgents(ctx.storage.sql);
   }
 
-  /** Idempotent: creates missing agents, keeps existing ones (and their learned capability). */
-  initialize(spec: OrganInitSpec): OrganSummary {
+  /**
+   * Idempotent: creates this replica's missing agents and keeps existing ones (and what they
+   * learned). `imported` agents (moved here from another replica count) replace local ones;
+   * agents outside this replica's partition leave, their state having been exported first.
+   */
+  initialize(spec: OrganInitSpec, imported: AgentExport[] = []): OrganSummary {
     const sql = this.ctx.storage.sql;
     const roleProbs = ROLE_PROBS[spec.organ_type];
+    const wanted = new Set(agentsOfReplica(spec.agent_count, spec.replicas, spec.replica));
     this.ctx.storage.transactionSync(() => {
-      this.meta = { organ_id: spec.organ_id, organ_type: spec.organ_type, task_types: spec.task_types };
+      this.meta = { organ_id: spec.organ_id, organ_type: spec.organ_type, task_types: spec.task_types, replica: spec.replica };
       saveMeta(sql, this.meta);
-      for (let i = this.agents.length; i < spec.agent_count; i++) {
-        const agent = newAgent(spec.organ_id, i, roleProbs);
-        saveAgent(sql, agent);
-        this.agents.push(agent);
-      }
+      for (const e of imported) if (wanted.has(e.agent.idx)) importAgent(sql, e);
+      for (const a of loadAgents(sql)) if (!wanted.has(a.idx)) deleteAgent(sql, a.agent_id);
+      const present = new Set(loadAgents(sql).map((a) => a.idx));
+      for (const idx of wanted) if (!present.has(idx)) saveAgent(sql, newAgent(spec.organ_id, idx, roleProbs));
     });
+    this.agents = loadAgents(sql);
     return this.getSummary();
   }
 
-  /** Runs the tasks concurrently, each on the best agent, then records all outcomes at once. */
-  async executeBatch(tasks: OrganTask[]): Promise<OrganTaskResult[]> {
+  /** This replica's agents and their histories, before the organ's replica count changes. */
+  exportAgents(): AgentExport[] {
+    return exportAgents(this.ctx.storage.sql, this.agents);
+  }
+
+  /**
+   * Runs the tasks concurrently, each on the best agent, then records all outcomes at once. A
+   * result over `resultMaxBytes` fails its task for good; results past `responseBudgetBytes` are
+   * held here for `collect`, so no response outgrows the RPC limit whatever the handlers return.
+   */
+  async executeBatch(tasks: OrganTask[], limits: OrganCallLimits): Promise<OrganBatchResult> {
     const meta = this.meta;
     if (!meta || this.agents.length === 0) {
-      return tasks.map((t) => ({ task_id: t.id, success: false, organ_id: "uninitialized", agent_id: null, error: "organ is not initialized", retry: true, latency_ms: 0 }));
+      const results = tasks.map((t) => ({ task_id: t.id, success: false, organ_id: "uninitialized", replica: 0, agent_id: null, error: "organ is not initialized", retry: true, latency_ms: 0 }));
+      return { results, held: null };
     }
     // Agents are chosen up front: scores only change when outcomes are recorded below.
     const runs = await Promise.all(
       tasks.map(async (task) => {
         const agent = pickBestAgent(this.agents) as AgentState;
         const started = this.clock.now();
-        const outcome = await this.runHandler(task);
+        const outcome = sized(await this.runHandler(task), limits.resultMaxBytes);
         return { task, agent, outcome, latency_ms: Math.max(0, this.clock.now() - started) };
       }),
     );
@@ -59,6 +84,7 @@ export class Organ extends DurableObject<Env> {
       task_id: task.id,
       success: outcome.success,
       organ_id: meta.organ_id,
+      replica: meta.replica,
       agent_id: agent.agent_id,
       ...(outcome.result ? { result: outcome.result } : {}),
       ...(outcome.error ? { error: outcome.error } : {}),
@@ -69,7 +95,14 @@ export class Organ extends DurableObject<Env> {
       agent_id: agent.agent_id, task_id: task.id, task_type: task.type, success: outcome.success,
       quality: outcome.quality ?? (outcome.success ? 1 : 0), latency_ms, error: outcome.error ?? null, at: this.clock.now(),
     })));
-    return results;
+    return this.respond(results, limits.responseBudgetBytes);
+  }
+
+  /** The next results held under `key` that fit `budgetBytes`; `held` is null once all are out. */
+  collect(key: string, budgetBytes: number): OrganBatchResult {
+    const entry = this.held.get(key);
+    this.held.delete(key);
+    return this.respond(entry?.results ?? [], budgetBytes);
   }
 
   getSummary(): OrganSummary {
@@ -77,6 +110,7 @@ export class Organ extends DurableObject<Env> {
     return {
       organ_id: meta?.organ_id ?? "uninitialized",
       organ_type: meta?.organ_type ?? "Utility",
+      replica: meta?.replica ?? 0,
       initialized: meta !== undefined,
       task_types: meta?.task_types ?? [],
       agent_count: this.agents.length,
@@ -100,6 +134,28 @@ export class Organ extends DurableObject<Env> {
   /** The newest task records of one agent (at most TASK_HISTORY), newest first. */
   getAgentHistory(agentId: string, limit = TASK_HISTORY): TaskRecord[] {
     return recentRecords(this.ctx.storage.sql, agentId, Math.min(limit, TASK_HISTORY));
+  }
+
+  /** How often this replica ran `taskId` (within the kept history). */
+  runsOf(taskId: string): number {
+    return runsOf(this.ctx.storage.sql, taskId);
+  }
+
+  /** As many results as fit the budget (at least one); the rest are held under a fresh key. */
+  private respond(results: OrganTaskResult[], budgetBytes: number): OrganBatchResult {
+    const now = this.clock.now();
+    for (const [key, entry] of this.held) if (now - entry.at > HELD_TTL_MS) this.held.delete(key);
+    let bytes = 0;
+    let fit = 0;
+    while (fit < results.length) {
+      bytes += utf8Bytes(JSON.stringify(results[fit]));
+      if (fit > 0 && bytes > budgetBytes) break;
+      fit++;
+    }
+    if (fit === results.length) return { results, held: null };
+    const key = crypto.randomUUID();
+    this.held.set(key, { results: results.slice(fit), at: now });
+    return { results: results.slice(0, fit), held: key };
   }
 
   private async runHandler(task: OrganTask): Promise<HandlerResult> {
@@ -140,4 +196,12 @@ export class Organ extends DurableObject<Env> {
       }
     });
   }
+}
+
+/** A handler result too large to store fails its task permanently: running it again yields the same. */
+function sized(outcome: HandlerResult, maxBytes: number): HandlerResult {
+  if (!outcome.result) return outcome;
+  const bytes = utf8Bytes(JSON.stringify(outcome.result));
+  if (bytes <= maxBytes) return outcome;
+  return { success: false, error: `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${maxBytes})`, retry: false, quality: 0 };
 }

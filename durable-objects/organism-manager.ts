@@ -1,46 +1,46 @@
 import { DurableObject } from "cloudflare:workers";
 import { parseConfig, type Config } from "../src/config";
-import type { TaskEnvelope, TaskOutcome } from "../src/contracts";
-import { CONTROL_TYPES, runControl, type ControlHost, type CoordinatorStatusView } from "./control";
-import { loadOrganism, loadOverride, loadRuntime, saveOrganism, saveOverride, saveRuntime } from "./coordinator-store";
-import { initializeOrgans } from "./organ-init";
-import { countOutcome, emptyMetrics, metricsSnapshot, type CoordinatorMetrics } from "./metrics";
-import { initialOcps, pFast, stepOcps, type OcpsState } from "./ocps";
-import type { OrganTask, OrganTaskResult } from "./organ-contracts";
-import { parseOrganismConfig, type OrganismConfig, type OrganismConfigResult } from "./organism-config";
-import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "./routing";
-import { escalate, runFastGroup } from "./task-paths";
-import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder";
-import { breakerSnapshot, organBreakerName } from "../src/clients/breakers";
-import { organClient } from "../src/clients/organ-client";
-import type { BreakerSnapshot } from "../src/lib/circuit-breaker";
-import type { Remote } from "../src/lib/remote";
-import type { Organ } from "./organ";
 import { errorMessage } from "../src/lib/error-message";
+import type { ControlResult, ControlTask, CoordinatorStatusView, ExecuteResult, OrganismSummary, RoutingDebugQuery } from "../src/organism/control-contracts";
+import { applyReport, emptyMetrics, metricsSnapshot, type CoordinatorMetrics } from "../src/organism/coordinator-metrics";
+import { READ_ONLY_CONTROL_TYPES, type DecideResult, type DecideTask, type Decision, type OrganismView, type PassReport, type ReadOnlyControlType } from "../src/organism/decisions";
+import { initialOcps, pFast, stepOcps, type OcpsState } from "../src/organism/ocps";
+import type { OrganBatchResult, OrganCallLimits, OrganTask } from "../src/organism/organ-contracts";
+import { parseOrganismConfig, type OrganismConfig, type OrganismConfigResult } from "../src/organism/organism-config";
+import { replicaName, replicaOf } from "../src/organism/replicas";
+import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "../src/organism/routing";
+import type { Remote } from "../src/lib/remote";
+import { RPC_LIMITS, withMargin } from "../src/lib/platform-limits";
+import { loadApplied, loadOrganism, loadOverride, loadRuntime, saveApplied, saveOrganism, saveOverride, saveRuntime } from "./coordinator-store";
+import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder";
+import type { Organ } from "./organ";
+import { initializeOrgans, summarizeOrgan, type ReplicaRpc } from "./organ-fleet";
 
-/** An organ over RPC, typed by its own method signatures (see `Remote`). */
-type OrganStub = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary">>;
+/** An organ replica over RPC, typed by its own method signatures (see `Remote`). */
+type OrganStub = Remote<Pick<Organ, "initialize" | "exportAgents" | "getSummary" | "executeBatch">>;
 
-type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable };
+type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable; view: OrganismView };
+
+const READ_ONLY = new Set<string>(READ_ONLY_CONTROL_TYPES);
+const PASS_TTL_MS = 240_000;
+const passTtlMs = (config: Config) => config.DISPATCH_TIMEOUT_S * 2000;
 
 /**
- * The coordinator (one instance, `idFromName("organism")`): routes each task to an organ's fast
- * path or, when the OCPS valve trips, to a planned escalation. RPC only; no fetch router.
+ * The coordinator (one instance, `idFromName("organism")`): the routing authority. Per pass it
+ * takes one `decide` call (ids, types, domains, drift scores — never params or results) and
+ * answers at once with a decision per task, keeping the serial OCPS state; the dispatcher runs
+ * the organs and `report`s the outcome counts. Control is typed RPC behind /organism/*.
  */
 export class OrganismManager extends DurableObject<Env> {
   private status: CoordinatorStatusView["status"] = "initializing";
   private error: string | undefined;
   private ready: Ready | undefined;
-  /** Set whenever the config parses; `ready.config` is the same object once healthy. */
-  private config: Config | undefined;
-  /** The organ client for `config`, built once rather than per call. */
-  private organs: { config: Config; client: ReturnType<typeof organClient> } | undefined;
   private ocps: OcpsState = initialOcps();
   private metrics: CoordinatorMetrics = emptyMetrics();
   private initializing: Promise<void> | undefined;
-  private inflightEscalations = 0;
   private rotation = 0;
-  private readonly shedder = new LoadShedder();
+  /** Replaced once the config is read: a pass that never reports stops counting after 2 × DISPATCH_TIMEOUT_S. */
+  private shedder = new LoadShedder(PASS_TTL_MS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -64,95 +64,160 @@ export class OrganismManager extends DurableObject<Env> {
     return this.statusView();
   }
 
-  /** Load and organ breakers, for GET /organism/status. */
-  getResilience(): { load: LoadSnapshot; organ_breakers: Record<string, BreakerSnapshot> } {
-    const max = this.config?.ORGANISM_MAX_INFLIGHT_TASKS ?? 0;
-    return { load: this.shedder.snapshot(max), organ_breakers: breakerSnapshot(organBreakerName("")) };
+  /** Load shedding, for GET /organism/status and /metrics. */
+  getResilience(): { load: LoadSnapshot } {
+    return { load: this.shedder.snapshot(this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? 0) };
   }
 
-  async handleIncomingTask(task: TaskEnvelope): Promise<TaskOutcome> {
-    const [outcome] = await this.handleIncomingTasks([task]);
-    return outcome as TaskOutcome;
-  }
-
-  /** One call per queue batch. OCPS decisions are taken in task order; the work then runs concurrently. */
-  async handleIncomingTasks(tasks: TaskEnvelope[]): Promise<TaskOutcome[]> {
-    const isControl = (t: TaskEnvelope) => CONTROL_TYPES.has(t.type.trim().toLowerCase());
-    const workCount = tasks.filter((t) => !isControl(t)).length;
-    if (workCount > 0) await this.ensureReady();
-    // Control messages are never shed: status and recovery must work under load.
-    const max = this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? Number.POSITIVE_INFINITY;
-    const admitted = this.shedder.admit(workCount, max);
-    try {
-      return await this.runAdmitted(tasks, isControl, admitted, max);
-    } finally {
-      this.shedder.release(admitted);
-    }
-  }
-
-  private async runAdmitted(tasks: TaskEnvelope[], isControl: (t: TaskEnvelope) => boolean, admitted: number, max: number): Promise<TaskOutcome[]> {
+  /**
+   * One decision per task, in task order (the OCPS valve is serial). Work past
+   * ORGANISM_MAX_INFLIGHT_TASKS is shed; read-only control types are answered by the dispatcher
+   * through the control methods and never shed.
+   */
+  async decide(pass: string, tasks: DecideTask[]): Promise<DecideResult> {
+    const work = tasks.filter((t) => !READ_ONLY.has(norm(t.type))).length;
+    if (work > 0) await this.ensureReady();
+    const ready = this.ready;
+    const max = ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? 0;
+    const admitted = ready ? this.shedder.admit(pass, work, max, Date.now()) : 0;
     let seen = 0;
-    const results: TaskOutcome[] = [];
-    const work: Promise<void>[] = [];
-    const fast = new Map<string, { task: TaskEnvelope; pFast: number; slot: number }[]>();
-    tasks.forEach((task, slot) => {
-      const settle = (p: Promise<TaskOutcome>) => work.push(p.then((o) => void (results[slot] = o)));
-      const ready = this.ready;
-      if (isControl(task)) {
+    let escalations = 0;
+    const decisions = tasks.map((task): Decision => {
+      const type = norm(task.type);
+      if (READ_ONLY.has(type)) {
         this.metrics.control++;
-        settle(runControl(this.host(), task));
-      } else if (seen++ >= admitted) {
-        results[slot] = { id: task.id, ok: false, retriable: true, notRun: true, error: overloadedError(this.shedder.snapshot(max).inflight_tasks, max) };
-      } else if (this.status !== "healthy" || !ready) {
-        results[slot] = { id: task.id, ok: false, retriable: true, error: `organism is ${this.status}${this.error ? `: ${this.error}` : ""}` };
-      } else {
-        const organId = resolveRoute(ready.routing, task.type, task.domain);
-        if (organId === undefined) {
-          this.metrics.unrouted++;
-          countOutcome(this.metrics, false);
-          results[slot] = { id: task.id, ok: false, retriable: false, error: noRouteError(task.type) };
-          return;
-        }
-        const { decision, next } = stepOcps(this.ocps, task.drift_score, ready.config.OCPS_DRIFT_THRESHOLD);
-        this.ocps = next;
-        if (decision.escalate) settle(this.escalateCounted(task, organId, ready));
-        else fast.set(organId, [...(fast.get(organId) ?? []), { task, pFast: pFast(next), slot }]);
+        return { kind: "control", control: type as ReadOnlyControlType };
       }
+      if (!ready) return { kind: "refused", retriable: true, not_run: true, error: this.unavailableError() };
+      if (seen++ >= admitted) {
+        this.metrics.shed++;
+        return { kind: "refused", retriable: true, not_run: true, error: overloadedError(this.shedder.snapshot(max).inflight_tasks, max) };
+      }
+      const organId = resolveRoute(ready.routing, task.type, task.domain);
+      if (organId === undefined) {
+        this.metrics.unrouted++;
+        return { kind: "refused", retriable: false, not_run: false, error: noRouteError(task.type) };
+      }
+      const { decision, next } = stepOcps(this.ocps, task.drift_score, ready.config.OCPS_DRIFT_THRESHOLD);
+      this.ocps = next;
+      if (decision.escalate) {
+        this.metrics.escalations++;
+        const inflight = this.shedder.escalations() + escalations++;
+        const limit = ready.config.COGNITIVE_MAX_INFLIGHT;
+        return { kind: "escalate", organ_id: organId, p_fast: pFast(next), ...(inflight >= limit ? { fallback_reason: `COGNITIVE_MAX_INFLIGHT (${limit}) reached` } : {}) };
+      }
+      this.metrics.fast_path++;
+      const replicas = ready.organism.organs.find((o) => o.organ_id === organId)?.replicas ?? 1;
+      return { kind: "fast", organ_id: organId, replica: replicaOf(task.id, replicas), p_fast: pFast(next) };
     });
-    for (const [organId, group] of fast) {
-      const config = (this.ready as Ready).config;
-      work.push(runFastGroup(organId, group, (id, t) => this.runOnOrgan(id, t), config, this.metrics).then((outs) => {
-        group.forEach((g, i) => (results[g.slot] = outs[i] as TaskOutcome));
-      }));
-    }
-    await Promise.all(work);
-    // One storage write per batch keeps the coordinator cheap at high task rates.
-    saveRuntime(this.ctx.storage.kv, { ocps: this.ocps, metrics: this.metrics });
-    return results;
+    if (escalations > 0) this.shedder.noteEscalations(pass, escalations);
+    // One storage write per pass keeps the coordinator cheap at high task rates.
+    this.save();
+    return { decisions, organism: ready?.view ?? { organs: [], routing: { byType: {}, byTypeDomain: {} } } };
   }
 
-  private async escalateCounted(task: TaskEnvelope, organId: string, ready: Ready): Promise<TaskOutcome> {
-    const inflight = this.inflightEscalations++;
+  /** The pass's outcome counts: frees its shed capacity and feeds p_fast's companions and the metrics. */
+  report(report: PassReport): void {
+    this.shedder.release(report.pass);
+    applyReport(this.metrics, report);
+    this.save();
+  }
+
+  // ── control (typed; the /organism/* routes call these) ────────────────────────────────────
+
+  /**
+   * Re-initialises, with `config` when given. A config that does not parse is refused with the
+   * reason before anything is stored or torn down, so the running organism stays as it is.
+   */
+  async initialize(config?: unknown): Promise<ControlResult<CoordinatorStatusView>> {
+    await this.initializing;
+    if (config !== undefined) {
+      const next = this.desiredOrganism(config);
+      if (!next.ok) return { ok: false, code: "invalid_params", error: next.error };
+      saveOverride(this.ctx.storage.kv, config);
+    }
+    this.status = "initializing";
+    await this.ensureReady();
+    const s = this.statusView();
+    return s.status === "healthy" ? { ok: true, value: s } : { ok: false, code: "unavailable", error: s.error ?? `organism is ${s.status}` };
+  }
+
+  shutdown(): CoordinatorStatusView {
+    this.status = "shutdown";
+    this.ready = undefined;
+    saveOrganism(this.ctx.storage.kv, { status: "shutdown", config: null, error: null });
+    return this.statusView();
+  }
+
+  async summary(): Promise<ControlResult<OrganismSummary>> {
+    const ready = await this.readyOrError();
+    if (!ready.ok) return ready;
+    const organs = await Promise.all(ready.value.organism.organs.map((o) => summarizeOrgan(o, (name) => this.replicaRpc(name))));
+    return { ok: true, value: { organism_initialized: true, organs: Object.fromEntries(organs.map((o) => [o.organ_id, o])), metrics: this.metricsView() } };
+  }
+
+  metricsView(): Record<string, unknown> {
+    return metricsSnapshot(this.metrics, this.ocps, this.ready?.config.OCPS_DRIFT_THRESHOLD ?? 0.5);
+  }
+
+  /** Where a task would go and whether it would escalate, without moving S. */
+  async routingDebug(q: RoutingDebugQuery): Promise<ControlResult<Record<string, unknown>>> {
+    if (typeof q.task_type !== "string" || q.task_type.trim() === "") return { ok: false, code: "invalid_params", error: "invalid params: task_type is required" };
+    const ready = await this.readyOrError();
+    if (!ready.ok) return ready;
+    const { routing, config } = ready.value;
+    return { ok: true, value: routingDebug(routing, this.ocps, config.OCPS_DRIFT_THRESHOLD, q.task_type, q.domain ?? null, q.drift_score ?? 0) };
+  }
+
+  async executeOn(organId: string, task: ControlTask): Promise<ControlResult<ExecuteResult>> {
+    const ready = await this.readyOrError();
+    if (!ready.ok) return ready;
+    const spec = ready.value.organism.organs.find((o) => o.organ_id === organId);
+    if (!spec) return { ok: false, code: "unknown_organ", error: `unknown organ '${organId}'` };
+    return this.runOne(spec.organ_id, spec.replicas, task, ready.value.config);
+  }
+
+  /** Deterministic stand-in for "random": rotates through the organs. */
+  async executeOnRandom(task: ControlTask): Promise<ControlResult<ExecuteResult>> {
+    const ready = await this.readyOrError();
+    if (!ready.ok) return ready;
+    const organs = ready.value.organism.organs;
+    const spec = organs[this.rotation++ % organs.length];
+    if (!spec) return { ok: false, code: "unavailable", error: "the organism has no organs" };
+    return this.runOne(spec.organ_id, spec.replicas, task, ready.value.config);
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────────
+
+  private async runOne(organId: string, replicas: number, task: ControlTask, config: Config): Promise<ControlResult<ExecuteResult>> {
+    const id = crypto.randomUUID();
+    const replica = replicaOf(id, replicas);
+    const organTask: OrganTask = { id, type: task.type, params: task.params, description: task.description, domain: task.domain, attempt: 1 };
+    const limits: OrganCallLimits = { resultMaxBytes: config.RESULT_MAX_BYTES, responseBudgetBytes: withMargin(RPC_LIMITS.messageBytes) };
+    let batch: OrganBatchResult;
     try {
-      const knownOrgans = new Set(ready.organism.organs.map((o) => o.organ_id));
-      const outcome = await escalate(task, organId, pFast(this.ocps), { config: ready.config, routing: ready.routing, knownOrgans, inflight, run: (id, t) => this.runOnOrgan(id, t), metrics: this.metrics });
-      countOutcome(this.metrics, outcome.ok);
-      return outcome;
-    } finally {
-      this.inflightEscalations--;
+      batch = await this.organStub(replicaName(organId, replica)).executeBatch([organTask], limits);
+    } catch (err) {
+      return { ok: false, code: "unavailable", error: `organ '${organId}' unavailable: ${errorMessage(err)}` };
     }
+    const [r] = batch.results;
+    if (!r) return { ok: false, code: "unavailable", error: `organ '${organId}' returned no result` };
+    return {
+      ok: true,
+      value: { success: r.success, organ_id: organId, replica, agent_id: r.agent_id, latency_ms: r.latency_ms, result: r.result ?? null, retriable: r.retry, ...(r.error ? { error: r.error } : {}) },
+    };
   }
 
-  private organStub(organId: string): OrganStub {
-    return this.env.ORGAN.get(this.env.ORGAN.idFromName(organId)) as unknown as OrganStub;
+  private organStub(name: string): OrganStub {
+    return this.env.ORGAN.get(this.env.ORGAN.idFromName(name)) as unknown as OrganStub;
   }
 
-  /** Through the organ client (breaker, transient retries, timeout) once the config is known. */
-  private runOnOrgan(organId: string, tasks: OrganTask[]): Promise<OrganTaskResult[]> {
-    const config = this.config;
-    if (!config) return this.organStub(organId).executeBatch(tasks);
-    if (this.organs?.config !== config) this.organs = { config, client: organClient(config, { stub: (id) => this.organStub(id) }) };
-    return this.organs.client.executeBatch(organId, tasks);
+  private replicaRpc(name: string): ReplicaRpc {
+    return this.organStub(name);
+  }
+
+  private save(): void {
+    saveRuntime(this.ctx.storage.kv, { ocps: this.ocps, metrics: this.metrics });
   }
 
   /** Reads persisted state and config; reuses the persisted organism when its config is unchanged. */
@@ -167,7 +232,7 @@ export class OrganismManager extends DurableObject<Env> {
     const app = parseConfig(this.env);
     const organism = this.desiredOrganism();
     if (!app.ok || !organism.ok) return this.fail(app.ok ? (organism.ok ? "" : organism.error) : app.error);
-    this.config = app.config;
+    this.shedder = new LoadShedder(passTtlMs(app.config));
     if (saved?.status === "healthy" && JSON.stringify(saved.config) === JSON.stringify(organism.config)) {
       this.markHealthy(app.config, organism.config);
     }
@@ -191,21 +256,29 @@ export class OrganismManager extends DurableObject<Env> {
     return this.status === "healthy";
   }
 
+  private async readyOrError(): Promise<ControlResult<Ready>> {
+    await this.ensureReady();
+    return this.ready ? { ok: true, value: this.ready } : { ok: false, code: "unavailable", error: this.unavailableError() };
+  }
+
   private async init(): Promise<void> {
     this.status = "initializing";
     const app = parseConfig(this.env);
     if (!app.ok) return this.fail(app.error);
-    this.config = app.config;
     const organism = this.desiredOrganism();
     if (!organism.ok) return this.fail(organism.error);
-    const failed = await initializeOrgans(organism.config.organs, (spec) => this.organStub(spec.organ_id).initialize(spec));
+    const kv = this.ctx.storage.kv;
+    const failed = await initializeOrgans(organism.config.organs, loadApplied(kv)?.organs ?? [], (name) => this.replicaRpc(name));
     if (failed) return this.fail(failed);
+    saveApplied(kv, organism.config);
+    this.shedder = new LoadShedder(passTtlMs(app.config));
     this.markHealthy(app.config, organism.config);
-    saveOrganism(this.ctx.storage.kv, { status: "healthy", config: organism.config, error: null });
+    saveOrganism(kv, { status: "healthy", config: organism.config, error: null });
   }
 
   private markHealthy(config: Config, organism: OrganismConfig): void {
-    this.ready = { config, organism, routing: buildRoutingTable(organism) };
+    const routing = buildRoutingTable(organism);
+    this.ready = { config, organism, routing, view: { organs: organism.organs.map((o) => ({ organ_id: o.organ_id, replicas: o.replicas })), routing } };
     this.status = "healthy";
     this.error = undefined;
   }
@@ -217,6 +290,10 @@ export class OrganismManager extends DurableObject<Env> {
     saveOrganism(this.ctx.storage.kv, { status: "unhealthy", config: null, error });
   }
 
+  private unavailableError(): string {
+    return `organism is ${this.status}${this.error ? `: ${this.error}` : ""}`;
+  }
+
   private statusView(): CoordinatorStatusView {
     return {
       status: this.status,
@@ -225,38 +302,6 @@ export class OrganismManager extends DurableObject<Env> {
       ...(this.error ? { error: this.error } : {}),
     };
   }
-
-  /** The narrow surface control messages act through (kept off the RPC surface). */
-  private host(): ControlHost {
-    return {
-      status: () => this.statusView(),
-      ensureReady: () => this.ensureReady(),
-      reinitialize: async (override) => {
-        await this.initializing;
-        if (override !== undefined) {
-          // Checked before anything is stored or torn down, so a bad config leaves the running
-          // organism as it is instead of being persisted and failing every start after it.
-          const next = this.desiredOrganism(override);
-          if (!next.ok) return next.error;
-          saveOverride(this.ctx.storage.kv, override);
-        }
-        this.status = "initializing";
-        await this.ensureReady();
-        return undefined;
-      },
-      shutdown: () => {
-        this.status = "shutdown";
-        this.ready = undefined;
-        saveOrganism(this.ctx.storage.kv, { status: "shutdown", config: null, error: null });
-      },
-      run: (id, t) => this.runOnOrgan(id, t),
-      summary: (id) => this.organStub(id).getSummary(),
-      metrics: () => metricsSnapshot(this.metrics, this.ocps, this.config?.OCPS_DRIFT_THRESHOLD ?? 0.5),
-      routingDebug: (type, domain, drift) => {
-        const ready = this.ready as Ready;
-        return routingDebug(ready.routing, this.ocps, ready.config.OCPS_DRIFT_THRESHOLD, type, domain, drift);
-      },
-      nextOrganIndex: () => this.rotation++,
-    };
-  }
 }
+
+const norm = (type: string) => type.trim().toLowerCase();

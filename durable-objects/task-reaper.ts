@@ -44,7 +44,3 @@ export class TaskReaper extends DurableObject<Env> {
     return requireConfig(this.env).REAPER_INTERVAL_S * 1000;
   }
 }
-
-export function reaperStub(env: Env) {
-  return env.TASK_REAPER.get(env.TASK_REAPER.idFromName("reaper"));
-}

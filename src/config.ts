@@ -23,7 +23,7 @@ const configFields = z.object({
   ORGANISM_CONFIG: z.preprocess(blankAsUndefined, z.string().optional()),
   CB_FAILURE_THRESHOLD: z.preprocess(blankAsUndefined, count(5)),
   CB_RECOVERY_S: z.preprocess(blankAsUndefined, seconds(30)),
-  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(2000)),
+  ORGANISM_MAX_INFLIGHT_TASKS: z.preprocess(blankAsUndefined, count(4000)),
   /** A handler result larger than this fails its task; at most 1 MiB so one result fits a D1 statement. */
   RESULT_MAX_BYTES: z.preprocess(blankAsUndefined, z.coerce.number().int().min(1024).max(1024 * 1024).default(262_144)),
   RATE_LIMIT_ENABLED: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).default("true").transform((v) => v === "true")),

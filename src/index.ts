@@ -1,12 +1,12 @@
-import { coordinatorClient } from "./clients/organism-client";
 import { requireConfig } from "./config";
 import { createApp } from "./app";
 import { dispatchBatch } from "./dispatch/consumer";
+import { runtime } from "./dispatch/runtime";
 import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dispatch/dead-letters";
 import type { TaskMessage } from "./dispatch/message";
 import { countStatements } from "./store/count-statements";
 import { openDb } from "./store/db";
-import { reaperStub } from "../durable-objects/task-reaper";
+import { reaperStub } from "./maintenance/reaper-stub";
 
 export { OrganismManager } from "../durable-objects/organism-manager";
 export { Organ } from "../durable-objects/organ";
@@ -41,12 +41,11 @@ export default {
     const db = openDb(counted.d1);
     if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, env.TASK_QUEUE, Date.now());
     const config = requireConfig(env);
-    const coordinator = coordinatorClient(env, config);
     await dispatchBatch(batch, {
       db,
       queue: env.TASK_QUEUE,
       config,
-      admit: () => coordinator.admit(),
+      admit: runtime(env, config).admit,
       now: Date.now,
       random: Math.random, // jitter only
       newToken: () => crypto.randomUUID(),

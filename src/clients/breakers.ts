@@ -1,6 +1,6 @@
 import type { Config } from "../config";
 import { CircuitBreaker, type BreakerSnapshot } from "../lib/circuit-breaker";
-import type { RetryOptions } from "../lib/retry";
+import { isRetryable, type RetryOptions } from "../lib/retry";
 
 /**
  * Circuit breakers live in module scope, so their state is **per isolate**: every Worker isolate
@@ -42,8 +42,16 @@ export function resetBreakers(): void {
   breakers.clear();
 }
 
-/** Retries of transient DO errors inside one guarded call: short, since the caller is waiting. */
-export const CLIENT_RETRY: Omit<RetryOptions, "random" | "sleep"> = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
+/**
+ * One retry budget per hop, every timeout shorter than the one around it: a pass has
+ * DISPATCH_TIMEOUT_S (its lease renewed meanwhile); an organ call gets what is left of it, its
+ * handlers less still; the coordinator's calls carry no work, so theirs are short. Only errors
+ * that say a retry is safe and useful are retried at once (`isRetryable`: not `overloaded`).
+ */
+export const COORDINATOR_CALL_TIMEOUT_MS = 10_000;
+export const REPORT_TIMEOUT_MS = 2_000;
+export const COORDINATOR_RETRY: Omit<RetryOptions, "random" | "sleep"> = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000, retryable: isRetryable };
+export const ORGAN_RETRY: Omit<RetryOptions, "random" | "sleep"> = { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 500, retryable: isRetryable };
 
 /** Time and chance for the guarded clients; tests inject their own. `random` only jitters backoff. */
 export interface ClientClock {

@@ -1,36 +1,51 @@
 import type { Config } from "../config";
-import type { OrganTask, OrganTaskResult } from "../../durable-objects/organ-contracts";
 import type { CircuitBreaker } from "../lib/circuit-breaker";
-import { breakerFor, CLIENT_RETRY, organBreakerName, REAL_CLIENT_CLOCK, type ClientClock } from "./breakers";
+import { RPC_LIMITS, withMargin } from "../lib/platform-limits";
+import type { Remote } from "../lib/remote";
+import type { Organ } from "../../durable-objects/organ";
+import type { OrganCallLimits, OrganTask, OrganTaskResult } from "../organism/organ-contracts";
+import { breakerFor, organBreakerName, ORGAN_RETRY, REAL_CLIENT_CLOCK, type ClientClock } from "./breakers";
 import { guardedCall, type GuardOptions } from "./guarded-call";
 
-/** The part of an Organ's RPC surface the coordinator calls per task batch. */
-export interface OrganRpc {
-  executeBatch(tasks: OrganTask[]): Promise<OrganTaskResult[]>;
-}
+/** The part of an Organ replica's RPC surface the dispatcher calls. */
+export type OrganRpc = Remote<Pick<Organ, "executeBatch" | "collect">>;
 
 export interface OrganClientDeps extends ClientClock {
   /** Called on every try, so a reset organ is reached through a fresh stub. */
-  stub: (organId: string) => OrganRpc;
-  breaker?: (organId: string) => CircuitBreaker;
+  stub: (replicaName: string) => OrganRpc;
+  breaker?: (replicaName: string) => CircuitBreaker;
 }
 
+/** An organ replica's stub by name (see `replicaName`), typed by the class's own signatures. */
+export function organStub(env: Env, replicaName: string): OrganRpc {
+  return env.ORGAN.get(env.ORGAN.idFromName(replicaName)) as unknown as OrganRpc;
+}
+
+/** What one organ call may return per response: the rest is fetched with `collect`. */
+export const ORGAN_RESPONSE_BUDGET_BYTES = withMargin(RPC_LIMITS.messageBytes);
+
 /**
- * Organ calls from the coordinator: one breaker per organ (state per isolate, i.e. the
- * coordinator's), transient-only retries, and a DISPATCH_TIMEOUT_S bound per try. An open
- * breaker throws CircuitOpenError, which the fast path turns into a retriable task failure.
+ * The dispatcher's calls to organ replicas: one breaker per replica (state per isolate), one
+ * retry for errors that say it is safe, and the time left in the pass as the timeout. The
+ * organ holds back results past the response budget; they are collected in further calls.
  */
 export function organClient(config: Config, overrides: Omit<OrganClientDeps, keyof ClientClock> & Partial<ClientClock>) {
   const deps: OrganClientDeps = { ...REAL_CLIENT_CLOCK, ...overrides };
-  const breaker = deps.breaker ?? ((organId: string) => breakerFor(organBreakerName(organId), config, deps.now));
-  const opts = (organId: string): GuardOptions => ({
-    timeoutMs: config.DISPATCH_TIMEOUT_S * 1000,
-    what: `organ '${organId}'`,
-    retry: { ...CLIENT_RETRY, random: deps.random, sleep: deps.sleep },
-  });
+  const breaker = deps.breaker ?? ((name: string) => breakerFor(organBreakerName(name), config, deps.now));
+  const limits: OrganCallLimits = { resultMaxBytes: config.RESULT_MAX_BYTES, responseBudgetBytes: ORGAN_RESPONSE_BUDGET_BYTES };
   return {
-    executeBatch(organId: string, tasks: OrganTask[]): Promise<OrganTaskResult[]> {
-      return guardedCall(breaker(organId), () => deps.stub(organId).executeBatch(tasks), opts(organId));
+    async executeBatch(replica: string, tasks: OrganTask[], timeoutMs: number): Promise<OrganTaskResult[]> {
+      const opts: GuardOptions = { timeoutMs, what: `organ '${replica}'`, retry: { ...ORGAN_RETRY, random: deps.random, sleep: deps.sleep } };
+      const first = await guardedCall(breaker(replica), () => deps.stub(replica).executeBatch(tasks, limits), opts);
+      const results = [...first.results];
+      for (let held = first.held; held !== null; ) {
+        const next = await deps.stub(replica).collect(held, limits.responseBudgetBytes);
+        results.push(...next.results);
+        held = next.held;
+      }
+      return results;
     },
   };
 }
+
+export type OrganClient = ReturnType<typeof organClient>;

@@ -3,7 +3,7 @@ import { authFailStats, type AuthFailStats } from "../lib/auth-throttle";
 import type { BreakerSnapshot } from "../lib/circuit-breaker";
 import { rateLimitStats, type RateLimitStats } from "../lib/rate-limit";
 import { settleWithin } from "../lib/timeout";
-import { breakerSnapshot } from "./breakers";
+import { breakerSnapshot, organBreakerName } from "./breakers";
 import { organismStub } from "./organism-client";
 
 export interface ResilienceSnapshot {
@@ -11,8 +11,8 @@ export interface ResilienceSnapshot {
   breakers: Record<string, BreakerSnapshot>;
   /** The coordinator's load shedding; null when it could not be asked. */
   coordinator_load: LoadSnapshot | null;
-  /** The coordinator's breakers towards its organs (`organ:<id>`); null when it could not be asked. */
-  organ_breakers: Record<string, BreakerSnapshot> | null;
+  /** This isolate's breakers towards organ replicas (`organ:<replica>`), a subset of `breakers`. */
+  organ_breakers: Record<string, BreakerSnapshot>;
   /** This isolate's API rate-limit counters. */
   rate_limit: RateLimitStats;
   /** This isolate's failed-authentication counters (429s for addresses that failed too often). */
@@ -27,10 +27,10 @@ export interface ResilienceSnapshot {
  * coordinator is asked directly (not through its breaker), so the numbers show even when open.
  */
 export async function resilienceSnapshot(env: Env, timeoutMs = 3000): Promise<ResilienceSnapshot> {
-  const local = { breakers: breakerSnapshot(), rate_limit: rateLimitStats(), auth_failures: authFailStats() };
+  const local = { breakers: breakerSnapshot(), organ_breakers: breakerSnapshot(organBreakerName("")), rate_limit: rateLimitStats(), auth_failures: authFailStats() };
   // Inside an async function, so even a stub that throws at once becomes a settled failure.
   const remote = await settleWithin((async () => organismStub(env).getResilience())(), timeoutMs, "coordinator");
   return remote.ok
-    ? { ...local, coordinator_load: remote.value.load, organ_breakers: remote.value.organ_breakers }
-    : { ...local, coordinator_load: null, organ_breakers: null, coordinator_error: remote.error };
+    ? { ...local, coordinator_load: remote.value.load }
+    : { ...local, coordinator_load: null, coordinator_error: remote.error };
 }

@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import type { StoredPlan } from "../organism/plan-progress";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Task statuses, lowercase everywhere (D1 and JSON). */
@@ -9,7 +10,7 @@ export const TERMINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", 
 export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq"] as const;
 export type EventActor = (typeof EVENT_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0003); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0004); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -38,6 +39,8 @@ export const tasks = sqliteTable(
     sortKey: integer("sort_key").generatedAlwaysAs(sql`max(created_at, coalesce(run_after, 0)) - priority * 1000`, { mode: "virtual" }),
     /** The timeline: a JSON array of [at, from_status, to_status, attempt, actor, message]. */
     events: text("events", { mode: "json" }).$type<TimelineEntry[]>().notNull().default(sql`'[]'`),
+    /** An escalation plan and its progress (migrations/0004). */
+    plan: text("plan", { mode: "json" }).$type<StoredPlan>(),
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),

@@ -1,4 +1,4 @@
-import type { Admission, RunTasks } from "../clients/organism-client";
+import type { PassAdmission, RunTasks } from "./pass";
 import { drainDueWork, type DrainDeps, type DrainReport } from "./drain";
 import { taskMessageSchema, type TaskMessage } from "./message";
 import { JITTER } from "./retry-policy";
@@ -12,7 +12,7 @@ export interface DispatchDeps extends DrainDeps {
 const DRAIN_FAILED_RETRY_S = 5;
 
 /** An admission that always lets the call through (no breaker): for tests and tools. */
-export function alwaysAdmit(run: RunTasks): () => Admission {
+export function alwaysAdmit(run: RunTasks): () => PassAdmission {
   return () => ({ admitted: true, run, release: () => undefined });
 }
 

@@ -9,10 +9,10 @@ export const DRAIN_BUDGET_MS = 30_000;
 /** D1 statements one invocation may use (the platform allows 1,000 queries per invocation). */
 export const DRAIN_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 /**
- * What a pass may use at most: its claim (3), outcome chunks of 2 (a pass of 96 results of
- * 256 KiB is 17 chunks), and a few heartbeats.
+ * What a pass may use at most: its claim (3), outcome chunks of 2 (192 results of 256 KiB are 32
+ * chunks), plan writes for escalations, and a few heartbeats.
  */
-export const PASS_STATEMENT_RESERVE = 40;
+export const PASS_STATEMENT_RESERVE = 80;
 
 export interface DrainDeps extends PassDeps {
   /** D1 statements this invocation has run so far (see countStatements). */

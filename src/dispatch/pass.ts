@@ -1,20 +1,29 @@
 import type { Config } from "../config";
-import type { Admission, RunTasks } from "../clients/organism-client";
-import type { TaskEnvelope, TaskOutcome } from "../contracts";
-import { CircuitOpenError } from "../lib/circuit-breaker";
 import { errorMessage } from "../lib/error-message";
 import { withTimeout } from "../lib/timeout";
+import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimResult } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { recordOutcomes } from "../store/record-outcomes";
+import { taskPlanStore } from "../store/task-plans";
 import { decideOutcome } from "./retry-policy";
 import type { PassLimits } from "./pass-limits";
+import type { PlanStore } from "./run-plans";
+
+/** Runs a pass's claimed tasks (production: `executeTasks`, the decide-then-organs path). */
+export type RunTasks = (pass: string, tasks: TaskEnvelope[], plans: PlanStore) => Promise<TaskOutcome[]>;
+
+/**
+ * A pass asks before it claims anything: either a run it may make (or `release` unused when
+ * nothing was claimed), or how long the coordinator's breaker wants callers to stay away.
+ */
+export type PassAdmission = { admitted: true; run: RunTasks; release(): void } | { admitted: false; retryAfterMs: number };
 
 export interface PassDeps {
   db: Db;
   config: Config;
-  /** Asked before every claim: the coordinator's circuit breaker admits one call, or says how long to stay away. */
-  admit: () => Admission;
+  /** Asked before every claim: the coordinator's circuit breaker admits one decision, or says how long to stay away. */
+  admit: () => PassAdmission;
   now: () => number;
   random: () => number;
   newToken: () => string;
@@ -33,16 +42,19 @@ export type PassResult =
     };
 
 function toEnvelope(task: ClaimedTask): TaskEnvelope {
-  const { id, type, params, description, domain, drift_score, attempts } = task;
-  return { id, type, params, description, domain, drift_score, attempt: attempts };
+  const { id, type, params, description, domain, drift_score, attempts, plan } = task;
+  return { id, type, params, description, domain, drift_score, attempt: attempts, plan };
 }
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
+/** The pass's outermost bound: its hops (decide, organ calls) all end before it. */
+const PASS_GRACE_MS = 1000;
+
 /**
- * Calls the coordinator under DISPATCH_TIMEOUT_S while renewing the lease every HEARTBEAT_S.
- * An open circuit means the tasks were never sent: they are "not run". Any other thrown error
- * or a timeout is a retriable failure of every task, and counts as an attempt.
+ * Runs the tasks within DISPATCH_TIMEOUT_S while renewing their lease every HEARTBEAT_S. The run
+ * itself gives back the attempt of tasks that never ran; a run that throws or overruns is a
+ * retriable failure of every task, and counts as an attempt.
  */
 async function runWithLease(claimed: ClaimedTask[], token: string, run: RunTasks, deps: PassDeps): Promise<Map<string, TaskOutcome>> {
   const { config } = deps;
@@ -51,20 +63,21 @@ async function runWithLease(claimed: ClaimedTask[], token: string, run: RunTasks
     renewLeases(deps.db, ids, token, deps.now(), config.TASK_LEASE_S * 1000).catch((err) => console.warn("lease renewal failed", err));
   }, config.HEARTBEAT_S * 1000);
   try {
-    const outcomes = await withTimeout(run(claimed.map(toEnvelope)), config.DISPATCH_TIMEOUT_S * 1000, "coordinator");
+    const plans = taskPlanStore(deps.db, token, deps.now);
+    const outcomes = await withTimeout(run(token, claimed.map(toEnvelope), plans), config.DISPATCH_TIMEOUT_S * 1000 + PASS_GRACE_MS, "pass");
     return new Map(outcomes.map((o) => [o.id, o]));
   } catch (err) {
     const error = errorMessage(err);
-    const notRun = err instanceof CircuitOpenError ? { notRun: true as const, retryAfterMs: err.retryAfterMs } : {};
-    return new Map(ids.map((id) => [id, { id, ok: false, retriable: true, error, ...notRun }]));
+    return new Map(ids.map((id) => [id, { id, ok: false, retriable: true, error }]));
   } finally {
     clearInterval(heartbeat);
   }
 }
 
 /**
- * One dispatcher pass: claim the best due tasks (bounded by count and bytes), run them through
- * the coordinator, record every outcome (fenced by the claim's token, chunked to D1's limits).
+ * One dispatcher pass: claim the best due tasks (bounded by count and bytes), run them (the
+ * coordinator decides, the organs run), record every outcome (fenced by the claim's token,
+ * chunked to D1's limits).
  */
 export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassResult> {
   const admission = deps.admit();
@@ -88,7 +101,7 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   const writes = claimed.map((task) =>
     decideOutcome(
       task,
-      outcomes.get(task.id) ?? { id: task.id, ok: false, retriable: true, error: "coordinator returned no outcome" },
+      outcomes.get(task.id) ?? { id: task.id, ok: false, retriable: true, error: "the run returned no outcome" },
       deps.config,
       now,
       deps.random(),

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { TaskOutcome } from "../contracts";
+import type { TaskOutcome } from "../organism/task-contracts";
 import { utf8Bytes } from "../lib/platform-limits";
 import type { OutcomeWrite } from "../store/record-outcomes";
 

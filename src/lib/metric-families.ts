@@ -109,7 +109,7 @@ const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open
  */
 function resilienceFamilies(r: ResilienceSnapshot): MetricFamily[] {
   // One family for both: `coordinator` is a Worker isolate's breaker, `organ:<id>` the coordinator's, so targets never clash.
-  const breakers = Object.entries({ ...r.breakers, ...r.organ_breakers });
+  const breakers = Object.entries(r.breakers);
   const breakerScope =
     "Per isolate: `coordinator` is the breaker of the Worker isolate that served this scrape, `organ:<id>` the coordinator's own; a target appears once it was first called.";
   const shed: MetricFamily[] = r.coordinator_load

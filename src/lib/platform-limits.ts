@@ -29,6 +29,9 @@ export const QUEUE_LIMITS = {
 /** https://developers.cloudflare.com/durable-objects/platform/limits/ (RPC payloads). */
 export const RPC_LIMITS = { messageBytes: 32 * 1024 * 1024 } as const;
 
+/** https://developers.cloudflare.com/workers/platform/limits/ (memory per isolate, Workers and Durable Objects). */
+export const WORKER_MEMORY_BYTES = 128 * 1024 * 1024;
+
 /** We plan to use at most this share of any limit: headroom for encodings and metadata we do not count. */
 export const SAFETY_MARGIN = 0.75;
 

@@ -31,7 +31,21 @@ const flag = (err: unknown, key: string): boolean =>
  * timeout that may still be running, a bug, a bad argument — is permanent here.
  */
 export function isTransient(err: unknown): boolean {
-  return flag(err, "retryable") || flag(err, "overloaded") || flag(err, "durableObjectReset");
+  return isRetryable(err) || isOverloaded(err);
+}
+
+/**
+ * Worth an immediate retry: a transient internal error, or an object that restarted (through a
+ * fresh stub). Not `overloaded`: retrying at once is what makes an overload worse, so an
+ * overloaded hop becomes the task's own retry, with backoff.
+ */
+export function isRetryable(err: unknown): boolean {
+  return flag(err, "retryable") || flag(err, "durableObjectReset");
+}
+
+/** The object's queue is full: the call was refused, nothing ran. */
+export function isOverloaded(err: unknown): boolean {
+  return flag(err, "overloaded");
 }
 
 /** Delay before retry number `retry` (1-based): random in [d/2, d], d = min(base × 2^(retry−1), max). */

@@ -1,9 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { controlTask, coordinatorClient, organismStub } from "../clients/organism-client";
+import { coordinatorClient, organismStub, type CoordinatorStub } from "../clients/organism-client";
 import { resilienceSnapshot } from "../clients/resilience";
-import { parseOrganismConfig } from "../../durable-objects/organism-config";
-import type { TaskEnvelope, TaskOutcome } from "../contracts";
+import { runtime } from "../dispatch/runtime";
+import type { ControlResult, ExecuteResult } from "../organism/control-contracts";
+import { parseOrganismConfig } from "../organism/organism-config";
+import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { AppError } from "../errors";
 import { configOf, createRouter, type AppEnv } from "../lib/router";
 import { errorResponses, taskInputSchema, taskTypeSchema } from "../schemas/task";
@@ -30,9 +32,9 @@ const statusSchema = z
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const jsonBody = <T extends z.ZodType>(schema: T, required = true) => ({ body: { required, content: { "application/json": { schema } } } });
 
-/** Through the guarded coordinator client; app.onError turns its failures into 503s. */
-function viaCoordinator(c: Context<AppEnv>, task: TaskEnvelope): Promise<TaskOutcome> {
-  return coordinatorClient(c.env, configOf(c)).run(task);
+/** A control method through the guarded coordinator client; app.onError turns its failures into 503s. */
+function viaCoordinator<T>(c: Context<AppEnv>, fn: (coordinator: CoordinatorStub) => Promise<T>): Promise<T> {
+  return coordinatorClient(c.env, configOf(c)).call(fn);
 }
 
 /** The outcome as the HTTP answer: the result object, plus the task id and, on failure, whether a retry could help. */
@@ -41,15 +43,20 @@ function outcomeBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
   return { task_id: outcome.id, ...(outcome.result ?? {}), success: false, error: outcome.error, retriable: outcome.retriable };
 }
 
-/** Control failures become HTTP errors; a task that ran and failed is still a 200 with success:false. */
-function controlBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
-  if (!outcome.ok) {
-    const code = outcome.result?.["code"];
-    if (code === "unknown_organ") throw new AppError("not_found", outcome.error);
-    if (code === "invalid_params") throw new AppError("validation_failed", outcome.error);
-    if (code === "unavailable") throw new AppError("unavailable", outcome.error);
+/** A control answer as the HTTP answer (`{success, path:"control", …}`); its failures become HTTP errors. */
+function controlBody<T extends object>(r: ControlResult<T>): z.infer<typeof resultSchema> {
+  if (!r.ok) {
+    if (r.code === "unknown_organ") throw new AppError("not_found", r.error);
+    if (r.code === "invalid_params") throw new AppError("validation_failed", r.error);
+    throw new AppError("unavailable", r.error);
   }
-  return outcomeBody(outcome);
+  return { success: true, path: "control", ...r.value };
+}
+
+/** A task run on a chosen organ: 200 with the agent's verdict (success may be false). */
+function executeBody(r: ControlResult<ExecuteResult>): z.infer<typeof resultSchema> {
+  const body = controlBody(r);
+  return r.ok && !r.value.success ? { ...body, success: false, code: "task_failed" } : body;
 }
 
 const get = (path: string, summary: string, schema: z.ZodType = resultSchema) =>
@@ -67,7 +74,7 @@ const resilienceSchema = z
   .object({
     breakers: z.record(z.string(), breakerSchema).openapi({ description: "this Worker isolate's circuit breakers (state is per isolate)" }),
     coordinator_load: z.object({ inflight_tasks: z.number(), max_inflight_tasks: z.number(), peak_inflight_tasks: z.number(), shed_total: z.number() }).nullable(),
-    organ_breakers: z.record(z.string(), breakerSchema).nullable(),
+    organ_breakers: z.record(z.string(), breakerSchema).openapi({ description: "this isolate's breakers towards organ replicas (also in breakers)" }),
     rate_limit: z.object({ checked_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }),
     auth_failures: z.object({ failures_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }).openapi({ description: "failed authentications counted per address, and the 429s they led to (this isolate)" }),
     coordinator_error: z.string().optional(),
@@ -78,16 +85,19 @@ organismRoutes.openapi(get("/organism/status", "Coordinator status, circuit brea
   return c.json({ ...status, resilience }, 200);
 });
 organismRoutes.openapi(get("/organism/organism-status", "get_organism_status"), async (c) =>
-  c.json(controlBody(await viaCoordinator(c, controlTask("get_organism_status"))), 200));
-organismRoutes.openapi(get("/organism/organism-summary", "get_organism_summary: organs, agents, metrics"), async (c) =>
-  c.json(controlBody(await viaCoordinator(c, controlTask("get_organism_summary"))), 200));
+  c.json(controlBody({ ok: true, value: await viaCoordinator(c, (s) => s.getStatus()) }), 200));
+organismRoutes.openapi(get("/organism/organism-summary", "get_organism_summary: organs (each with its replicas), agents, metrics"), async (c) =>
+  c.json(controlBody(await viaCoordinator(c, (s) => s.summary())), 200));
 
 organismRoutes.openapi(
   createRoute({ method: "post", path: "/organism/handle-task", summary: "Run one task synchronously", tags: ["organism"], request: jsonBody(organismTaskSchema), responses: { 200: json(resultSchema, "the task's outcome (success may be false)") } }),
   async (c) => {
     const body = c.req.valid("json");
     const task: TaskEnvelope = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
-    return c.json(outcomeBody(await viaCoordinator(c, task)), 200);
+    const outcome = await runtime(c.env, configOf(c)).runNow(task);
+    // The coordinator could not be reached or refused for now: that is the service being unavailable.
+    if (!outcome.ok && outcome.notRun) throw new AppError("unavailable", outcome.error);
+    return c.json(outcomeBody(outcome), 200);
   },
 );
 
@@ -107,19 +117,18 @@ organismRoutes.openapi(
   }),
   async (c) => {
     const { config } = c.req.valid("json");
-    const params = config === undefined ? {} : { config };
-    return c.json(controlBody(await viaCoordinator(c, controlTask("initialize_organism", params))), 200);
+    return c.json(controlBody(await viaCoordinator(c, (s) => s.initialize(config))), 200);
   },
 );
 organismRoutes.openapi(createRoute({ method: "post", path: "/organism/shutdown", summary: "shutdown_organism", tags: ["organism"], responses: controlResponses }), async (c) =>
-  c.json(controlBody(await viaCoordinator(c, controlTask("shutdown_organism"))), 200));
+  c.json(controlBody({ ok: true, value: await viaCoordinator(c, (s) => s.shutdown()) }), 200));
 
 const taskData = (b: z.infer<typeof organTaskSchema>) => ({ type: b.task_type, params: b.params, description: b.description ?? null, domain: b.domain ?? null });
 
 // Registered before /execute/{organ_id} and on its own path, so "random" can never be read as an organ id.
 organismRoutes.openapi(
   createRoute({ method: "post", path: "/organism/execute-random", summary: "execute_on_random_organ (rotates deterministically)", tags: ["organism"], request: jsonBody(organTaskSchema), responses: { 200: json(resultSchema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } }),
-  async (c) => c.json(controlBody(await viaCoordinator(c, controlTask("execute_on_random_organ", { task_data: taskData(c.req.valid("json")) }))), 200),
+  async (c) => c.json(executeBody(await viaCoordinator(c, (s) => s.executeOnRandom(taskData(c.req.valid("json"))))), 200),
 );
 organismRoutes.openapi(
   createRoute({
@@ -129,7 +138,7 @@ organismRoutes.openapi(
   }),
   async (c) => {
     const { organ_id } = c.req.valid("param");
-    return c.json(controlBody(await viaCoordinator(c, controlTask("execute_on_organ", { organ_id, task_data: taskData(c.req.valid("json")) }))), 200);
+    return c.json(executeBody(await viaCoordinator(c, (s) => s.executeOn(organ_id, taskData(c.req.valid("json"))))), 200);
   },
 );
 

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { TASK_STATUSES } from "../db/schema";
 import { utf8Bytes } from "../lib/platform-limits";
+import { MUTATING_CONTROL_ROUTES } from "../organism/decisions";
 
 const MAX_DESCRIPTION_BYTES = 4 * 1024;
 const MAX_PARAMS_BYTES = 64 * 1024;
@@ -29,10 +30,16 @@ export const taskTypeSchema = z
   .regex(/^[a-z0-9_.:-]+$/, "type may hold only a-z, 0-9 and _ . : -")
   .openapi({ example: "general_query" });
 
+/** A task's type as submitted: control messages that change the organism go through their routes only. */
+const submittableTypeSchema = taskTypeSchema.superRefine((type, ctx) => {
+  const route = MUTATING_CONTROL_ROUTES[type];
+  if (route) ctx.addIssue({ code: "custom", message: `'${type}' changes the organism and is not accepted as a task; use ${route}` });
+});
+
 /** Body of POST /tasks (and each item of POST /tasks/batch). */
 export const taskInputSchema = z
   .object({
-    type: taskTypeSchema,
+    type: submittableTypeSchema,
     description: z
       .string()
       .refine((s) => utf8Bytes(s) <= MAX_DESCRIPTION_BYTES, `description exceeds ${MAX_DESCRIPTION_BYTES} bytes`)
@@ -83,6 +90,14 @@ export const taskSchema = z
     idempotency_key: z.string().nullable(),
     created_at: isoTime,
     updated_at: isoTime,
+    plan: z
+      .object({
+        plan_source: z.enum(["params", "decomposition", "fallback"]),
+        fallback_reason: z.string().optional(),
+        steps: z.array(z.object({ organ_id: z.string(), type: z.string(), done: z.boolean(), finished_at: isoTime.nullable() })),
+      })
+      .nullable()
+      .openapi({ description: "an escalation plan and how far it got; a retry resumes at the first step not done" }),
   })
   .openapi("Task");
 

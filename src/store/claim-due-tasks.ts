@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
+import type { StoredPlan } from "../organism/plan-progress";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
 import { transition } from "./transition";
@@ -16,6 +17,8 @@ export interface ClaimedTask {
   attempts: number;
   max_attempts: number;
   input_bytes: number;
+  /** An escalation plan an earlier attempt stored: the run resumes it. */
+  plan: StoredPlan | null;
 }
 
 export interface ClaimRequest {
@@ -57,8 +60,9 @@ function dueCandidates(req: ClaimRequest): SQL {
 const nextRunAfterQuery = (now: number) => sql`
   SELECT min(run_after) AS next FROM tasks WHERE status IN ('queued', 'retry') AND run_after > ${now}`;
 
-interface RawClaimed extends Omit<ClaimedTask, "params"> {
+interface RawClaimed extends Omit<ClaimedTask, "params" | "plan"> {
   params: string;
+  plan: string | null;
 }
 
 /**
@@ -77,11 +81,11 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
              lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
-      tasks.input_bytes AS input_bytes`,
+      tasks.input_bytes AS input_bytes, tasks.plan AS plan`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
   return {
-    claimed: claimed.map((r) => ({ ...r, params: JSON.parse(r.params) as Record<string, unknown> })),
+    claimed: claimed.map((r) => ({ ...r, params: JSON.parse(r.params) as Record<string, unknown>, plan: r.plan === null ? null : (JSON.parse(r.plan) as StoredPlan) })),
     nextRunAfter: next[0]?.next ?? null,
   };
 }

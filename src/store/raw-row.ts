@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { TaskRow, TaskStatus, TimelineEntry } from "../db/schema";
+import type { StoredPlan } from "../organism/plan-progress";
 
 /** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
 export interface RawTaskRow {
@@ -27,13 +28,14 @@ export interface RawTaskRow {
   request_hash: string | null;
   sort_key: number | null;
   events: string;
+  plan: string | null;
 }
 
 /** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
 const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
-  "priority", "input_bytes", "request_hash", "sort_key", "events",
+  "priority", "input_bytes", "request_hash", "sort_key", "events", "plan",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -67,5 +69,6 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     requestHash: r.request_hash,
     sortKey: r.sort_key,
     events: JSON.parse(r.events) as TimelineEntry[],
+    plan: parseJson(r.plan) as StoredPlan | null,
   };
 }

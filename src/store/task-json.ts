@@ -1,5 +1,15 @@
 import type { TaskRow } from "../db/schema";
 import { toIso } from "../lib/time";
+import type { StoredPlan } from "../organism/plan-progress";
+
+/** An escalation plan's steps and how far it got (the results are in `result.solution_steps`). */
+function planToJson(plan: StoredPlan) {
+  return {
+    plan_source: plan.plan_source,
+    ...(plan.fallback_reason ? { fallback_reason: plan.fallback_reason } : {}),
+    steps: plan.steps.map((s, i) => ({ organ_id: s.organ_id, type: s.task.type, done: i < plan.done.length, finished_at: toIso(plan.done[i]?.at ?? null) })),
+  };
+}
 
 /** A task as the API shows it: snake_case, ISO-8601 UTC times. */
 export function taskToJson(row: TaskRow) {
@@ -23,6 +33,7 @@ export function taskToJson(row: TaskRow) {
     idempotency_key: row.idempotencyKey,
     created_at: toIso(row.createdAt) as string,
     updated_at: toIso(row.updatedAt) as string,
+    plan: row.plan ? planToJson(row.plan) : null,
   };
 }
 

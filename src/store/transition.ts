@@ -60,14 +60,18 @@ export function rollupUpsert(changes: SQL, actor: EventActor, now: number): SQL 
 /** The first timeline entry of a new task (inserts write it directly). */
 export const firstTimelineEntry = (now: number, status: SQL) => sql`json_array(json_array(${now}, NULL, ${status}, 0, 'api', 'submitted'))`;
 
-function appendEntry(actor: EventActor, now: number): SQL {
+/**
+ * `tasks.events` with `entry` (a json_array of the six fields) appended, keeping the first entry and
+ * the newest ones. Also for entries that are not transitions (plan steps), which no rollup counts.
+ */
+export function appendTimeline(entry: SQL): SQL {
   const kept = sql`CASE WHEN json_array_length(tasks.events) >= ${MAX_TIMELINE_ENTRIES} THEN json_remove(tasks.events, '$[1]') ELSE tasks.events END`;
-  return sql`json_insert(${kept}, '$[#]', json_array(${now}, c.from_status, c.to_status, c.attempt, ${actor}, c.message))`;
+  return sql`json_insert(${kept}, '$[#]', ${entry})`;
 }
 
 export function transition(t: Transition): [SQL, SQL] {
   const update = sql`
-    UPDATE tasks SET status = c.to_status, events = ${appendEntry(t.actor, t.now)}, updated_at = ${t.now}${t.set ? sql`, ${t.set}` : sql``}
+    UPDATE tasks SET status = c.to_status, events = ${appendTimeline(sql`json_array(${t.now}, c.from_status, c.to_status, c.attempt, ${t.actor}, c.message)`)}, updated_at = ${t.now}${t.set ? sql`, ${t.set}` : sql``}
     FROM (${t.changes}) AS c
     WHERE tasks.id = c.id
     ${t.returning ?? sql``}`;

@@ -1,8 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { organismStub, type RunTasks } from "../../src/clients/organism-client";
 import { requireConfig } from "../../src/config";
 import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
+import type { RunTasks } from "../../src/dispatch/pass";
+import { runtime } from "../../src/dispatch/runtime";
 import type { TaskMessage } from "../../src/dispatch/message";
 import { resetPendingWakeup } from "../../src/dispatch/wakeups";
 import worker from "../../src/index";
@@ -16,16 +17,18 @@ export type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: P
 
 /**
  * Dispatcher dependencies for calling `dispatchBatch` directly: the test D1, a recording queue,
- * the real config, no breaker (`runTasks`, default the real coordinator), a fixed jitter.
+ * the real config, the real run (coordinator, organs, the isolate's breakers) unless `runTasks`
+ * replaces it (then with no breaker), a fixed jitter.
  */
 export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
-  const { config, runTasks, ...rest } = overrides;
+  const { config: configOverrides, runTasks, ...rest } = overrides;
   resetPendingWakeup();
+  const config = { ...requireConfig(env), ...configOverrides };
   return {
     db: db(),
     queue: recordingQueue().queue,
-    config: { ...requireConfig(env), ...config },
-    admit: alwaysAdmit(runTasks ?? ((tasks) => organismStub(env).handleIncomingTasks(tasks))),
+    config,
+    admit: runTasks ? alwaysAdmit(runTasks) : runtime(env, config).admit,
     now: Date.now,
     random: () => 0.5,
     newToken: () => crypto.randomUUID(),

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { requireConfig } from "../../src/config";
-import type { TaskOutcome } from "../../src/contracts";
+import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { dispatchBatch } from "../../src/dispatch/consumer";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
+import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
 import { PASS_CONCURRENCY } from "../../src/dispatch/drain";
 import { passLimits } from "../../src/dispatch/pass-limits";
 import { createTasks } from "../../src/store/create-tasks";
@@ -20,7 +20,7 @@ async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[];
   const dispatch: RecordedStatement[] = [];
   await drain({
     db: openDb(recordingD1(env.DB, dispatch)),
-    runTasks: async (envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+    runTasks: async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
   });
   return { submit, dispatch };
 }

@@ -1,6 +1,5 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { organismStub, type RunTasks } from "../../src/clients/organism-client";
 import { requireConfig } from "../../src/config";
 import { dispatchBatch } from "../../src/dispatch/consumer";
 import { PASS_STATEMENT_RESERVE } from "../../src/dispatch/drain";
@@ -8,7 +7,6 @@ import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { D1_LIMITS, QUEUE_LIMITS } from "../../src/lib/platform-limits";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { openDb } from "../../src/store/db";
-import { alwaysAdmit } from "../../src/dispatch/consumer";
 import { dispatchDeps, wakeBatch, type DepsOverrides } from "../helpers/dispatch";
 import { d1Violations, expectWithinLimits, limitQueue, queueViolations, type RecordedSend } from "../helpers/limits";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
@@ -16,7 +14,6 @@ import { insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import type { NewTask } from "../../src/store/create-tasks";
 
 const config = requireConfig(env);
-const coordinator: RunTasks = (tasks) => organismStub(env).handleIncomingTasks(tasks);
 
 /** A world whose every D1 statement and queue send is recorded and checked against production's limits. */
 function world(start = Date.now()) {
@@ -43,7 +40,7 @@ async function runUntilIdle(w: World, overrides: DepsOverrides = {}, maxDrains =
     const first = w.log.length;
     await dispatchBatch(
       wakeBatch(),
-      dispatchDeps({ db: w.db, queue: w.queue, now: () => w.clock.t, statementsUsed: () => w.log.length - first, runTasks: coordinator, ...overrides }),
+      dispatchDeps({ db: w.db, queue: w.queue, now: () => w.clock.t, statementsUsed: () => w.log.length - first, ...overrides }),
     );
     for (const s of w.sends.slice(sent)) for (const m of s.messages) pending.push({ at: w.clock.t + (m.delaySeconds ?? 0) * 1000 });
     // Duplicates of the same wake-up time only cost an empty claim; keep the simulation short.
@@ -124,7 +121,7 @@ describe("worst cases stay within production limits and end with every task term
     expect((await tally("breaker")).byStatus).toEqual({ queued: 10_000 });
     expect(w.sends).toEqual([{ messages: [{ body: { kind: "wake", reason: "breaker" }, delaySeconds: 33 }] }]);
     w.clock.t += 33_000;
-    await runUntilIdle(w, { admit: alwaysAdmit(coordinator) });
+    await runUntilIdle(w);
     expect(await tally("breaker")).toEqual({ byStatus: { completed: 10_000 }, claimedOtherThanOnce: 0, total: 10_000 });
     expectWithinLimits(w.log, w.sends);
   });
@@ -148,7 +145,7 @@ describe("worst cases stay within production limits and end with every task term
     const first = w.log.length;
     // As if the invocation had already spent most of its statements.
     const used = () => w.log.length - first + 700;
-    await dispatchBatch(wakeBatch(), dispatchDeps({ db: w.db, queue: w.queue, now: () => w.clock.t, statementsUsed: used, runTasks: coordinator }));
+    await dispatchBatch(wakeBatch(), dispatchDeps({ db: w.db, queue: w.queue, now: () => w.clock.t, statementsUsed: used }));
     expect(w.log.length - first + 700).toBeLessThanOrEqual(750 + PASS_STATEMENT_RESERVE);
     expect(w.sends.at(-1)?.messages).toEqual([{ body: { kind: "wake", reason: "pass" } }]);
     await runUntilIdle(w);

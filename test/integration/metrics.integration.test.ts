@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { breakerFor, COORDINATOR_BREAKER, resetBreakers } from "../../src/clients/breakers";
+import { breakerFor, COORDINATOR_BREAKER, organBreakerName, resetBreakers } from "../../src/clients/breakers";
 import { organismStub } from "../../src/clients/organism-client";
 import { requireConfig } from "../../src/config";
 import { dashboardCsp } from "../../src/dashboard/page";
@@ -105,13 +105,14 @@ describe("GET /metrics", () => {
     for (const status of ["created", "queued", "running", "completed", "failed", "retry", "cancelled"]) {
       expect(sampleValue(m, "seedcore_tasks", { status }), status).toBe(db1[status] ?? 0);
     }
-    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM tasks, json_each(tasks.events) AS e WHERE e.value->>4 = 'dispatcher' AND e.value->>2 = 'running'").first<{ n: number }>())!;
+    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM tasks, json_each(tasks.events) AS e WHERE e.value->>4 = 'dispatcher' AND e.value->>2 = 'running' AND e.value->>1 IS NOT 'running'").first<{ n: number }>())!;
     expect(after.claimed).toBe(claims);
 
-    // Every transition counter equals a recount of the timelines (nothing was deleted in this file).
+    // Every transition counter equals a recount of the timelines (nothing was deleted in this file;
+    // running → running entries are plan steps, not transitions).
     const { results: recount } = await env.DB.prepare(
       `SELECT e.value->>4 AS actor, coalesce(e.value->>1, '') AS "from", e.value->>2 AS "to", count(*) AS n
-       FROM tasks, json_each(tasks.events) AS e GROUP BY 1, 2, 3`,
+       FROM tasks, json_each(tasks.events) AS e WHERE e.value->>1 IS NOT e.value->>2 GROUP BY 1, 2, 3`,
     ).all<{ actor: string; from: string; to: string; n: number }>();
     const served = m.samples.filter((x) => x.name === "seedcore_task_transitions_total");
     expect(served.map((x) => ({ ...x.labels, n: x.value })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
@@ -213,17 +214,20 @@ describe("GET /metrics", () => {
     expect({ api: after.api - before.api, auth: after.auth - before.auth }).toEqual({ api: 3, auth: 3 });
   });
 
-  it("reports the coordinator's load sheds and organ breakers as it reports them", async () => {
-    const organBreaker = { state: "half_open", failure_count: 5, total_calls: 9, successful_calls: 4, failed_calls: 5, circuit_opens: 3, rejected_calls: 2, retry_after_ms: 0 };
+  it("reports the coordinator's load sheds as it reports them, and this isolate's organ-replica breakers", async () => {
     const coordinator = {
-      getResilience: async () => ({ load: { inflight_tasks: 0, max_inflight_tasks: 2, peak_inflight_tasks: 2, shed_total: 7 }, organ_breakers: { "organ:utility_organ_1": organBreaker } }),
-      handleIncomingTask: () => Promise.reject(new Error("no summary today")),
+      getResilience: async () => ({ load: { inflight_tasks: 0, max_inflight_tasks: 2, peak_inflight_tasks: 2, shed_total: 7 } }),
+      summary: () => Promise.reject(new Error("no summary today")),
     };
+    resetBreakers();
+    const organ = breakerFor(organBreakerName("utility_organ_1#2"), requireConfig(env));
+    for (let i = 0; i < requireConfig(env).CB_FAILURE_THRESHOLD; i++) organ.acquire()!.fail();
     const res = await fetchWithEnv(new Request("http://localhost/metrics"), { ORGANISM_MANAGER: { idFromName: () => ({}), get: () => coordinator } });
+    resetBreakers();
     const m = parseMetrics(await res.text());
     expect(sampleValue(m, "seedcore_coordinator_load_shed_total")).toBe(7);
-    expect(sampleValue(m, "seedcore_circuit_breaker_state", { target: "organ:utility_organ_1" })).toBe(1);
-    expect(sampleValue(m, "seedcore_circuit_breaker_opens_total", { target: "organ:utility_organ_1" })).toBe(3);
+    expect(sampleValue(m, "seedcore_circuit_breaker_state", { target: "organ:utility_organ_1#2" })).toBe(2);
+    expect(sampleValue(m, "seedcore_circuit_breaker_opens_total", { target: "organ:utility_organ_1#2" })).toBe(1);
     // And from the real coordinator, the number its getResilience() gives.
     const real = await organismStub(env).getResilience();
     expect(sampleValue(await scrape(), "seedcore_coordinator_load_shed_total")).toBe(real.load.shed_total);

@@ -1,7 +1,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { controlTasks } from "../../src/clients/control-tasks";
+import { organClient, organStub } from "../../src/clients/organ-client";
 import type { CoordinatorStub } from "../../src/clients/organism-client";
-import type { TaskEnvelope } from "../../src/contracts";
+import { requireConfig } from "../../src/config";
+import { executeTasks } from "../../src/dispatch/execute-tasks";
+import { UNSTORED_PLANS, type PlanStore } from "../../src/dispatch/run-plans";
+import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
 
 type RawCoordinatorStub = ReturnType<typeof env.ORGANISM_MANAGER.get>;
 
@@ -16,7 +21,7 @@ export function freshCoordinator(name = `test-${crypto.randomUUID()}`): Omit<Raw
 }
 
 /** The same object's plain stub, for runInDurableObject and evict. */
-export function objectStub(stub: ReturnType<typeof freshCoordinator>): RawCoordinatorStub {
+export function objectStub(stub: object): RawCoordinatorStub {
   return stub as unknown as RawCoordinatorStub;
 }
 
@@ -31,6 +36,26 @@ export async function evict(stub: object): Promise<void> {
 
 export function task(type: string, over: Partial<TaskEnvelope> = {}): TaskEnvelope {
   return { id: crypto.randomUUID(), type, params: {}, description: null, domain: null, drift_score: 0, attempt: 1, ...over };
+}
+
+/** Runs tasks by the production path (decide, then the organs) with `coord` deciding. */
+export function runVia(coord: CoordinatorStub, tasks: TaskEnvelope[], plans: PlanStore = UNSTORED_PLANS): Promise<TaskOutcome[]> {
+  const config = requireConfig(env);
+  const organs = organClient(config, { stub: (name) => organStub(env, name) });
+  return executeTasks(crypto.randomUUID(), tasks, {
+    config,
+    decide: (pass, t) => coord.decide(pass, t),
+    call: (replica, t, timeoutMs) => organs.executeBatch(replica, t, timeoutMs),
+    control: controlTasks(() => coord),
+    report: (r) => coord.report(r),
+    plans,
+    now: Date.now,
+  });
+}
+
+export async function runOneVia(coord: CoordinatorStub, t: TaskEnvelope): Promise<TaskOutcome> {
+  const [outcome] = await runVia(coord, [t]);
+  return outcome as TaskOutcome;
 }
 
 /** Narrows an outcome's result to a plain record for assertions. */

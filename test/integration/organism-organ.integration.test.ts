@@ -7,9 +7,11 @@ import { evict } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
 /** Typed by the class's own signatures (see `Remote`); the generated stub types collapse results to `never`. */
-type OrganRpc = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary" | "getAgentHistory">>;
+type OrganRpc = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary" | "getAgentHistory" | "collect" | "exportAgents">>;
 const organ = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name)) as unknown as Omit<RawOrganStub, keyof OrganRpc> & OrganRpc;
-const spec = (organ_id: string, agent_count = 3) => ({ organ_id, organ_type: "Utility" as const, agent_count, task_types: ["ping"] });
+const spec = (organ_id: string, agent_count = 3, replicas = 1, replica = 0) => ({ organ_id, organ_type: "Utility" as const, agent_count, replicas, replica, task_types: ["ping"] });
+const LIMITS = { resultMaxBytes: 262_144, responseBudgetBytes: 24 * 1024 * 1024 };
+const run = async (stub: OrganRpc, tasks: ReturnType<typeof organTask>[]) => (await stub.executeBatch(tasks, LIMITS)).results;
 const organTask = (type: string, params: Record<string, unknown> = {}) => ({ id: crypto.randomUUID(), type, params, description: null, domain: null, attempt: 1 });
 
 describe("Organ", () => {
@@ -26,7 +28,7 @@ describe("Organ", () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
     await stub.initialize(spec(id));
-    const results = await stub.executeBatch([organTask("ping"), organTask("execute", { action: "nope" })]);
+    const results = await run(stub, [organTask("ping"), organTask("execute", { action: "nope" })]);
     // Ties go to the first agent, so both tasks land on agent 0.
     expect(results.map((r) => [r.agent_id, r.success, r.retry])).toEqual([[`${id}_agent_0`, true, false], [`${id}_agent_0`, false, false]]);
     const expected = 0.9 * (0.9 * 0.5 + 0.1 * (0.6 + 0.4)) + 0.1 * 0;
@@ -36,7 +38,7 @@ describe("Organ", () => {
     expect(row.capability).toBeCloseTo(expected, 10);
     expect(row).toMatchObject({ successes: 1, failures: 1, quality_scores: "[1,0]" });
     // Agent 0 ended below c = 0.5 (0.495) and holds memory, so the next task goes to agent 1.
-    const next = await stub.executeBatch([organTask("ping")]);
+    const next = await run(stub, [organTask("ping")]);
     expect(next[0]!.agent_id).toBe(`${id}_agent_1`);
   });
 
@@ -44,7 +46,7 @@ describe("Organ", () => {
     const id = `organ-${crypto.randomUUID()}`;
     let stub = organ(id);
     await stub.initialize(spec(id, 1));
-    await stub.executeBatch(Array.from({ length: 105 }, () => organTask("ping")));
+    await run(stub, Array.from({ length: 105 }, () => organTask("ping")));
     await evict(stub);
     stub = organ(id);
     const summary = await stub.getSummary();
@@ -56,8 +58,51 @@ describe("Organ", () => {
   it("refuses work retriably before it is initialised and permanently for unknown types", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
-    expect((await stub.executeBatch([organTask("ping")]))[0]).toMatchObject({ success: false, retry: true, error: "organ is not initialized" });
+    expect((await run(stub, [organTask("ping")]))[0]).toMatchObject({ success: false, retry: true, error: "organ is not initialized" });
     await stub.initialize(spec(id));
-    expect((await stub.executeBatch([organTask("teleport")]))[0]).toMatchObject({ success: false, retry: false, error: "no handler for task type 'teleport'" });
+    expect((await run(stub, [organTask("teleport")]))[0]).toMatchObject({ success: false, retry: false, error: "no handler for task type 'teleport'" });
+  });
+});
+
+describe("Organ limits", () => {
+  it("fails a result over the limit permanently, and holds back results past the response budget for collect", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const stub = organ(id);
+    await stub.initialize({ ...spec(id), task_types: ["test_task"] });
+    const tasks = Array.from({ length: 6 }, (_, i) => organTask("test_task", { blob: "x".repeat(i === 5 ? 5000 : 1000) }));
+    const first = await stub.executeBatch(tasks, { resultMaxBytes: 4000, responseBudgetBytes: 2500 });
+    expect(first.held).not.toBeNull();
+    expect(first.results.length).toBeLessThan(6);
+    const all = [...first.results];
+    for (let held = first.held; held !== null; ) {
+      const next = await stub.collect(held, 2500);
+      all.push(...next.results);
+      held = next.held;
+    }
+    expect(all.map((r) => r.task_id)).toEqual(tasks.map((t) => t.id));
+    expect(all.slice(0, 5).every((r) => r.success)).toBe(true);
+    expect(all[5]).toMatchObject({ success: false, retry: false, error: expect.stringMatching(/^result of \d+ bytes exceeds RESULT_MAX_BYTES \(4000\)$/) });
+  });
+
+  it("partitions agents across replicas and keeps every agent's state when the replica count changes", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const one = organ(id);
+    await one.initialize(spec(id, 4));
+    // A success and a failure leave agent 0 below its peers, so the next task lands on agent 1.
+    await run(one, [organTask("ping"), organTask("execute", { action: "nope" })]);
+    await run(one, [organTask("ping")]);
+    const before = (await one.getSummary()).agents;
+    const history = await one.getAgentHistory(`${id}_agent_1`, 100);
+    expect(history.length).toBeGreaterThan(0);
+    // Two replicas: agents 0 and 2 stay in replica 0 (the organ's own object), 1 and 3 move to replica 1.
+    const exported = await one.exportAgents();
+    await one.initialize(spec(id, 4, 2, 0), exported);
+    const two = organ(`${id}#1`);
+    await two.initialize(spec(id, 4, 2, 1), exported);
+    const after = [...(await one.getSummary()).agents, ...(await two.getSummary()).agents].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+    expect((await one.getSummary()).agents.map((a) => a.agent_id)).toEqual([`${id}_agent_0`, `${id}_agent_2`]);
+    expect(after).toEqual(before);
+    expect(await two.getAgentHistory(`${id}_agent_1`, 100)).toEqual(history);
+    expect(await one.getAgentHistory(`${id}_agent_1`, 100)).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { freshCoordinator, resultOf, task } from "./organism-helpers";
+import { freshCoordinator, resultOf, runOneVia, runVia, task } from "./organism-helpers";
 
 const step = (organ_id: string, type = "ping") => ({ organ_id, task: { type } });
 
 describe("fast path and batches", () => {
   it("answers arithmetic and UTC time on the fast path with the agent's verdict", async () => {
     const coord = freshCoordinator();
-    const [math, time] = await coord.handleIncomingTasks([
+    const [math, time] = await runVia(coord, [
       task("general_query", { description: "what is 12*(3+4)?" }),
       task("general_query", { params: { query: "what time is it in UTC?" } }),
     ]);
@@ -23,7 +23,7 @@ describe("fast path and batches", () => {
       task("flaky", { params: { fail_times: 1 } }),
       task("analyze", { description: "two words" }),
     ];
-    const outcomes = await coord.handleIncomingTasks(tasks);
+    const outcomes = await runVia(coord, tasks);
     expect(outcomes.map((o) => o.id)).toEqual(tasks.map((t) => t.id));
     expect(outcomes[0]).toMatchObject({ ok: true, result: { organ_id: "actuator_organ_1", result: { output: 3 } } });
     expect(outcomes[1]).toEqual({ id: tasks[1]!.id, ok: false, retriable: false, error: "no route for task type 'teleport'" });
@@ -31,14 +31,14 @@ describe("fast path and batches", () => {
     expect(outcomes[3]).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining("flaky") });
     expect(outcomes[4]).toMatchObject({ ok: true, result: { organ_id: "cognitive_organ_1" } });
     // The same flaky task succeeds on its second attempt.
-    expect(await coord.handleIncomingTask(task("flaky", { params: { fail_times: 1 }, attempt: 2 }))).toMatchObject({ ok: true });
+    expect(await runOneVia(coord, task("flaky", { params: { fail_times: 1 }, attempt: 2 }))).toMatchObject({ ok: true });
   });
 });
 
 describe("escalation", () => {
   it("runs a valid params.plan in order", async () => {
     const coord = freshCoordinator();
-    const out = await coord.handleIncomingTask(task("general_query", { drift_score: 1, params: { plan: [step("utility_organ_1"), step("actuator_organ_1", "workflow_step")] } }));
+    const out = await runOneVia(coord, task("general_query", { drift_score: 1, params: { plan: [step("utility_organ_1"), step("actuator_organ_1", "workflow_step")] } }));
     expect(out).toMatchObject({ ok: true, result: { success: true, path: "escalation", kind: "escalated", plan_source: "params" } });
     const steps = resultOf(out)["solution_steps"] as { organ_id: string; success: boolean }[];
     expect(steps.map((s) => [s.organ_id, s.success])).toEqual([["utility_organ_1", true], ["actuator_organ_1", true]]);
@@ -47,7 +47,7 @@ describe("escalation", () => {
   it("falls back when the plan exceeds MAX_PLAN_STEPS or names an unknown organ", async () => {
     const coord = freshCoordinator();
     const tooLong = Array.from({ length: 17 }, () => step("utility_organ_1"));
-    const [long, ghost] = await coord.handleIncomingTasks([
+    const [long, ghost] = await runVia(coord, [
       task("ping", { drift_score: 1, params: { plan: tooLong } }),
       task("ping", { drift_score: 1, params: { plan: [step("ghost_organ")] } }),
     ]);
@@ -58,53 +58,53 @@ describe("escalation", () => {
 
   it("decomposes when forced and stops at a failing step", async () => {
     const coord = freshCoordinator();
-    const ok = await coord.handleIncomingTask(task("general_query", { drift_score: 1, description: "what is 2+2", params: { force_decomposition: true } }));
+    const ok = await runOneVia(coord, task("general_query", { drift_score: 1, description: "what is 2+2", params: { force_decomposition: true } }));
     expect(resultOf(ok)).toMatchObject({ success: true, plan_source: "decomposition" });
     expect((resultOf(ok)["solution_steps"] as unknown[]).length).toBe(3);
-    const bad = await coord.handleIncomingTask(task("ping", { drift_score: 1, params: { plan: [step("utility_organ_1", "execute"), step("utility_organ_1")] } }));
+    const bad = await runOneVia(coord, task("ping", { drift_score: 1, params: { plan: [step("utility_organ_1", "execute"), step("utility_organ_1")] } }));
     expect(bad).toMatchObject({ ok: false, retriable: false, result: { success: false, path: "escalation" } });
     expect(resultOf(bad)["solution_steps"]).toHaveLength(1);
   });
 });
 
-describe("control messages", () => {
-  it("get_organism_status and get_organism_summary", async () => {
+describe("control", () => {
+  it("read-only control types run as tasks; the coordinator answers them itself", async () => {
     const coord = freshCoordinator();
-    await coord.handleIncomingTask(task("ping"));
-    expect(await coord.handleIncomingTask(task("get_organism_status"))).toMatchObject({ ok: true, result: { success: true, path: "control", status: "healthy", organism_initialized: true } });
-    const summary = resultOf(await coord.handleIncomingTask(task("get_organism_summary")));
-    const organs = summary["organs"] as Record<string, { agents: unknown[]; tasks_processed: number }>;
+    await runOneVia(coord, task("ping"));
+    expect(await runOneVia(coord, task("get_organism_status"))).toMatchObject({ ok: true, result: { success: true, path: "control", status: "healthy", organism_initialized: true } });
+    const summary = resultOf(await runOneVia(coord, task("get_organism_summary")));
+    const organs = summary["organs"] as Record<string, { agents: unknown[]; tasks_processed: number; replicas: unknown[] }>;
     expect(Object.keys(organs)).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1"]);
     expect(organs["utility_organ_1"]!.agents).toHaveLength(3);
+    expect(organs["utility_organ_1"]!.replicas).toEqual([{ replica: 0, agent_count: 3, tasks_processed: expect.any(Number) }]);
     expect(organs["utility_organ_1"]!.tasks_processed).toBeGreaterThan(0);
+    expect(resultOf(await runOneVia(coord, task("get_metrics")))["metrics"]).toMatchObject({ fast_path: 1 });
+    expect(await runOneVia(coord, task("get_routing_debug", { params: { task_type: "teleport" } }))).toMatchObject({ ok: true, result: { organ_id: null, would_escalate: false } });
+    expect(await runOneVia(coord, task("get_routing_debug"))).toMatchObject({ ok: false, retriable: false });
   });
 
-  it("execute_on_organ runs on the named organ and refuses unknown ones", async () => {
+  it("executeOn runs on the named organ and refuses unknown ones", async () => {
     const coord = freshCoordinator();
-    const ran = await coord.handleIncomingTask(task("execute_on_organ", { params: { organ_id: "cognitive_organ_1", task_data: { type: "general_query", params: { query: "1+1" } } } }));
-    expect(ran).toMatchObject({ ok: true, result: { path: "control", organ_id: "cognitive_organ_1", result: { answer: 2 } } });
-    const ghost = await coord.handleIncomingTask(task("execute_on_organ", { params: { organ_id: "ghost", task_data: { type: "ping" } } }));
-    expect(ghost).toMatchObject({ ok: false, retriable: false, result: { code: "unknown_organ" } });
-    const noData = await coord.handleIncomingTask(task("execute_on_organ", { params: { organ_id: "utility_organ_1" } }));
-    expect(noData).toMatchObject({ ok: false, retriable: false, result: { code: "invalid_params" } });
+    const step = { type: "general_query", params: { query: "1+1" }, description: null, domain: null };
+    expect(await coord.executeOn("cognitive_organ_1", step)).toMatchObject({ ok: true, value: { success: true, organ_id: "cognitive_organ_1", replica: 0, result: { answer: 2 } } });
+    expect(await coord.executeOn("ghost", step)).toEqual({ ok: false, code: "unknown_organ", error: "unknown organ 'ghost'" });
   });
 
-  it("execute_on_random_organ rotates through the organs deterministically", async () => {
+  it("executeOnRandom rotates through the organs deterministically", async () => {
     const coord = freshCoordinator();
     const organs = [];
     for (let i = 0; i < 4; i++) {
-      organs.push(resultOf(await coord.handleIncomingTask(task("execute_on_random_organ", { params: { task_data: { type: "ping" } } })))["organ_id"]);
+      const r = await coord.executeOnRandom({ type: "ping", params: {}, description: null, domain: null });
+      organs.push(r.ok ? r.value.organ_id : r.error);
     }
     expect(organs).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1", "utility_organ_1"]);
   });
 
-  it("get_metrics, initialize_organism, shutdown_organism and get_routing_debug", async () => {
+  it("metrics, shutdown and initialize", async () => {
     const coord = freshCoordinator();
-    await coord.handleIncomingTasks([task("ping"), task("teleport")]);
-    expect(resultOf(await coord.handleIncomingTask(task("get_metrics")))["metrics"]).toMatchObject({ tasks_total: 2, unrouted: 1, fast_path: 1, p_fast: 1 });
-    expect(await coord.handleIncomingTask(task("shutdown_organism"))).toMatchObject({ ok: true, result: { status: "shutdown", organism_initialized: false } });
-    expect(await coord.handleIncomingTask(task("initialize_organism"))).toMatchObject({ ok: true, result: { status: "healthy" } });
-    expect(await coord.handleIncomingTask(task("get_routing_debug", { params: { task_type: "teleport" } }))).toMatchObject({ ok: true, result: { organ_id: null, would_escalate: false } });
-    expect(await coord.handleIncomingTask(task("get_routing_debug"))).toMatchObject({ ok: false, retriable: false });
+    await runVia(coord, [task("ping"), task("teleport")]);
+    expect(await coord.metricsView()).toMatchObject({ tasks_total: 2, unrouted: 1, fast_path: 1, failures: 1, p_fast: 1 });
+    expect(await coord.shutdown()).toMatchObject({ status: "shutdown", organism_initialized: false });
+    expect(await coord.initialize()).toMatchObject({ ok: true, value: { status: "healthy" } });
   });
 });

@@ -4,9 +4,10 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { OrganismManager } from "../../durable-objects/organism-manager";
 import { createApp } from "../../src/app";
 import { breakerFor, COORDINATOR_BREAKER, resetBreakers } from "../../src/clients/breakers";
-import { coordinatorClient, organismStub, type CoordinatorRpc } from "../../src/clients/organism-client";
+import { coordinatorClient, organismStub, type CoordinatorStub } from "../../src/clients/organism-client";
+import { runtime } from "../../src/dispatch/runtime";
 import { requireConfig } from "../../src/config";
-import type { TaskOutcome } from "../../src/contracts";
+import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { dispatchBatch } from "../../src/dispatch/consumer";
 import { CircuitBreaker } from "../../src/lib/circuit-breaker";
 import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src/lib/rate-limit";
@@ -35,21 +36,18 @@ describe("dispatcher under an open coordinator breaker", () => {
     const clock = { t: 0 };
     const breaker = new CircuitBreaker(COORDINATOR_BREAKER, { failureThreshold: 2, recoveryMs: 30_000, now: () => clock.t });
     let down = true;
-    const failing: CoordinatorRpc = {
-      handleIncomingTasks: async () => { throw new Error("coordinator down"); },
-      handleIncomingTask: async () => { throw new Error("coordinator down"); },
-    };
+    const failing = { decide: async () => { throw new Error("coordinator down"); } } as unknown as CoordinatorStub;
     const client = coordinatorClient(env, config(), { now: () => clock.t, random: () => 0.5, sleep: async () => {}, breaker, stub: () => (down ? failing : organismStub(env)) });
     const { queue, sent } = recordingQueue();
-    const deps = dispatchDeps({ queue, config: config(), admit: () => client.admit() });
+    const deps = dispatchDeps({ queue, config: config(), admit: runtime(env, config(), client).admit });
 
-    // The failures that open the breaker cost their tasks an attempt (the call was made).
+    // The failed decisions that open the breaker cost nothing either: no task ran.
     const early = [];
     for (let i = 0; i < 2; i++) {
       early.push(await insertTask());
       await dispatchBatch(counted().batch, deps); // the earlier one now waits for its retry time
     }
-    for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 1 });
+    for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 0, error: expect.stringContaining("coordinator unavailable") });
     expect(breaker.snapshot()).toMatchObject({ state: "open", circuit_opens: 1, failed_calls: 2 });
 
     // While open: nothing is claimed, the wake-ups are acked (not retried) and one comes back later.
@@ -79,7 +77,7 @@ describe("dispatcher under an open coordinator breaker", () => {
     // The early tasks finish through their normal retry.
     for (const t of early) await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
     await dispatchBatch(counted().batch, deps);
-    for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 2 });
+    for (const t of early) expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
   });
 
   it("is wired into the Worker's queue handler (the isolate's shared breaker)", async () => {
@@ -102,28 +100,9 @@ describe("dispatcher under an open coordinator breaker", () => {
 });
 
 describe("load shedding in the coordinator", () => {
-  it("answers a retriable 'overloaded' past ORGANISM_MAX_INFLIGHT_TASKS, never sheds control, and recovers", async () => {
-    const stub = freshCoordinator();
-    const outcome = await runInDurableObject(objectStub(stub), async (_instance: OrganismManager, state) => {
-      const manager = new OrganismManager(state, { ...env, ORGANISM_MAX_INFLIGHT_TASKS: "2" });
-      const slow = manager.handleIncomingTasks([task("sleep", { params: { ms: 300 } }), task("test_task")]);
-      const [shed, control] = await Promise.all([manager.handleIncomingTasks([task("test_task")]), manager.handleIncomingTask(task("get_metrics"))]);
-      const during = manager.getResilience().load;
-      await slow;
-      const later = await manager.handleIncomingTasks([task("test_task")]);
-      return { shed, control, during, slow: await slow, later, after: manager.getResilience().load };
-    });
-    expect(outcome.slow.every((o) => o.ok)).toBe(true);
-    expect(outcome.shed[0]).toMatchObject({ ok: false, retriable: true, notRun: true, error: expect.stringMatching(/^overloaded/) });
-    expect(outcome.control.ok).toBe(true);
-    expect(outcome.during).toMatchObject({ inflight_tasks: 2, max_inflight_tasks: 2, shed_total: 1 }); // a batch holds its slots until it ends
-    expect(outcome.later[0]!.ok).toBe(true);
-    expect(outcome.after).toMatchObject({ inflight_tasks: 0, peak_inflight_tasks: 2, shed_total: 1 });
-  });
-
   it("a shed task goes back to retry without spending an attempt, however often it is shed", async () => {
     const t = await insertTask({ max_attempts: 1 });
-    const overloaded = async (tasks: { id: string }[]): Promise<TaskOutcome[]> =>
+    const overloaded = async (_pass: string, tasks: { id: string }[]): Promise<TaskOutcome[]> =>
       tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" }));
     for (let shed = 0; shed < 3; shed++) {
       await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);

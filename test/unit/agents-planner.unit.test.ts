@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { agentScore, pickBestAgent, roleEntropy, ROLE_PROBS, updateCapability } from "../../durable-objects/agents";
-import type { TaskEnvelope } from "../../src/contracts";
-import { DEFAULT_ORGANISM_CONFIG } from "../../durable-objects/organism-config";
-import { planEscalation, planWithTimeout, type PlannerInput } from "../../durable-objects/planner";
-import { buildRoutingTable } from "../../durable-objects/routing";
+import { agentScore, pickBestAgent, roleEntropy, ROLE_PROBS, updateCapability } from "../../src/organism/agent-scoring";
+import type { TaskEnvelope } from "../../src/organism/task-contracts";
+import { DEFAULT_ORGANISM_CONFIG } from "../../src/organism/organism-config";
+import { planEscalation, planWithTimeout, type PlannerInput } from "../../src/organism/planner";
+import { buildRoutingTable } from "../../src/organism/routing";
 
 describe("agent scoring", () => {
   const u = ROLE_PROBS.Utility;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { initialOcps, pFast, previewOcps, stepOcps } from "../../durable-objects/ocps";
-import { DEFAULT_ORGANISM_CONFIG, parseOrganismConfig } from "../../durable-objects/organism-config";
-import { buildRoutingTable, resolveRoute } from "../../durable-objects/routing";
+import { initialOcps, pFast, previewOcps, stepOcps } from "../../src/organism/ocps";
+import { DEFAULT_ORGANISM_CONFIG, parseOrganismConfig } from "../../src/organism/organism-config";
+import { buildRoutingTable, resolveRoute } from "../../src/organism/routing";
 
 describe("OCPS valve", () => {
   it("escalates the third task at drift 0.3 and resets S", () => {

@@ -5,7 +5,7 @@ describe("resilience config", () => {
   it("has defaults for the breaker, load shedding and rate limit", () => {
     const parsed = parseConfig({});
     expect(parsed.ok && parsed.config).toMatchObject({
-      CB_FAILURE_THRESHOLD: 5, CB_RECOVERY_S: 30, ORGANISM_MAX_INFLIGHT_TASKS: 2000, RATE_LIMIT_ENABLED: true, RATE_LIMIT_PERIOD_S: 10,
+      CB_FAILURE_THRESHOLD: 5, CB_RECOVERY_S: 30, ORGANISM_MAX_INFLIGHT_TASKS: 4000, RATE_LIMIT_ENABLED: true, RATE_LIMIT_PERIOD_S: 10,
     });
   });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { guardedCall } from "../../src/clients/guarded-call";
-import { coordinatorClient, type CoordinatorRpc } from "../../src/clients/organism-client";
+import { coordinatorClient, type CoordinatorStub } from "../../src/clients/organism-client";
 import { parseConfig, type Config } from "../../src/config";
-import type { TaskEnvelope } from "../../src/contracts";
+import type { DecideResult, DecideTask } from "../../src/organism/decisions";
 import { CircuitBreaker, CircuitOpenError } from "../../src/lib/circuit-breaker";
-import { isTransient, retryDelayMs, withRetry, type RetryOptions } from "../../src/lib/retry";
+import { isRetryable, isTransient, retryDelayMs, withRetry, type RetryOptions } from "../../src/lib/retry";
 import { TimeoutError } from "../../src/lib/timeout";
 
 const flagged = (flag: string) => Object.assign(new Error(flag), { [flag]: true });
@@ -22,6 +22,15 @@ describe("isTransient", () => {
     expect(isTransient(Object.assign(new Error("x"), { retryable: false }))).toBe(false);
     expect(isTransient(new TimeoutError("coordinator", 1000))).toBe(false);
     expect(isTransient("string error")).toBe(false);
+  });
+});
+
+describe("isRetryable", () => {
+  it("is retryable and reset errors, not overloaded ones (retrying at once worsens an overload)", () => {
+    expect(isRetryable(flagged("retryable"))).toBe(true);
+    expect(isRetryable(flagged("durableObjectReset"))).toBe(true);
+    expect(isRetryable(flagged("overloaded"))).toBe(false);
+    expect(isRetryable(new Error("boom"))).toBe(false);
   });
 });
 
@@ -83,80 +92,82 @@ describe("withRetry", () => {
 });
 
 const config = (() => {
-  const parsed = parseConfig({ CB_FAILURE_THRESHOLD: "2", CB_RECOVERY_S: "30", DISPATCH_TIMEOUT_S: "0.05" });
+  const parsed = parseConfig({ CB_FAILURE_THRESHOLD: "2", CB_RECOVERY_S: "30" });
   if (!parsed.ok) throw new Error(parsed.error);
   return parsed.config;
 })();
 
+const decided = (tasks: DecideTask[], stub: number): DecideResult => ({
+  decisions: tasks.map(() => ({ kind: "fast", organ_id: `stub-${stub}`, replica: 0, p_fast: 1 })),
+  organism: { organs: [], routing: { byType: {}, byTypeDomain: {} } },
+});
+
 function fakeCoordinator(behaviour: (n: number) => Promise<void>) {
   const stubs: number[] = [];
   let n = 0;
-  const stub = (): CoordinatorRpc => {
+  const stub = (): CoordinatorStub => {
     const id = stubs.length + 1;
     stubs.push(id);
     return {
-      handleIncomingTasks: async (tasks: TaskEnvelope[]) => {
+      decide: async (_pass: string, tasks: DecideTask[]) => {
         await behaviour(++n);
-        return tasks.map((t) => ({ id: t.id, ok: true as const, result: { stub: id } }));
+        return decided(tasks, id);
       },
-      handleIncomingTask: async (task: TaskEnvelope) => {
-        await behaviour(++n);
-        return { id: task.id, ok: true as const, result: { stub: id } };
-      },
-    };
+    } as unknown as CoordinatorStub;
   };
   return { stub, stubs, calls: () => n };
 }
 
-const task: TaskEnvelope = { id: "t1", type: "ping", params: {}, description: null, domain: null, drift_score: 0, attempt: 1 };
+const tasks: DecideTask[] = [{ id: "t1", type: "ping", domain: null, drift_score: 0 }];
 
 function client(behaviour: (n: number) => Promise<void>, cfg: Config = config) {
   const clock = { t: 0 };
   const fake = fakeCoordinator(behaviour);
   const breaker = new CircuitBreaker("coordinator", { failureThreshold: cfg.CB_FAILURE_THRESHOLD, recoveryMs: cfg.CB_RECOVERY_S * 1000, now: () => clock.t });
-  const c = coordinatorClient({} as Env, cfg, { now: () => clock.t, random: () => 0.5, sleep: async () => {}, stub: fake.stub, breaker });
-  return { c, fake, breaker, clock };
+  const c = coordinatorClient({} as Env, cfg, { now: () => clock.t, random: () => 0.5, sleep: async () => {}, stub: fake.stub, breaker, timeoutMs: 50 });
+  const decide = () => {
+    const admission = c.admit();
+    if (!admission.admitted) throw new CircuitOpenError("coordinator", admission.retryAfterMs);
+    return admission.decide("pass", tasks);
+  };
+  return { c, fake, breaker, clock, decide };
 }
 
 describe("coordinatorClient", () => {
   it("retries a reset object through a fresh stub and counts one successful call", async () => {
-    const { c, fake, breaker } = client(async (n) => {
+    const { fake, breaker, decide } = client(async (n) => {
       if (n === 1) throw flagged("durableObjectReset");
     });
-    const outcome = await c.run(task);
-    expect(outcome).toMatchObject({ ok: true, result: { stub: 2 } });
+    expect((await decide()).decisions).toEqual([{ kind: "fast", organ_id: "stub-2", replica: 0, p_fast: 1 }]);
     expect(fake.stubs).toEqual([1, 2]);
     expect(breaker.snapshot()).toMatchObject({ state: "closed", total_calls: 1, successful_calls: 1 });
   });
 
   it("does not retry a permanent error, and opens after CB_FAILURE_THRESHOLD failed calls", async () => {
-    const { c, fake, breaker } = client(async () => {
+    const { fake, breaker, decide } = client(async () => {
       throw new Error("boom");
     });
-    await expect(c.run(task)).rejects.toThrow("boom");
-    await expect(c.run(task)).rejects.toThrow("boom");
+    await expect(decide()).rejects.toThrow("boom");
+    await expect(decide()).rejects.toThrow("boom");
     expect(fake.calls()).toBe(2);
     expect(breaker.state).toBe("open");
-    await expect(c.run(task)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(() => decide()).toThrow(CircuitOpenError);
     expect(fake.calls()).toBe(2);
   });
 
   it("bounds each try with the timeout and counts a timeout as a failure, not retried", async () => {
-    const { c, fake, breaker } = client(() => new Promise<void>(() => {}));
-    await expect(c.run(task)).rejects.toBeInstanceOf(TimeoutError);
+    const { fake, breaker, decide } = client(() => new Promise<void>(() => {}));
+    await expect(decide()).rejects.toBeInstanceOf(TimeoutError);
     expect(fake.calls()).toBe(1);
     expect(breaker.snapshot()).toMatchObject({ failed_calls: 1, failure_count: 1 });
   });
 
-  it("admits the dispatcher's batch call, or says how long to stay away when open", async () => {
-    const { c, clock } = client(async () => {
+  it("never retries 'overloaded' at once (the tasks take their own backoff), and says how long to stay away when open", async () => {
+    const { c, clock, fake, decide } = client(async () => {
       throw flagged("overloaded");
     });
-    for (let i = 0; i < 2; i++) {
-      const admission = c.admit();
-      if (!admission.admitted) throw new Error("expected admission");
-      await expect(admission.run([task])).rejects.toThrow("overloaded");
-    }
+    for (let i = 0; i < 2; i++) await expect(decide()).rejects.toThrow("overloaded");
+    expect(fake.calls()).toBe(2);
     clock.t += 10_000;
     expect(c.admit()).toEqual({ admitted: false, retryAfterMs: 20_000 });
   });

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { TaskEnvelope } from "../src/contracts";
+import type { TaskEnvelope } from "./task-contracts";
 import { resolveRoute, type RoutingTable } from "./routing";
-import { errorMessage } from "../src/lib/error-message";
-import { TimeoutError, withTimeout } from "../src/lib/timeout";
+import { errorMessage } from "../lib/error-message";
+import { TimeoutError, withTimeout } from "../lib/timeout";
 
 /** What one plan step asks an organ to run. */
 export interface StepTask {

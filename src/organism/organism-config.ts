@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { errorMessage } from "../src/lib/error-message";
+import { errorMessage } from "../lib/error-message";
 
 /** The organism's shape: which organs exist, their agents, and which task types they own. */
 export const ORGAN_TYPES = ["Cognitive", "Actuator", "Utility"] as const;
@@ -11,6 +11,8 @@ const organSpecSchema = z.object({
   organ_id: z.string().regex(/^[a-z0-9_.-]{1,64}$/, "organ_id must be 1-64 chars of [a-z0-9_.-]"),
   organ_type: z.enum(ORGAN_TYPES),
   agent_count: z.number().int().min(1).max(32).default(3),
+  /** Organ Durable Objects sharing this organ's agents (the seeds' Serve `num_replicas`). */
+  replicas: z.number().int().min(1).max(64).default(1),
   task_types: z.array(key).default([]),
 });
 
@@ -24,6 +26,10 @@ export const organismConfigSchema = z
     for (const organ of cfg.organs) {
       if (ids.has(organ.organ_id)) ctx.addIssue({ code: "custom", message: `duplicate organ_id '${organ.organ_id}'` });
       ids.add(organ.organ_id);
+      // Each replica holds a partition of the agents, so every replica needs at least one.
+      if (organ.replicas > organ.agent_count) {
+        ctx.addIssue({ code: "custom", message: `organ '${organ.organ_id}' has ${organ.replicas} replicas but only ${organ.agent_count} agents; replicas must be ≤ agent_count` });
+      }
     }
     for (const route of cfg.routes) {
       if (!ids.has(route.organ_id)) ctx.addIssue({ code: "custom", message: `route names unknown organ '${route.organ_id}'` });
@@ -40,10 +46,11 @@ export const DEFAULT_ORGANISM_CONFIG: OrganismConfig = {
       organ_id: "utility_organ_1",
       organ_type: "Utility",
       agent_count: 3,
+      replicas: 1,
       task_types: ["general_query", "health_check", "status", "ping", "test_task", "test", "sleep", "flaky"],
     },
-    { organ_id: "actuator_organ_1", organ_type: "Actuator", agent_count: 3, task_types: ["execute", "workflow_step", "side_effect"] },
-    { organ_id: "cognitive_organ_1", organ_type: "Cognitive", agent_count: 3, task_types: ["plan", "analyze"] },
+    { organ_id: "actuator_organ_1", organ_type: "Actuator", agent_count: 3, replicas: 1, task_types: ["execute", "workflow_step", "side_effect"] },
+    { organ_id: "cognitive_organ_1", organ_type: "Cognitive", agent_count: 3, replicas: 1, task_types: ["plan", "analyze"] },
   ],
   routes: [],
 };

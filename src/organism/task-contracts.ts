@@ -1,9 +1,8 @@
-/**
- * What crosses the line between the dispatcher (Worker) and the coordinator (OrganismManager DO).
- * Plain serialisable shapes: they travel over Durable Object RPC.
- */
+import type { StoredPlan } from "./plan-progress";
 
-/** One claimed task handed to the coordinator. */
+/** A claimed task as the dispatcher runs it, and the verdict it records for it. */
+
+/** One claimed task. */
 export interface TaskEnvelope {
   id: string;
   type: string;
@@ -13,9 +12,11 @@ export interface TaskEnvelope {
   drift_score: number;
   /** 1-based number of this attempt (the task's `attempts` after the claim). */
   attempt: number;
+  /** An escalation plan stored by an earlier attempt: it resumes there. */
+  plan?: StoredPlan | null;
 }
 
-/** The coordinator's verdict for one task. `result` is stored as-is on success. */
+/** The verdict for one task. `result` is stored as-is on success. */
 export type TaskOutcome =
   | { id: string; ok: true; result: Record<string, unknown> }
   | {

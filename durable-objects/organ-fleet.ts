@@ -1,0 +1,57 @@
+import type { AgentExport } from "./agent-store";
+import type { OrganAggregate } from "../src/organism/control-contracts";
+import type { OrganInitSpec, OrganSummary } from "../src/organism/organ-contracts";
+import type { OrganSpec } from "../src/organism/organism-config";
+import { replicaName } from "../src/organism/replicas";
+import { settleWithin } from "../src/lib/timeout";
+
+/** Organ start-up must not hold callers forever: past this, init fails and is retried later. */
+export const ORGAN_INIT_TIMEOUT_MS = 10_000;
+
+/** What the coordinator needs of an Organ replica's RPC surface at start-up and for summaries. */
+export interface ReplicaRpc {
+  initialize(spec: OrganInitSpec, imported?: AgentExport[]): Promise<OrganSummary>;
+  exportAgents(): Promise<AgentExport[]>;
+  getSummary(): Promise<OrganSummary>;
+}
+
+export type ReplicaStub = (name: string) => ReplicaRpc;
+
+/**
+ * Brings one organ to `spec`. When its replica count changed since `previous`, every agent's
+ * state and history is exported from the old replicas and imported into the replica that now
+ * holds it, so nothing an agent learned is lost.
+ */
+async function initializeOrgan(spec: OrganSpec, previous: OrganSpec | undefined, stub: ReplicaStub): Promise<void> {
+  const moved = previous !== undefined && previous.replicas !== spec.replicas;
+  const imported = moved
+    ? (await Promise.all(Array.from({ length: previous.replicas }, (_, r) => stub(replicaName(spec.organ_id, r)).exportAgents()))).flat()
+    : [];
+  await Promise.all(Array.from({ length: spec.replicas }, (_, replica) => stub(replicaName(spec.organ_id, replica)).initialize({ ...spec, replica }, imported)));
+  if (moved) {
+    // Replicas past the new count keep nothing: their agents live on elsewhere now.
+    const retired = Array.from({ length: Math.max(0, previous.replicas - spec.replicas) }, (_, i) => spec.replicas + i);
+    await Promise.all(retired.map((replica) => stub(replicaName(spec.organ_id, replica)).initialize({ ...spec, agent_count: 0, replica, replicas: spec.replicas })));
+  }
+}
+
+/** Initialises every organ concurrently; resolves to an error message instead of throwing. */
+export async function initializeOrgans(specs: readonly OrganSpec[], previous: readonly OrganSpec[], stub: ReplicaStub, timeoutMs = ORGAN_INIT_TIMEOUT_MS): Promise<string | undefined> {
+  const before = new Map(previous.map((o) => [o.organ_id, o]));
+  const init = await settleWithin(Promise.all(specs.map((spec) => initializeOrgan(spec, before.get(spec.organ_id), stub))), timeoutMs, "organ initialisation");
+  return init.ok ? undefined : `organ initialisation failed: ${init.error}`;
+}
+
+/** One organ's replicas summed up, each replica listed. */
+export async function summarizeOrgan(spec: OrganSpec, stub: ReplicaStub): Promise<OrganAggregate> {
+  const replicas = await Promise.all(Array.from({ length: spec.replicas }, (_, r) => stub(replicaName(spec.organ_id, r)).getSummary()));
+  return {
+    organ_id: spec.organ_id,
+    organ_type: spec.organ_type,
+    task_types: spec.task_types,
+    replicas: replicas.map((s) => ({ replica: s.replica, agent_count: s.agent_count, tasks_processed: s.tasks_processed })),
+    agent_count: replicas.reduce((n, s) => n + s.agent_count, 0),
+    tasks_processed: replicas.reduce((n, s) => n + s.tasks_processed, 0),
+    agents: replicas.flatMap((s) => s.agents).sort((a, b) => a.agent_id.localeCompare(b.agent_id, undefined, { numeric: true })),
+  };
+}

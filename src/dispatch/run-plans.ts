@@ -1,0 +1,127 @@
+import type { Config } from "../config";
+import { errorMessage } from "../lib/error-message";
+import type { Decision, OrganismView } from "../organism/decisions";
+import { solutionSteps, stepTaskId, type StepOutcome, type StoredPlan } from "../organism/plan-progress";
+import { fallbackPlan, planEscalation, planWithTimeout, type PlannerInput, type PlanStep } from "../organism/planner";
+import { replicaName, replicaOf } from "../organism/replicas";
+import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
+import { callReplicas, type OrganCall } from "./organ-calls";
+import type { PassTally } from "./pass-tally";
+
+type Escalate = Extract<Decision, { kind: "escalate" }>;
+
+/** Where plans and their progress are kept: the task rows (a pass), or nowhere (a synchronous call). */
+export interface PlanStore {
+  save(plans: readonly { id: string; plan: StoredPlan }[]): Promise<void>;
+  recordSteps(steps: readonly { id: string; outcome: StepOutcome; message: string }[]): Promise<void>;
+}
+
+/** For `/organism/handle-task`: nothing to resume, so nothing to keep. */
+export const UNSTORED_PLANS: PlanStore = { save: async () => undefined, recordSteps: async () => undefined };
+
+export interface PlanContext {
+  organism: OrganismView;
+  config: Config;
+  call: OrganCall;
+  plans: PlanStore;
+  /** When the pass's time is up (epoch ms). */
+  deadline: number;
+  now: () => number;
+  tally: PassTally;
+}
+
+interface Running {
+  task: TaskEnvelope;
+  decision: Escalate;
+  plan: StoredPlan;
+}
+
+const result = (r: Running, success: boolean, failed?: Parameters<typeof solutionSteps>[1]): Record<string, unknown> => ({
+  success,
+  path: "escalation",
+  kind: "escalated",
+  plan_source: r.plan.plan_source,
+  ...(r.plan.fallback_reason ? { fallback_reason: r.plan.fallback_reason } : {}),
+  solution_steps: solutionSteps(r.plan, failed),
+  p_fast: r.decision.p_fast,
+  ...(failed ? { error: failed.error } : {}),
+});
+
+async function planFor(task: TaskEnvelope, decision: Escalate, ctx: PlanContext): Promise<StoredPlan> {
+  const input: PlannerInput = {
+    task,
+    routedOrganId: decision.organ_id,
+    knownOrgans: new Set(ctx.organism.organs.map((o) => o.organ_id)),
+    routing: ctx.organism.routing,
+    maxSteps: ctx.config.MAX_PLAN_STEPS,
+  };
+  const plan = decision.fallback_reason
+    ? fallbackPlan(input, decision.fallback_reason)
+    : await planWithTimeout(planEscalation, input, ctx.config.COGNITIVE_TIMEOUT_S * 1000);
+  if (plan.plan_source === "fallback") ctx.tally.fallbackPlan();
+  return { ...plan, done: [] };
+}
+
+/**
+ * Escalated tasks: the plan is made once (with the shared planner) and stored before step 1 runs;
+ * then round by round every task's next step runs, one RPC per replica per round, and each
+ * finished step is stored before the next. A retry, a crash or an expired lease resumes at the
+ * first unfinished step, so a finished step (a side effect) never runs again.
+ */
+export async function runPlans(items: readonly { task: TaskEnvelope; decision: Escalate }[], ctx: PlanContext): Promise<Map<string, TaskOutcome>> {
+  const outcomes = new Map<string, TaskOutcome>();
+  const all: Running[] = await Promise.all(items.map(async ({ task, decision }) => ({ task, decision, plan: task.plan ?? (await planFor(task, decision, ctx)) })));
+  const fresh = all.filter((r) => !r.task.plan);
+  let active = all;
+  if (fresh.length > 0) {
+    try {
+      await ctx.plans.save(fresh.map((r) => ({ id: r.task.id, plan: r.plan })));
+    } catch (err) {
+      // Nothing has run: these tasks come back with their attempt given back.
+      for (const r of fresh) outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable: true, notRun: true, error: `plan could not be stored: ${errorMessage(err)}` });
+      active = all.filter((r) => r.task.plan);
+    }
+  }
+  const replicas = new Map(ctx.organism.organs.map((o) => [o.organ_id, o.replicas]));
+  while (active.length > 0) {
+    const timeLeft = ctx.deadline - ctx.now();
+    const jobs = active.map((r) => {
+      const index = r.plan.done.length;
+      const step = r.plan.steps[index] as PlanStep;
+      const id = stepTaskId(r.task.id, index);
+      const task = { id, type: step.task.type, params: step.task.params, description: step.task.description, domain: step.task.domain, attempt: r.task.attempt };
+      return { r, index, step, replica: replicaName(step.organ_id, replicaOf(id, replicas.get(step.organ_id) ?? 1)), task };
+    });
+    if (timeLeft <= 0) {
+      for (const { r, index } of jobs) outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable: true, error: `escalation ran out of time before step ${index + 1}`, result: result(r, false) });
+      break;
+    }
+    const replies = await callReplicas(jobs, ctx.call, timeLeft);
+    const finished: { id: string; outcome: StepOutcome; message: string }[] = [];
+    const next: Running[] = [];
+    for (const { r, index, step, task } of jobs) {
+      const reply = replies.get(task.id);
+      const of = `step ${index + 1}/${r.plan.steps.length}`;
+      if (reply?.ok) ctx.tally.organRun(step.organ_id, reply.result.success, null, Infinity);
+      if (reply?.ok && reply.result.success) {
+        const outcome: StepOutcome = { organ_id: step.organ_id, replica: reply.result.replica, agent_id: reply.result.agent_id, result: reply.result.result ?? null, at: ctx.now() };
+        r.plan.done.push(outcome);
+        finished.push({ id: r.task.id, outcome, message: `${of} completed on ${step.organ_id}` });
+        if (r.plan.done.length === r.plan.steps.length) outcomes.set(r.task.id, { id: r.task.id, ok: true, result: result(r, true) });
+        else next.push(r);
+        continue;
+      }
+      const error = `${of} failed on ${step.organ_id}: ${reply ? (reply.ok ? (reply.result.error ?? "task failed") : reply.error) : "no reply"}`;
+      const failed = result(r, false, { step, error, result: reply?.ok ? (reply.result.result ?? null) : null });
+      const retriable = reply?.ok ? reply.result.retry : true;
+      const notRun = reply !== undefined && !reply.ok && reply.notRun;
+      outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable, error, result: failed, ...(notRun ? { notRun: true as const } : {}) });
+    }
+    if (finished.length > 0) {
+      // Best effort: a step whose progress was not stored runs again if the task is retried.
+      await ctx.plans.recordSteps(finished).catch((err: unknown) => console.error("plan progress could not be stored", err));
+    }
+    active = next;
+  }
+  return outcomes;
+}

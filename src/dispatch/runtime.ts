@@ -1,0 +1,40 @@
+import { controlTasks } from "../clients/control-tasks";
+import { organClient, organStub } from "../clients/organ-client";
+import { coordinatorClient, organismStub, type CoordinatorClient } from "../clients/organism-client";
+import type { Config } from "../config";
+import { CircuitOpenError } from "../lib/circuit-breaker";
+import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
+import { executeTasks, type ExecuteDeps } from "./execute-tasks";
+import type { PassAdmission } from "./pass";
+import { UNSTORED_PLANS } from "./run-plans";
+
+/**
+ * The production wiring of a run: the coordinator's `decide` behind its breaker, the organ
+ * replicas through their client, read-only control through the coordinator's typed methods.
+ */
+export function runtime(env: Env, config: Config, coordinator: CoordinatorClient = coordinatorClient(env, config)) {
+  const organs = organClient(config, { stub: (name) => organStub(env, name) });
+  const base: Omit<ExecuteDeps, "decide" | "plans"> = {
+    config,
+    call: (replica, tasks, timeoutMs) => organs.executeBatch(replica, tasks, timeoutMs),
+    control: controlTasks(() => organismStub(env)),
+    report: (report) => coordinator.report(report),
+    now: Date.now,
+  };
+  const admit = (): PassAdmission => {
+    const admission = coordinator.admit();
+    if (!admission.admitted) return admission;
+    return { admitted: true, run: (pass, tasks, plans) => executeTasks(pass, tasks, { ...base, decide: admission.decide, plans }), release: admission.release };
+  };
+  return {
+    coordinator,
+    admit,
+    /** One task now, by the same path (POST /organism/handle-task); nothing is stored. */
+    async runNow(task: TaskEnvelope): Promise<TaskOutcome> {
+      const admission = admit();
+      if (!admission.admitted) throw new CircuitOpenError(coordinator.breaker.name, admission.retryAfterMs);
+      const [outcome] = await admission.run(crypto.randomUUID(), [task], UNSTORED_PLANS);
+      return outcome ?? { id: task.id, ok: false, retriable: true, error: "no outcome" };
+    },
+  };
+}
