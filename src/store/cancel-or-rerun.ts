@@ -2,11 +2,14 @@ import { sql, type SQL } from "drizzle-orm";
 import type { TaskRow, TaskStatus } from "../db/schema";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { statusSet } from "./status-sql";
 import { transition } from "./transition";
 import { fromRawRow, RETURNING_TASK, type RawTaskRow } from "./raw-row";
 
 export const CANCELLABLE: readonly TaskStatus[] = ["created", "queued", "retry", "running"];
 export const RERUNNABLE: readonly TaskStatus[] = ["created", "failed", "retry", "cancelled"];
+/** Run again from these, a task starts a fresh series of attempts. */
+const FRESH_START: readonly TaskStatus[] = ["failed", "cancelled"];
 
 /** One task, by id, from one of `from` to `to`, by the API. */
 async function apiTransition(db: Db, id: string, from: readonly TaskStatus[], to: TaskStatus, message: string, set: SQL, now: number): Promise<TaskRow | null> {
@@ -43,7 +46,7 @@ export function rerunTask(db: Db, id: string, now: number): Promise<TaskRow | nu
     RERUNNABLE,
     "queued",
     "run requested",
-    sql`attempts = CASE WHEN c.from_status IN ('failed', 'cancelled') THEN 0 ELSE attempts END, run_after = NULL, error = NULL`,
+    sql`attempts = CASE WHEN c.from_status IN ${statusSet(FRESH_START)} THEN 0 ELSE attempts END, run_after = NULL, error = NULL`,
     now,
   );
 }

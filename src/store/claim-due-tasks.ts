@@ -3,6 +3,7 @@ import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { StoredPlan } from "../organism/plan-progress";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
 
 /** What a pass needs of a claimed task to run it and decide its outcome. */
@@ -49,7 +50,7 @@ function dueCandidates(req: ClaimRequest): SQL {
     SELECT id FROM (
       SELECT id, row_number() OVER w AS n, sum(input_bytes) OVER w AS bytes
       FROM (SELECT id, sort_key, input_bytes FROM tasks
-            WHERE status IN ('queued', 'retry') AND sort_key <= ${req.now}
+            WHERE status IN ${CLAIMABLE} AND sort_key <= ${req.now}
               AND (run_after IS NULL OR run_after <= ${req.now})
             ORDER BY sort_key, id LIMIT ${req.maxTasks})
       WINDOW w AS (ORDER BY sort_key, id ROWS UNBOUNDED PRECEDING))
@@ -58,7 +59,7 @@ function dueCandidates(req: ClaimRequest): SQL {
 
 /** One seek of the partial index over waiting tasks that have a run_after. */
 const nextRunAfterQuery = (now: number) => sql`
-  SELECT min(run_after) AS next FROM tasks WHERE status IN ('queued', 'retry') AND run_after > ${now}`;
+  SELECT min(run_after) AS next FROM tasks WHERE status IN ${CLAIMABLE} AND run_after > ${now}`;
 
 interface RawClaimed extends Omit<ClaimedTask, "params" | "plan"> {
   params: string;
@@ -74,7 +75,7 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
   const [rollup, update] = transition({
     changes: sql`
       SELECT id, status AS from_status, 'running' AS to_status, attempts + 1 AS attempt, 'claimed' AS message, created_at, locked_at
-      FROM tasks WHERE id IN (${dueCandidates(req)}) AND +status IN ('queued', 'retry')`,
+      FROM tasks WHERE id IN (${dueCandidates(req)}) AND +status IN ${CLAIMABLE}`,
     actor: "dispatcher",
     now: req.now,
     set: sql`attempts = attempts + 1, locked_by = ${req.token}, locked_at = ${req.now},
@@ -105,7 +106,7 @@ export async function oldestDueTouch(db: Db, now: number): Promise<number | null
   const rows = await db.all<{ touched: number | null }>(sql`
     SELECT min(updated_at) AS touched FROM (
       SELECT updated_at FROM tasks
-      WHERE status IN ('queued', 'retry') AND sort_key <= ${now} AND (run_after IS NULL OR run_after <= ${now})
+      WHERE status IN ${CLAIMABLE} AND sort_key <= ${now} AND (run_after IS NULL OR run_after <= ${now})
       ORDER BY sort_key, id LIMIT 100)`);
   return rows[0]?.touched ?? null;
 }

@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventActor } from "../db/schema";
+import { statusSet } from "./status-sql";
 
 /**
  * The one way a task changes state. A transition is described by `changes`, a SELECT over the
@@ -34,6 +35,9 @@ export const MAX_TIMELINE_ENTRIES = 100;
 const bucketOf = (ms: SQL) =>
   sql`CASE ${sql.join(DURATION_BOUNDS_MS.map((b, i) => sql`WHEN ${ms} <= ${sql.raw(String(b))} THEN ${sql.raw(String(i))}`), sql` `)} ELSE ${sql.raw(String(DURATION_BOUNDS_MS.length))} END`;
 
+/** What the per-minute throughput counts, besides submissions. */
+const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
+
 export const minuteOf = (now: number) => Math.floor(now / 60_000) * 60_000;
 
 /** The rollup rows a set of changes adds; also used on its own for inserts (submission). */
@@ -48,7 +52,7 @@ export function rollupUpsert(changes: SQL, actor: EventActor, now: number): SQL 
       SELECT 'transition' AS metric, 0 AS bucket, ${label} AS label, 0 AS v FROM c
       UNION ALL
       SELECT 'minute', ${minuteOf(now)}, CASE WHEN from_status IS NULL THEN 'submitted' ELSE to_status END, 0 FROM c
-      WHERE from_status IS NULL OR to_status IN ('completed', 'failed', 'retry')
+      WHERE from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)}
       UNION ALL
       SELECT 'queue_wait', ${bucketOf(wait)}, '', ${wait} FROM c WHERE to_status = 'running' AND attempt = 1
       UNION ALL
