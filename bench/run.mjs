@@ -7,14 +7,14 @@ import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { BENCH_VARS, median, runtimeCpuMs } from "./lib.mjs";
-import { bulk, latency, single } from "./scenarios.mjs";
+import { bulk, ESCALATING, latency, single } from "./scenarios.mjs";
 import { seedFinishedTasks } from "./seed.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 200_000);
 const LARGE = 100_000;
-const SCENARIOS = ["bulk", "bulk_submit_only", "single", "latency", "bulk_100k", "growth"];
+const SCENARIOS = ["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "bulk_100k", "growth"];
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((s) => s.trim()) : SCENARIOS;
 const unknown = ONLY.filter((s) => !SCENARIOS.includes(s));
 if (unknown.length) {
@@ -54,11 +54,12 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
-if (["bulk", "bulk_submit_only", "single", "latency"].some(wanted)) {
+if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency"].some(wanted)) {
   await withServer(migratedStateDir("bench"), async (base, cpuMs) => {
     await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
     if (wanted("bulk")) results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
     if (wanted("bulk_submit_only")) results.bulk_submit_only = await repeat("bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
+    if (wanted("bulk_escalating")) results.bulk_escalating = await repeat("bulk escalating", () => bulk(base, { cpuMs, kind: ESCALATING }));
     if (wanted("single")) results.single = await repeat("single", () => single(base, SECONDS * 1000));
     if (wanted("latency")) results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
   });
@@ -122,6 +123,12 @@ const rows = [
     : []),
   ...(ratios.bulk_100k_vs_10k_tasks_per_s === undefined ? [] : [["bulk 100k ÷ 10k tasks/s", `${ratios.bulk_100k_vs_10k_tasks_per_s.toFixed(2)}×`]]),
   ...(r.bulk_submit_only ? [["bulk submission only (no dispatch) tasks/s", fmt(r.bulk_submit_only.tasks_per_s)]] : []),
+  ...(r.bulk_escalating
+    ? [
+        ["bulk escalating mix (⅓ escalate to 3 stored steps) tasks/s", fmt(r.bulk_escalating.tasks_per_s)],
+        ...(r.bulk_escalating.runtime_cpu_us_per_task ? [["… runtime CPU µs/task", fmt(r.bulk_escalating.runtime_cpu_us_per_task)]] : []),
+      ]
+    : []),
   ...(r.bulk?.runtime_cpu_us_per_task
     ? [["bulk runtime CPU µs/task (busy % of one core)", `${fmt(r.bulk.runtime_cpu_us_per_task)} (${fmt(r.bulk.runtime_busy_pct)})`]]
     : []),

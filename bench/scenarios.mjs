@@ -2,6 +2,11 @@ import { sleep } from "../scripts/dev-server.mjs";
 import { closedLoop, percentile, postJson, tasksSince, waitDrained } from "./lib.mjs";
 
 const NOOP = { type: "ping" };
+/**
+ * The escalating mix: at drift 0.35 the OCPS valve trips on every third task, which then runs a
+ * three-step decomposition (plan → do → analyze) with each step stored; the rest take the fast path.
+ */
+export const ESCALATING = { type: "general_query", description: "what is 2+2?", drift_score: 0.35, params: { force_decomposition: true } };
 
 /**
  * 1. Bulk: `total` (10,000; the backlog scenario 100,000) tasks via POST /tasks/batch (100 a call,
@@ -9,9 +14,9 @@ const NOOP = { type: "ping" };
  * queued, which isolates the submission cost. `cpuMs` (see runtimeCpuMs) adds the runtime's CPU
  * per task and its busy share of one core. Draining may take `drainMs` (at least 500 tasks/s).
  */
-export async function bulk(base, { total = 10_000, dispatch = true, cpuMs = () => null, drainMs = Math.max(120_000, total * 2) } = {}) {
+export async function bulk(base, { total = 10_000, dispatch = true, cpuMs = () => null, drainMs = Math.max(120_000, total * 2), kind = NOOP } = {}) {
   const calls = total / 100;
-  const task = dispatch ? NOOP : { ...NOOP, run_immediately: false };
+  const task = dispatch ? kind : { ...kind, run_immediately: false };
   let next = 0;
   const cpu0 = cpuMs();
   const t0 = performance.now();
