@@ -149,8 +149,10 @@ export const CLIENT_SCRIPT = String.raw`
         return el("tr", { "data-agent": a.agent_id }, [el("td", { class: "mono", text: a.agent_id }), el("td", {}, [cap, a.capability.toFixed(3)]),
           el("td", { text: String(a.tasks_processed) }), el("td", { text: String(a.successes) }), el("td", { text: String(a.failures) })]);
       });
+      var replicas = (o.replicas || []).map(function (r) { return "#" + r.replica + ": " + r.agent_count + " agents, " + r.tasks_processed + " tasks"; });
       box.appendChild(el("div", { class: "organ", "data-organ": id }, [
         el("h3", {}, [id + " ", el("span", { class: "muted", text: "(" + o.organ_type + ", " + o.agent_count + " agents, " + o.tasks_processed + " tasks done)" })]),
+        el("p", { class: "muted replicas", text: replicas.length + " replica" + (replicas.length === 1 ? "" : "s") + " — " + replicas.join(" · ") }),
         el("table", {}, [el("thead", {}, [el("tr", {}, ["agent", "capability", "tasks done", "successes", "failures"].map(function (h) { return el("th", { text: h }); }))]), el("tbody", {}, rows)]),
       ]));
     });

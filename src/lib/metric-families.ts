@@ -92,6 +92,18 @@ function coordinatorFamilies(c: CoordinatorSnapshot): MetricFamily[] {
       samples: c.organs.map((o) => ({ labels: { organ: o.organ_id }, value: o.tasks_processed })),
     },
     {
+      name: "seedcore_organ_replicas",
+      help: "Organ Durable Objects (replicas) per organ.",
+      type: "gauge",
+      samples: c.organs.map((o) => ({ labels: { organ: o.organ_id }, value: o.replicas.length })),
+    },
+    {
+      name: "seedcore_organ_replica_tasks_processed_total",
+      help: "Tasks processed by each replica's agents.",
+      type: "counter",
+      samples: c.organs.flatMap((o) => o.replicas.map((r) => ({ labels: { organ: o.organ_id, replica: String(r.replica) }, value: r.tasks_processed }))),
+    },
+    {
       name: "seedcore_agent_capability",
       help: "Agent capability c in [0, 1].",
       type: "gauge",

@@ -143,6 +143,8 @@ describe("GET /metrics", () => {
     const perOrgan = m.samples.filter((s) => s.name === "seedcore_organ_agents");
     expect(perOrgan.map((s) => s.labels["organ"]).sort()).toEqual(["actuator_organ_1", "cognitive_organ_1", "utility_organ_1"]);
     expect(sampleValue(m, "seedcore_agents")).toBe(perOrgan.reduce((n, s) => n + s.value, 0));
+    expect(sampleValue(m, "seedcore_organ_replicas", { organ: "utility_organ_1" })).toBe(1);
+    expect(sampleValue(m, "seedcore_organ_replica_tasks_processed_total", { organ: "utility_organ_1", replica: "0" })).toBe(sampleValue(m, "seedcore_organ_tasks_processed_total", { organ: "utility_organ_1" }));
   });
 
   it("still serves the D1 metrics when the coordinator is down", async () => {
