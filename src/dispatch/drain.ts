@@ -4,8 +4,13 @@ import { runPass, type PassDeps } from "./pass";
 
 /** Passes one invocation runs side by side: a long task in one pass does not hold up the others. */
 export const PASS_CONCURRENCY = 4;
-/** An invocation stops starting passes after this long and hands over to a fresh wake-up. */
-export const DRAIN_BUDGET_MS = 30_000;
+/**
+ * An invocation stops starting passes after this long and hands over to a fresh wake-up: a
+ * handover costs one message, while a long invocation nears the consumer's CPU limit (30 s by
+ * default) and, locally, invocations of ~8 s under a flood of submissions were seen to restart
+ * the runtime ("Your worker restarted mid-request"), losing the batch in flight.
+ */
+export const DRAIN_BUDGET_MS = 3_000;
 /** D1 statements one invocation may use (the platform allows 1,000 queries per invocation). */
 export const DRAIN_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 /**
