@@ -14,7 +14,7 @@ export default defineConfig(async () => {
           // background drain can claim the tasks it is about to examine.
           queueProducers: { TASK_QUEUE: { queueName: "seedcore-tasks-test-sink" } },
           // A tight real limiter (merged with wrangler.toml's) so a test can burst past it.
-          ratelimits: { TEST_TIGHT_LIMITER: { simple: { limit: 3, period: 10 } } },
+          ratelimits: { TEST_TIGHT_LIMITER: { simple: { limit: 3, period: 60 } } },
         },
       }),
     ],

@@ -4,7 +4,7 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
-      /** vitest.config.ts: limit 3 per 10 s, for the rate-limit burst test. */
+      /** vitest.config.ts: limit 3 per 60 s (a long window, so a burst never straddles two), for the rate-limit burst test. */
       TEST_TIGHT_LIMITER: RateLimit;
     }
   }
