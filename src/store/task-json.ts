@@ -21,6 +21,11 @@ export function taskToJson(row: TaskRow) {
     lease_expires_at: toIso(row.leaseExpiresAt),
     last_heartbeat: toIso(row.lastHeartbeat),
     idempotency_key: row.idempotencyKey,
+    depends_on: row.dependsOn ?? [],
+    on_parent_failure: row.onParentFailure,
+    waiting_on: row.waitingOn,
+    callback_url: row.callbackUrl,
+    webhook_state: row.webhookState,
     created_at: toIso(row.createdAt) as string,
     updated_at: toIso(row.updatedAt) as string,
   };

@@ -7,6 +7,7 @@ import type { TaskMessage } from "../../src/dispatch/message";
 import { resetPendingWakeup } from "../../src/dispatch/wakeups";
 import worker from "../../src/index";
 import { recordingQueue } from "./recording-queue";
+import { followUpDeps, followUpTerminal } from "../../src/follow-ups";
 import { db } from "./tasks";
 
 export const TASK_QUEUE = "seedcore-tasks";
@@ -16,13 +17,16 @@ export type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: P
 
 /**
  * Dispatcher dependencies for calling `dispatchBatch` directly: the test D1, a recording queue,
- * the real config, no breaker (`runTasks`, default the real coordinator), a fixed jitter.
+ * the real config, no breaker (`runTasks`, default the real coordinator), a fixed jitter, and the
+ * real follow-ups (waiters, webhook jobs to the test sink, further dependency rounds).
  */
 export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
   const { config, runTasks, ...rest } = overrides;
   resetPendingWakeup();
+  const database = rest.db ?? db();
   return {
-    db: db(),
+    db: database,
+    followUp: (recorded) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, database)),
     queue: recordingQueue().queue,
     config: { ...requireConfig(env), ...config },
     admit: alwaysAdmit(runTasks ?? ((tasks) => organismStub(env).handleIncomingTasks(tasks))),
