@@ -26,7 +26,7 @@ CREATE INDEX tasks_release_idx ON tasks (updated_at, id) WHERE release_cursor IS
 -- ('pending'), then 'sent' once queued, 'delivered' or 'failed' when the webhook queue is done.
 ALTER TABLE tasks ADD COLUMN callback_url TEXT;
 ALTER TABLE tasks ADD COLUMN webhook_state TEXT CHECK (webhook_state IN ('pending', 'sent', 'delivered', 'failed'));
-CREATE INDEX tasks_webhook_idx ON tasks (webhook_state, updated_at) WHERE webhook_state IN ('pending', 'sent');
+CREATE INDEX tasks_webhook_idx ON tasks (webhook_state, updated_at) WHERE webhook_state IS NOT NULL;
 
 -- 1 once a client waits on the task (?wait=S): only such tasks notify their waiters when they finish.
 ALTER TABLE tasks ADD COLUMN watched INTEGER NOT NULL DEFAULT 0;

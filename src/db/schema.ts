@@ -69,7 +69,7 @@ export const tasks = sqliteTable(
     index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id),
     index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
     index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
-    index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IN ('pending', 'sent')`),
+    index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IS NOT NULL`),
   ],
 );
 

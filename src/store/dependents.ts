@@ -24,7 +24,7 @@ export const PARENT_RESULTS_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The oldest finished tasks whose children are still to be looked at (a range of tasks_release_idx). */
 const flaggedParents = sql`
-  SELECT id, release_cursor FROM tasks
+  SELECT id, release_cursor FROM tasks INDEXED BY tasks_release_idx
   WHERE release_cursor IS NOT NULL AND status IN ${TERMINAL_SQL}
   ORDER BY updated_at, id LIMIT ${ROUND_PARENTS}`;
 
@@ -54,7 +54,9 @@ function childChanges(): SQL {
   const bad = sql`(s.agg->>'bad')`;
   const bytes = sql`(s.agg->>'bytes')`;
   const over = sql`'parents'' results of ' || ${bytes} || ' bytes exceed the ' || ${PARENT_RESULTS_MAX_BYTES} || ' bytes a dependent can receive'`;
+  // Materialized: the outer expressions read agg several times, and each read would run its subquery again.
   return sql`
+    WITH s AS MATERIALIZED (${childState})
     SELECT id, 'created' AS from_status, to_status, attempt, created_at, NULL AS locked_at, pending, bytes,
       CASE to_status WHEN 'created' THEN 'waiting on ' || pending || ' parent(s)' WHEN 'queued' THEN 'parents finished' ELSE error END AS message,
       error
@@ -67,7 +69,7 @@ function childChanges(): SQL {
              ELSE 'queued' END AS to_status,
         CASE WHEN ${bad} IS NOT NULL AND s.policy IN ('fail', 'cancel') THEN ${why(bad)}
              WHEN ${pending} = 0 AND ${bytes} > ${PARENT_RESULTS_MAX_BYTES} THEN ${over} END AS error
-      FROM (${childState}) AS s)
+      FROM s)
     WHERE NOT (to_status = 'created' AND pending = waiting_on)`;
 }
 
@@ -132,6 +134,15 @@ export function roundEffects(results: unknown[][]): TerminalEffects {
 export async function runDependentsRound(db: Db, actor: EventActor, now: number): Promise<TerminalEffects> {
   return roundEffects(await sqlBatch<[unknown, ChangedTask, unknown]>(db, dependentsRound(actor, now)));
 }
+
+/**
+ * A claimed task's params as its handler sees them: a dependent's gain `parents`, each parent's
+ * status, result and error by id (read at the claim, so always current). Only tasks with
+ * depends_on pay for it; their parents' bytes are in input_bytes, so the pass cap holds.
+ */
+export const PARAMS_WITH_PARENTS = sql`CASE WHEN tasks.depends_on IS NULL THEN tasks.params ELSE json_set(tasks.params, '$.parents',
+  (SELECT json_group_object(pj.value, json_object('status', pp.status, 'result', json(pp.result), 'error', pp.error))
+   FROM json_each(tasks.depends_on) AS pj LEFT JOIN tasks AS pp ON pp.id = pj.value)) END`;
 
 /** A task's children, by id, after `after` (a page of the edge table). */
 export async function listDependents(db: Db, parentId: string, limit: number, after = ""): Promise<{ id: string; status: TaskStatus; type: string }[]> {

@@ -18,7 +18,7 @@ export async function reapExpiredLeases(db: Db, now: number, limit: number): Pro
              attempts AS attempt, max_attempts,
              'lease expired (dispatcher lost)' || CASE WHEN ${exhausted} THEN ', attempts exhausted' ELSE '' END AS message,
              created_at, locked_at
-      FROM tasks WHERE status = 'running' AND lease_expires_at < ${now}
+      FROM tasks INDEXED BY tasks_lease_idx WHERE status = 'running' AND lease_expires_at < ${now}
       ORDER BY lease_expires_at LIMIT ${limit}`,
     actor: "reaper",
     now,

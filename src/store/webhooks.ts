@@ -39,9 +39,9 @@ export async function takeStaleWebhooks(db: Db, now: number, limit: number): Pro
   const rows = await db.all<{ id: string }>(sql`
     UPDATE tasks SET webhook_state = 'sent', updated_at = ${now}
     WHERE id IN (
-      SELECT id FROM tasks WHERE webhook_state = 'pending' AND updated_at < ${now - WEBHOOK_PENDING_RESEND_MS}
+      SELECT id FROM tasks INDEXED BY tasks_webhook_idx WHERE webhook_state = 'pending' AND updated_at < ${now - WEBHOOK_PENDING_RESEND_MS}
       UNION ALL
-      SELECT id FROM tasks WHERE webhook_state = 'sent' AND updated_at < ${now - WEBHOOK_SENT_RESEND_MS}
+      SELECT id FROM tasks INDEXED BY tasks_webhook_idx WHERE webhook_state = 'sent' AND updated_at < ${now - WEBHOOK_SENT_RESEND_MS}
       LIMIT ${limit})
     RETURNING id`);
   return rows.map((r) => r.id);
