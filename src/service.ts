@@ -2,7 +2,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import type { z } from "zod";
 import { MAX_BODY_BYTES } from "./app";
 import { parseConfig } from "./config";
-import { AppError, asUnavailable, type ErrorCode } from "./errors";
+import { AppError, asUnavailable } from "./errors";
 import { utf8Bytes } from "./lib/platform-limits";
 import { validationError } from "./lib/router";
 import { taskInputSchema, type TaskInput } from "./schemas/task";
@@ -10,18 +10,7 @@ import { batchInputSchema, listTasksQuerySchema, waitQuerySchema } from "./schem
 import { taskToJson, type TaskJson } from "./store/task-json";
 import { cancel, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
 
-/**
- * Over RPC only an Error's message survives (own properties such as `code` are dropped), so the
- * code travels at the front of it: `validation_failed: type: …`. `serviceErrorCode` reads it back.
- */
-export const SERVICE_ERROR = /^([a-z_]+): /;
-
-/** The code of an error thrown by a SeedCoreService method, or null for any other error. */
-export function serviceErrorCode(err: unknown): ErrorCode | null {
-  const match = err instanceof Error ? SERVICE_ERROR.exec(err.message) : null;
-  return (match?.[1] as ErrorCode | undefined) ?? null;
-}
-
+/** An error as it crosses RPC: the code in front of the message (see service-client.ts). */
 function asServiceError(err: unknown): Error {
   const unavailable = asUnavailable(err);
   const app = err instanceof AppError ? err : unavailable?.error;
