@@ -29,10 +29,11 @@ const eventSchema = z
   })
   .openapi("TaskEvent");
 
-const actionRoute = (action: "cancel" | "run", summary: string) =>
+// Generic in the action, so the path stays a literal type in AppType.
+const actionRoute = <A extends "cancel" | "run">(action: A, summary: string) =>
   createRoute({
     method: "post",
-    path: `/tasks/{id}/${action}`,
+    path: `/tasks/{id}/${action}` as `/tasks/{id}/${A}`,
     summary,
     request: { params: taskIdParamSchema },
     responses: { 200: taskResponse("the task after the change"), ...errorResponses(400, 404, 409) },
