@@ -2,6 +2,9 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/** The tests' webhook secret (test/integration/webhooks verifies signatures with it). */
+const TEST_WEBHOOK_SECRET = "test-webhook-secret";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.resolve("migrations"));
   return {
@@ -9,10 +12,14 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations },
+          // WEBHOOK_SECRET: the secret a deployment sets with `wrangler secret put`.
+          bindings: { TEST_MIGRATIONS: migrations, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET },
           // Wake-ups go to a queue nobody consumes: a test runs the dispatcher itself, so no
           // background drain can claim the tasks it is about to examine.
-          queueProducers: { TASK_QUEUE: { queueName: "seedcore-tasks-test-sink" } },
+          queueProducers: {
+            TASK_QUEUE: { queueName: "seedcore-tasks-test-sink" },
+            WEBHOOK_QUEUE: { queueName: "seedcore-webhooks-test-sink" },
+          },
           // A tight real limiter (merged with wrangler.toml's) so a test can burst past it.
           ratelimits: { TEST_TIGHT_LIMITER: { simple: { limit: 3, period: 60 } } },
         },

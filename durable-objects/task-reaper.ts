@@ -3,6 +3,7 @@ import { requireConfig } from "../src/config";
 import { runMaintenancePass, type MaintenanceReport } from "../src/maintenance/maintenance-pass";
 import { countStatements } from "../src/store/count-statements";
 import { openDb } from "../src/store/db";
+import { followUpDeps } from "../src/follow-ups";
 
 /**
  * Drives the reaper and sweeper from a Durable Object alarm: alarms fire under `wrangler dev`
@@ -21,12 +22,14 @@ export class TaskReaper extends DurableObject<Env> {
   /** One pass now (tests and the cron backstop); the alarm keeps its own schedule. */
   async runNow(): Promise<MaintenanceReport> {
     const counted = countStatements(this.env.DB);
+    const db = openDb(counted.d1);
     return runMaintenancePass({
-      db: openDb(counted.d1),
+      db,
       queue: this.env.TASK_QUEUE,
       config: requireConfig(this.env),
       now: Date.now,
       statementsUsed: counted.count,
+      followUp: followUpDeps(this.env, db),
     });
   }
 

@@ -88,6 +88,18 @@ try {
   await check("cancel a completed task: 409, exit 1", ["cancel", cid], { code: 1, stderr: ["[HTTP 409]"] });
   await check("submit --wait", ["submit", "ping", "--wait"], { stdout: ["submitted", "completed", "result:"] });
 
+  // dependencies: a dependent of a parent that waits for /run
+  const parent = await check("submit a parent --created", ["submit", "ping", "--created", "--json"], { json: (t) => (t.status === "created" ? null : t.status) });
+  const pid = JSON.parse(parent.stdout).id;
+  const child = await check("submit --after: the dependent waits", ["submit", "test_task", "--after", pid, "--json"], {
+    json: (t) => (t.status === "created" && t.waiting_on === 1 && t.depends_on[0] === pid ? null : JSON.stringify(t).slice(0, 200)),
+  });
+  const kid = JSON.parse(child.stdout).id;
+  await check("list shows it waiting", ["list", "--status", "created"], { stdout: [kid.slice(0, 8), "waiting(1)"] });
+  await check("show lists its parent", ["show", kid], { stdout: ["depends on:", pid, "(waiting on 1)"] });
+  await check("run the parent", ["run", pid], { stdout: ["queued"] });
+  await check("the dependent follows", ["watch", kid, "--interval", "200", "--timeout", "30"], { stdout: ["completed"] });
+
   // a task that fails: watch exits 1 and says why
   await check("watch a failing task: exit 1", ["submit", "no_such_type", "--wait"], { code: 1, stderr: ["failed", "no route for task type 'no_such_type'"] });
 

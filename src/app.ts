@@ -21,15 +21,16 @@ export const DOC_PATHS = ["/openapi.json", "/docs"] as const;
 
 /** The API: every route, mounted at `/` and again under `/api/v1`. `auth` lets tests inject the limiter and clock. */
 export function createApp(options: { auth?: AuthOptions } = {}) {
-  const api = createRouter();
-  api.route("/", healthRoutes);
+  // Chained, so the type of the result lists every route (AppType, the typed client).
   // `/tasks/batch` is POST only and `/tasks/{id}` has no POST, so these never shadow each other.
-  api.route("/", taskBatchRoutes);
-  api.route("/", taskQueryRoutes);
-  api.route("/", taskRoutes);
-  api.route("/", organismRoutes);
-  api.route("/", metricsRoutes);
-  api.route("/", dashboardRoutes);
+  const api = createRouter()
+    .route("/", healthRoutes)
+    .route("/", taskBatchRoutes)
+    .route("/", taskQueryRoutes)
+    .route("/", taskRoutes)
+    .route("/", organismRoutes)
+    .route("/", metricsRoutes)
+    .route("/", dashboardRoutes);
 
   const app = createRouter();
   app.use("*", async (c, next) => {
@@ -49,8 +50,7 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
       },
     }),
   );
-  app.route("/", api);
-  app.route("/api/v1", api);
+  const routed = app.route("/", api).route("/api/v1", api);
   installDocs(app);
 
   app.notFound((c) => {
@@ -71,8 +71,11 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
     console.error("unhandled error", err);
     return c.json(new AppError("internal_error", "internal error").toBody(), 500);
   });
-  return app;
+  return routed;
 }
+
+/** Every route with its request and response types: what `hc<AppType>` (src/client.ts) is typed by. */
+export type AppType = ReturnType<typeof createApp>;
 
 /** GET /openapi.json (every route, both mounts) and Swagger UI at /docs, also under /api/v1. */
 function installDocs(app: ReturnType<typeof createRouter>): void {

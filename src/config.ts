@@ -30,6 +30,15 @@ const configFields = z.object({
   /** Must equal `period` of the [[ratelimits]] binding (the binding cannot report it); sent as Retry-After. */
   RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(10)),
   API_TOKEN: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+  /** Signs completion webhooks (secret); a task with a callback_url is refused while it is unset. */
+  WEBHOOK_SECRET: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+  /** Local development only (`npm run dev` sets it): callback_url may be http(s) to a loopback host. */
+  WEBHOOK_ALLOW_LOOPBACK: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).default("false").transform((v) => v === "true")),
+  WEBHOOK_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(10)),
+  /** Delay before the second try; each later one doubles it, up to 10 minutes. */
+  WEBHOOK_RETRY_BASE_S: z.preprocess(blankAsUndefined, seconds(10)),
+  /** Must equal max_retries of the seedcore-webhooks consumer (the queue cannot report it): the timeline says when the last try failed. */
+  WEBHOOK_MAX_RETRIES: z.preprocess(blankAsUndefined, z.coerce.number().int().min(0).max(100).default(5)),
 });
 
 /**

@@ -3,5 +3,7 @@ declare namespace Cloudflare {
   interface Env {
     /** Set with `wrangler secret put API_TOKEN`; when set, the API requires `Authorization: Bearer`. */
     API_TOKEN?: string;
+    /** Set with `wrangler secret put WEBHOOK_SECRET`; signs completion webhooks (SeedCore-Signature). */
+    WEBHOOK_SECRET?: string;
   }
 }

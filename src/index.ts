@@ -3,14 +3,18 @@ import { createApp } from "./app";
 import { dispatchBatch } from "./dispatch/consumer";
 import { runtime } from "./dispatch/runtime";
 import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dispatch/dead-letters";
-import type { TaskMessage } from "./dispatch/message";
 import { countStatements } from "./store/count-statements";
 import { openDb } from "./store/db";
 import { reaperStub } from "./maintenance/reaper-stub";
+import { followUpDeps, followUpTerminal } from "./follow-ups";
+import { deliverWebhooks, handleWebhookDeadLetters } from "./webhooks/deliver";
+import { WEBHOOK_DEAD_LETTER_QUEUE, WEBHOOK_QUEUE } from "./webhooks/message";
 
 export { OrganismManager } from "../durable-objects/organism-manager";
 export { Organ } from "../durable-objects/organ";
 export { TaskReaper } from "../durable-objects/task-reaper";
+export { TaskWaiter } from "../durable-objects/task-waiter";
+export { SeedCoreService } from "./service";
 
 const app = createApp();
 
@@ -41,6 +45,8 @@ export default {
     const db = openDb(counted.d1);
     if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, env.TASK_QUEUE, Date.now());
     const config = requireConfig(env);
+    if (batch.queue === WEBHOOK_QUEUE) return deliverWebhooks(batch, { db, config, fetch: (input, init) => fetch(input, init), now: Date.now });
+    if (batch.queue === WEBHOOK_DEAD_LETTER_QUEUE) return handleWebhookDeadLetters(batch, { db, config, now: Date.now });
     await dispatchBatch(batch, {
       db,
       queue: env.TASK_QUEUE,
@@ -50,6 +56,7 @@ export default {
       random: Math.random, // jitter only
       newToken: () => crypto.randomUUID(),
       statementsUsed: counted.count,
+      followUp: (recorded) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, db)),
     });
   },
 
@@ -59,4 +66,4 @@ export default {
     await reaper.ensureScheduled();
     await reaper.runNow();
   },
-} satisfies ExportedHandler<Env, TaskMessage>;
+} satisfies ExportedHandler<Env, unknown>;

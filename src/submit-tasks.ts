@@ -6,6 +6,10 @@ import { canonicalJson, sha256Hex } from "./lib/canonical-json";
 import { utf8Bytes } from "./lib/platform-limits";
 import type { TaskInput } from "./schemas/task";
 import { createTasks, type CreatedTask, type NewTask } from "./store/create-tasks";
+import { fieldOf, resolveParents } from "./dependencies";
+import { followUpTerminal, type FollowUpDeps } from "./follow-ups";
+import { missingTaskIds } from "./store/find-task";
+import { callbackUrlProblem } from "./webhooks/callback-url";
 import type { Db } from "./store/db";
 
 export interface SubmitDeps {
@@ -13,6 +17,8 @@ export interface SubmitDeps {
   queue: Queue<TaskMessage>;
   config: Config;
   now: number;
+  /** For dependents the submission fails at once (a parent had failed): their webhooks. */
+  followUp: FollowUpDeps;
 }
 
 /** What identifies a submission for idempotency: the body as given, without the key itself. */
@@ -21,11 +27,12 @@ function requestHash(input: TaskInput): Promise<string> {
   return sha256Hex(canonicalJson(body));
 }
 
-async function toNewTask(input: TaskInput, config: Config, headerKey: string | null): Promise<NewTask> {
+async function toNewTask(input: TaskInput, id: string, parents: string[] | null, config: Config, headerKey: string | null): Promise<NewTask> {
   const key = headerKey ?? input.idempotency_key ?? null;
   return {
-    id: crypto.randomUUID(),
-    status: input.run_immediately ? "queued" : "created",
+    id,
+    // A dependent waits in `created` until its parents release it (in the insert's own transaction when they are done).
+    status: input.run_immediately && parents === null ? "queued" : "created",
     type: input.type,
     description: input.description ?? null,
     domain: input.domain ?? null,
@@ -36,7 +43,23 @@ async function toNewTask(input: TaskInput, config: Config, headerKey: string | n
     idempotency_key: key,
     input_bytes: utf8Bytes(JSON.stringify(input.params)) + utf8Bytes(input.description ?? ""),
     request_hash: key === null ? null : await requestHash(input),
+    depends_on: parents,
+    on_parent_failure: parents === null ? null : (input.on_parent_failure ?? "fail"),
+    callback_url: input.callback_url ?? null,
   };
+}
+
+/** A callback_url must be one a deployed Worker may post to, and webhooks need their secret. */
+function checkCallbacks(inputs: readonly TaskInput[], config: Config, batch: boolean): void {
+  inputs.forEach((input, i) => {
+    if (input.callback_url === undefined) return;
+    const path = fieldOf(batch, i, "callback_url");
+    const problem = callbackUrlProblem(input.callback_url, config.WEBHOOK_ALLOW_LOOPBACK);
+    if (problem) throw new AppError("validation_failed", `${path}: ${problem}`, { fields: [{ path, message: problem }] });
+    if (!config.WEBHOOK_SECRET) {
+      throw new AppError("validation_failed", `${path}: webhooks are off until the WEBHOOK_SECRET secret is set (wrangler secret put WEBHOOK_SECRET)`);
+    }
+  });
 }
 
 function conflict(index: number, key: string, inputs: unknown[]): AppError {
@@ -55,14 +78,23 @@ function checkRepeatedKeys(tasks: NewTask[]): void {
 }
 
 /**
- * Stores the tasks (one transaction), then sends one wake-up for the new queued ones: at once if
- * any is due, else delayed to the earliest run_after (the pass it wakes schedules the next).
+ * Checks callbacks and dependencies (refs resolved, parents present), stores the tasks (one
+ * transaction), then sends one wake-up for the new queued ones: at once if any is due, else
+ * delayed to the earliest run_after (the pass it wakes schedules the next).
  */
-export async function submitTasks(inputs: TaskInput[], deps: SubmitDeps, headerKey: string | null = null): Promise<CreatedTask[]> {
-  const tasks = await Promise.all(inputs.map((input) => toNewTask(input, deps.config, headerKey)));
+export async function submitTasks(inputs: TaskInput[], deps: SubmitDeps, headerKey: string | null = null, batch = inputs.length > 1): Promise<CreatedTask[]> {
+  checkCallbacks(inputs, deps.config, batch);
+  const ids = inputs.map(() => crypto.randomUUID());
+  const { parents, external } = resolveParents(inputs, ids, batch);
+  const missing = await missingTaskIds(deps.db, external);
+  if (missing.length > 0) {
+    throw new AppError("validation_failed", `depends_on: no task ${missing.join(", ")} (parents must exist when the task is submitted)`, { missing });
+  }
+  const tasks = await Promise.all(inputs.map((input, i) => toNewTask(input, ids[i] as string, parents[i] ?? null, deps.config, headerKey)));
   checkRepeatedKeys(tasks);
   const result = await createTasks(deps.db, tasks, deps.now);
   if (!result.ok) throw conflict(result.conflict.index, result.conflict.key, tasks);
+  if (result.effects.changed.length > 0 || result.effects.more) await followUpTerminal([], result.effects, "api", deps.followUp);
   const queued = result.tasks.filter((c) => c.created && c.row.status === "queued");
   if (queued.length > 0) {
     const earliest = Math.min(...queued.map((c) => c.row.runAfter ?? deps.now));

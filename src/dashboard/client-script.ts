@@ -128,7 +128,7 @@ export const CLIENT_SCRIPT = String.raw`
       body.appendChild(el("tr", { "data-id": t.id, "data-status": t.status }, [
         el("td", {}, [el("a", { class: "mono task-link", href: "#/task/" + t.id, title: t.id, text: short(t.id) })]),
         el("td", { text: t.type }),
-        el("td", {}, [badge(t.status)]),
+        el("td", {}, [badge(t.status), t.status === "created" && t.waiting_on > 0 ? el("span", { class: "muted", text: " waiting on " + t.waiting_on }) : null]),
         el("td", { text: t.attempts + "/" + t.max_attempts }),
         el("td", { class: "desc", title: t.description || "", text: t.description || (t.error ? "error: " + t.error : "") }),
         timeCell(t.created_at), timeCell(t.updated_at),
@@ -183,9 +183,20 @@ export const CLIENT_SCRIPT = String.raw`
     dl.appendChild(el("dd", {}, [value == null || value === "" ? el("span", { class: "muted", text: "—" }) : typeof value === "string" ? value : value]));
   }
 
+  function taskLinks(ids, cls) {
+    if (!ids.length) return null;
+    var span = el("span", { class: cls });
+    ids.forEach(function (id, i) {
+      if (i) span.appendChild(document.createTextNode(" "));
+      span.appendChild(el("a", { class: "mono", href: "#/task/" + id, title: id, text: short(id) }));
+    });
+    return span;
+  }
+
   async function loadTask(ref) {
     var t = await api("/tasks/" + encodeURIComponent(ref));
-    var events = await api("/tasks/" + encodeURIComponent(t.id) + "/events");
+    var results = await Promise.all([api("/tasks/" + encodeURIComponent(t.id) + "/events"), api("/tasks/" + encodeURIComponent(t.id) + "/dependents?limit=50")]);
+    var events = results[0], children = results[1];
     var title = clear($("task-title"));
     title.appendChild(el("span", { class: "mono", text: t.id + " " })); title.appendChild(badge(t.status));
     clear($("task-actions")).appendChild(el("div", {}, actionButtons(t)));
@@ -195,6 +206,13 @@ export const CLIENT_SCRIPT = String.raw`
     field(dl, "params", el("code", { text: JSON.stringify(t.params) }));
     field(dl, "created", t.created_at); field(dl, "updated", t.updated_at); field(dl, "run after", t.run_after);
     field(dl, "lease expires", t.lease_expires_at);
+    var parents = taskLinks(t.depends_on || [], "parents");
+    if (parents && t.status === "created" && t.waiting_on > 0) parents.appendChild(el("span", { class: "muted", text: " (waiting on " + t.waiting_on + ")" }));
+    field(dl, "parents", parents);
+    var kids = taskLinks(children.items.map(function (c) { return c.id; }), "children");
+    if (kids && children.next_cursor) kids.appendChild(el("span", { class: "muted", text: " and more" }));
+    field(dl, "children", kids);
+    field(dl, "callback", t.callback_url ? t.callback_url + " (webhook " + (t.webhook_state || "not yet sent") + ")" : null);
     var ol = clear($("timeline"));
     (events.items || events).forEach(function (e) {
       ol.appendChild(el("li", { class: "t-" + e.to_status, "data-to": e.to_status }, [

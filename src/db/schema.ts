@@ -7,10 +7,19 @@ export const TASK_STATUSES = ["created", "queued", "running", "completed", "fail
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", "cancelled"];
 
-export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq"] as const;
+/** `webhook`: a delivery attempt of the completion webhook (a timeline entry, not a status change). */
+/** What a dependent does when a parent fails or is cancelled. */
+export const PARENT_FAILURE_POLICIES = ["fail", "cancel", "run"] as const;
+export type ParentFailurePolicy = (typeof PARENT_FAILURE_POLICIES)[number];
+
+/** Completion webhook of a task with a callback_url: pending → sent → delivered | failed. */
+export const WEBHOOK_STATES = ["pending", "sent", "delivered", "failed"] as const;
+export type WebhookState = (typeof WEBHOOK_STATES)[number];
+
+export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq", "webhook"] as const;
 export type EventActor = (typeof EVENT_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0004); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0007); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -41,6 +50,16 @@ export const tasks = sqliteTable(
     events: text("events", { mode: "json" }).$type<TimelineEntry[]>().notNull().default(sql`'[]'`),
     /** An escalation plan and its progress (migrations/0004). */
     plan: text("plan", { mode: "json" }).$type<StoredPlan>(),
+    /** Parent ids (JSON array), NULL when the task has none; see migrations/0007. */
+    dependsOn: text("depends_on", { mode: "json" }).$type<string[]>(),
+    onParentFailure: text("on_parent_failure", { enum: PARENT_FAILURE_POLICIES }),
+    /** Parents not finished yet; > 0 only while the task waits in `created`. */
+    waitingOn: integer("waiting_on").notNull().default(0),
+    hasDependents: integer("has_dependents").notNull().default(0),
+    releaseCursor: text("release_cursor"),
+    callbackUrl: text("callback_url"),
+    webhookState: text("webhook_state", { enum: WEBHOOK_STATES }),
+    watched: integer("watched").notNull().default(0),
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
@@ -52,7 +71,16 @@ export const tasks = sqliteTable(
     index("tasks_type_created_idx").on(t.type, t.createdAt, t.id),
     index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id),
     index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
+    index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
+    index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IS NOT NULL`),
   ],
+);
+
+/** Parent → child edges of the dependency graph (the child's own list is tasks.depends_on). */
+export const taskDeps = sqliteTable(
+  "task_deps",
+  { parentId: text("parent_id").notNull(), childId: text("child_id").notNull() },
+  (t) => [primaryKey({ columns: [t.parentId, t.childId] }), index("task_deps_child_idx").on(t.childId)],
 );
 
 /** One state change in a task's timeline. */

@@ -4,7 +4,7 @@ import { withTimeout } from "../lib/timeout";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimResult } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
-import { recordOutcomes } from "../store/record-outcomes";
+import { recordOutcomes, type RecordedOutcomes } from "../store/record-outcomes";
 import { taskPlanStore } from "../store/task-plans";
 import { decideOutcome } from "./retry-policy";
 import type { PassLimits } from "./pass-limits";
@@ -27,6 +27,8 @@ export interface PassDeps {
   now: () => number;
   random: () => number;
   newToken: () => string;
+  /** After the outcomes commit: waiters, webhooks, further dependency rounds; how many dependents were queued. */
+  followUp: (recorded: RecordedOutcomes) => Promise<number>;
 }
 
 export type PassResult =
@@ -107,13 +109,16 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
       deps.random(),
     ),
   );
-  const written = await recordOutcomes(deps.db, token, writes, now);
+  const recorded = await recordOutcomes(deps.db, token, writes, now);
+  const released = await deps.followUp(recorded);
+  const { written } = recorded;
   const retryAt = written.reduce<number | null>((at, w) => (w.status === "retry" ? earliest(at, w.run_after) : at), null);
   const claimedBytes = claimed.reduce((n, t) => n + t.input_bytes, 0);
   return {
     kind: "ran",
     claimed: claimed.length,
-    full: claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
+    // Released dependents are due now: look again at once (a chain runs pass after pass).
+    full: released > 0 || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
     nextDueAt: earliest(nextRunAfter, retryAt),
   };
 }

@@ -6,6 +6,20 @@ import type { OutcomeWrite } from "../store/record-outcomes";
 export const JITTER = 0.2;
 
 /**
+ * Deepest result we store. A dependent that echoes its parents' results nests one level deeper
+ * per generation; past SQLite's JSON depth limit (1000) neither the outcome write nor the next
+ * claim could run, so such a result fails its task instead.
+ */
+export const RESULT_MAX_DEPTH = 256;
+
+function depthOf(value: unknown, limit: number, depth = 0): number {
+  if (value === null || typeof value !== "object" || depth > limit) return depth;
+  let max = depth + 1;
+  for (const v of Object.values(value)) max = Math.max(max, depthOf(v, limit, depth + 1));
+  return max;
+}
+
+/**
  * Delay before attempt `attempt + 1`: RETRY_BASE_S × 2^(attempt−1), capped at RETRY_MAX_S,
  * then ±20 % jitter so a burst of failures does not come back as a burst. `random` ∈ [0, 1).
  */
@@ -32,10 +46,13 @@ export function decideOutcome(
   if (outcome.ok) {
     // The one result that cannot be stored fails alone and for good: running it again yields the same.
     const bytes = utf8Bytes(JSON.stringify(outcome.result));
-    if (bytes > config.RESULT_MAX_BYTES) {
-      const error = `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${config.RESULT_MAX_BYTES})`;
-      return { id: task.id, status: "failed", result: null, error, run_after: null, message: `failed permanently: ${error}` };
-    }
+    const problem =
+      bytes > config.RESULT_MAX_BYTES
+        ? `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${config.RESULT_MAX_BYTES})`
+        : depthOf(outcome.result, RESULT_MAX_DEPTH) > RESULT_MAX_DEPTH
+          ? `result nests deeper than ${RESULT_MAX_DEPTH} levels`
+          : null;
+    if (problem) return { id: task.id, status: "failed", result: null, error: problem, run_after: null, message: `failed permanently: ${problem}` };
     return { id: task.id, status: "completed", result: outcome.result, error: null, run_after: null, message: "completed" };
   }
   const result = outcome.result ?? null;

@@ -46,6 +46,12 @@ function d1Families(s: MetricsSnapshot): MetricFamily[] {
       samples: [{ value: s.counters.wakeups_dead_lettered ?? 0 }],
     },
     {
+      name: "seedcore_webhooks_dead_lettered_total",
+      help: "Completion webhooks that failed every try and reached the webhook DLQ (the task itself is unaffected).",
+      type: "counter",
+      samples: [{ value: s.counters.webhooks_dead_lettered ?? 0 }],
+    },
+    {
       name: "seedcore_task_transitions_total",
       help: "Every state change, by actor and statuses (from=\"\" is submission, to=\"deleted\" is retention or purge).",
       type: "counter",

@@ -8,16 +8,17 @@ export interface AppEnv {
   Variables: { config: Config | undefined };
 }
 
+/** A zod validation failure as the 400 that names the offending fields (routes and the service binding). */
+export function validationError(issues: readonly { path: PropertyKey[]; message: string }[]): AppError {
+  const fields = issues.map((i) => ({ path: i.path.map(String).join(".") || "(body)", message: i.message }));
+  const first = fields[0];
+  return new AppError("validation_failed", first ? `${first.path}: ${first.message}` : "invalid request", { fields });
+}
+
 /** Turns a zod validation failure into a 400 naming the offending fields. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (result.success) return;
-  const fields = result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message }));
-  const first = fields[0];
-  throw new AppError(
-    "validation_failed",
-    first ? `${first.path}: ${first.message}` : "invalid request",
-    { fields },
-  );
+  throw validationError(result.error.issues);
 };
 
 /** Every route file builds on this, so validation errors have one shape everywhere. */

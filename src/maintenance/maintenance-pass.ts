@@ -6,6 +6,14 @@ import { oldestDueTouch } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
+import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
+import { runDependentsRound } from "../store/dependents";
+import { takeStaleWebhooks } from "../store/webhooks";
+
+/** The dependency backstop's share of a tick. */
+export const DEPENDENTS_BUDGET_MS = 5_000;
+/** Webhooks re-sent per tick at most (one statement, a few sends). */
+const WEBHOOK_RESEND_BATCH = 500;
 
 export interface MaintenanceDeps {
   db: Db;
@@ -14,6 +22,8 @@ export interface MaintenanceDeps {
   now: () => number;
   /** D1 statements this invocation has run so far (see countStatements). */
   statementsUsed: () => number;
+  /** Waiters and webhooks of what the reaper failed, and the backstop jobs below. */
+  followUp: FollowUpDeps;
 }
 
 export interface MaintenanceReport {
@@ -25,6 +35,10 @@ export interface MaintenanceReport {
   reap_drained: boolean;
   /** Why a wake-up was sent, if one was. */
   woke: WakeReason | null;
+  /** Dependency rounds the backstop ran (work a terminal batch left, e.g. a parent with many children). */
+  dependency_rounds: number;
+  /** Webhooks sent again because their first send was lost. */
+  webhooks_resent: number;
 }
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
@@ -41,9 +55,11 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
   const started = deps.now();
-  const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null };
-  while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 2 <= REAP_STATEMENT_BUDGET) {
-    const rows = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
+  const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null, dependency_rounds: 0, webhooks_resent: 0 };
+  let released = 0;
+  while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 5 <= REAP_STATEMENT_BUDGET) {
+    const { reaped: rows, dependents } = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
+    released += await followUpTerminal(rows, dependents, "reaper", deps.followUp);
     report.reap_chunks++;
     report.reaped += rows.length;
     report.reaped_failed += rows.filter((r) => r.status === "failed").length;
@@ -52,7 +68,9 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
       break;
     }
   }
-  if (report.reaped > report.reaped_failed) report.woke = "reaper";
+  released += await finishDependents(deps, report);
+  report.webhooks_resent = await resendLostWebhooks(deps);
+  if (report.reaped > report.reaped_failed || released > 0) report.woke = "reaper";
   else {
     const now = deps.now();
     const touched = await oldestDueTouch(db, now);
@@ -61,4 +79,28 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
   if (report.woke) await sendWakeup(deps.queue, report.woke);
   await pruneMinuteRollups(db, deps.now() - MINUTE_ROLLUP_RETENTION_MS);
   return report;
+}
+
+/**
+ * Dependency rounds until no finished task has unexamined children, or the budget is spent: what
+ * terminal batches left (a parent with more children than a round takes, failures cascading down
+ * a chain, a transition made without a round). Returns how many dependents it queued.
+ */
+async function finishDependents(deps: MaintenanceDeps, report: MaintenanceReport): Promise<number> {
+  const started = deps.now();
+  let released = 0;
+  for (;;) {
+    if (deps.now() - started >= DEPENDENTS_BUDGET_MS || deps.statementsUsed() + 3 > REAP_STATEMENT_BUDGET) return released;
+    const round = await runDependentsRound(deps.db, "reaper", deps.now());
+    report.dependency_rounds++;
+    released += await followUpTerminal([], { changed: round.changed, more: false }, "reaper", deps.followUp);
+    if (!round.more) return released;
+  }
+}
+
+/** Webhooks whose send after the commit was lost (or whose queue message was): taken and sent again. */
+async function resendLostWebhooks(deps: MaintenanceDeps): Promise<number> {
+  const ids = await takeStaleWebhooks(deps.db, deps.now(), WEBHOOK_RESEND_BATCH);
+  await queueWebhookJobs(ids, deps.followUp);
+  return ids.length;
 }

@@ -7,28 +7,9 @@ import { checkSchema } from "../store/schema-version";
 import { SERVICE_NAME, SERVICE_VERSION } from "../version";
 import { settleWithin } from "../lib/timeout";
 
-export const healthRoutes = createRouter();
 
 const COORDINATOR_PROBE_MS = 3000;
 
-healthRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/health",
-    summary: "Liveness",
-    responses: {
-      200: {
-        description: "alive",
-        content: {
-          "application/json": {
-            schema: z.object({ status: z.literal("healthy"), service: z.string(), version: z.string() }),
-          },
-        },
-      },
-    },
-  }),
-  (c) => c.json({ status: "healthy" as const, service: SERVICE_NAME, version: SERVICE_VERSION }, 200),
-);
 
 const depSchema = z.object({ ok: z.boolean(), status: z.string().optional(), error: z.string().optional() });
 const readySchema = z.object({
@@ -44,22 +25,41 @@ async function probeCoordinator(env: Env): Promise<Dep> {
   return { ok: s.status === "healthy", status: s.status, ...(s.error ? { error: s.error } : {}) };
 }
 
-healthRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/readyz",
-    summary: "Readiness: config, D1 migrations and the coordinator",
-    responses: {
-      200: { description: "ready", content: { "application/json": { schema: readySchema } } },
-      503: { description: "not ready, with the reason", content: { "application/json": { schema: readySchema } } },
+export const healthRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      summary: "Liveness",
+      responses: {
+        200: {
+          description: "alive",
+          content: {
+            "application/json": {
+              schema: z.object({ status: z.literal("healthy"), service: z.string(), version: z.string() }),
+            },
+          },
+        },
+      },
+    }),
+    (c) => c.json({ status: "healthy" as const, service: SERVICE_NAME, version: SERVICE_VERSION }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/readyz",
+      summary: "Readiness: config, D1 migrations and the coordinator",
+      responses: {
+        200: { description: "ready", content: { "application/json": { schema: readySchema } } },
+        503: { description: "not ready, with the reason", content: { "application/json": { schema: readySchema } } },
+      },
+    }),
+    async (c) => {
+      const parsed = parseConfig(c.env);
+      const config: Dep = parsed.ok ? { ok: true } : { ok: false, error: parsed.error };
+      const [d1, coordinator] = await Promise.all([checkSchema(openDb(c.env.DB)), probeCoordinator(c.env)]);
+      const deps = { config, d1, coordinator };
+      const ready = config.ok && d1.ok && coordinator.ok;
+      return c.json({ status: ready ? ("ready" as const) : ("not_ready" as const), deps }, ready ? 200 : 503);
     },
-  }),
-  async (c) => {
-    const parsed = parseConfig(c.env);
-    const config: Dep = parsed.ok ? { ok: true } : { ok: false, error: parsed.error };
-    const [d1, coordinator] = await Promise.all([checkSchema(openDb(c.env.DB)), probeCoordinator(c.env)]);
-    const deps = { config, d1, coordinator };
-    const ready = config.ok && d1.ok && coordinator.ok;
-    return c.json({ status: ready ? ("ready" as const) : ("not_ready" as const), deps }, ready ? 200 : 503);
-  },
-);
+  );

@@ -11,8 +11,6 @@ import { configOf, createRouter, type AppEnv } from "../lib/router";
 import { errorResponses, taskInputSchema, taskTypeSchema } from "../schemas/task";
 import { settleWithin } from "../lib/timeout";
 
-/** /organism/* and /coordinator/health (DESIGN §7). Every call goes through the coordinator's RPC. */
-export const organismRoutes = createRouter();
 
 const COORDINATOR_PROBE_MS = 3000;
 const taskFields = taskInputSchema.shape;
@@ -59,14 +57,13 @@ function executeBody(r: ControlResult<ExecuteResult>): z.infer<typeof resultSche
   return r.ok && !r.value.success ? { ...body, success: false, code: "task_failed" } : body;
 }
 
-const get = (path: string, summary: string, schema: z.ZodType = resultSchema) =>
+// Generic in the path, so each route keeps its literal path in AppType (a `string` path would erase them all).
+const get = <P extends string>(path: P, summary: string, schema: z.ZodType = resultSchema) =>
   createRoute({ method: "get", path, summary, tags: ["organism"], responses: { 200: json(schema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } });
 
 /** Names the service behind /organism as SeedCore's Serve app does, so its probes read the same. */
 const ORGANISM_SERVICE = { service: "organism-manager", route_prefix: "/organism" } as const;
 const organismHealthSchema = statusSchema.extend({ service: z.literal(ORGANISM_SERVICE.service), route_prefix: z.literal(ORGANISM_SERVICE.route_prefix) }).openapi("OrganismHealth");
-organismRoutes.openapi(get("/organism/health", "Organism health", organismHealthSchema), async (c) =>
-  c.json({ ...ORGANISM_SERVICE, ...(await organismStub(c.env).getStatus()) }, 200));
 const breakerSchema = z
   .object({ state: z.enum(["closed", "open", "half_open"]), failure_count: z.number(), total_calls: z.number(), successful_calls: z.number(), failed_calls: z.number(), circuit_opens: z.number(), rejected_calls: z.number(), retry_after_ms: z.number() })
   .openapi("BreakerState");
@@ -80,26 +77,7 @@ const resilienceSchema = z
     coordinator_error: z.string().optional(),
   })
   .openapi("Resilience");
-organismRoutes.openapi(get("/organism/status", "Coordinator status, circuit breakers, load shedding and 429 counts", statusSchema.extend({ resilience: resilienceSchema })), async (c) => {
-  const [status, resilience] = await Promise.all([organismStub(c.env).getStatus(), resilienceSnapshot(c.env)]);
-  return c.json({ ...status, resilience }, 200);
-});
-organismRoutes.openapi(get("/organism/organism-status", "get_organism_status"), async (c) =>
-  c.json(controlBody({ ok: true, value: await viaCoordinator(c, (s) => s.getStatus()) }), 200));
-organismRoutes.openapi(get("/organism/organism-summary", "get_organism_summary: organs (each with its replicas), agents, metrics"), async (c) =>
-  c.json(controlBody(await viaCoordinator(c, (s) => s.summary())), 200));
 
-organismRoutes.openapi(
-  createRoute({ method: "post", path: "/organism/handle-task", summary: "Run one task synchronously", tags: ["organism"], request: jsonBody(organismTaskSchema), responses: { 200: json(resultSchema, "the task's outcome (success may be false)") } }),
-  async (c) => {
-    const body = c.req.valid("json");
-    const task: TaskEnvelope = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
-    const outcome = await runtime(c.env, configOf(c)).runNow(task);
-    // The coordinator could not be reached or refused for now: that is the service being unavailable.
-    if (!outcome.ok && outcome.notRun) throw new AppError("unavailable", outcome.error);
-    return c.json(outcomeBody(outcome), 200);
-  },
-);
 
 const controlResponses = { 200: json(resultSchema, "ok"), 404: json(z.object({ error: z.unknown() }), "unknown organ"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") };
 
@@ -109,55 +87,79 @@ const organismConfigField = z.union([z.string(), z.record(z.string(), z.unknown(
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
 });
 const initializeBody = z.object({ config: organismConfigField.optional() }).strict();
-organismRoutes.openapi(
-  createRoute({
-    method: "post", path: "/organism/initialize", summary: "initialize_organism (optionally with a config override; a bad one is a 400 and changes nothing)", tags: ["organism"],
-    request: jsonBody(initializeBody, false),
-    responses: { ...controlResponses, ...errorResponses(400) },
-  }),
-  async (c) => {
-    const { config } = c.req.valid("json");
-    return c.json(controlBody(await viaCoordinator(c, (s) => s.initialize(config))), 200);
-  },
-);
-organismRoutes.openapi(createRoute({ method: "post", path: "/organism/shutdown", summary: "shutdown_organism", tags: ["organism"], responses: controlResponses }), async (c) =>
-  c.json(controlBody({ ok: true, value: await viaCoordinator(c, (s) => s.shutdown()) }), 200));
 
 const taskData = (b: z.infer<typeof organTaskSchema>) => ({ type: b.task_type, params: b.params, description: b.description ?? null, domain: b.domain ?? null });
 
 // Registered before /execute/{organ_id} and on its own path, so "random" can never be read as an organ id.
-organismRoutes.openapi(
-  createRoute({ method: "post", path: "/organism/execute-random", summary: "execute_on_random_organ (rotates deterministically)", tags: ["organism"], request: jsonBody(organTaskSchema), responses: { 200: json(resultSchema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } }),
-  async (c) => c.json(executeBody(await viaCoordinator(c, (s) => s.executeOnRandom(taskData(c.req.valid("json"))))), 200),
-);
-organismRoutes.openapi(
-  createRoute({
-    method: "post", path: "/organism/execute/{organ_id}", summary: "execute_on_organ", tags: ["organism"],
-    request: { params: z.object({ organ_id: z.string().min(1).max(64) }), ...jsonBody(organTaskSchema) },
-    responses: controlResponses,
-  }),
-  async (c) => {
-    const { organ_id } = c.req.valid("param");
-    return c.json(executeBody(await viaCoordinator(c, (s) => s.executeOn(organ_id, taskData(c.req.valid("json"))))), 200);
-  },
-);
 
 const coordinatorHealthSchema = z.object({ status: z.enum(["healthy", "degraded", "unhealthy"]), ping: z.boolean(), organism_status: z.string().nullable(), error: z.string().optional() }).openapi("CoordinatorHealth");
-organismRoutes.openapi(
-  createRoute({ method: "get", path: "/coordinator/health", summary: "Ping the coordinator", tags: ["organism"], responses: { 200: json(coordinatorHealthSchema, "healthy or degraded"), 503: json(coordinatorHealthSchema, "unhealthy") } }),
-  async (c) => {
-    const stub = organismStub(c.env);
-    const probe = await settleWithin(
-      (async () => ({ pong: (await stub.ping()) === "pong", status: await stub.getStatus() }))(),
-      COORDINATOR_PROBE_MS,
-      "coordinator",
-    );
-    if (!probe.ok || !probe.value.pong) {
-      return c.json({ status: "unhealthy" as const, ping: false, organism_status: null, error: probe.ok ? "unexpected ping answer" : probe.error }, 503);
-    }
-    const { status } = probe.value;
-    // Answering but not healthy (initialising, failed init, shut down) is "degraded": it can recover.
-    const health = status.status === "healthy" ? ("healthy" as const) : ("degraded" as const);
-    return c.json({ status: health, ping: true, organism_status: status.status, ...(status.error ? { error: status.error } : {}) }, 200);
-  },
-);
+
+/** /organism/* and /coordinator/health (DESIGN §7). Every call goes through the coordinator's RPC. */
+export const organismRoutes = createRouter()
+  .openapi(get("/organism/health", "Organism health", organismHealthSchema), async (c) =>
+    c.json({ ...ORGANISM_SERVICE, ...(await organismStub(c.env).getStatus()) }, 200))
+  .openapi(get("/organism/status", "Coordinator status, circuit breakers, load shedding and 429 counts", statusSchema.extend({ resilience: resilienceSchema })), async (c) => {
+    const [status, resilience] = await Promise.all([organismStub(c.env).getStatus(), resilienceSnapshot(c.env)]);
+    return c.json({ ...status, resilience }, 200);
+  })
+  .openapi(get("/organism/organism-status", "get_organism_status"), async (c) =>
+    c.json(controlBody({ ok: true, value: await viaCoordinator(c, (s) => s.getStatus()) }), 200))
+  .openapi(get("/organism/organism-summary", "get_organism_summary: organs (each with its replicas), agents, metrics"), async (c) =>
+    c.json(controlBody(await viaCoordinator(c, (s) => s.summary())), 200))
+  .openapi(
+    createRoute({ method: "post", path: "/organism/handle-task", summary: "Run one task synchronously", tags: ["organism"], request: jsonBody(organismTaskSchema), responses: { 200: json(resultSchema, "the task's outcome (success may be false)") } }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const task: TaskEnvelope = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
+      const outcome = await runtime(c.env, configOf(c)).runNow(task);
+      // The coordinator could not be reached or refused for now: that is the service being unavailable.
+      if (!outcome.ok && outcome.notRun) throw new AppError("unavailable", outcome.error);
+      return c.json(outcomeBody(outcome), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/organism/initialize", summary: "initialize_organism (optionally with a config override; a bad one is a 400 and changes nothing)", tags: ["organism"],
+      request: jsonBody(initializeBody, false),
+      responses: { ...controlResponses, ...errorResponses(400) },
+    }),
+    async (c) => {
+      const { config } = c.req.valid("json");
+      return c.json(controlBody(await viaCoordinator(c, (s) => s.initialize(config))), 200);
+    },
+  )
+  .openapi(createRoute({ method: "post", path: "/organism/shutdown", summary: "shutdown_organism", tags: ["organism"], responses: controlResponses }), async (c) =>
+    c.json(controlBody({ ok: true, value: await viaCoordinator(c, (s) => s.shutdown()) }), 200))
+  .openapi(
+    createRoute({ method: "post", path: "/organism/execute-random", summary: "execute_on_random_organ (rotates deterministically)", tags: ["organism"], request: jsonBody(organTaskSchema), responses: { 200: json(resultSchema, "ok"), 503: json(z.object({ error: z.unknown() }), "organism unavailable") } }),
+    async (c) => c.json(executeBody(await viaCoordinator(c, (s) => s.executeOnRandom(taskData(c.req.valid("json"))))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/organism/execute/{organ_id}", summary: "execute_on_organ", tags: ["organism"],
+      request: { params: z.object({ organ_id: z.string().min(1).max(64) }), ...jsonBody(organTaskSchema) },
+      responses: controlResponses,
+    }),
+    async (c) => {
+      const { organ_id } = c.req.valid("param");
+      return c.json(executeBody(await viaCoordinator(c, (s) => s.executeOn(organ_id, taskData(c.req.valid("json"))))), 200);
+    },
+  )
+  .openapi(
+    createRoute({ method: "get", path: "/coordinator/health", summary: "Ping the coordinator", tags: ["organism"], responses: { 200: json(coordinatorHealthSchema, "healthy or degraded"), 503: json(coordinatorHealthSchema, "unhealthy") } }),
+    async (c) => {
+      const stub = organismStub(c.env);
+      const probe = await settleWithin(
+        (async () => ({ pong: (await stub.ping()) === "pong", status: await stub.getStatus() }))(),
+        COORDINATOR_PROBE_MS,
+        "coordinator",
+      );
+      if (!probe.ok || !probe.value.pong) {
+        return c.json({ status: "unhealthy" as const, ping: false, organism_status: null, error: probe.ok ? "unexpected ping answer" : probe.error }, 503);
+      }
+      const { status } = probe.value;
+      // Answering but not healthy (initialising, failed init, shut down) is "degraded": it can recover.
+      const health = status.status === "healthy" ? ("healthy" as const) : ("degraded" as const);
+      return c.json({ status: health, ping: true, organism_status: status.status, ...(status.error ? { error: status.error } : {}) }, 200);
+    },
+  );

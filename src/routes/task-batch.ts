@@ -3,14 +3,11 @@ import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses } from "../schemas/task";
 import { batchInputSchema, batchResultSchema } from "../schemas/task-api";
-import { openDb } from "../store/db";
 import { taskToJson } from "../store/task-json";
-import { submitTasks } from "../submit-tasks";
+import { submit, taskOps } from "../task-operations";
 
 /** POST /tasks/batch: all or nothing — the body is validated whole before anything is written. */
-export const taskBatchRoutes = createRouter();
-
-taskBatchRoutes.openapi(
+export const taskBatchRoutes = createRouter().openapi(
   createRoute({
     method: "post",
     path: "/tasks/batch",
@@ -18,7 +15,8 @@ taskBatchRoutes.openapi(
     description:
       "Any invalid item fails the whole request with 400 naming its index (tasks.<i>.<field>); nothing is written. " +
       "An item whose idempotency_key already exists comes back as the existing task. " +
-      "An Idempotency-Key header is refused with 400: one key cannot stand for many tasks, so each item carries its own.",
+      "An Idempotency-Key header is refused with 400: one key cannot stand for many tasks, so each item carries its own. " +
+      'Items may depend on each other: give one a "ref" and name it in another\'s depends_on.',
     request: { body: { required: true, content: { "application/json": { schema: batchInputSchema } } } },
     responses: {
       201: { description: "created", content: { "application/json": { schema: batchResultSchema } } },
@@ -31,12 +29,7 @@ taskBatchRoutes.openapi(
       throw new AppError("bad_request", "the Idempotency-Key header is not accepted on POST /tasks/batch; set idempotency_key on each item (tasks.<i>.idempotency_key)");
     }
     const { tasks } = c.req.valid("json");
-    const created = await submitTasks(tasks, {
-      db: openDb(c.env.DB),
-      queue: c.env.TASK_QUEUE,
-      config: configOf(c),
-      now: Date.now(),
-    });
+    const created = await submit(taskOps(c.env, configOf(c)), tasks, null, true);
     return c.json({ items: created.map((t) => taskToJson(t.row)) }, 201);
   },
 );

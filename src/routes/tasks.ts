@@ -3,15 +3,10 @@ import { EVENT_ACTORS, TASK_STATUSES } from "../db/schema";
 import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "../schemas/task";
-import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "../store/cancel-or-rerun";
-import { openDb } from "../store/db";
-import { wakeOrLeaveToSweeper } from "../dispatch/wakeups";
+import { dependentsPageSchema, dependentsQuerySchema, finishedHeader, waitQuerySchema } from "../schemas/task-api";
 import { eventToJson } from "../store/event-json";
 import { taskToJson } from "../store/task-json";
-import { submitTasks } from "../submit-tasks";
-import { resolveTask } from "./task-ref";
-
-export const taskRoutes = createRouter();
+import { cancel, dependents, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
 
 const idempotencyHeader = z.object({
   "idempotency-key": z.string().min(1).max(128).optional(),
@@ -19,53 +14,9 @@ const idempotencyHeader = z.object({
 
 const taskResponse = (description: string) => ({
   description,
+  headers: finishedHeader,
   content: { "application/json": { schema: taskSchema } },
 });
-
-taskRoutes.openapi(
-  createRoute({
-    method: "post",
-    path: "/tasks",
-    summary: "Create a task",
-    request: {
-      headers: idempotencyHeader,
-      body: { required: true, content: { "application/json": { schema: taskInputSchema } } },
-    },
-    responses: {
-      201: taskResponse("created"),
-      200: taskResponse("an existing task with the same idempotency key"),
-      ...errorResponses(400, 409, 413, 503),
-    },
-  }),
-  async (c) => {
-    const input = c.req.valid("json");
-    const header = c.req.valid("header")["idempotency-key"] ?? null;
-    if (header && input.idempotency_key && header !== input.idempotency_key) {
-      throw new AppError("bad_request", "Idempotency-Key header and idempotency_key differ");
-    }
-    const [created] = await submitTasks(
-      [input],
-      { db: openDb(c.env.DB), queue: c.env.TASK_QUEUE, config: configOf(c), now: Date.now() },
-      header,
-    );
-    if (!created) throw new Error("submitTasks returned nothing");
-    return c.json(taskToJson(created.row), created.created ? 201 : 200);
-  },
-);
-
-taskRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/tasks/{id}",
-    summary: "Get a task by full id or unique prefix",
-    request: { params: taskIdParamSchema },
-    responses: { 200: taskResponse("the task"), ...errorResponses(400, 404, 409) },
-  }),
-  async (c) => {
-    const row = await resolveTask(openDb(c.env.DB), c.req.valid("param").id);
-    return c.json(taskToJson(row), 200);
-  },
-);
 
 const eventSchema = z
   .object({
@@ -78,53 +29,112 @@ const eventSchema = z
   })
   .openapi("TaskEvent");
 
-taskRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/tasks/{id}/events",
-    summary: "The task's state changes, oldest first",
-    request: { params: taskIdParamSchema },
-    responses: {
-      200: {
-        description: "events",
-        content: { "application/json": { schema: z.object({ task_id: z.string(), items: z.array(eventSchema) }) } },
-      },
-      ...errorResponses(400, 404, 409),
-    },
-  }),
-  async (c) => {
-    const row = await resolveTask(openDb(c.env.DB), c.req.valid("param").id);
-    return c.json({ task_id: row.id, items: row.events.map(eventToJson) }, 200);
-  },
-);
-
-const actionRoute = (action: "cancel" | "run", summary: string) =>
+// Generic in the action, so the path stays a literal type in AppType.
+const actionRoute = <A extends "cancel" | "run">(action: A, summary: string) =>
   createRoute({
     method: "post",
-    path: `/tasks/{id}/${action}`,
+    path: `/tasks/{id}/${action}` as `/tasks/{id}/${A}`,
     summary,
     request: { params: taskIdParamSchema },
     responses: { 200: taskResponse("the task after the change"), ...errorResponses(400, 404, 409) },
   });
 
-taskRoutes.openapi(actionRoute("cancel", "Cancel a task that has not finished (a running task's late result is discarded)"), async (c) => {
-  const db = openDb(c.env.DB);
-  const task = await resolveTask(db, c.req.valid("param").id);
-  const cancelled = await cancelTask(db, task.id, Date.now());
-  if (!cancelled) {
-    throw new AppError("invalid_state", `task is ${task.status}; only ${CANCELLABLE.join(", ")} tasks can be cancelled`);
-  }
-  return c.json(taskToJson(cancelled), 200);
-});
+const finished = (done: boolean) => ({ "SeedCore-Finished": String(done) });
 
-taskRoutes.openapi(actionRoute("run", "Queue a created, failed, retrying or cancelled task now"), async (c) => {
-  const db = openDb(c.env.DB);
-  const task = await resolveTask(db, c.req.valid("param").id);
-  const now = Date.now();
-  const queued = await rerunTask(db, task.id, now);
-  if (!queued) {
-    throw new AppError("invalid_state", `task is ${task.status}; only ${RERUNNABLE.join(", ")} tasks can be run`);
-  }
-  await wakeOrLeaveToSweeper(c.env.TASK_QUEUE, "run");
-  return c.json(taskToJson(queued), 200);
-});
+/** Task routes, chained so their types reach `AppType` (src/app.ts) and the typed client. */
+export const taskRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks",
+      summary: "Create a task",
+      description:
+        "With ?wait=S (≤ 60) the answer comes once the task is terminal or the wait ends, with SeedCore-Finished. " +
+        "depends_on makes it wait for its parents; callback_url gets a signed POST when it is terminal.",
+      request: {
+        headers: idempotencyHeader,
+        query: waitQuerySchema,
+        body: { required: true, content: { "application/json": { schema: taskInputSchema } } },
+      },
+      responses: {
+        201: taskResponse("created"),
+        200: taskResponse("an existing task with the same idempotency key"),
+        ...errorResponses(400, 409, 413, 503),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid("json");
+      const header = c.req.valid("header")["idempotency-key"] ?? null;
+      if (header && input.idempotency_key && header !== input.idempotency_key) {
+        throw new AppError("bad_request", "Idempotency-Key header and idempotency_key differ");
+      }
+      const ops = taskOps(c.env, configOf(c));
+      const [created] = await submit(ops, [input], header, false);
+      if (!created) throw new Error("submitTasks returned nothing");
+      const { wait } = c.req.valid("query");
+      const status = created.created ? 201 : 200;
+      if (wait === undefined) return c.json(taskToJson(created.row), status);
+      const waited = await waitForTask(ops, created.row, wait);
+      return c.json(taskToJson(waited.row), status, finished(waited.finished));
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/tasks/{id}",
+      summary: "Get a task by full id or unique prefix (?wait=S: once it is terminal)",
+      request: { params: taskIdParamSchema, query: waitQuerySchema },
+      responses: { 200: taskResponse("the task"), ...errorResponses(400, 404, 409) },
+    }),
+    async (c) => {
+      const ops = taskOps(c.env, configOf(c));
+      const row = await getTask(ops, c.req.valid("param").id);
+      const { wait } = c.req.valid("query");
+      if (wait === undefined) return c.json(taskToJson(row), 200);
+      const waited = await waitForTask(ops, row, wait);
+      return c.json(taskToJson(waited.row), 200, finished(waited.finished));
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/tasks/{id}/events",
+      summary: "The task's timeline, oldest first: state changes and webhook attempts",
+      request: { params: taskIdParamSchema },
+      responses: {
+        200: {
+          description: "events",
+          content: { "application/json": { schema: z.object({ task_id: z.string(), items: z.array(eventSchema) }) } },
+        },
+        ...errorResponses(400, 404, 409),
+      },
+    }),
+    async (c) => {
+      const row = await getTask(taskOps(c.env, configOf(c)), c.req.valid("param").id);
+      return c.json({ task_id: row.id, items: row.events.map(eventToJson) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/tasks/{id}/dependents",
+      summary: "The tasks that depend on this one (its children), by id",
+      request: { params: taskIdParamSchema, query: dependentsQuerySchema },
+      responses: {
+        200: { description: "one page", content: { "application/json": { schema: dependentsPageSchema } } },
+        ...errorResponses(400, 404, 409),
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      return c.json(await dependents(taskOps(c.env, configOf(c)), c.req.valid("param").id, limit, cursor), 200);
+    },
+  )
+  .openapi(actionRoute("cancel", "Cancel a task that has not finished (a running task's late result is discarded)"), async (c) => {
+    const row = await cancel(taskOps(c.env, configOf(c)), c.req.valid("param").id);
+    return c.json(taskToJson(row), 200);
+  })
+  .openapi(actionRoute("run", "Queue a created, failed, retrying or cancelled task now"), async (c) => {
+    const row = await run(taskOps(c.env, configOf(c)), c.req.valid("param").id);
+    return c.json(taskToJson(row), 200);
+  });

@@ -23,6 +23,40 @@ export const listTasksQuerySchema = z
   })
   .strict();
 
+export type ListTasksInput = z.infer<typeof listTasksQuerySchema>;
+
+/** `?wait=S` on GET /tasks/{id} and POST /tasks. */
+export const waitQuerySchema = z.object({
+  wait: z.coerce
+    .number()
+    .min(0)
+    .max(60)
+    .optional()
+    .openapi({
+      description: "seconds (≤ 60) to wait for the task to be terminal; the answer comes as soon as it is, or when the wait ends, with SeedCore-Finished: true | false",
+      example: 30,
+    }),
+});
+
+export const finishedHeader = {
+  "SeedCore-Finished": { description: "with ?wait: true when the task is terminal, false when the wait ended first", schema: { type: "string" as const, enum: ["true", "false"] } },
+};
+
+export const dependentsQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT).openapi({ type: "integer", example: 50 }),
+    cursor: z.string().uuid().optional().openapi({ description: "next_cursor of the previous page" }),
+  })
+  .strict();
+
+export const dependentsPageSchema = z
+  .object({
+    task_id: z.string(),
+    items: z.array(z.object({ id: z.string(), status: z.enum(TASK_STATUSES), type: z.string() })),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi("TaskDependents");
+
 export const taskPageSchema = z
   .object({
     items: z.array(taskSchema),

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { TASK_STATUSES } from "../db/schema";
+import { PARENT_FAILURE_POLICIES, TASK_STATUSES, WEBHOOK_STATES } from "../db/schema";
+import { MAX_CALLBACK_URL_BYTES } from "../webhooks/callback-url";
 import { utf8Bytes } from "../lib/platform-limits";
 import { MUTATING_CONTROL_ROUTES } from "../organism/decisions";
 
@@ -22,6 +23,17 @@ function jsonValueProblem(value: unknown, depth = 1): string | null {
   }
   return null;
 }
+
+/** Parents one task may have. */
+export const MAX_PARENTS = 100;
+
+/** A batch-local name for depends_on; never UUID-shaped, so it cannot be mistaken for a task id. */
+export const taskRefNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "a ref may hold only A-Z, a-z, 0-9 and _ . : -")
+  .refine((s) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), "a ref must not look like a task id");
 
 export const taskTypeSchema = z
   .string()
@@ -61,6 +73,25 @@ export const taskInputSchema = z
     run_after: z.iso.datetime({ offset: true }).nullish().openapi({ example: "2026-01-01T00:00:00Z" }),
     max_attempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
     idempotency_key: z.string().min(1).max(128).nullish(),
+    ref: taskRefNameSchema.optional().openapi({
+      description: "POST /tasks/batch only: a name other items of the same batch give in depends_on",
+      example: "extract",
+    }),
+    depends_on: z
+      .array(z.union([z.string().uuid(), taskRefNameSchema]))
+      .max(MAX_PARENTS)
+      .refine((ids) => new Set(ids).size === ids.length, "depends_on lists a parent twice")
+      .optional()
+      .openapi({
+        description: `up to ${MAX_PARENTS} parents: ids of existing tasks, or refs of items of the same batch. The task waits (created, waiting_on > 0) until every parent has completed, then is queued; its handler gets their results in params.parents`,
+      }),
+    on_parent_failure: z.enum(PARENT_FAILURE_POLICIES).optional().openapi({
+      description: "when a parent fails or is cancelled: fail (default) or cancel this task with the reason, or run it anyway once every parent has finished",
+    }),
+    callback_url: z.string().max(MAX_CALLBACK_URL_BYTES).optional().openapi({
+      description: "POSTed the task JSON once it is terminal, signed with SeedCore-Signature (https; http to loopback only in local development)",
+      example: "https://example.com/hooks/seedcore",
+    }),
   })
   .strict()
   .openapi("TaskInput");
@@ -88,6 +119,11 @@ export const taskSchema = z
     lease_expires_at: isoTime.nullable(),
     last_heartbeat: isoTime.nullable(),
     idempotency_key: z.string().nullable(),
+    depends_on: z.array(z.string()).openapi({ description: "the parents' ids ([] when none)" }),
+    on_parent_failure: z.enum(PARENT_FAILURE_POLICIES).nullable(),
+    waiting_on: z.number().int().openapi({ description: "parents not finished yet; > 0 while the task waits on them (status created)" }),
+    callback_url: z.string().nullable(),
+    webhook_state: z.enum(WEBHOOK_STATES).nullable().openapi({ description: "pending, sent, delivered or failed once the task is terminal" }),
     created_at: isoTime,
     updated_at: isoTime,
     plan: z

@@ -3,6 +3,7 @@ import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { StoredPlan } from "../organism/plan-progress";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { PARAMS_WITH_PARENTS } from "./dependents";
 import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
 
@@ -39,6 +40,11 @@ export interface ClaimResult {
 }
 
 /**
+ * Statements here name their partial index (INDEXED BY): without table statistics SQLite guesses
+ * costs from the row width, and a wider tasks row (migration 0007) made it prefer the (status,
+ * created_at) list index plus a sort of every due row. INDEXED BY also fails loudly if a change
+ * ever makes the index unusable.
+ *
  * The best due tasks, oldest order key first: a range of the partial due index (no sort of all
  * due rows), at most `maxTasks`, then cut where the running sum of their input bytes passes the
  * cap. `run_after` is tested on its own because a head start (priority) puts a task's order key
@@ -49,7 +55,7 @@ function dueCandidates(req: ClaimRequest): SQL {
   return sql`
     SELECT id FROM (
       SELECT id, row_number() OVER w AS n, sum(input_bytes) OVER w AS bytes
-      FROM (SELECT id, sort_key, input_bytes FROM tasks
+      FROM (SELECT id, sort_key, input_bytes FROM tasks INDEXED BY tasks_due_idx
             WHERE status IN ${CLAIMABLE} AND sort_key <= ${req.now}
               AND (run_after IS NULL OR run_after <= ${req.now})
             ORDER BY sort_key, id LIMIT ${req.maxTasks})
@@ -59,7 +65,7 @@ function dueCandidates(req: ClaimRequest): SQL {
 
 /** One seek of the partial index over waiting tasks that have a run_after. */
 const nextRunAfterQuery = (now: number) => sql`
-  SELECT min(run_after) AS next FROM tasks WHERE status IN ${CLAIMABLE} AND run_after > ${now}`;
+  SELECT min(run_after) AS next FROM tasks INDEXED BY tasks_waiting_idx WHERE status IN ${CLAIMABLE} AND run_after > ${now}`;
 
 interface RawClaimed extends Omit<ClaimedTask, "params" | "plan"> {
   params: string;
@@ -80,7 +86,7 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
     now: req.now,
     set: sql`attempts = attempts + 1, locked_by = ${req.token}, locked_at = ${req.now},
              lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
-    returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.description AS description,
+    returning: sql`RETURNING tasks.id AS id, tasks.type AS type, ${PARAMS_WITH_PARENTS} AS params, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
       tasks.input_bytes AS input_bytes, tasks.plan AS plan`,
   });
@@ -105,7 +111,7 @@ export async function renewLeases(db: Db, ids: string[], token: string, now: num
 export async function oldestDueTouch(db: Db, now: number): Promise<number | null> {
   const rows = await db.all<{ touched: number | null }>(sql`
     SELECT min(updated_at) AS touched FROM (
-      SELECT updated_at FROM tasks
+      SELECT updated_at FROM tasks INDEXED BY tasks_due_idx
       WHERE status IN ${CLAIMABLE} AND sort_key <= ${now} AND (run_after IS NULL OR run_after <= ${now})
       ORDER BY sort_key, id LIMIT 100)`);
   return rows[0]?.touched ?? null;

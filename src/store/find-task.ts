@@ -1,5 +1,5 @@
-import { and, asc, eq, gte, lte } from "drizzle-orm";
-import { tasks, type TaskRow } from "../db/schema";
+import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
+import { tasks, type TaskRow, type TaskStatus } from "../db/schema";
 import type { TaskRef } from "../lib/short-id";
 import type { Db } from "./db";
 
@@ -25,4 +25,24 @@ export async function findTask(db: Db, ref: TaskRef): Promise<FindTaskResult> {
   if (rows.length === 0) return { kind: "missing" };
   if (rows.length > 1) return { kind: "ambiguous", candidates: rows.map((r) => r.id) };
   return { kind: "found", row: rows[0] as TaskRow };
+}
+
+/** A task's status by full id, null when there is none (one primary-key read). */
+export async function taskStatusOf(db: Db, id: string): Promise<TaskStatus | null> {
+  const row = await db.select({ status: tasks.status }).from(tasks).where(eq(tasks.id, id)).get();
+  return row?.status ?? null;
+}
+
+/** Marks a task as waited on, so its terminal write notifies the waiters; the row after. */
+export async function watchTask(db: Db, id: string): Promise<TaskRow | null> {
+  const rows = await db.update(tasks).set({ watched: 1 }).where(eq(tasks.id, id)).returning();
+  return rows[0] ?? null;
+}
+
+/** Which of these ids name no task (one primary-key probe each). */
+export async function missingTaskIds(db: Db, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.all<{ id: string }>(sql`
+    SELECT j.value AS id FROM json_each(${JSON.stringify(ids)}) AS j WHERE NOT EXISTS (SELECT 1 FROM tasks AS t WHERE t.id = j.value)`);
+  return rows.map((r) => r.id);
 }

@@ -5,6 +5,8 @@ import type { Db } from "./db";
 export const COUNTER = {
   /** Wake-up messages that exhausted the queue's retries and reached the DLQ. */
   wakeupsDeadLettered: "wakeups_dead_lettered",
+  /** Completion webhooks that failed every try and reached the webhook DLQ. */
+  webhooksDeadLettered: "webhooks_dead_lettered",
 } as const;
 
 export type CounterName = (typeof COUNTER)[keyof typeof COUNTER];

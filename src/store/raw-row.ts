@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { TaskRow, TaskStatus, TimelineEntry } from "../db/schema";
+import type { ParentFailurePolicy, TaskRow, TaskStatus, TimelineEntry, WebhookState } from "../db/schema";
 import type { StoredPlan } from "../organism/plan-progress";
 
 /** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
@@ -29,13 +29,22 @@ export interface RawTaskRow {
   sort_key: number | null;
   events: string;
   plan: string | null;
+  depends_on: string | null;
+  on_parent_failure: ParentFailurePolicy | null;
+  waiting_on: number;
+  has_dependents: number;
+  release_cursor: string | null;
+  callback_url: string | null;
+  webhook_state: WebhookState | null;
+  watched: number;
 }
 
 /** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
 const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
-  "priority", "input_bytes", "request_hash", "sort_key", "events", "plan",
+  "priority", "input_bytes", "request_hash", "sort_key", "events", "plan", "depends_on", "on_parent_failure", "waiting_on",
+  "has_dependents", "release_cursor", "callback_url", "webhook_state", "watched",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -70,5 +79,13 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     sortKey: r.sort_key,
     events: JSON.parse(r.events) as TimelineEntry[],
     plan: parseJson(r.plan) as StoredPlan | null,
+    dependsOn: parseJson(r.depends_on) as string[] | null,
+    onParentFailure: r.on_parent_failure,
+    waitingOn: r.waiting_on,
+    hasDependents: r.has_dependents,
+    releaseCursor: r.release_cursor,
+    callbackUrl: r.callback_url,
+    webhookState: r.webhook_state,
+    watched: r.watched,
   };
 }

@@ -1,5 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import { CLAIMABLE_STATUSES, type TaskStatus } from "../db/schema";
+import { CLAIMABLE_STATUSES, TERMINAL_STATUSES, type TaskStatus } from "../db/schema";
 
 /**
  * A status set as SQL, built from the TypeScript constants so code and SQL cannot disagree. The
@@ -9,3 +9,4 @@ import { CLAIMABLE_STATUSES, type TaskStatus } from "../db/schema";
 export const statusSet = (statuses: readonly TaskStatus[]): SQL => sql.raw(`(${statuses.map((s) => `'${s}'`).join(", ")})`);
 
 export const CLAIMABLE = statusSet(CLAIMABLE_STATUSES);
+export const TERMINAL = statusSet(TERMINAL_STATUSES);

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { PlanStore } from "../dispatch/run-plans";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { Db } from "./db";
-import { appendTimeline } from "./transition";
+import { appendTimelineEntry } from "./transition";
 
 /**
  * Plans and their progress in the task rows, fenced like outcomes (`status='running' AND
@@ -22,7 +22,7 @@ export function taskPlanStore(db: Db, token: string, now: () => number): PlanSto
       const entry = sql`json_array(${at}, 'running', 'running', tasks.attempts, 'dispatcher', j.value->>'message')`;
       for (const chunk of chunkJsonArray(steps, D1_JSON_BUDGET_BYTES)) {
         await db.run(sql`
-          UPDATE tasks SET plan = json_insert(tasks.plan, '$.done[#]', json(j.value->'outcome')), events = ${appendTimeline(entry)}
+          UPDATE tasks SET plan = json_insert(tasks.plan, '$.done[#]', json(j.value->'outcome')), events = ${appendTimelineEntry(entry)}
           FROM json_each(${chunk.json}) AS j WHERE ${fenced}`);
       }
     },

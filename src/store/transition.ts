@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventActor } from "../db/schema";
-import { statusSet } from "./status-sql";
+import { statusSet, TERMINAL } from "./status-sql";
 
 /**
  * The one way a task changes state. A transition is described by `changes`, a SELECT over the
@@ -11,7 +11,8 @@ import { statusSet } from "./status-sql";
  *  1. the rollup upsert: a handful of rows in `rollups` (counters, per-minute figures, histograms)
  *     for the whole batch, not one write per task;
  *  2. the update: status, the timeline entry appended to the row's `events`, `updated_at`, and the
- *     caller's own assignments, joined to the same `changes`.
+ *     caller's own assignments, joined to the same `changes`. A terminal transition also flags what
+ *     must follow it (see TERMINAL_FLAGS): its webhook and its dependents.
  *
  * `changes` must be deterministic (it is evaluated once per statement): both statements see the
  * same rows because nothing writes between them inside the transaction.
@@ -49,7 +50,7 @@ export function rollupUpsert(changes: SQL, actor: EventActor, now: number): SQL 
     WITH c AS MATERIALIZED (${changes})
     INSERT INTO rollups (metric, bucket, label, n, total)
     SELECT metric, bucket, label, count(*), sum(v) FROM (
-      SELECT 'transition' AS metric, 0 AS bucket, ${label} AS label, 0 AS v FROM c
+      SELECT 'transition' AS metric, 0 AS bucket, ${label} AS label, 0 AS v FROM c WHERE from_status IS NOT to_status
       UNION ALL
       SELECT 'minute', ${minuteOf(now)}, CASE WHEN from_status IS NULL THEN 'submitted' ELSE to_status END, 0 FROM c
       WHERE from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)}
@@ -64,18 +65,28 @@ export function rollupUpsert(changes: SQL, actor: EventActor, now: number): SQL 
 /** The first timeline entry of a new task (inserts write it directly). */
 export const firstTimelineEntry = (now: number, status: SQL) => sql`json_array(json_array(${now}, NULL, ${status}, 0, 'api', 'submitted'))`;
 
-/**
- * `tasks.events` with `entry` (a json_array of the six fields) appended, keeping the first entry and
- * the newest ones. Also for entries that are not transitions (plan steps), which no rollup counts.
- */
-export function appendTimeline(entry: SQL): SQL {
+/** `tasks.events` with one more entry (an SQL json_array), keeping the first and the newest ones. */
+export function appendTimelineEntry(entry: SQL): SQL {
   const kept = sql`CASE WHEN json_array_length(tasks.events) >= ${MAX_TIMELINE_ENTRIES} THEN json_remove(tasks.events, '$[1]') ELSE tasks.events END`;
   return sql`json_insert(${kept}, '$[#]', ${entry})`;
 }
 
+
+/**
+ * What a terminal transition leaves to be done, flagged in the same update so nothing is lost
+ * between the commit and the work: the completion webhook (sent after the commit, store/webhooks.ts)
+ * and the dependents (released or failed by the dependency rounds, store/dependents.ts). A caller's
+ * own `set` comes after these, so it may override them (the rightmost assignment wins).
+ */
+const TERMINAL_FLAGS = sql`
+  webhook_state = CASE WHEN c.to_status IN ${TERMINAL} AND tasks.callback_url IS NOT NULL THEN 'pending' ELSE tasks.webhook_state END,
+  release_cursor = CASE WHEN c.to_status IN ${TERMINAL} AND tasks.has_dependents = 1 THEN '' ELSE tasks.release_cursor END`;
+
 export function transition(t: Transition): [SQL, SQL] {
+  const entry = sql`json_array(${t.now}, c.from_status, c.to_status, c.attempt, ${t.actor}, c.message)`;
   const update = sql`
-    UPDATE tasks SET status = c.to_status, events = ${appendTimeline(sql`json_array(${t.now}, c.from_status, c.to_status, c.attempt, ${t.actor}, c.message)`)}, updated_at = ${t.now}${t.set ? sql`, ${t.set}` : sql``}
+    UPDATE tasks SET status = c.to_status, events = ${appendTimelineEntry(entry)}, updated_at = ${t.now},
+      ${TERMINAL_FLAGS}${t.set ? sql`, ${t.set}` : sql``}
     FROM (${t.changes}) AS c
     WHERE tasks.id = c.id
     ${t.returning ?? sql``}`;

@@ -8,6 +8,7 @@ import type { TaskMessage } from "../../src/dispatch/message";
 import { resetPendingWakeup } from "../../src/dispatch/wakeups";
 import worker from "../../src/index";
 import { recordingQueue } from "./recording-queue";
+import { followUpDeps, followUpTerminal } from "../../src/follow-ups";
 import { db } from "./tasks";
 
 export const TASK_QUEUE = "seedcore-tasks";
@@ -18,14 +19,17 @@ export type DepsOverrides = Omit<Partial<DispatchDeps>, "config"> & { config?: P
 /**
  * Dispatcher dependencies for calling `dispatchBatch` directly: the test D1, a recording queue,
  * the real config, the real run (coordinator, organs, the isolate's breakers) unless `runTasks`
- * replaces it (then with no breaker), a fixed jitter.
+ * replaces it (then with no breaker), a fixed jitter, and the real follow-ups (waiters, webhook
+ * jobs to the test sink, further dependency rounds).
  */
 export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
   const { config: configOverrides, runTasks, ...rest } = overrides;
   resetPendingWakeup();
   const config = { ...requireConfig(env), ...configOverrides };
+  const database = rest.db ?? db();
   return {
-    db: db(),
+    db: database,
+    followUp: (recorded) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, database)),
     queue: recordingQueue().queue,
     config,
     admit: runTasks ? alwaysAdmit(runTasks) : runtime(env, config).admit,

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { followUpDeps } from "../../src/follow-ups";
 import { requireConfig } from "../../src/config";
 import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { dispatchBatch } from "../../src/dispatch/consumer";
@@ -13,7 +14,7 @@ import { api, fetchWithEnv, postJson } from "../helpers/worker";
 
 const config = requireConfig(env);
 const maintenance = (queue: ReturnType<typeof recordingQueue>["queue"], overrides: Partial<typeof config> = {}) =>
-  runMaintenancePass({ db: db(), queue, config: { ...config, ...overrides }, now: Date.now, statementsUsed: () => 0 });
+  runMaintenancePass({ db: db(), queue, config: { ...config, ...overrides }, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) });
 /** Claims whatever is due with a lease that is already over, as a dispatcher that died would leave it. */
 const claimAndDie = (maxTasks = 500) =>
   claimDueTasks(db(), { token: "dead-dispatcher", now: Date.now(), leaseMs: -5000, maxTasks, maxInputBytes: 1e9 });

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Organ } from "../../durable-objects/organ";
 import { requireConfig } from "../../src/config";
 import type { Remote } from "../../src/lib/remote";
+import { followUpDeps } from "../../src/follow-ups";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { stepTaskId } from "../../src/organism/plan-progress";
 import { recordingQueue } from "../helpers/recording-queue";
@@ -54,7 +55,7 @@ describe("durable escalation plans", () => {
     await vi.waitUntil(async () => ((await getTask(t.id)).plan?.done.length ?? 0) === 1, { timeout: 5000, interval: 20 });
     await sql("UPDATE tasks SET lease_expires_at = ? WHERE id = ?", Date.now() - 1, t.id);
     const config = requireConfig(env);
-    expect(await runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: Date.now, statementsUsed: () => 0 })).toMatchObject({ reaped: 1 });
+    expect(await runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) })).toMatchObject({ reaped: 1 });
     await drain();
     await dying;
     const row = await getTask(t.id);

@@ -1,3 +1,4 @@
+import { followUpDeps } from "../../src/follow-ups";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { requireConfig } from "../../src/config";
@@ -132,7 +133,9 @@ describe("worst cases stay within production limits and end with every task term
     // A dispatcher took them all and died: running, lease over, no claim event of ours.
     await sql("UPDATE tasks SET status = 'running', attempts = 1, locked_by = 'dead', lease_expires_at = ? WHERE domain = 'lost'", w.clock.t - 1);
     const first = w.log.length;
-    const report = await runMaintenancePass({ db: w.db, queue: w.queue, config, now: () => w.clock.t, statementsUsed: () => w.log.length - first });
+    const report = await runMaintenancePass({
+      db: w.db, queue: w.queue, config, now: () => w.clock.t, statementsUsed: () => w.log.length - first, followUp: followUpDeps(env, w.db),
+    });
     expect(report).toMatchObject({ reaped: 5000, reap_drained: true, woke: "reaper" });
     await runUntilIdle(w);
     expect(await tally("lost")).toEqual({ byStatus: { completed: 5000 }, claimedOtherThanOnce: 0, total: 5000 });

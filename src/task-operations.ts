@@ -1,0 +1,100 @@
+import type { Config } from "./config";
+import { TERMINAL_STATUSES, type TaskRow } from "./db/schema";
+import { wakeOrLeaveToSweeper } from "./dispatch/wakeups";
+import { AppError } from "./errors";
+import { followUpDeps, followUpTerminal } from "./follow-ups";
+import { decodeCursor, encodeCursor, type TaskCursor } from "./lib/cursor";
+import { resolveTask } from "./routes/task-ref";
+import type { TaskInput } from "./schemas/task";
+import type { ListTasksInput } from "./schemas/task-api";
+import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "./store/cancel-or-rerun";
+import type { CreatedTask } from "./store/create-tasks";
+import { openDb, type Db } from "./store/db";
+import { listDependents } from "./store/dependents";
+import { findTask, watchTask } from "./store/find-task";
+import { listTasks } from "./store/list-tasks";
+import { taskToJson, type TaskJson } from "./store/task-json";
+import { submitTasks } from "./submit-tasks";
+import { waiterStub } from "./clients/waiter-stub";
+
+/**
+ * The task operations behind both the HTTP routes and the service binding (src/service.ts), so
+ * both have one behaviour: the same checks, the same AppError codes.
+ */
+export interface TaskOps {
+  env: Env;
+  config: Config;
+  db: Db;
+}
+
+export const taskOps = (env: Env, config: Config): TaskOps => ({ env, config, db: openDb(env.DB) });
+
+/** The longest `wait` a caller may ask for, in seconds. */
+export const MAX_WAIT_S = 60;
+
+const isTerminal = (row: TaskRow) => TERMINAL_STATUSES.includes(row.status);
+
+export function submit(ops: TaskOps, inputs: TaskInput[], headerKey: string | null = null, batch = inputs.length > 1): Promise<CreatedTask[]> {
+  const { env, config, db } = ops;
+  return submitTasks(inputs, { db, queue: env.TASK_QUEUE, config, now: Date.now(), followUp: followUpDeps(env, db) }, headerKey, batch);
+}
+
+export const getTask = (ops: TaskOps, ref: string): Promise<TaskRow> => resolveTask(ops.db, ref);
+
+/**
+ * Waits up to `seconds` for the task to be terminal. Cost per waiter, whatever the wait: one D1
+ * write (the task is marked watched, so its terminal write notifies), one RPC to its waiter shard
+ * (which reads D1 once and then only waits), one D1 read at the end, plus one notify RPC from the
+ * writer. No polling.
+ */
+export async function waitForTask(ops: TaskOps, row: TaskRow, seconds: number): Promise<{ row: TaskRow; finished: boolean }> {
+  if (isTerminal(row) || seconds <= 0) return { row, finished: isTerminal(row) };
+  const watched = await watchTask(ops.db, row.id);
+  if (!watched || isTerminal(watched)) return { row: watched ?? row, finished: true };
+  await waiterStub(ops.env, row.id).wait(row.id, Math.min(seconds, MAX_WAIT_S) * 1000);
+  const found = await findTask(ops.db, { kind: "full", id: row.id });
+  const now = found.kind === "found" ? found.row : watched;
+  return { row: now, finished: isTerminal(now) };
+}
+
+export async function cancel(ops: TaskOps, ref: string): Promise<TaskRow> {
+  const task = await resolveTask(ops.db, ref);
+  const { row, dependents } = await cancelTask(ops.db, task.id, Date.now());
+  if (!row) throw new AppError("invalid_state", `task is ${task.status}; only ${CANCELLABLE.join(", ")} tasks can be cancelled`);
+  const changed = { id: row.id, status: row.status, watched: row.watched, webhook_state: row.webhookState };
+  const released = await followUpTerminal([changed], dependents, "api", followUpDeps(ops.env, ops.db));
+  if (released > 0) await wakeOrLeaveToSweeper(ops.env.TASK_QUEUE, "run");
+  return row;
+}
+
+export async function run(ops: TaskOps, ref: string): Promise<TaskRow> {
+  const task = await resolveTask(ops.db, ref);
+  const queued = await rerunTask(ops.db, task.id, Date.now());
+  if (!queued) {
+    if (task.status === "created" && task.waitingOn > 0) {
+      throw new AppError("invalid_state", `task waits on ${task.waitingOn} parent(s) (${(task.dependsOn ?? []).join(", ")}); it is queued when they complete`);
+    }
+    throw new AppError("invalid_state", `task is ${task.status}; only ${RERUNNABLE.join(", ")} tasks can be run`);
+  }
+  await wakeOrLeaveToSweeper(ops.env.TASK_QUEUE, "run");
+  return queued;
+}
+
+export async function list(ops: TaskOps, q: ListTasksInput): Promise<{ items: TaskJson[]; next_cursor: string | null }> {
+  let after: TaskCursor | undefined;
+  if (q.cursor !== undefined) {
+    const decoded = decodeCursor(q.cursor);
+    if (!decoded.ok) throw new AppError("validation_failed", `cursor: ${decoded.reason}`, { fields: [{ path: "cursor", message: decoded.reason }] });
+    after = decoded.cursor;
+  }
+  const page = await listTasks(ops.db, { status: q.status, type: q.type, domain: q.domain, limit: q.limit, after });
+  const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
+  return { items: page.rows.map(taskToJson), next_cursor: next };
+}
+
+/** A page of a task's children (tasks that depend on it), by id. */
+export async function dependents(ops: TaskOps, ref: string, limit: number, after?: string) {
+  const task = await resolveTask(ops.db, ref);
+  const items = await listDependents(ops.db, task.id, limit + 1, after);
+  return { task_id: task.id, items: items.slice(0, limit), next_cursor: items.length > limit ? (items[limit - 1]?.id ?? null) : null };
+}
