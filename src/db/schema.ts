@@ -8,6 +8,9 @@ export const TERMINAL_STATUSES: readonly TaskStatus[] = ["completed", "failed", 
 
 export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq"] as const;
 export type EventActor = (typeof EVENT_ACTORS)[number];
+/** Who may change a task: the timeline's actors, and retention, which only deletes (so writes no entry). */
+export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
+export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
 /** Mirrors migrations/ (0001–0003); times are epoch milliseconds. */
 export const tasks = sqliteTable(

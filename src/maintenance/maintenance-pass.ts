@@ -6,6 +6,7 @@ import { oldestDueTouch } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
+import { pruneExpired, type RetentionReport } from "./retention";
 
 export interface MaintenanceDeps {
   db: Db;
@@ -25,6 +26,7 @@ export interface MaintenanceReport {
   reap_drained: boolean;
   /** Why a wake-up was sent, if one was. */
   woke: WakeReason | null;
+  retention: RetentionReport;
 }
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
@@ -36,12 +38,13 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
  * in chunks of REAP_BATCH until none is left or the budget is spent, so thousands of leases lost
  * with a dispatcher come back in one tick. Then one wake-up if there is due work nobody took:
  * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, per-minute
- * rollups older than a day go (the dashboard shows at most an hour).
+ * rollups older than a day go (the dashboard shows at most an hour), and finished tasks past their
+ * retention, within retention's own budget.
  */
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
   const started = deps.now();
-  const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null };
+  const report: Omit<MaintenanceReport, "retention"> = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null };
   while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 2 <= REAP_STATEMENT_BUDGET) {
     const rows = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
     report.reap_chunks++;
@@ -60,5 +63,5 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
   }
   if (report.woke) await sendWakeup(deps.queue, report.woke);
   await pruneMinuteRollups(db, deps.now() - MINUTE_ROLLUP_RETENTION_MS);
-  return report;
+  return { ...report, retention: await pruneExpired(deps) };
 }
