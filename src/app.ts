@@ -11,6 +11,7 @@ import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 import { organismRoutes } from "./routes/organism";
 import { taskBatchRoutes } from "./routes/task-batch";
+import { taskBulkRoutes } from "./routes/task-bulk";
 import { taskQueryRoutes } from "./routes/task-queries";
 import { taskRoutes } from "./routes/tasks";
 import { SERVICE_NAME, SERVICE_VERSION } from "./version";
@@ -25,6 +26,8 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
   api.route("/", healthRoutes);
   // `/tasks/batch` is POST only and `/tasks/{id}` has no POST, so these never shadow each other.
   api.route("/", taskBatchRoutes);
+  // Before the task routes: `/tasks/{id}/cancel` would otherwise take `/tasks/bulk/cancel`.
+  api.route("/", taskBulkRoutes);
   api.route("/", taskQueryRoutes);
   api.route("/", taskRoutes);
   api.route("/", organismRoutes);

@@ -1,6 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { AppError } from "../errors";
-import { decodeCursor, encodeCursor, type TaskCursor } from "../lib/cursor";
+import { cursorParam, encodeCursor } from "../lib/cursor";
 import { createRouter } from "../lib/router";
 import { toIso } from "../lib/time";
 import { errorResponses, taskIdParamSchema } from "../schemas/task";
@@ -26,16 +25,7 @@ taskQueryRoutes.openapi(
   }),
   async (c) => {
     const q = c.req.valid("query");
-    let after: TaskCursor | undefined;
-    if (q.cursor !== undefined) {
-      const decoded = decodeCursor(q.cursor);
-      if (!decoded.ok) {
-        throw new AppError("validation_failed", `cursor: ${decoded.reason}`, {
-          fields: [{ path: "cursor", message: decoded.reason }],
-        });
-      }
-      after = decoded.cursor;
-    }
+    const after = cursorParam(q.cursor);
     const page = await listTasks(openDb(c.env.DB), { status: q.status, type: q.type, domain: q.domain, limit: q.limit, after });
     const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
     return c.json({ items: page.rows.map(taskToJson), next_cursor: next }, 200);

@@ -5,8 +5,13 @@ import { sqlBatch } from "./sql-batch";
 import { transition } from "./transition";
 import { fromRawRow, RETURNING_TASK, type RawTaskRow } from "./raw-row";
 
-export const CANCELLABLE: readonly TaskStatus[] = ["created", "queued", "retry", "running"];
-export const RERUNNABLE: readonly TaskStatus[] = ["created", "failed", "retry", "cancelled"];
+export const CANCELLABLE = ["created", "queued", "retry", "running"] as const satisfies readonly TaskStatus[];
+export const RERUNNABLE = ["created", "failed", "retry", "cancelled"] as const satisfies readonly TaskStatus[];
+
+/** A cancelled task holds no lock: a running task's late outcome no longer matches `locked_by`. */
+export const CANCEL_SET = sql`run_after = NULL, locked_by = NULL, lease_expires_at = NULL`;
+/** Due now; a failed or cancelled task starts a fresh series of attempts, a created or retrying one keeps its count. */
+export const RERUN_SET = sql`attempts = CASE WHEN c.from_status IN ('failed', 'cancelled') THEN 0 ELSE attempts END, run_after = NULL, error = NULL`;
 
 /** One task, by id, from one of `from` to `to`, by the API. */
 async function apiTransition(db: Db, id: string, from: readonly TaskStatus[], to: TaskStatus, message: string, set: SQL, now: number): Promise<TaskRow | null> {
@@ -29,7 +34,7 @@ async function apiTransition(db: Db, id: string, from: readonly TaskStatus[], to
  * late outcome no longer matches `locked_by` and is discarded. Null when the status forbids it.
  */
 export function cancelTask(db: Db, id: string, now: number): Promise<TaskRow | null> {
-  return apiTransition(db, id, CANCELLABLE, "cancelled", "cancelled by request", sql`run_after = NULL, locked_by = NULL, lease_expires_at = NULL`, now);
+  return apiTransition(db, id, CANCELLABLE, "cancelled", "cancelled by request", CANCEL_SET, now);
 }
 
 /**
@@ -37,13 +42,5 @@ export function cancelTask(db: Db, id: string, now: number): Promise<TaskRow | n
  * a created or retrying one keeps its count. Null when the status forbids it.
  */
 export function rerunTask(db: Db, id: string, now: number): Promise<TaskRow | null> {
-  return apiTransition(
-    db,
-    id,
-    RERUNNABLE,
-    "queued",
-    "run requested",
-    sql`attempts = CASE WHEN c.from_status IN ('failed', 'cancelled') THEN 0 ELSE attempts END, run_after = NULL, error = NULL`,
-    now,
-  );
+  return apiTransition(db, id, RERUNNABLE, "queued", "run requested", RERUN_SET, now);
 }
