@@ -9,12 +9,19 @@ commands:
   submit <type> [description]   create a task   (-p/--params JSON, --domain D, --drift X,
                                  --created: store without running, --key K: idempotency key,
                                  --wait: follow it until it finishes)
-  list                          recent tasks     (--status S, --type T, --limit N, --cursor C)
+  list                          recent tasks     (--status S, --type T, --domain D, --limit N, --cursor C)
   show <id|prefix>              a task, its result or error, and its event timeline
   watch <id|prefix>             follow a task until it is completed, failed or cancelled
                                  (--interval MS, default 500; --timeout S, default none)
   cancel <id|prefix>            cancel a created, queued, retry or running task
   run <id|prefix>               queue a created, failed, retry or cancelled task now
+  retry [filter]                queue failed or cancelled tasks matching the filter again
+  cancel [filter]               cancel unfinished tasks matching the filter
+  purge [filter]                delete finished tasks matching the filter
+                                 filter (at least one): --status S, --type T, --domain D,
+                                 --created-before ISO, --created-after ISO, --error-contains X;
+                                 --limit N (at most 1000 per call, default 100), --cursor C,
+                                 --all: repeat until every match is done
   health                        /health and /readyz (exit 1 when not ready)
   metrics [prefix]              Prometheus metrics, optionally only names starting with prefix
 
@@ -59,6 +66,10 @@ function parse(argv) {
         cursor: { type: "string" },
         interval: { type: "string" },
         timeout: { type: "string" },
+        "created-before": { type: "string" },
+        "created-after": { type: "string" },
+        "error-contains": { type: "string" },
+        all: { type: "boolean", default: false },
       },
     });
   } catch (err) {
@@ -189,6 +200,7 @@ async function list(api, opts) {
   const q = new URLSearchParams();
   if (opts.status) q.set("status", opts.status);
   if (opts.type) q.set("type", opts.type);
+  if (opts.domain) q.set("domain", opts.domain);
   if (opts.limit) q.set("limit", opts.limit);
   if (opts.cursor) q.set("cursor", opts.cursor);
   const qs = q.toString();
@@ -287,6 +299,35 @@ async function action(api, opts, positionals, verb) {
   return 0;
 }
 
+const BULK_FILTERS = { status: "status", type: "type", domain: "domain", "created-before": "created_before", "created-after": "created_after", "error-contains": "error_contains" };
+const BULK_DONE = { retry: "retried", cancel: "cancelled", purge: "purged" };
+
+/** retry / cancel / purge over a filter: one call, or with --all every call until `next` is null. */
+async function bulk(api, opts, verb) {
+  const body = {};
+  for (const [flag, field] of Object.entries(BULK_FILTERS)) if (opts[flag] !== undefined) body[field] = opts[flag];
+  if (Object.keys(body).length === 0) {
+    throw new CliError(`${verb} needs ${verb === "cancel" ? "a task id or " : ""}a filter: --status, --type, --domain, --created-before, --created-after or --error-contains\n\n${USAGE}`, 2);
+  }
+  if (opts.limit !== undefined) body.limit = number(opts.limit, "limit");
+  let cursor = opts.cursor;
+  let affected = 0;
+  let calls = 0;
+  for (;;) {
+    const { body: step } = await api.post(`/tasks/bulk/${verb}`, cursor ? { ...body, cursor } : body);
+    affected += step.affected;
+    calls++;
+    cursor = step.next;
+    if (!opts.all || !cursor) break;
+  }
+  if (opts.json) printJson(opts.all ? { affected, calls } : { affected, next: cursor });
+  else {
+    out(`${BULK_DONE[verb]} ${affected} task${affected === 1 ? "" : "s"}${opts.all ? ` in ${calls} call${calls === 1 ? "" : "s"}` : ""}`);
+    if (cursor) out(`more may match: repeat with --cursor ${cursor}, or use --all`);
+  }
+  return 0;
+}
+
 async function health(api, opts) {
   const live = (await api.get("/health")).body;
   const ready = await api.get("/readyz");
@@ -339,8 +380,11 @@ const COMMANDS = {
   list,
   show,
   watch,
-  cancel: (api, opts, pos) => action(api, opts, pos, "cancel"),
+  // With an id, the one task; without, the bulk form over a filter.
+  cancel: (api, opts, pos) => (pos[1] ? action(api, opts, pos, "cancel") : bulk(api, opts, "cancel")),
   run: (api, opts, pos) => action(api, opts, pos, "run"),
+  retry: (api, opts) => bulk(api, opts, "retry"),
+  purge: (api, opts) => bulk(api, opts, "purge"),
   health,
   metrics,
 };
