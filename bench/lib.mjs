@@ -12,16 +12,16 @@ export const BENCH_VARS = { RATE_LIMIT_ENABLED: "false" };
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
-async function call(method, url, body) {
+async function call(method, url, body, parse = (b) => b.json()) {
   const res = await request(url, {
     method,
     dispatcher: agent,
     headers: body === undefined ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const json = await res.body.json();
-  if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode}: ${JSON.stringify(json)}`);
-  return json;
+  const out = await parse(res.body);
+  if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode}: ${JSON.stringify(out)}`);
+  return out;
 }
 
 export function percentile(sorted, p) {
@@ -37,15 +37,16 @@ export function median(values) {
 
 export const postJson = (base, path, body) => call("POST", `${base}${path}`, body);
 /** The JSON body of a GET; throws on an error status (unlike dev-server's `getJson`). */
-const getBody = (base, path) => call("GET", `${base}${path}`);
+export const getBody = (base, path) => call("GET", `${base}${path}`);
+export const getText = (base, path) => call("GET", `${base}${path}`, undefined, (b) => b.text());
 
-/** True when no task is queued, running or waiting to retry. */
+/**
+ * True when no task is queued, running or waiting to retry: from the rollups (GET /stats), so the
+ * poll costs the same whatever the table holds and whichever indexes it has.
+ */
 async function drained(base) {
-  for (const status of ["queued", "running", "retry"]) {
-    const page = await getBody(base, `/tasks?status=${status}&limit=1`);
-    if (page.items.length > 0) return false;
-  }
-  return true;
+  const { by_status: s } = await getBody(base, "/stats?minutes=1");
+  return s.queued + s.running + s.retry === 0;
 }
 
 export async function waitDrained(base, timeoutMs) {
@@ -72,6 +73,19 @@ export async function tasksSince(base, sinceMs) {
     if (!page.next_cursor) return out;
     cursor = page.next_cursor;
   }
+}
+
+/** `fn` run `n` times one after another (after 10 unmeasured) → p50 and p99 in ms. */
+export async function sequential(n, fn) {
+  for (let i = 0; i < 10; i++) await fn();
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
 /** Runs `fn` from `concurrency` loops until `durationMs` passes; returns per-call latencies. */
