@@ -77,8 +77,8 @@ export function transition(t: Transition): [SQL, SQL] {
 /**
  * Deletes the rows `changes` yields (with `'deleted' AS to_status`), counted like any transition
  * (`<actor>|<status>|deleted`), so the status gauges stay the net of the transitions. The timeline
- * goes with its row. Rows that belong to a task elsewhere (steps, once they exist) are deleted here
- * too, so retention and purge cannot diverge.
+ * goes with its row. Rows a task comes to own elsewhere (a durable plan's steps) must be deleted
+ * here too, the one place both retention and purge delete through.
  */
 export function deletion(d: { changes: SQL; actor: TransitionActor; now: number; returning?: SQL }): [SQL, SQL] {
   const remove = sql`DELETE FROM tasks WHERE id IN (SELECT id FROM (${d.changes})) ${d.returning ?? sql``}`;
