@@ -12,16 +12,31 @@ export const BENCH_VARS = { RATE_LIMIT_ENABLED: "false" };
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
-async function call(method, url, body, parse = (b) => b.json()) {
-  const res = await request(url, {
-    method,
-    dispatcher: agent,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const out = await parse(res.body);
-  if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode}: ${JSON.stringify(out)}`);
-  return out;
+/** Plain-text 503s "Your worker restarted mid-request" seen (and retried) so far; see `call`. */
+export const restarts = { count: 0 };
+const RESTARTED = /restarted mid-request/;
+
+/**
+ * One request; throws on an error status. The local runtime now and then answers a POST with a
+ * plain-text 503 "Your worker restarted mid-request" under a heavily loaded machine (it retries
+ * GETs itself): such a request is sent again, up to 3 times, and counted in `restarts`.
+ */
+async function call(method, url, body, parse = JSON.parse) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await request(url, {
+      method,
+      dispatcher: agent,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 503 && RESTARTED.test(text) && attempt <= 3) {
+      restarts.count++;
+      continue;
+    }
+    if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode}: ${text.slice(0, 300)}`);
+    return parse(text);
+  }
 }
 
 export function percentile(sorted, p) {
@@ -38,7 +53,7 @@ export function median(values) {
 export const postJson = (base, path, body) => call("POST", `${base}${path}`, body);
 /** The JSON body of a GET; throws on an error status (unlike dev-server's `getJson`). */
 export const getBody = (base, path) => call("GET", `${base}${path}`);
-export const getText = (base, path) => call("GET", `${base}${path}`, undefined, (b) => b.text());
+export const getText = (base, path) => call("GET", `${base}${path}`, undefined, (t) => t);
 
 /**
  * True when no task is queued, running or waiting to retry: from the rollups (GET /stats), so the

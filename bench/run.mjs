@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
-import { BENCH_VARS, getText, median, runtimeCpuMs } from "./lib.mjs";
+import { BENCH_VARS, getText, median, restarts, runtimeCpuMs } from "./lib.mjs";
 import { bulk, latency, reads, single } from "./scenarios.mjs";
 import { ageSeededTasks, d1Execute, seedFinishedTasks } from "./seed.mjs";
 
@@ -167,6 +167,8 @@ const report = {
   runs: RUNS,
   scenario_seconds: SECONDS,
   growth_rows: GROWTH_ROWS,
+  /** Requests the local runtime answered "worker restarted mid-request" and the client sent again. */
+  worker_restarts: restarts.count,
   results,
   ratios,
 };
@@ -224,7 +226,7 @@ const rows = [
     : []),
   ...["all", ...INDEXES].filter((k) => r[`index_cost_${k}`]).map((k) => [`bulk runtime CPU µs/task, ${k === "all" ? "all indexes" : `without ${k}`}`, fmt(r[`index_cost_${k}`].runtime_cpu_us_per_task)]),
 ];
-console.log(`\nmedian (min–max) of ${RUNS} runs\n`);
+console.log(`\nmedian (min–max) of ${RUNS} runs; ${restarts.count} request(s) retried after "worker restarted mid-request"\n`);
 console.log("| scenario | result |\n| --- | --- |");
 for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
 console.log(partial ? `\npartial run (BENCH_ONLY=${ONLY.join(",")}): bench/results.json left as it was` : "\nwrote bench/results.json");
