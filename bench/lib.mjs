@@ -12,24 +12,34 @@ export const BENCH_VARS = { RATE_LIMIT_ENABLED: "false" };
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
-/** Plain-text 503s "Your worker restarted mid-request" seen (and retried) so far; see `call`. */
+/** Requests the runtime dropped by restarting (and that were sent again) so far; see `call`. */
 export const restarts = { count: 0 };
 const RESTARTED = /restarted mid-request/;
 
 /**
  * One request; throws on an error status. The local runtime now and then answers a POST with a
  * plain-text 503 "Your worker restarted mid-request" under a heavily loaded machine (it retries
- * GETs itself): such a request is sent again, up to 3 times, and counted in `restarts`.
+ * GETs itself), or closes the connection under it: such a request is sent again, up to 3 times,
+ * and counted in `restarts`.
  */
 async function call(method, url, body, parse = JSON.parse) {
   for (let attempt = 1; ; attempt++) {
-    const res = await request(url, {
-      method,
-      dispatcher: agent,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.body.text();
+    let res;
+    let text;
+    try {
+      res = await request(url, {
+        method,
+        dispatcher: agent,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      text = await res.body.text();
+    } catch (err) {
+      // The same restart seen from the socket: the connection closed under the request.
+      if (err?.code !== "UND_ERR_SOCKET" || attempt > 3) throw err;
+      restarts.count++;
+      continue;
+    }
     if (res.statusCode === 503 && RESTARTED.test(text) && attempt <= 3) {
       restarts.count++;
       continue;
