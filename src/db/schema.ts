@@ -12,7 +12,7 @@ export type EventActor = (typeof EVENT_ACTORS)[number];
 export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
 export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0003); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0005); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -50,7 +50,7 @@ export const tasks = sqliteTable(
     index("tasks_created_idx").on(t.createdAt, t.id),
     index("tasks_status_created_idx").on(t.status, t.createdAt, t.id),
     index("tasks_type_created_idx").on(t.type, t.createdAt, t.id),
-    index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id),
+    index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id).where(sql`domain IS NOT NULL`),
     index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
   ],
 );
