@@ -12,16 +12,41 @@ export const BENCH_VARS = { RATE_LIMIT_ENABLED: "false" };
 
 const agent = new Agent({ connections: 128, pipelining: 1, keepAliveTimeout: 30_000 });
 
-async function call(method, url, body) {
-  const res = await request(url, {
-    method,
-    dispatcher: agent,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.body.json();
-  if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode}: ${JSON.stringify(json)}`);
-  return json;
+/** Requests the runtime dropped by restarting (and that were sent again) so far; see `call`. */
+export const restarts = { count: 0 };
+const RESTARTED = /restarted mid-request/;
+
+/**
+ * One request; throws on an error status. The local runtime now and then answers a POST with a
+ * plain-text 503 "Your worker restarted mid-request" under a heavily loaded machine (it retries
+ * GETs itself), or closes the connection under it: such a request is sent again, up to 3 times,
+ * and counted in `restarts`.
+ */
+async function call(method, url, body, parse = JSON.parse) {
+  for (let attempt = 1; ; attempt++) {
+    let res;
+    let text;
+    try {
+      res = await request(url, {
+        method,
+        dispatcher: agent,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      text = await res.body.text();
+    } catch (err) {
+      // The same restart seen from the socket: the connection closed under the request.
+      if (err?.code !== "UND_ERR_SOCKET" || attempt > 3) throw err;
+      restarts.count++;
+      continue;
+    }
+    if (res.statusCode === 503 && RESTARTED.test(text) && attempt <= 3) {
+      restarts.count++;
+      continue;
+    }
+    if (res.statusCode >= 300) throw new Error(`${method} ${url} → ${res.statusCode}: ${text.slice(0, 300)}`);
+    return parse(text);
+  }
 }
 
 export function percentile(sorted, p) {
@@ -37,15 +62,16 @@ export function median(values) {
 
 export const postJson = (base, path, body) => call("POST", `${base}${path}`, body);
 /** The JSON body of a GET; throws on an error status (unlike dev-server's `getJson`). */
-const getBody = (base, path) => call("GET", `${base}${path}`);
+export const getBody = (base, path) => call("GET", `${base}${path}`);
+export const getText = (base, path) => call("GET", `${base}${path}`, undefined, (t) => t);
 
-/** True when no task is queued, running or waiting to retry. */
+/**
+ * True when no task is queued, running or waiting to retry: from the rollups (GET /stats), so the
+ * poll costs the same whatever the table holds and whichever indexes it has.
+ */
 async function drained(base) {
-  for (const status of ["queued", "running", "retry"]) {
-    const page = await getBody(base, `/tasks?status=${status}&limit=1`);
-    if (page.items.length > 0) return false;
-  }
-  return true;
+  const { by_status: s } = await getBody(base, "/stats?minutes=1");
+  return s.queued + s.running + s.retry === 0;
 }
 
 export async function waitDrained(base, timeoutMs) {
@@ -72,6 +98,19 @@ export async function tasksSince(base, sinceMs) {
     if (!page.next_cursor) return out;
     cursor = page.next_cursor;
   }
+}
+
+/** `fn` run `n` times one after another (after 10 unmeasured) → p50 and p99 in ms. */
+export async function sequential(n, fn) {
+  for (let i = 0; i < 10; i++) await fn();
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
 /** Runs `fn` from `concurrency` loops until `durationMs` passes; returns per-call latencies. */

@@ -6,15 +6,19 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
-import { BENCH_VARS, median, runtimeCpuMs } from "./lib.mjs";
-import { bulk, ESCALATING, latency, single } from "./scenarios.mjs";
-import { seedFinishedTasks } from "./seed.mjs";
+import { BENCH_VARS, getText, median, restarts, runtimeCpuMs } from "./lib.mjs";
+import { bulk, ESCALATING, latency, reads, single } from "./scenarios.mjs";
+import { ageSeededTasks, d1Execute, seedFinishedTasks } from "./seed.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 200_000);
+const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 1_000_000);
+const READS = Number(process.env.BENCH_READS ?? 200);
 const LARGE = 100_000;
-const SCENARIOS = ["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "bulk_100k", "growth"];
+const SCENARIOS = ["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "bulk_100k", "growth", "retention", "index_cost"];
+/** The list and retention indexes whose write cost index_cost measures, one dropped at a time. */
+const INDEXES = ["tasks_created_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_domain_created_idx", "tasks_finished_idx"];
+const DAY_MS = 86_400_000;
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((s) => s.trim()) : SCENARIOS;
 const unknown = ONLY.filter((s) => !SCENARIOS.includes(s));
 if (unknown.length) {
@@ -23,7 +27,7 @@ if (unknown.length) {
 }
 const wanted = (name) => ONLY.includes(name);
 
-failAfter(900_000, "bench");
+failAfter(1_800_000, "bench");
 
 /** The Worker runs in its own process, so the load client's event loop is not the server's. */
 async function withServer(persistDir, fn) {
@@ -54,9 +58,11 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
-if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency"].some(wanted)) {
+if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads"].some(wanted)) {
   await withServer(migratedStateDir("bench"), async (base, cpuMs) => {
     await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
+    // First, while the table is (nearly) empty: the baseline of the growth scenario's reads.
+    if (wanted("reads")) results.reads = await repeat("reads", () => reads(base, READS));
     if (wanted("bulk")) results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
     if (wanted("bulk_submit_only")) results.bulk_submit_only = await repeat("bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
     if (wanted("bulk_escalating")) results.bulk_escalating = await repeat("bulk escalating", () => bulk(base, { cpuMs, kind: ESCALATING }));
@@ -74,22 +80,84 @@ if (wanted("bulk_100k")) {
   });
 }
 
-if (wanted("growth")) {
+/** seedcore_tasks_pruned_total, from the rollups. */
+async function prunedTotal(base) {
+  const line = (await getText(base, "/metrics")).split("\n").find((l) => l.startsWith("seedcore_tasks_pruned_total "));
+  return Number(line?.split(" ")[1] ?? 0);
+}
+
+/**
+ * Bulk runs back to back for two alarm intervals (so the window holds two retention ticks
+ * wherever it starts) → tasks/s over the window, and how many expired rows the alarm deleted
+ * meanwhile.
+ */
+async function bulkWhileRetention(base, cpuMs) {
+  const windowMs = 2 * 15_000 + 2_000;
+  const p0 = await prunedTotal(base);
+  const t0 = performance.now();
+  let tasks = 0;
+  let cpuUs = 0;
+  while (performance.now() - t0 < windowMs) {
+    const r = await bulk(base, { cpuMs });
+    tasks += r.tasks;
+    cpuUs += (r.runtime_cpu_us_per_task ?? 0) * r.tasks;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const pruned = (await prunedTotal(base)) - p0;
+  return { tasks, seconds, tasks_per_s: tasks / seconds, runtime_cpu_us_per_task: cpuUs / tasks, pruned, pruned_per_s: pruned / seconds };
+}
+
+// The same scenarios on a database that already holds GROWTH_ROWS finished tasks (seeded with
+// SQL); then those tasks are aged past their retention and bulk runs again while the alarm
+// deletes them.
+if (wanted("growth") || wanted("retention")) {
   const grownDir = migratedStateDir("bench-growth");
   console.log(`  seeding ${GROWTH_ROWS} finished tasks…`);
+  const seeded = performance.now();
   seedFinishedTasks(grownDir, GROWTH_ROWS);
-  await withServer(grownDir, async (base, cpuMs) => {
-    await bulk(base, { total: 1000 });
-    results.growth_bulk = await repeat("growth bulk", () => bulk(base, { cpuMs }));
-    results.growth_latency = await repeat("growth latency", () => latency(base, 50, SECONDS * 1000));
-  });
+  console.log(`  seeded in ${((performance.now() - seeded) / 1000).toFixed(0)} s`);
+  if (wanted("growth")) {
+    await withServer(grownDir, async (base, cpuMs) => {
+      await bulk(base, { total: 1000 });
+      results.growth_reads = await repeat("growth reads", () => reads(base, READS));
+      results.growth_bulk = await repeat("growth bulk", () => bulk(base, { cpuMs }));
+      results.growth_bulk_submit_only = await repeat("growth bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
+      results.growth_latency = await repeat("growth latency", () => latency(base, 50, SECONDS * 1000));
+    });
+  }
+  if (wanted("retention")) {
+    ageSeededTasks(grownDir, 8 * DAY_MS);
+    await withServer(grownDir, async (base, cpuMs) => {
+      await prunedTotal(base); // the first request arms the alarm
+      await bulk(base, { total: 1000 });
+      results.retention_bulk = await repeat("bulk while retention deletes", () => bulkWhileRetention(base, cpuMs));
+    });
+  }
+}
+
+// Write cost of each list/retention index: the bulk pipeline's runtime CPU per task with all of
+// them, then with one dropped at a time, each on fresh state.
+if (wanted("index_cost")) {
+  for (const drop of [null, ...INDEXES]) {
+    const dir = migratedStateDir("bench-index");
+    if (drop) d1Execute(dir, `DROP INDEX ${drop}`);
+    await withServer(dir, async (base, cpuMs) => {
+      await bulk(base, { total: 1000 });
+      results[`index_cost_${drop ?? "all"}`] = await repeat(drop ? `bulk without ${drop}` : "bulk with every index", () => bulk(base, { cpuMs }));
+    });
+  }
 }
 
 /** `a` ÷ `b` of the medians of one figure, when both scenarios ran. */
 const ratio = (a, b, key = "tasks_per_s") => (a && b ? a[key].median / b[key].median : undefined);
+const READ_KEYS = results.reads ? Object.keys(results.reads) : [];
 const ratios = {
   bulk_100k_vs_10k_tasks_per_s: ratio(results.bulk_100k, results.bulk),
   growth_bulk_vs_empty_tasks_per_s: ratio(results.growth_bulk, results.bulk),
+  growth_submit_vs_empty_tasks_per_s: ratio(results.growth_bulk_submit_only, results.bulk_submit_only),
+  retention_bulk_vs_growth_tasks_per_s: ratio(results.retention_bulk, results.growth_bulk),
+  // Latencies: 1 M rows ÷ empty (≤ 1.5 is the target).
+  ...Object.fromEntries(READ_KEYS.map((k) => [`growth_${k}_vs_empty`, ratio(results.growth_reads, results.reads, k)])),
 };
 
 const require = createRequire(import.meta.url);
@@ -100,6 +168,8 @@ const report = {
   runs: RUNS,
   scenario_seconds: SECONDS,
   growth_rows: GROWTH_ROWS,
+  /** Requests the local runtime answered "worker restarted mid-request" and the client sent again. */
+  worker_restarts: restarts.count,
   results,
   ratios,
 };
@@ -151,8 +221,19 @@ const rows = [
       ]
     : []),
   ...(ratios.growth_bulk_vs_empty_tasks_per_s === undefined ? [] : [["growth bulk vs empty", `${(ratios.growth_bulk_vs_empty_tasks_per_s * 100).toFixed(0)} %`]]),
+  ...(r.growth_bulk_submit_only ? [[`growth submission only tasks/s`, fmt(r.growth_bulk_submit_only.tasks_per_s)]] : []),
+  ...(ratios.growth_submit_vs_empty_tasks_per_s === undefined ? [] : [["growth submission vs empty", `${(ratios.growth_submit_vs_empty_tasks_per_s * 100).toFixed(0)} %`]]),
+  ...READ_KEYS.filter((k) => r.growth_reads?.[k]).map((k) => [`${k.replace(/_ms$/, "")} ms: empty → ${GROWTH_ROWS} rows`, `${fmt(r.reads[k])} → ${fmt(r.growth_reads[k])} (${ratios[`growth_${k}_vs_empty`].toFixed(2)}×)`]),
+  ...(r.retention_bulk
+    ? [
+        ["bulk tasks/s while retention deletes", fmt(r.retention_bulk.tasks_per_s)],
+        ...(ratios.retention_bulk_vs_growth_tasks_per_s === undefined ? [] : [["… vs growth bulk", `${(ratios.retention_bulk_vs_growth_tasks_per_s * 100).toFixed(0)} %`]]),
+        ["retention rows deleted meanwhile, per s (per window)", `${fmt(r.retention_bulk.pruned_per_s)} (${fmt(r.retention_bulk.pruned)})`],
+      ]
+    : []),
+  ...["all", ...INDEXES].filter((k) => r[`index_cost_${k}`]).map((k) => [`bulk runtime CPU µs/task, ${k === "all" ? "all indexes" : `without ${k}`}`, fmt(r[`index_cost_${k}`].runtime_cpu_us_per_task)]),
 ];
-console.log(`\nmedian (min–max) of ${RUNS} runs\n`);
+console.log(`\nmedian (min–max) of ${RUNS} runs; ${restarts.count} request(s) retried after "worker restarted mid-request"\n`);
 console.log("| scenario | result |\n| --- | --- |");
 for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
 console.log(partial ? `\npartial run (BENCH_ONLY=${ONLY.join(",")}): bench/results.json left as it was` : "\nwrote bench/results.json");

@@ -1,5 +1,6 @@
 import { sleep } from "../scripts/dev-server.mjs";
-import { closedLoop, percentile, postJson, tasksSince, waitDrained } from "./lib.mjs";
+import { closedLoop, getBody, getText, percentile, postJson, sequential, tasksSince, waitDrained } from "./lib.mjs";
+import { SEED_DOMAIN } from "./seed.mjs";
 
 const NOOP = { type: "ping" };
 /**
@@ -79,4 +80,36 @@ export async function latency(base, rate = 50, durationMs = 20_000) {
     .map((t) => Date.parse(t.updated_at) - Date.parse(t.created_at))
     .sort((a, b) => a - b);
   return { tasks: lat.length, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99) };
+}
+
+/**
+ * 4. Reads and small writes, one request at a time, `n` of each → p50/p99 per kind: the scrape,
+ * the dashboard's poll, the task list (plain, each filter, a second page), a short-id lookup,
+ * one submission, and one bulk call. 100 tasks of SEED_DOMAIN are added first, so the domain
+ * filter has matches on an empty database too.
+ */
+export async function reads(base, n = 200) {
+  const { items } = await postJson(base, "/tasks/batch", { tasks: Array.from({ length: 100 }, () => ({ ...NOOP, domain: SEED_DOMAIN, run_immediately: false })) });
+  const prefix = items[0].id.slice(0, 8);
+  const { next_cursor: cursor } = await getBody(base, `/tasks?domain=${SEED_DOMAIN}&limit=50`);
+  const kinds = {
+    metrics: () => getText(base, "/metrics"),
+    stats: () => getBody(base, "/stats?minutes=60"),
+    list: () => getBody(base, "/tasks?limit=50"),
+    list_status: () => getBody(base, "/tasks?status=completed&limit=50"),
+    list_type: () => getBody(base, "/tasks?type=ping&limit=50"),
+    list_domain: () => getBody(base, `/tasks?domain=${SEED_DOMAIN}&limit=50`),
+    list_page_2: () => getBody(base, `/tasks?domain=${SEED_DOMAIN}&limit=50&cursor=${cursor}`),
+    prefix: () => getBody(base, `/tasks/${prefix}`),
+    submit: () => postJson(base, "/tasks", { ...NOOP, run_immediately: false }),
+    // Nothing has failed: the cost of one bulk call that finds nothing to do.
+    bulk_retry: () => postJson(base, "/tasks/bulk/retry", { status: "failed", limit: 1000 }),
+  };
+  const out = {};
+  for (const [kind, fn] of Object.entries(kinds)) {
+    const { p50, p99 } = await sequential(n, fn);
+    out[`${kind}_p50_ms`] = p50;
+    out[`${kind}_p99_ms`] = p99;
+  }
+  return out;
 }

@@ -13,12 +13,19 @@ commands:
                                  --after ID (repeatable): depends on these tasks,
                                  --callback URL: webhook when it finishes,
                                  --wait: follow it until it finishes)
-  list                          recent tasks     (--status S, --type T, --limit N, --cursor C)
+  list                          recent tasks     (--status S, --type T, --domain D, --limit N, --cursor C)
   show <id|prefix>              a task, its result or error, its parents and its timeline
   watch <id|prefix>             follow a task until it is completed, failed or cancelled
                                  (--interval MS, default 500; --timeout S, default none)
   cancel <id|prefix>            cancel a created, queued, retry or running task
   run <id|prefix>               queue a created, failed, retry or cancelled task now
+  retry [filter]                queue failed or cancelled tasks matching the filter again
+  cancel [filter]               cancel unfinished tasks matching the filter
+  purge [filter]                delete finished tasks matching the filter
+                                 filter (at least one): --status S, --type T, --domain D,
+                                 --created-before ISO, --created-after ISO, --error-contains X;
+                                 --limit N (at most 1000 per call, default 100), --cursor C,
+                                 --all: repeat until every match is done
   health                        /health and /readyz (exit 1 when not ready)
   metrics [prefix]              Prometheus metrics, optionally only names starting with prefix
 
@@ -62,6 +69,10 @@ const OPTIONS = {
   cursor: { type: "string" },
   interval: { type: "string" },
   timeout: { type: "string" },
+  "created-before": { type: "string" },
+  "created-after": { type: "string" },
+  "error-contains": { type: "string" },
+  all: { type: "boolean", default: false },
 } as const;
 
 type Options = ReturnType<typeof parse>["values"];
@@ -230,6 +241,7 @@ const list: Command = async (cli, opts) => {
     // The server checks the status (an unknown one is its 400); the type only follows the route.
     ...(opts.status ? { status: opts.status as "queued" } : {}),
     ...(opts.type ? { type: opts.type } : {}),
+    ...(opts.domain ? { domain: opts.domain } : {}),
     ...(opts.limit ? { limit: opts.limit } : {}),
     ...(opts.cursor ? { cursor: opts.cursor } : {}),
   };
@@ -380,7 +392,56 @@ const metrics: Command = async (cli, opts, positionals) => {
   return 0;
 };
 
-const COMMANDS: Record<string, Command> = { submit, list, show, watch, cancel: action("cancel"), run: action("run"), health, metrics };
+const BULK_DONE = { retry: "retried", cancel: "cancelled", purge: "purged" } as const;
+
+/** retry / cancel / purge over a filter: one call, or with --all every call until `next` is null. */
+const bulk =
+  (verb: keyof typeof BULK_DONE): Command =>
+  async (cli, opts) => {
+    const filter = {
+      ...(opts.status ? { status: opts.status as "failed" } : {}),
+      ...(opts.type ? { type: opts.type } : {}),
+      ...(opts.domain ? { domain: opts.domain } : {}),
+      ...(opts["created-before"] ? { created_before: opts["created-before"] } : {}),
+      ...(opts["created-after"] ? { created_after: opts["created-after"] } : {}),
+      ...(opts["error-contains"] ? { error_contains: opts["error-contains"] } : {}),
+    };
+    if (Object.keys(filter).length === 0) {
+      throw new CliError(`${verb} needs ${verb === "cancel" ? "a task id or " : ""}a filter: --status, --type, --domain, --created-before, --created-after or --error-contains\n\n${USAGE}`, 2);
+    }
+    const limit = number(opts.limit, "limit");
+    let cursor = opts.cursor;
+    let affected = 0;
+    let calls = 0;
+    for (;;) {
+      const json = { ...filter, ...(limit === undefined ? {} : { limit }), ...(cursor ? { cursor } : {}) };
+      const step = await (await send(cli, cli.api.tasks.bulk[verb].$post({ json }))).json();
+      affected += step.affected;
+      calls++;
+      cursor = step.next ?? undefined;
+      if (!opts.all || !cursor) break;
+    }
+    if (opts.json) printJson(opts.all ? { affected, calls } : { affected, next: cursor ?? null });
+    else {
+      out(`${BULK_DONE[verb]} ${affected} task${affected === 1 ? "" : "s"}${opts.all ? ` in ${calls} call${calls === 1 ? "" : "s"}` : ""}`);
+      if (cursor) out(`more may match: repeat with --cursor ${cursor}, or use --all`);
+    }
+    return 0;
+  };
+
+const COMMANDS: Record<string, Command> = {
+  submit,
+  list,
+  show,
+  watch,
+  // With an id, the one task; without, the bulk form over a filter.
+  cancel: (cli, opts, positionals, argv) => (positionals[1] ? action("cancel") : bulk("cancel"))(cli, opts, positionals, argv),
+  run: action("run"),
+  retry: bulk("retry"),
+  purge: bulk("purge"),
+  health,
+  metrics,
+};
 
 async function main(argv: string[]): Promise<number> {
   const { values: opts, positionals } = parse(argv);

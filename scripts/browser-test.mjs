@@ -1,6 +1,7 @@
 // npm run test:browser: Debian's chromium, driven by playwright-core, against a fresh dev server
 // on a free loopback port with API_TOKEN set. Enters the token, submits a task with the form,
-// sees it reach `completed` in the list, opens its timeline, and takes two screenshots: into a
+// sees it reach `completed` in the list, opens its timeline, retries the failed tasks shown with
+// "retry all shown" (accepting its confirm()), and takes two screenshots: into a
 // temporary directory, or over docs/dashboard*.png with UPDATE_SCREENSHOTS=1 (so CI leaves the
 // tracked images alone). Hard deadline: 150 s.
 import { existsSync, mkdtempSync } from "node:fs";
@@ -105,6 +106,30 @@ try {
   if (!cancel) throw new Error("no cancel button on the created task");
   await page.screenshot({ path: path.join(SHOTS, "dashboard.png"), fullPage: true });
   step(`list shows ${rows} tasks; screenshots saved to ${SHOTS}/dashboard.png and dashboard-task.png`);
+
+  // "retry all shown" over the failed filter: a confirm(), then one bulk retry of exactly the shown task.
+  await page.selectOption("#filter-status", "failed");
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#tasks tbody tr[data-id]")];
+    return rows.length > 0 && rows.every((tr) => tr.getAttribute("data-status") === "failed");
+  });
+  await page.waitForSelector("#retry-shown:not([hidden])");
+  const shownFailed = await page.$$eval("#tasks tbody tr[data-id]", (trs) => trs.map((tr) => tr.getAttribute("data-id")));
+  const dialogs = [];
+  page.once("dialog", (d) => {
+    dialogs.push(d.message());
+    void d.accept();
+  });
+  await page.click("#retry-shown");
+  await page.waitForFunction((n) => document.getElementById("flash")?.textContent?.includes(`retried ${n} task`), shownFailed.length);
+  if (!/^Retry the \d+ failed or cancelled tasks shown\?/.test(dialogs[0] ?? "")) throw new Error(`unexpected confirm: ${dialogs[0]}`);
+  for (const failedId of shownFailed) {
+    const ev = await getJson(base, `/tasks/${failedId}/events`, { headers: auth });
+    if (!ev.body.items.some((e) => e.message === "bulk retry" && e.from_status === "failed" && e.to_status === "queued")) {
+      throw new Error(`task ${failedId} has no bulk retry event: ${JSON.stringify(ev.body.items)}`);
+    }
+  }
+  step(`"retry all shown" asked for confirmation and retried the ${shownFailed.length} failed task(s) shown`);
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
   ok = true;

@@ -110,6 +110,29 @@ try {
     json: (s) => (s.length === 1 && s[0].value >= 3 ? null : `got ${JSON.stringify(s)}`),
   });
 
+  // bulk forms: cancel, retry and purge over a filter, one call or --all
+  const held = await getJson(base, "/tasks/batch", {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify({ tasks: Array.from({ length: 5 }, () => ({ type: "test_task", domain: "cli-bulk", run_immediately: false })) }),
+  });
+  if (held.status !== 201) throw new Error(`POST /tasks/batch answered ${held.status}: ${JSON.stringify(held.body)}`);
+  await check("cancel --domain --limit 2 (bulk, one call)", ["cancel", "--domain", "cli-bulk", "--limit", "2"], { stdout: ["cancelled 2 tasks", "more may match: repeat with --cursor "] });
+  await check("cancel --domain --all --json", ["cancel", "--domain", "cli-bulk", "--all", "--json"], {
+    json: (r) => (r.affected === 3 && r.calls >= 1 ? null : `got ${JSON.stringify(r)}`),
+  });
+  await check("list --domain --status cancelled", ["list", "--domain", "cli-bulk", "--status", "cancelled", "--json"], {
+    json: (p) => (p.items.length === 5 ? null : `${p.items.length} cancelled`),
+  });
+  await check("retry --status cancelled --domain --json", ["retry", "--status", "cancelled", "--domain", "cli-bulk", "--limit", "10", "--json"], {
+    json: (r) => (r.affected === 5 && r.next === null ? null : `got ${JSON.stringify(r)}`),
+  });
+  await check("purge --type --all", ["purge", "--type", "general_query", "--all"], { stdout: [/^purged [1-9]\d* tasks? in 1 call$/m] });
+  await check("show a purged task: 404, exit 1", ["show", id], { code: 1, stderr: ["[HTTP 404]"] });
+  await check("purge a status it cannot touch: 400, exit 1", ["purge", "--status", "running"], { code: 1, stderr: ["status", "[HTTP 400]"] });
+  await check("usage: retry without a filter exits 2", ["retry"], { code: 2, stderr: ["retry needs a filter"] });
+  await check("usage: cancel without an id or a filter exits 2", ["cancel"], { code: 2, stderr: ["cancel needs a task id or a filter"] });
+
   // errors: unknown id, ambiguous prefix, bad input, no token, unreachable server, usage
   await check("show an unknown id: 404, exit 1", ["show", "00000000-0000-4000-8000-000000000000"], {
     code: 1,

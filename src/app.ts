@@ -11,6 +11,7 @@ import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 import { organismRoutes } from "./routes/organism";
 import { taskBatchRoutes } from "./routes/task-batch";
+import { taskBulkRoutes } from "./routes/task-bulk";
 import { taskQueryRoutes } from "./routes/task-queries";
 import { taskRoutes } from "./routes/tasks";
 import { SERVICE_NAME, SERVICE_VERSION } from "./version";
@@ -26,6 +27,8 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
   const api = createRouter()
     .route("/", healthRoutes)
     .route("/", taskBatchRoutes)
+    // Before the task routes: `/tasks/{id}/cancel` would otherwise take `/tasks/bulk/cancel`.
+    .route("/", taskBulkRoutes)
     .route("/", taskQueryRoutes)
     .route("/", taskRoutes)
     .route("/", organismRoutes)

@@ -2,6 +2,8 @@ import { z } from "zod";
 
 const seconds = (def: number) => z.coerce.number().finite().positive().default(def);
 const count = (def: number) => z.coerce.number().int().positive().default(def);
+/** A retention in seconds; 0 keeps forever. */
+const retention = (def: number) => z.coerce.number().finite().nonnegative().default(def);
 /** wrangler [vars] arrive as strings; an empty string means "use the default". */
 const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 
@@ -20,6 +22,11 @@ const configFields = z.object({
   RETRY_MAX_S: z.preprocess(blankAsUndefined, seconds(300)),
   SWEEP_AFTER_S: z.preprocess(blankAsUndefined, seconds(60)),
   REAP_BATCH: z.preprocess(blankAsUndefined, count(200)),
+  RETAIN_COMPLETED_S: z.preprocess(blankAsUndefined, retention(7 * 86_400)),
+  RETAIN_CANCELLED_S: z.preprocess(blankAsUndefined, retention(7 * 86_400)),
+  RETAIN_FAILED_S: z.preprocess(blankAsUndefined, retention(30 * 86_400)),
+  /** Rows per retention DELETE: one chunk holds D1's write lock, so it stays short. */
+  RETENTION_BATCH: z.preprocess(blankAsUndefined, z.coerce.number().int().min(1).max(10_000).default(500)),
   ORGANISM_CONFIG: z.preprocess(blankAsUndefined, z.string().optional()),
   CB_FAILURE_THRESHOLD: z.preprocess(blankAsUndefined, count(5)),
   CB_RECOVERY_S: z.preprocess(blankAsUndefined, seconds(30)),

@@ -3,7 +3,7 @@ import { TERMINAL_STATUSES, type TaskRow } from "./db/schema";
 import { wakeOrLeaveToSweeper } from "./dispatch/wakeups";
 import { AppError } from "./errors";
 import { followUpDeps, followUpTerminal } from "./follow-ups";
-import { decodeCursor, encodeCursor, type TaskCursor } from "./lib/cursor";
+import { cursorParam, encodeCursor } from "./lib/cursor";
 import { resolveTask } from "./routes/task-ref";
 import type { TaskInput } from "./schemas/task";
 import type { ListTasksInput } from "./schemas/task-api";
@@ -81,13 +81,7 @@ export async function run(ops: TaskOps, ref: string): Promise<TaskRow> {
 }
 
 export async function list(ops: TaskOps, q: ListTasksInput): Promise<{ items: TaskJson[]; next_cursor: string | null }> {
-  let after: TaskCursor | undefined;
-  if (q.cursor !== undefined) {
-    const decoded = decodeCursor(q.cursor);
-    if (!decoded.ok) throw new AppError("validation_failed", `cursor: ${decoded.reason}`, { fields: [{ path: "cursor", message: decoded.reason }] });
-    after = decoded.cursor;
-  }
-  const page = await listTasks(ops.db, { status: q.status, type: q.type, domain: q.domain, limit: q.limit, after });
+  const page = await listTasks(ops.db, { status: q.status, type: q.type, domain: q.domain, limit: q.limit, after: cursorParam(q.cursor) });
   const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
   return { items: page.rows.map(taskToJson), next_cursor: next };
 }

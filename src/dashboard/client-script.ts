@@ -121,7 +121,43 @@ export const CLIENT_SCRIPT = String.raw`
     refresh();
   }
 
+  /** The failed and cancelled tasks the list shows: what "retry all shown" retries. */
+  var retryable = [];
+  var RETRYABLE = { failed: 1, cancelled: 1 };
+
+  function renderRetryShown(items) {
+    retryable = items.filter(function (t) { return RETRYABLE[t.status]; });
+    var button = $("retry-shown");
+    button.hidden = retryable.length === 0;
+    button.textContent = "retry all shown (" + retryable.length + ")";
+  }
+
+  /**
+   * One bulk retry of exactly the shown failed/cancelled tasks: the list's filter, bounded to the
+   * creation times shown, at most as many as shown (the bulk route goes newest first, like the list).
+   */
+  async function retryShown() {
+    if (!retryable.length) return;
+    if (!confirm("Retry the " + retryable.length + " failed or cancelled tasks shown? Each starts a fresh set of attempts.")) return;
+    var times = retryable.map(function (t) { return Date.parse(t.created_at); });
+    var body = {
+      created_after: new Date(Math.min.apply(null, times)).toISOString(),
+      created_before: new Date(Math.max.apply(null, times) + 1).toISOString(),
+      limit: retryable.length,
+    };
+    var status = $("filter-status").value;
+    if (RETRYABLE[status]) body.status = status;
+    var type = $("filter-type").value.trim().toLowerCase();
+    if (type) body.type = type;
+    try {
+      var r = await api("/tasks/bulk/retry", { method: "POST", body: body });
+      flash("retried " + r.affected + " task" + (r.affected === 1 ? "" : "s"));
+    } catch (e) { flash("retry all shown failed: " + e.message, true); }
+    refresh();
+  }
+
   function renderTasks(items) {
+    renderRetryShown(items);
     var body = clear($("tasks").tBodies[0]);
     if (!items.length) body.appendChild(el("tr", {}, [el("td", { colspan: "8", class: "muted", text: "no tasks match" })]));
     items.forEach(function (t) {
@@ -266,6 +302,7 @@ export const CLIENT_SCRIPT = String.raw`
     refresh();
   });
   ["filter-status", "filter-limit"].forEach(function (id) { $(id).addEventListener("change", refresh); });
+  $("retry-shown").addEventListener("click", retryShown);
   $("filter-type").addEventListener("input", function () { clearTimeout(this._t); this._t = setTimeout(refresh, 300); });
   $("token-btn").addEventListener("click", function () { $("token-panel").hidden = !$("token-panel").hidden; });
   $("token-form").addEventListener("submit", function (ev) { ev.preventDefault(); setToken($("token-input").value.trim()); $("token-input").value = ""; tick = 0; refresh(); });

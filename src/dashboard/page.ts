@@ -59,6 +59,7 @@ const BODY = `
       <select id="filter-status"><option value="">any status</option>${statusOptions}</select>
       <input id="filter-type" placeholder="type" maxlength="64">
       <select id="filter-limit"><option>20</option><option selected>50</option><option>100</option><option>200</option></select>
+      <button class="act run" id="retry-shown" type="button" hidden>retry all shown</button>
     </div>
     <table id="tasks">
       <thead><tr><th>id</th><th>type</th><th>status</th><th>attempts</th><th>description</th><th>created</th><th>updated</th><th></th></tr></thead>

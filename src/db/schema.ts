@@ -18,6 +18,9 @@ export type WebhookState = (typeof WEBHOOK_STATES)[number];
 
 export const EVENT_ACTORS = ["api", "dispatcher", "reaper", "dlq", "webhook"] as const;
 export type EventActor = (typeof EVENT_ACTORS)[number];
+/** Who may change a task: the timeline's actors, and retention, which only deletes (so writes no entry). */
+export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
+export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
 /** Mirrors migrations/ (0001–0007); times are epoch milliseconds. */
 export const tasks = sqliteTable(
@@ -69,7 +72,7 @@ export const tasks = sqliteTable(
     index("tasks_created_idx").on(t.createdAt, t.id),
     index("tasks_status_created_idx").on(t.status, t.createdAt, t.id),
     index("tasks_type_created_idx").on(t.type, t.createdAt, t.id),
-    index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id),
+    index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id).where(sql`domain IS NOT NULL`),
     index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
     index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
     index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IS NOT NULL`),

@@ -1,3 +1,4 @@
+import { AppError } from "../errors";
 import { FULL_UUID } from "./short-id";
 
 /**
@@ -35,4 +36,12 @@ export function decodeCursor(raw: string): DecodeCursorResult {
   const id = text.slice(dot + 1);
   if (dot < 1 || !/^[0-9]{1,15}$/.test(millis) || !FULL_UUID.test(id)) return invalid;
   return { ok: true, cursor: { createdAt: Number(millis), id } };
+}
+
+/** A `cursor` parameter as routes take it: absent is the start, anything we did not issue is a 400. */
+export function cursorParam(raw: string | undefined): TaskCursor | undefined {
+  if (raw === undefined) return undefined;
+  const decoded = decodeCursor(raw);
+  if (!decoded.ok) throw new AppError("validation_failed", `cursor: ${decoded.reason}`, { fields: [{ path: "cursor", message: decoded.reason }] });
+  return decoded.cursor;
 }

@@ -14,6 +14,8 @@ const COUNTERS: { name: string; help: string; matches: (t: TransitionCount) => b
   { name: "retried", help: "Transitions to retry (by the dispatcher or the reaper).", matches: (t) => t.to_status === "retry" },
   { name: "reaped", help: "Running tasks whose lease expired, moved on by the reaper.", matches: (t) => t.actor === "reaper" },
   { name: "cancelled", help: "Transitions to cancelled.", matches: (t) => t.to_status === "cancelled" },
+  { name: "pruned", help: "Finished tasks deleted by retention (RETAIN_*_S).", matches: (t) => t.actor === "retention" && t.to_status === "deleted" },
+  { name: "purged", help: "Finished tasks deleted by POST /tasks/bulk/purge.", matches: (t) => t.actor === "api" && t.to_status === "deleted" },
 ];
 
 function durationHistogram(h: DurationHistogram): HistogramValue {

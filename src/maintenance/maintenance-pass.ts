@@ -9,6 +9,7 @@ import { reapExpiredLeases } from "../store/reap-expired-leases";
 import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
+import { pruneExpired, type RetentionReport } from "./retention";
 
 /** The dependency backstop's share of a tick. */
 export const DEPENDENTS_BUDGET_MS = 5_000;
@@ -39,6 +40,7 @@ export interface MaintenanceReport {
   dependency_rounds: number;
   /** Webhooks sent again because their first send was lost. */
   webhooks_resent: number;
+  retention: RetentionReport;
 }
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
@@ -50,12 +52,13 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
  * in chunks of REAP_BATCH until none is left or the budget is spent, so thousands of leases lost
  * with a dispatcher come back in one tick. Then one wake-up if there is due work nobody took:
  * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, per-minute
- * rollups older than a day go (the dashboard shows at most an hour).
+ * rollups older than a day go (the dashboard shows at most an hour), and finished tasks past their
+ * retention, within retention's own budget.
  */
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
   const started = deps.now();
-  const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null, dependency_rounds: 0, webhooks_resent: 0 };
+  const report: Omit<MaintenanceReport, "retention"> = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null, dependency_rounds: 0, webhooks_resent: 0 };
   let released = 0;
   while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 5 <= REAP_STATEMENT_BUDGET) {
     const { reaped: rows, dependents } = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
@@ -78,7 +81,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
   }
   if (report.woke) await sendWakeup(deps.queue, report.woke);
   await pruneMinuteRollups(db, deps.now() - MINUTE_ROLLUP_RETENTION_MS);
-  return report;
+  return { ...report, retention: await pruneExpired(deps) };
 }
 
 /**
@@ -86,7 +89,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
  * terminal batches left (a parent with more children than a round takes, failures cascading down
  * a chain, a transition made without a round). Returns how many dependents it queued.
  */
-async function finishDependents(deps: MaintenanceDeps, report: MaintenanceReport): Promise<number> {
+async function finishDependents(deps: MaintenanceDeps, report: Omit<MaintenanceReport, "retention">): Promise<number> {
   const started = deps.now();
   let released = 0;
   for (;;) {

@@ -7,10 +7,19 @@ import { statusSet } from "./status-sql";
 import { transition } from "./transition";
 import { fromRawRow, RETURNING_TASK, type RawTaskRow } from "./raw-row";
 
-export const CANCELLABLE: readonly TaskStatus[] = ["created", "queued", "retry", "running"];
-export const RERUNNABLE: readonly TaskStatus[] = ["created", "failed", "retry", "cancelled"];
+export const CANCELLABLE = ["created", "queued", "retry", "running"] as const satisfies readonly TaskStatus[];
+export const RERUNNABLE = ["created", "failed", "retry", "cancelled"] as const satisfies readonly TaskStatus[];
 /** Run again from these, a task starts a fresh series of attempts. */
 const FRESH_START: readonly TaskStatus[] = ["failed", "cancelled"];
+
+/** A cancelled task holds no lock: a running task's late outcome no longer matches `locked_by`. */
+export const CANCEL_SET = sql`run_after = NULL, locked_by = NULL, lease_expires_at = NULL`;
+/**
+ * Due now; a failed or cancelled task starts a fresh series of attempts, a created or retrying one
+ * keeps its count. Running again, it is no longer a finished parent: its dependents wait for its next end.
+ */
+export const RERUN_SET = sql`attempts = CASE WHEN c.from_status IN ${statusSet(FRESH_START)} THEN 0 ELSE attempts END, run_after = NULL, error = NULL,
+  release_cursor = NULL, waiting_on = 0`;
 
 export interface ApiTransitionResult {
   /** The task after the change; null when its status forbade it. */
@@ -40,7 +49,7 @@ async function apiTransition(db: Db, id: string, from: readonly TaskStatus[], to
  * late outcome no longer matches `locked_by` and is discarded. Null when the status forbids it.
  */
 export function cancelTask(db: Db, id: string, now: number): Promise<ApiTransitionResult> {
-  return apiTransition(db, id, CANCELLABLE, "cancelled", "cancelled by request", sql`run_after = NULL, locked_by = NULL, lease_expires_at = NULL`, now);
+  return apiTransition(db, id, CANCELLABLE, "cancelled", "cancelled by request", CANCEL_SET, now);
 }
 
 /**
@@ -49,17 +58,6 @@ export function cancelTask(db: Db, id: string, now: number): Promise<ApiTransiti
  * (its parents release it). Null when the status forbids it.
  */
 export async function rerunTask(db: Db, id: string, now: number): Promise<TaskRow | null> {
-  const { row } = await apiTransition(
-    db,
-    id,
-    RERUNNABLE,
-    "queued",
-    "run requested",
-    // Running again, it is no longer a finished parent: its dependents wait for its next end.
-    sql`attempts = CASE WHEN c.from_status IN ${statusSet(FRESH_START)} THEN 0 ELSE attempts END, run_after = NULL, error = NULL,
-        release_cursor = NULL, waiting_on = 0`,
-    now,
-    sql`AND NOT (status = 'created' AND waiting_on > 0)`,
-  );
+  const { row } = await apiTransition(db, id, RERUNNABLE, "queued", "run requested", RERUN_SET, now, sql`AND NOT (status = 'created' AND waiting_on > 0)`);
   return row;
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import { tasks, type TaskRow, type TaskStatus } from "../db/schema";
 import type { TaskCursor } from "../lib/cursor";
 import type { Db } from "./db";
@@ -18,19 +18,17 @@ export interface TaskPage {
   last: TaskRow | null;
 }
 
+/** Rows strictly after `cursor` in (created_at DESC, id DESC) order. */
+export const olderThan = (cursor: TaskCursor): SQL => sql`(${tasks.createdAt}, ${tasks.id}) < (${cursor.createdAt}, ${cursor.id})`;
+
 /** One page of tasks, newest first, keyset-paginated on (created_at, id). */
 export async function listTasks(db: Db, q: ListTasksQuery): Promise<TaskPage> {
   const where: SQL[] = [];
   if (q.status) where.push(eq(tasks.status, q.status));
   if (q.type) where.push(eq(tasks.type, q.type));
   if (q.domain) where.push(eq(tasks.domain, q.domain));
-  if (q.after) {
-    const older = or(
-      lt(tasks.createdAt, q.after.createdAt),
-      and(eq(tasks.createdAt, q.after.createdAt), lt(tasks.id, q.after.id)),
-    );
-    if (older) where.push(older);
-  }
+  // A row-value comparison is one range of the (…, created_at, id) index; an OR of two terms is not.
+  if (q.after) where.push(olderThan(q.after));
   // One extra row tells whether another page exists without a COUNT.
   const rows = await db
     .select()

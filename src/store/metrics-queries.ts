@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { EVENT_ACTORS, TASK_STATUSES, type EventActor, type TaskStatus } from "../db/schema";
+import { TASK_STATUSES, TRANSITION_ACTORS, type TaskStatus, type TransitionActor } from "../db/schema";
 import type { Db } from "./db";
 import { DURATION_BOUNDS_MS } from "./transition";
 
@@ -10,7 +10,7 @@ import { DURATION_BOUNDS_MS } from "./transition";
  */
 
 export interface TransitionCount {
-  actor: EventActor;
+  actor: TransitionActor;
   from_status: TaskStatus | null;
   /** `deleted` for a task removed by retention or purge. */
   to_status: TaskStatus | "deleted";
@@ -56,7 +56,7 @@ interface RollupRow {
 }
 
 const isStatus = (s: string): s is TaskStatus => (TASK_STATUSES as readonly string[]).includes(s);
-const isActor = (s: string): s is EventActor => (EVENT_ACTORS as readonly string[]).includes(s);
+const isActor = (s: string): s is TransitionActor => (TRANSITION_ACTORS as readonly string[]).includes(s);
 
 function parseTransition(r: RollupRow): TransitionCount | null {
   const [actor = "", from = "", to = ""] = r.label.split("|");

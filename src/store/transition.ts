@@ -1,5 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import type { EventActor } from "../db/schema";
+import type { EventActor, TransitionActor } from "../db/schema";
 import { statusSet, TERMINAL } from "./status-sql";
 
 /**
@@ -42,7 +42,7 @@ const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
 export const minuteOf = (now: number) => Math.floor(now / 60_000) * 60_000;
 
 /** The rollup rows a set of changes adds; also used on its own for inserts (submission). */
-export function rollupUpsert(changes: SQL, actor: EventActor, now: number): SQL {
+export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number): SQL {
   const label = sql`${actor} || '|' || coalesce(from_status, '') || '|' || to_status`;
   const wait = sql`max(${now} - created_at, 0)`;
   const run = sql`max(${now} - locked_at, 0)`;
@@ -91,4 +91,15 @@ export function transition(t: Transition): [SQL, SQL] {
     WHERE tasks.id = c.id
     ${t.returning ?? sql``}`;
   return [rollupUpsert(t.changes, t.actor, t.now), update];
+}
+
+/**
+ * Deletes the rows `changes` yields (with `'deleted' AS to_status`), counted like any transition
+ * (`<actor>|<status>|deleted`), so the status gauges stay the net of the transitions. The timeline
+ * goes with its row. Rows a task comes to own elsewhere (a durable plan's steps) must be deleted
+ * here too, the one place both retention and purge delete through.
+ */
+export function deletion(d: { changes: SQL; actor: TransitionActor; now: number; returning?: SQL }): [SQL, SQL] {
+  const remove = sql`DELETE FROM tasks WHERE id IN (SELECT id FROM (${d.changes})) ${d.returning ?? sql``}`;
+  return [rollupUpsert(d.changes, d.actor, d.now), remove];
 }

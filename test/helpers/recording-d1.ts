@@ -3,6 +3,8 @@ export interface RecordedStatement {
   params: unknown[];
   /** Bytes of the rows it returned (JSON), once it has run. */
   resultBytes?: number;
+  /** How many rows it returned, once it has run. */
+  rows?: number;
 }
 
 const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) ?? "").length;
@@ -18,7 +20,10 @@ export function recordingD1(real: D1Database, log: RecordedStatement[]): D1Datab
     return stmt;
   };
   const recordResult = <T>(entry: RecordedStatement | undefined, result: T): T => {
-    if (entry) entry.resultBytes = jsonBytes((result as { results?: unknown })?.results ?? result);
+    if (!entry) return result;
+    const rows = (result as { results?: unknown })?.results;
+    entry.resultBytes = jsonBytes(rows ?? result);
+    if (Array.isArray(rows)) entry.rows = rows.length;
     return result;
   };
   return new Proxy(real, {

@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, countRows, postJson } from "../helpers/worker";
+import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
+import { api, countRows, fetchWithEnv, postJson } from "../helpers/worker";
 
 interface Task {
   id: string;
@@ -92,6 +94,32 @@ describe("GET /tasks", () => {
     const p2 = await page(`type=${type}&limit=2&cursor=${p1.next_cursor}`);
     expect(p2.items.map((t) => t.id)).toEqual(original.slice(2).map((t) => t.id));
     expect(p2.next_cursor).toBeNull();
+  });
+});
+
+describe("GET /tasks query plans", () => {
+  it("every filter, with or without a cursor, is one range of a (key, created_at, id) index: no sort of the matches", async () => {
+    const cursor = (await page("limit=1")).next_cursor;
+    expect(cursor).not.toBeNull();
+    const filters = ["", "status=completed", "type=ping", "domain=d", "status=failed&type=ping", "status=queued&domain=d", "type=ping&domain=d", "status=retry&type=ping&domain=d"];
+    for (const f of filters) {
+      for (const withCursor of [false, true]) {
+        const log: RecordedStatement[] = [];
+        const q = `limit=5&${f}${withCursor ? `&cursor=${cursor}` : ""}`;
+        const res = await fetchWithEnv(new Request(`http://localhost/tasks?${q}`), { DB: recordingD1(env.DB, log) });
+        expect(res.status).toBe(200);
+        expect(log).toHaveLength(1);
+        const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${log[0]!.sql}`).bind(...log[0]!.params).all<{ detail: string }>();
+        const plan = results.map((r) => r.detail);
+        // One line, so no temp B-tree. With a filter, a SEARCH on its index; with none, the created_at
+        // index read from the newest row and stopped by the LIMIT. The cursor is part of the range.
+        expect(plan, q).toHaveLength(1);
+        const range = withCursor ? "(created_at,id)<(?,?)" : "";
+        const expected = f === "" ? (withCursor ? `SEARCH tasks USING INDEX tasks_created_idx (${range})` : "SCAN tasks USING INDEX tasks_created_idx") : null;
+        if (expected) expect(plan[0], q).toBe(expected);
+        else expect(plan[0], q).toMatch(new RegExp(`^SEARCH tasks USING INDEX tasks_(status|type|domain)_created_idx \\((status|type|domain)=\\?${withCursor ? " AND \\(created_at,id\\)<\\(\\?,\\?\\)" : ""}\\)$`));
+      }
+    }
   });
 });
 

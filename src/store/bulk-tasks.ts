@@ -1,0 +1,113 @@
+import { sql, type SQL } from "drizzle-orm";
+import { TERMINAL_STATUSES, type TaskStatus } from "../db/schema";
+import type { TaskCursor } from "../lib/cursor";
+import { CANCEL_SET, CANCELLABLE, RERUN_SET } from "./cancel-or-rerun";
+import type { Db } from "./db";
+import { sqlBatch } from "./sql-batch";
+import { deletion, transition } from "./transition";
+
+export type BulkAction = "retry" | "cancel" | "purge";
+
+/** The statuses each action may touch: retry starts failed or cancelled tasks again, purge deletes finished ones. */
+export const BULK_STATUSES = {
+  retry: ["failed", "cancelled"],
+  cancel: CANCELLABLE,
+  purge: TERMINAL_STATUSES,
+} as const satisfies Record<BulkAction, readonly TaskStatus[]>;
+
+export interface BulkFilter {
+  status?: TaskStatus | undefined;
+  type?: string | undefined;
+  domain?: string | undefined;
+  /** created_at < this (epoch ms). */
+  createdBefore?: number | undefined;
+  /** created_at >= this (epoch ms). */
+  createdAfter?: number | undefined;
+  /** A substring of the error, ASCII case-insensitive. */
+  errorContains?: string | undefined;
+}
+
+export interface BulkRequest {
+  action: BulkAction;
+  filter: BulkFilter;
+  /** Continue strictly after this task in (created_at DESC, id DESC) order. */
+  after?: TaskCursor | undefined;
+  limit: number;
+}
+
+export interface BulkResult {
+  affected: number;
+  /** Where the next call continues; null when every candidate has been looked at. */
+  next: TaskCursor | null;
+}
+
+/** A call looks at most this many candidates per task it may touch (and never more than MAX_BULK_SCAN). */
+const SCAN_PER_TASK = 10;
+export const MAX_BULK_SCAN = 10_000;
+
+/**
+ * The one indexed column a call walks, so the walk is one range of a `(column, created_at, id)`
+ * index in keyset order whatever else the filter says: no sort of the matches, no scan beyond the
+ * window. The status filter is the narrowest, then type, then domain; with none, `created_at`.
+ */
+function walk(f: BulkFilter, after: TaskCursor | undefined): { terms: SQL[]; driving: "status" | "type" | "domain" | null } {
+  const terms: SQL[] = [];
+  const driving = f.status !== undefined ? "status" : f.type !== undefined ? "type" : f.domain !== undefined ? "domain" : null;
+  if (driving) terms.push(sql`${sql.identifier(driving)} = ${f[driving]}`);
+  if (after) terms.push(sql`(created_at, id) < (${after.createdAt}, ${after.id})`);
+  if (f.createdBefore !== undefined) terms.push(sql`created_at < ${f.createdBefore}`);
+  if (f.createdAfter !== undefined) terms.push(sql`created_at >= ${f.createdAfter}`);
+  return { terms, driving };
+}
+
+const whereAll = (terms: SQL[]) => (terms.length ? sql`WHERE ${sql.join(terms, sql` AND `)}` : sql``);
+
+/** What the walked index cannot check, tested on each candidate row (`t`). */
+function residual(action: BulkAction, f: BulkFilter, driving: string | null): SQL[] {
+  const terms = [sql`t.status IN (${sql.join(BULK_STATUSES[action].map((s) => sql`${s}`), sql`, `)})`];
+  if (f.type !== undefined && driving !== "type") terms.push(sql`t.type = ${f.type}`);
+  if (f.domain !== undefined && driving !== "domain") terms.push(sql`t.domain = ${f.domain}`);
+  // instr, not LIKE: the user's text is never a pattern.
+  if (f.errorContains !== undefined) terms.push(sql`instr(lower(t.error), lower(${f.errorContains})) > 0`);
+  return terms;
+}
+
+/**
+ * One bounded step of a bulk operation, in one D1 batch (one transaction): the window is the
+ * next `scan` candidates of the walked index after the cursor, newest first; of those, the first
+ * `limit` that match the whole filter are retried, cancelled or deleted, each through a counted
+ * transition (a timeline entry for retry and cancel; `api|<status>|deleted` for purge). `next` is
+ * the last task touched when `limit` was reached, else the end of a full window, else null.
+ */
+export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<BulkResult> {
+  const scan = Math.min(req.limit * SCAN_PER_TASK, MAX_BULK_SCAN);
+  const { terms, driving } = walk(req.filter, req.after);
+  const window = sql`SELECT id FROM tasks ${whereAll(terms)} ORDER BY created_at DESC, id DESC LIMIT ${scan}`;
+  const windowEnd = sql`SELECT created_at, id FROM tasks ${whereAll(terms)} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${scan - 1}`;
+  const to = req.action === "retry" ? "queued" : req.action === "cancel" ? "cancelled" : "deleted";
+  const message = req.action === "retry" ? "bulk retry" : req.action === "cancel" ? "cancelled by bulk request" : null;
+  const changes = sql`
+    SELECT t.id, t.status AS from_status, ${to} AS to_status, t.attempts AS attempt, ${message} AS message, t.created_at, t.locked_at
+    FROM (${window}) AS w CROSS JOIN tasks AS t ON t.id = w.id
+    WHERE ${sql.join(residual(req.action, req.filter, driving), sql` AND `)}
+    ORDER BY t.created_at DESC, t.id DESC LIMIT ${req.limit}`;
+  const [rollup, write] =
+    req.action === "purge"
+      ? deletion({ changes, actor: "api", now, returning: sql`RETURNING id, created_at` })
+      : transition({
+          changes,
+          actor: "api",
+          now,
+          set: req.action === "retry" ? RERUN_SET : CANCEL_SET,
+          returning: sql`RETURNING tasks.id AS id, tasks.created_at AS created_at`,
+        });
+  // The window's end is read first: the write moves rows out of a status the walk may follow.
+  const [ends, , touched] = await sqlBatch<[{ created_at: number; id: string }, unknown, { id: string; created_at: number }]>(db, [windowEnd, rollup, write]);
+  const end = ends[0];
+  const oldest = touched.reduce<TaskCursor | null>(
+    (min, r) => (min === null || r.created_at < min.createdAt || (r.created_at === min.createdAt && r.id < min.id) ? { createdAt: r.created_at, id: r.id } : min),
+    null,
+  );
+  const next = touched.length === req.limit ? oldest : end ? { createdAt: end.created_at, id: end.id } : null;
+  return { affected: touched.length, next };
+}
