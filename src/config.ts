@@ -5,6 +5,19 @@ const count = (def: number) => z.coerce.number().int().positive().default(def);
 /** wrangler [vars] arrive as strings; an empty string means "use the default". */
 const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 
+const concurrencyLimits = z
+  .string()
+  .default("{}")
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1).max(128), z.number().int().min(1).max(1000), { error: "must map key prefixes to limits 1-1000" }));
+
 const configFields = z.object({
   OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),
   FAST_PATH_LATENCY_SLO_MS: z.preprocess(blankAsUndefined, seconds(1000)),
@@ -30,6 +43,10 @@ const configFields = z.object({
   /** Must equal `period` of the [[ratelimits]] binding (the binding cannot report it); sent as Retry-After. */
   RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(10)),
   API_TOKEN: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+  /** Default concurrency limit per key prefix, e.g. {"tenant:": 5}; the longest matching prefix wins. */
+  CONCURRENCY_LIMITS: z.preprocess(blankAsUndefined, concurrencyLimits),
+  /** A cron slot later than this is missed (its schedule's `missed` policy applies); a later alarm still fires it. */
+  SCHEDULE_GRACE_S: z.preprocess(blankAsUndefined, seconds(60)),
 });
 
 /**

@@ -3,6 +3,7 @@ import { wakeOrLeaveToSweeper, wakeupDelaySeconds } from "./dispatch/wakeups";
 import type { TaskMessage } from "./dispatch/message";
 import { AppError } from "./errors";
 import { canonicalJson, sha256Hex } from "./lib/canonical-json";
+import { defaultConcurrencyLimit } from "./lib/concurrency-limit";
 import { utf8Bytes } from "./lib/platform-limits";
 import type { TaskInput } from "./schemas/task";
 import { createTasks, type CreatedTask, type NewTask } from "./store/create-tasks";
@@ -21,6 +22,15 @@ function requestHash(input: TaskInput): Promise<string> {
   return sha256Hex(canonicalJson(body));
 }
 
+function flowFields(input: TaskInput, config: Config): Pick<NewTask, "priority" | "concurrency_key" | "concurrency_limit"> {
+  const key = input.concurrency_key ?? null;
+  return {
+    priority: input.priority,
+    concurrency_key: key,
+    concurrency_limit: key === null ? null : (input.concurrency_limit ?? defaultConcurrencyLimit(key, config.CONCURRENCY_LIMITS)),
+  };
+}
+
 async function toNewTask(input: TaskInput, config: Config, headerKey: string | null): Promise<NewTask> {
   const key = headerKey ?? input.idempotency_key ?? null;
   return {
@@ -36,6 +46,7 @@ async function toNewTask(input: TaskInput, config: Config, headerKey: string | n
     idempotency_key: key,
     input_bytes: utf8Bytes(JSON.stringify(input.params)) + utf8Bytes(input.description ?? ""),
     request_hash: key === null ? null : await requestHash(input),
+    ...flowFields(input, config),
   };
 }
 

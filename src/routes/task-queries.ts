@@ -6,6 +6,7 @@ import { toIso } from "../lib/time";
 import { errorResponses, taskIdParamSchema } from "../schemas/task";
 import { listTasksQuerySchema, taskPageSchema, taskStatusSchema } from "../schemas/task-api";
 import { openDb } from "../store/db";
+import { flowStates } from "../store/flow-state";
 import { listTasks } from "../store/list-tasks";
 import { taskToJson } from "../store/task-json";
 import { resolveTask } from "./task-ref";
@@ -36,9 +37,14 @@ taskQueryRoutes.openapi(
       }
       after = decoded.cursor;
     }
-    const page = await listTasks(openDb(c.env.DB), { status: q.status, type: q.type, domain: q.domain, limit: q.limit, after });
+    const db = openDb(c.env.DB);
+    const page = await listTasks(db, {
+      status: q.status, type: q.type, domain: q.domain, limit: q.limit, after,
+      concurrencyKey: q.concurrency_key, flow: q.flow,
+    });
     const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
-    return c.json({ items: page.rows.map(taskToJson), next_cursor: next }, 200);
+    const flow = await flowStates(db, page.rows);
+    return c.json({ items: page.rows.map((r) => taskToJson(r, flow.get(r.id))), next_cursor: next }, 200);
   },
 );
 

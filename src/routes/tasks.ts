@@ -7,6 +7,7 @@ import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "../store/cancel-
 import { openDb } from "../store/db";
 import { wakeOrLeaveToSweeper } from "../dispatch/wakeups";
 import { eventToJson } from "../store/event-json";
+import { flowStates } from "../store/flow-state";
 import { taskToJson } from "../store/task-json";
 import { submitTasks } from "../submit-tasks";
 import { resolveTask } from "./task-ref";
@@ -62,8 +63,10 @@ taskRoutes.openapi(
     responses: { 200: taskResponse("the task"), ...errorResponses(400, 404, 409) },
   }),
   async (c) => {
-    const row = await resolveTask(openDb(c.env.DB), c.req.valid("param").id);
-    return c.json(taskToJson(row), 200);
+    const db = openDb(c.env.DB);
+    const row = await resolveTask(db, c.req.valid("param").id);
+    const flow = await flowStates(db, [row]);
+    return c.json(taskToJson(row, flow.get(row.id)), 200);
   },
 );
 

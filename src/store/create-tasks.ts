@@ -21,6 +21,11 @@ export interface NewTask {
   input_bytes: number;
   /** Fingerprint of the submitted body; set with an idempotency key. */
   request_hash: string | null;
+  /** Seconds of head start in the claim order. */
+  priority: number;
+  concurrency_key: string | null;
+  /** Set with a key: the most of the key's tasks running at once. */
+  concurrency_limit: number | null;
 }
 
 export interface CreatedTask {
@@ -52,11 +57,14 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
   const [inserted, , existing] = await sqlBatch<[RawTaskRow, unknown, RawTaskRow]>(db, [
     sql`
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
-                         params, run_after, idempotency_key, input_bytes, request_hash, events, created_at, updated_at)
+                         params, run_after, idempotency_key, input_bytes, request_hash, events, created_at, updated_at,
+                         priority, concurrency_key, concurrency_limit, held)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
              j.value->>'description', j.value->>'domain', j.value->>'drift_score',
              json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key',
-             j.value->>'input_bytes', j.value->>'request_hash', ${firstTimelineEntry(now, sql`j.value->>'status'`)}, ${now}, ${now}
+             j.value->>'input_bytes', j.value->>'request_hash', ${firstTimelineEntry(now, sql`j.value->>'status'`)}, ${now}, ${now},
+             j.value->>'priority', j.value->>'concurrency_key', j.value->>'concurrency_limit',
+             EXISTS (SELECT 1 FROM task_types AS p WHERE p.type = j.value->>'type' AND p.paused = 1)
       FROM json_each(${payload}) AS j WHERE NOT EXISTS (${conflicting})
       ON CONFLICT DO NOTHING
       RETURNING *`,

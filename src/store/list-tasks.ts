@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { tasks, type TaskRow, type TaskStatus } from "../db/schema";
 import type { TaskCursor } from "../lib/cursor";
 import type { Db } from "./db";
@@ -7,6 +7,9 @@ export interface ListTasksQuery {
   status?: TaskStatus | undefined;
   type?: string | undefined;
   domain?: string | undefined;
+  concurrencyKey?: string | undefined;
+  /** Waiting tasks held back: by a pause, or by their key's limit. */
+  flow?: "paused" | "waiting_on_key" | undefined;
   /** Rows strictly after this one in (created_at DESC, id DESC) order. */
   after?: TaskCursor | undefined;
   limit: number;
@@ -18,12 +21,22 @@ export interface TaskPage {
   last: TaskRow | null;
 }
 
+/** Through the keys table, so only the keys in that state are looked at (tasks_key_created_idx). */
+function flowFilter(flow: "paused" | "waiting_on_key"): SQL {
+  const keysWhere = flow === "paused" ? sql`paused = 1` : sql`paused = 0 AND running >= max_running`;
+  const byKey = sql`${tasks.concurrencyKey} IN (SELECT key FROM concurrency_keys WHERE ${keysWhere})`;
+  const waiting = sql`${tasks.status} IN ('queued', 'retry')`;
+  return flow === "paused" ? sql`${waiting} AND (${tasks.held} = 1 OR ${byKey})` : sql`${waiting} AND ${tasks.held} = 0 AND ${byKey}`;
+}
+
 /** One page of tasks, newest first, keyset-paginated on (created_at, id). */
 export async function listTasks(db: Db, q: ListTasksQuery): Promise<TaskPage> {
   const where: SQL[] = [];
   if (q.status) where.push(eq(tasks.status, q.status));
   if (q.type) where.push(eq(tasks.type, q.type));
   if (q.domain) where.push(eq(tasks.domain, q.domain));
+  if (q.concurrencyKey) where.push(eq(tasks.concurrencyKey, q.concurrencyKey));
+  if (q.flow) where.push(flowFilter(q.flow));
   if (q.after) {
     const older = or(
       lt(tasks.createdAt, q.after.createdAt),

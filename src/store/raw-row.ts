@@ -27,6 +27,9 @@ export interface RawTaskRow {
   request_hash: string | null;
   sort_key: number | null;
   events: string;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
+  held: number;
 }
 
 /** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
@@ -34,6 +37,7 @@ const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
   "priority", "input_bytes", "request_hash", "sort_key", "events",
+  "concurrency_key", "concurrency_limit", "held",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -67,5 +71,8 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     requestHash: r.request_hash,
     sortKey: r.sort_key,
     events: JSON.parse(r.events) as TimelineEntry[],
+    concurrencyKey: r.concurrency_key,
+    concurrencyLimit: r.concurrency_limit,
+    held: r.held,
   };
 }

@@ -3,7 +3,7 @@ import type { Db } from "./db";
 import { errorMessage } from "../lib/error-message";
 
 /** The newest file in migrations/; a test keeps this in step with the folder. */
-export const LATEST_MIGRATION = "0003_timeline_in_row_and_rollups.sql";
+export const LATEST_MIGRATION = "0006_flow_control_and_schedules.sql";
 
 export type SchemaCheck = { ok: true } | { ok: false; error: string };
 
