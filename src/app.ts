@@ -7,6 +7,7 @@ import { auth, type AuthOptions } from "./lib/auth";
 import { rateLimit } from "./lib/rate-limit";
 import { createRouter } from "./lib/router";
 import { dashboardRoutes } from "./routes/dashboard";
+import { flowControlRoutes } from "./routes/flow-control";
 import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 import { organismRoutes } from "./routes/organism";
@@ -28,6 +29,7 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
   api.route("/", taskQueryRoutes);
   api.route("/", taskRoutes);
   api.route("/", organismRoutes);
+  api.route("/", flowControlRoutes);
   api.route("/", metricsRoutes);
   api.route("/", dashboardRoutes);
 
