@@ -8,6 +8,7 @@ import { rateLimit } from "./lib/rate-limit";
 import { createRouter } from "./lib/router";
 import { dashboardRoutes } from "./routes/dashboard";
 import { flowControlRoutes } from "./routes/flow-control";
+import { scheduleRoutes } from "./routes/schedules";
 import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 import { organismRoutes } from "./routes/organism";
@@ -30,6 +31,7 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
   api.route("/", taskRoutes);
   api.route("/", organismRoutes);
   api.route("/", flowControlRoutes);
+  api.route("/", scheduleRoutes);
   api.route("/", metricsRoutes);
   api.route("/", dashboardRoutes);
 

@@ -6,6 +6,7 @@ import { oldestDueTouch } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
+import { fireDueSchedules, type ScheduleReport } from "./fire-schedules";
 
 export interface MaintenanceDeps {
   db: Db;
@@ -25,6 +26,8 @@ export interface MaintenanceReport {
   reap_drained: boolean;
   /** Why a wake-up was sent, if one was. */
   woke: WakeReason | null;
+  /** Cron slots fired and skipped, and when the next is due (the alarm's next time, if sooner than a tick). */
+  schedules: ScheduleReport;
 }
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
@@ -32,7 +35,8 @@ export const REAP_BUDGET_MS = 10_000;
 const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 
 /**
- * One reaper + sweeper tick. The reaper drains: expired leases go back to `retry` (or `failed`)
+ * One maintenance tick. First the schedules whose slot has come fire (their own budget), so a
+ * long reaper drain never makes a slot late. The reaper drains: expired leases go back to `retry` (or `failed`)
  * in chunks of REAP_BATCH until none is left or the budget is spent, so thousands of leases lost
  * with a dispatcher come back in one tick. Then one wake-up if there is due work nobody took:
  * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, per-minute
@@ -41,7 +45,8 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
   const started = deps.now();
-  const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null };
+  const schedules = await fireDueSchedules(deps);
+  const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null, schedules };
   while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 2 <= REAP_STATEMENT_BUDGET) {
     const rows = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
     report.reap_chunks++;

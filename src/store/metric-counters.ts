@@ -5,6 +5,10 @@ import type { Db } from "./db";
 export const COUNTER = {
   /** Wake-up messages that exhausted the queue's retries and reached the DLQ. */
   wakeupsDeadLettered: "wakeups_dead_lettered",
+  /** Tasks created by cron schedules' slots. */
+  scheduleTasksFired: "schedule_tasks_fired",
+  /** Cron slots missed and not fired (their schedule's `missed` policy). */
+  scheduleSlotsSkipped: "schedule_slots_skipped",
 } as const;
 
 export type CounterName = (typeof COUNTER)[keyof typeof COUNTER];
