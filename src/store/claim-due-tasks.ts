@@ -40,9 +40,11 @@ const due = (now: number) => sql`sort_key <= ${now} AND (run_after IS NULL OR ru
  * Due tasks without a concurrency key: a range of the partial due index, oldest order key first
  * (no sort of all due rows). `run_after` is tested on its own because a head start (priority)
  * puts a task's order key before its due time. Paused types' tasks are not in the index (held).
+ * INDEXED BY because, without table statistics, SQLite prefers tasks_status_created_idx here and
+ * sorts every queued row (measured: 200,000 rows sorted per claim).
  */
 const unkeyedDue = (now: number, limit: number) => sql`
-  SELECT id, sort_key, input_bytes, 1 AS turn FROM tasks
+  SELECT id, sort_key, input_bytes, 1 AS turn FROM tasks INDEXED BY tasks_due_idx
   WHERE status IN ('queued', 'retry') AND concurrency_key IS NULL AND held = 0 AND ${due(now)}
   ORDER BY sort_key, id LIMIT ${limit}`;
 
@@ -62,7 +64,7 @@ const keyedDue = (now: number, limit: number) => sql`
           WHERE waiting > 0 AND paused = 0 AND running < max_running
           ORDER BY served_at, key LIMIT ${limit}) AS k
     JOIN tasks AS t ON t.id IN (
-      SELECT id FROM tasks
+      SELECT id FROM tasks INDEXED BY tasks_key_due_idx
       WHERE concurrency_key = k.key AND status IN ('queued', 'retry') AND concurrency_key IS NOT NULL AND held = 0 AND ${due(now)}
       ORDER BY sort_key, id LIMIT ${limit}))
   WHERE turn <= slots`;
@@ -85,9 +87,10 @@ function dueCandidates(req: Pick<ClaimRequest, "now" | "maxTasks" | "maxInputByt
     WHERE n = 1 OR bytes <= ${req.maxInputBytes}`;
 }
 
-/** One seek of the partial index over waiting tasks that have a run_after. */
+/** One seek of the partial index over waiting tasks that have a run_after (INDEXED BY: see unkeyedDue). */
 const nextRunAfterQuery = (now: number) => sql`
-  SELECT min(run_after) AS next FROM tasks WHERE status IN ('queued', 'retry') AND run_after > ${now}`;
+  SELECT min(run_after) AS next FROM tasks INDEXED BY tasks_waiting_idx
+  WHERE status IN ('queued', 'retry') AND run_after IS NOT NULL AND run_after > ${now}`;
 
 interface RawClaimed extends Omit<ClaimedTask, "params"> {
   params: string;

@@ -31,11 +31,13 @@ const keyInfo = (r: RawKey): KeyInfo => ({ key: r.key, limit: r.max_running, wai
  * Pauses or resumes a type, in one transaction: the flag, and the type's waiting tasks held out of
  * (or put back into) the due indexes. Submissions read the flag in their insert and tasks coming
  * back to waiting are held by a trigger, so no task of a paused type is claimable at any moment.
- * Pausing reads the waiting tasks once (tasks_status_created_idx); resuming only the held ones.
+ * Pausing reads the waiting tasks once (tasks_status_created_idx, not the type's whole history);
+ * resuming reads only the held ones (tasks_held_idx).
  */
 export async function setTypePaused(db: Db, type: string, paused: boolean, now: number): Promise<TypeInfo> {
   const hold = paused
-    ? sql`UPDATE tasks SET held = 1, updated_at = ${now} WHERE status IN ('queued', 'retry') AND type = ${type} AND held = 0`
+    ? sql`UPDATE tasks INDEXED BY tasks_status_created_idx SET held = 1, updated_at = ${now}
+          WHERE status IN ('queued', 'retry') AND type = ${type} AND held = 0`
     : sql`UPDATE tasks SET held = 0, updated_at = ${now} WHERE held = 1 AND status IN ('queued', 'retry') AND type = ${type}`;
   const [, , rows] = await sqlBatch<[unknown, unknown, RawType]>(db, [
     sql`INSERT INTO task_types (type, paused) VALUES (${type}, ${paused ? 1 : 0}) ON CONFLICT (type) DO UPDATE SET paused = excluded.paused`,

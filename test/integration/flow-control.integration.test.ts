@@ -3,7 +3,9 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { requireConfig } from "../../src/config";
 import type { TaskEnvelope, TaskOutcome } from "../../src/contracts";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
+import { taskInputSchema } from "../../src/schemas/task";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
+import { submitTasks } from "../../src/submit-tasks";
 import { drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
@@ -121,7 +123,7 @@ describe("concurrency keys", () => {
     }
   }, 60_000);
 
-  it("takes the limit from CONCURRENCY_LIMITS by the longest prefix, and refuses a limit without a key", async () => {
+  it("takes the submission's limit (else the configured one, else 1) and refuses a limit without a key", async () => {
     const refused = await postJson("/tasks", { type: "ping", concurrency_limit: 3 });
     expect(refused.status).toBe(400);
     expect(JSON.stringify(await refused.json())).toContain("concurrency_limit needs a concurrency_key");
@@ -131,6 +133,9 @@ describe("concurrency keys", () => {
     expect(await own.json<TaskBody>()).toMatchObject({ concurrency_limit: 7 });
     const plain = await postJson("/tasks", { type: "ping", concurrency_key: `plain-${crypto.randomUUID()}`, run_immediately: false });
     expect(await plain.json<TaskBody>()).toMatchObject({ concurrency_limit: 1 });
+    const deps = { db: db(), queue: recordingQueue().queue, config: { ...config, CONCURRENCY_LIMITS: { "tenant:": 5 } }, now: Date.now() };
+    const [configured] = await submitTasks([taskInputSchema.parse({ type: "ping", concurrency_key: `tenant:${crypto.randomUUID()}`, run_immediately: false })], deps);
+    expect(configured?.row.concurrencyLimit).toBe(5);
   });
 
   it("shows a queued task over its key's limit as waiting on its key, in GET /tasks/{id} and the list filter", async () => {
