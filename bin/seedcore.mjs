@@ -8,7 +8,8 @@ const USAGE = `usage: seedcore <command> [options]
 commands:
   submit <type> [description]   create a task   (-p/--params JSON, --domain D, --drift X,
                                  --created: store without running, --key K: idempotency key,
-                                 --wait: follow it until it finishes)
+                                 --wait: follow it until it finishes, --priority S: seconds
+                                 of head start, --concurrency-key K, --concurrency-limit N)
   list                          recent tasks     (--status S, --type T, --limit N, --cursor C)
   show <id|prefix>              a task, its result or error, and its event timeline
   watch <id|prefix>             follow a task until it is completed, failed or cancelled
@@ -16,6 +17,14 @@ commands:
   cancel <id|prefix>            cancel a created, queued, retry or running task
   run <id|prefix>               queue a created, failed, retry or cancelled task now
   health                        /health and /readyz (exit 1 when not ready)
+  schedules list|show|create|pause|resume|trigger|delete [name]
+                                cron schedules; create <name> <cron> <type> [description]
+                                 (--tz ZONE, --missed skip|once|all, --max-catchup N, -p JSON,
+                                 --priority, --concurrency-key, --concurrency-limit as for submit)
+  types                         task types: counts by status, paused or not
+  pause-type|resume-type <type> hold / release a type's waiting tasks
+  keys                          concurrency keys: limit, waiting, running, paused
+  pause-key|resume-key <key>    hold / release a concurrency key's tasks
   metrics [prefix]              Prometheus metrics, optionally only names starting with prefix
 
 options:
@@ -58,6 +67,12 @@ function parse(argv) {
         limit: { type: "string" },
         cursor: { type: "string" },
         interval: { type: "string" },
+        priority: { type: "string" },
+        "concurrency-key": { type: "string" },
+        "concurrency-limit": { type: "string" },
+        tz: { type: "string" },
+        missed: { type: "string" },
+        "max-catchup": { type: "string" },
         timeout: { type: "string" },
       },
     });
@@ -110,6 +125,7 @@ function client(opts) {
     base,
     get: (p, accept) => request("GET", p, undefined, accept),
     post: (p, body) => request("POST", p, body),
+    del: (p) => request("DELETE", p),
   };
 }
 
@@ -158,6 +174,15 @@ function taskLine(t) {
 
 // ---- commands --------------------------------------------------------------------------------
 
+/** --priority, --concurrency-key, --concurrency-limit as task fields (submit and schedules create). */
+function flowOptions(opts) {
+  const fields = {};
+  if (opts.priority !== undefined) fields.priority = number(opts.priority, "priority");
+  if (opts["concurrency-key"] !== undefined) fields.concurrency_key = opts["concurrency-key"];
+  if (opts["concurrency-limit"] !== undefined) fields.concurrency_limit = number(opts["concurrency-limit"], "concurrency-limit");
+  return fields;
+}
+
 async function submit(api, opts, positionals) {
   const type = positionals[1];
   if (!type) throw new CliError(`submit needs a task type, e.g. seedcore submit general_query "what is 2+2?"\n\n${USAGE}`, 2);
@@ -175,6 +200,7 @@ async function submit(api, opts, positionals) {
   if (opts.domain !== undefined) body.domain = opts.domain;
   if (opts.drift !== undefined) body.drift_score = number(opts.drift, "drift");
   if (opts.key !== undefined) body.idempotency_key = opts.key;
+  Object.assign(body, flowOptions(opts));
   const { status, body: task } = await api.post("/tasks", body);
   if (opts.wait) {
     if (!opts.json) out(`submitted ${task.id} (${task.status})`);
@@ -334,6 +360,115 @@ async function metrics(api, opts, positionals) {
   return 0;
 }
 
+// ---- flow control: schedules, types, keys ----------------------------------------------------
+
+function needArg(positionals, index, what, command) {
+  const v = positionals[index];
+  if (!v) throw new CliError(`${command} needs ${what}\n\n${USAGE}`, 2);
+  return v;
+}
+
+function scheduleTable(items) {
+  return table(items, [
+    { title: "NAME", get: (s) => s.name },
+    { title: "CRON", get: (s) => s.cron },
+    { title: "TZ", get: (s) => s.timezone },
+    { title: "STATE", get: (s) => (s.paused ? "paused" : "active") },
+    { title: "NEXT", get: (s) => s.next_run_at ?? "" },
+    { title: "LAST", get: (s) => s.last_run_at ?? "" },
+    { title: "LAST TASK", get: (s) => (s.last_task_id ? `${s.last_task_id.slice(0, 8)} ${s.last_task_status ?? ""}` : "") },
+    { title: "FIRED", get: (s) => s.fired },
+    { title: "SKIPPED", get: (s) => s.skipped },
+  ]);
+}
+
+async function schedules(api, opts, positionals) {
+  const sub = positionals[1] ?? "list";
+  if (sub === "list") {
+    const { body } = await api.get("/schedules");
+    if (opts.json) return printJson(body), 0;
+    out(body.items.length === 0 ? "no schedules" : scheduleTable(body.items));
+    return 0;
+  }
+  const name = encodeURIComponent(needArg(positionals, 2, "a schedule name", `schedules ${sub}`));
+  let result;
+  if (sub === "show") result = (await api.get(`/schedules/${name}`)).body;
+  else if (sub === "create") {
+    const cron = needArg(positionals, 3, 'a cron expression, e.g. "*/5 * * * *"', "schedules create");
+    const type = needArg(positionals, 4, "a task type", "schedules create");
+    const task = { type, ...flowOptions(opts) };
+    if (opts.params !== undefined) {
+      try {
+        task.params = JSON.parse(opts.params);
+      } catch (err) {
+        throw new CliError(`--params is not valid JSON: ${err.message}`, 2);
+      }
+    }
+    if (positionals.length > 5) task.description = positionals.slice(5).join(" ");
+    const body = { name: positionals[2], cron, task };
+    if (opts.tz !== undefined) body.timezone = opts.tz;
+    if (opts.missed !== undefined) body.missed = opts.missed;
+    if (opts["max-catchup"] !== undefined) body.max_catchup = number(opts["max-catchup"], "max-catchup");
+    result = (await api.post("/schedules", body)).body;
+  } else if (sub === "pause" || sub === "resume") result = (await api.post(`/schedules/${name}/${sub}`)).body;
+  else if (sub === "trigger") {
+    const { body: task } = await api.post(`/schedules/${name}/trigger`);
+    if (opts.json) printJson(task);
+    else out(`triggered ${taskLine(task)}`);
+    return 0;
+  } else if (sub === "delete") {
+    await api.del(`/schedules/${name}`);
+    if (opts.json) printJson({ deleted: positionals[2] });
+    else out(`deleted schedule ${positionals[2]}`);
+    return 0;
+  } else throw new CliError(`unknown schedules command '${sub}' (list, show, create, pause, resume, trigger, delete)`, 2);
+  if (opts.json) printJson(result);
+  else out(scheduleTable([result]));
+  return 0;
+}
+
+const STATUS_COLUMNS = ["created", "queued", "running", "retry", "completed", "failed", "cancelled"];
+
+async function types(api, opts) {
+  const { body } = await api.get("/types");
+  if (opts.json) return printJson(body), 0;
+  out(
+    body.items.length === 0
+      ? "no task types yet"
+      : table(body.items, [
+          { title: "TYPE", get: (t) => t.type },
+          { title: "STATE", get: (t) => (t.paused ? "paused" : "active") },
+          ...STATUS_COLUMNS.map((s) => ({ title: s.toUpperCase(), get: (t) => t.counts[s] })),
+        ]),
+  );
+  return 0;
+}
+
+async function keys(api, opts) {
+  const { body } = await api.get("/concurrency-keys");
+  if (opts.json) return printJson(body), 0;
+  out(
+    body.items.length === 0
+      ? "no concurrency keys yet"
+      : table(body.items, [
+          { title: "KEY", get: (k) => k.key },
+          { title: "STATE", get: (k) => (k.paused ? "paused" : "active") },
+          { title: "LIMIT", get: (k) => k.limit },
+          { title: "RUNNING", get: (k) => k.running },
+          { title: "WAITING", get: (k) => k.waiting },
+        ]),
+  );
+  return 0;
+}
+
+async function setPaused(api, opts, positionals, kind, verb) {
+  const what = needArg(positionals, 1, kind === "types" ? "a task type" : "a concurrency key", `${verb}-${kind === "types" ? "type" : "key"}`);
+  const { body } = await api.post(`/${kind}/${encodeURIComponent(what)}/${verb}`);
+  if (opts.json) printJson(body);
+  else out(`${kind === "types" ? "type" : "key"} ${what}: ${body.paused ? "paused" : "active"}`);
+  return 0;
+}
+
 const COMMANDS = {
   submit,
   list,
@@ -343,6 +478,13 @@ const COMMANDS = {
   run: (api, opts, pos) => action(api, opts, pos, "run"),
   health,
   metrics,
+  schedules,
+  types,
+  keys,
+  "pause-type": (api, opts, pos) => setPaused(api, opts, pos, "types", "pause"),
+  "resume-type": (api, opts, pos) => setPaused(api, opts, pos, "types", "resume"),
+  "pause-key": (api, opts, pos) => setPaused(api, opts, pos, "concurrency-keys", "pause"),
+  "resume-key": (api, opts, pos) => setPaused(api, opts, pos, "concurrency-keys", "resume"),
 };
 
 async function main(argv) {
