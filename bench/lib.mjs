@@ -37,7 +37,7 @@ export function median(values) {
 
 export const postJson = (base, path, body) => call("POST", `${base}${path}`, body);
 /** The JSON body of a GET; throws on an error status (unlike dev-server's `getJson`). */
-const getBody = (base, path) => call("GET", `${base}${path}`);
+export const getBody = (base, path) => call("GET", `${base}${path}`);
 
 /** True when no task is queued, running or waiting to retry. */
 async function drained(base) {

@@ -7,14 +7,14 @@ import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { BENCH_VARS, median, runtimeCpuMs } from "./lib.mjs";
-import { bulk, latency, single } from "./scenarios.mjs";
+import { bulk, keyed, latency, single } from "./scenarios.mjs";
 import { seedFinishedTasks } from "./seed.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 200_000);
 const LARGE = 100_000;
-const SCENARIOS = ["bulk", "bulk_submit_only", "single", "latency", "bulk_100k", "growth"];
+const SCENARIOS = ["bulk", "bulk_submit_only", "single", "latency", "keys", "bulk_100k", "growth"];
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((s) => s.trim()) : SCENARIOS;
 const unknown = ONLY.filter((s) => !SCENARIOS.includes(s));
 if (unknown.length) {
@@ -54,13 +54,14 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
-if (["bulk", "bulk_submit_only", "single", "latency"].some(wanted)) {
+if (["bulk", "bulk_submit_only", "single", "latency", "keys"].some(wanted)) {
   await withServer(migratedStateDir("bench"), async (base, cpuMs) => {
     await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
     if (wanted("bulk")) results.bulk = await repeat("bulk", () => bulk(base, { cpuMs }));
     if (wanted("bulk_submit_only")) results.bulk_submit_only = await repeat("bulk submit only", () => bulk(base, { cpuMs, dispatch: false }));
     if (wanted("single")) results.single = await repeat("single", () => single(base, SECONDS * 1000));
     if (wanted("latency")) results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
+    if (wanted("keys")) results.keys = await repeat("keys (100 × limit 5)", () => keyed(base, { cpuMs }));
   });
 }
 
@@ -137,6 +138,12 @@ const rows = [
       ]
     : []),
   ...(r.latency ? [["latency 50/s p50 / p99 ms", `${fmt(r.latency.p50_ms)} / ${fmt(r.latency.p99_ms)}`]] : []),
+  ...(r.keys
+    ? [
+        ["keys: 10k tasks on 100 keys of limit 5, tasks/s", fmt(r.keys.tasks_per_s)],
+        ["keys: most running per key observed (limit 5)", fmt(r.keys.max_running_per_key)],
+      ]
+    : []),
   ...(r.growth_bulk
     ? [
         [`growth (${GROWTH_ROWS} rows) bulk tasks/s`, fmt(r.growth_bulk.tasks_per_s)],
