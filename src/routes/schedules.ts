@@ -194,14 +194,15 @@ scheduleRoutes.openapi(
   createRoute({
     method: "delete",
     path: "/schedules/{name}",
-    summary: "Delete a schedule (its tasks stay)",
+    summary: "Delete a schedule (its tasks stay); answers the schedule as it was",
     tags: ["schedules"],
     request: { params: nameParam },
-    responses: { 204: { description: "deleted" }, ...errorResponses(400, 401, 404) },
+    responses: { 200: json(scheduleSchema, "the deleted schedule"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
     const { name } = c.req.valid("param");
-    if (!(await deleteSchedule(openDb(c.env.DB), name))) throw notFound(name);
-    return c.body(null, 204);
+    const deleted = await deleteSchedule(openDb(c.env.DB), name);
+    if (!deleted) throw notFound(name);
+    return c.json(scheduleToJson(deleted), 200);
   },
 );

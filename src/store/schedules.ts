@@ -68,9 +68,10 @@ export async function updateSchedule(db: Db, name: string, f: ScheduleFields & {
   return rows[0] ?? null;
 }
 
-export async function deleteSchedule(db: Db, name: string): Promise<boolean> {
-  const rows = await db.all<{ name: string }>(sql`DELETE FROM schedules WHERE name = ${name} RETURNING name`);
-  return rows.length > 0;
+/** The schedule as it was, or null when there was none. */
+export async function deleteSchedule(db: Db, name: string): Promise<RawSchedule | null> {
+  const [rows] = await sqlBatch<[RawSchedule, unknown]>(db, [sql`${SELECT_SCHEDULE} WHERE s.name = ${name}`, sql`DELETE FROM schedules WHERE name = ${name}`]);
+  return rows[0] ?? null;
 }
 
 /** The schedules whose next slot has come, oldest slot first (a range of schedules_due_idx). */

@@ -66,7 +66,10 @@ describe("POST /schedules", () => {
     expect(await patched.json()).toMatchObject({ cron: "*/5 * * * * *", timezone: "Asia/Tokyo", paused: false });
     const badPatch = await api(`/schedules/${name}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ cron: "nonsense" }) });
     expect(badPatch.status).toBe(400);
-    expect((await api(`/schedules/${name}`, { method: "DELETE" })).status).toBe(204);
+    const deleted = await api(`/schedules/${name}`, { method: "DELETE" });
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toMatchObject({ name, cron: "*/5 * * * * *" });
+    expect((await api(`/schedules/${name}`, { method: "DELETE" })).status).toBe(404);
     expect((await api(`/schedules/${name}`)).status).toBe(404);
   });
 });
