@@ -3,7 +3,7 @@ import { TASK_STATUSES } from "../db/schema";
 import { wakeOrLeaveToSweeper } from "../dispatch/wakeups";
 import { AppError } from "../errors";
 import { createRouter } from "../lib/router";
-import { errorResponses, taskTypeSchema } from "../schemas/task";
+import { errorResponses, jsonResponse, taskTypeSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { getKey, getType, listKeys, listTypes, setKeyPaused, setTypePaused } from "../store/flow-pauses";
 
@@ -34,7 +34,6 @@ const page = <T extends z.ZodType>(item: T, name: string) =>
 
 const typeParam = z.object({ type: taskTypeSchema.openapi({ param: { name: "type", in: "path" } }) });
 const keyParam = z.object({ key: z.string().min(1).max(128).openapi({ param: { name: "key", in: "path" }, example: "tenant:42" }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
 const nextCursor = <T>(items: T[], limit: number, name: (item: T) => string) => {
   const last = items.at(-1);
@@ -48,7 +47,7 @@ flowControlRoutes.openapi(
     summary: "Task types with their counts by status and paused flag",
     tags: ["flow control"],
     request: { query: pageQuery },
-    responses: { 200: json(page(typeSchema, "TaskTypePage"), "one page, by name"), ...errorResponses(400, 401) },
+    responses: { 200: jsonResponse(page(typeSchema, "TaskTypePage"), "one page, by name"), ...errorResponses(400, 401) },
   }),
   async (c) => {
     const { after, limit } = c.req.valid("query");
@@ -64,7 +63,7 @@ flowControlRoutes.openapi(
     summary: "One task type's counts and paused flag",
     tags: ["flow control"],
     request: { params: typeParam },
-    responses: { 200: json(typeSchema, "the type"), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(typeSchema, "the type"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
     const { type } = c.req.valid("param");
@@ -82,7 +81,7 @@ for (const action of ["pause", "resume"] as const) {
       summary: action === "pause" ? "Pause a task type: its waiting tasks are not claimed" : "Resume a task type: its tasks are claimable at once",
       tags: ["flow control"],
       request: { params: typeParam },
-      responses: { 200: json(typeSchema, "the type after the change"), ...errorResponses(400, 401) },
+      responses: { 200: jsonResponse(typeSchema, "the type after the change"), ...errorResponses(400, 401) },
     }),
     async (c) => {
       const info = await setTypePaused(openDb(c.env.DB), c.req.valid("param").type, action === "pause", Date.now());
@@ -98,7 +97,7 @@ for (const action of ["pause", "resume"] as const) {
       summary: action === "pause" ? "Pause a concurrency key: its tasks are not claimed" : "Resume a concurrency key",
       tags: ["flow control"],
       request: { params: keyParam },
-      responses: { 200: json(keySchema, "the key after the change"), ...errorResponses(400, 401) },
+      responses: { 200: jsonResponse(keySchema, "the key after the change"), ...errorResponses(400, 401) },
     }),
     async (c) => {
       const info = await setKeyPaused(openDb(c.env.DB), c.req.valid("param").key, action === "pause");
@@ -115,7 +114,7 @@ flowControlRoutes.openapi(
     summary: "Concurrency keys with their limit, waiting and running counts and paused flag",
     tags: ["flow control"],
     request: { query: pageQuery },
-    responses: { 200: json(page(keySchema, "ConcurrencyKeyPage"), "one page, by key"), ...errorResponses(400, 401) },
+    responses: { 200: jsonResponse(page(keySchema, "ConcurrencyKeyPage"), "one page, by key"), ...errorResponses(400, 401) },
   }),
   async (c) => {
     const { after, limit } = c.req.valid("query");
@@ -131,7 +130,7 @@ flowControlRoutes.openapi(
     summary: "One concurrency key",
     tags: ["flow control"],
     request: { params: keyParam },
-    responses: { 200: json(keySchema, "the key"), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(keySchema, "the key"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
     const { key } = c.req.valid("param");

@@ -5,7 +5,7 @@ import { nextSlot, parseCron } from "../lib/cron-slots";
 import { configOf, createRouter } from "../lib/router";
 import { toIso } from "../lib/time";
 import { schedulePageSchema, schedulePatchSchema, scheduleInputSchema, scheduleNameSchema, scheduleSchema, scheduleTaskSchema } from "../schemas/schedule";
-import { errorResponses, taskSchema } from "../schemas/task";
+import { errorResponses, jsonResponse, taskSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { deleteSchedule, getSchedule, insertSchedule, listSchedules, setLastTask, updateSchedule, type RawSchedule, type ScheduleFields } from "../store/schedules";
 import { taskToJson } from "../store/task-json";
@@ -47,7 +47,6 @@ async function armFor(env: Env, next: number | null): Promise<void> {
 }
 
 const nameParam = z.object({ name: scheduleNameSchema.openapi({ param: { name: "name", in: "path" } }) });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const notFound = (name: string) => new AppError("not_found", `no schedule named '${name}'`);
 
 async function mustGet(env: Env, name: string): Promise<RawSchedule> {
@@ -63,7 +62,7 @@ scheduleRoutes.openapi(
     summary: "Create a cron schedule",
     tags: ["schedules"],
     request: { body: { required: true, content: { "application/json": { schema: scheduleInputSchema } } } },
-    responses: { 201: json(scheduleSchema, "created"), ...errorResponses(400, 401, 409) },
+    responses: { 201: jsonResponse(scheduleSchema, "created"), ...errorResponses(400, 401, 409) },
   }),
   async (c) => {
     const { name, ...fields } = c.req.valid("json");
@@ -90,7 +89,7 @@ scheduleRoutes.openapi(
         })
         .strict(),
     },
-    responses: { 200: json(schedulePageSchema, "one page"), ...errorResponses(400, 401) },
+    responses: { 200: jsonResponse(schedulePageSchema, "one page"), ...errorResponses(400, 401) },
   }),
   async (c) => {
     const { after, limit } = c.req.valid("query");
@@ -107,7 +106,7 @@ scheduleRoutes.openapi(
     summary: "One schedule, with its next and last run and its last task's status",
     tags: ["schedules"],
     request: { params: nameParam },
-    responses: { 200: json(scheduleSchema, "the schedule"), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(scheduleSchema, "the schedule"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => c.json(scheduleToJson(await mustGet(c.env, c.req.valid("param").name)), 200),
 );
@@ -137,7 +136,7 @@ scheduleRoutes.openapi(
     summary: "Change a schedule (the next slot is counted from now)",
     tags: ["schedules"],
     request: { params: nameParam, body: { required: true, content: { "application/json": { schema: schedulePatchSchema } } } },
-    responses: { 200: json(scheduleSchema, "the schedule after the change"), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(scheduleSchema, "the schedule after the change"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
     const current = await mustGet(c.env, c.req.valid("param").name);
@@ -154,7 +153,7 @@ for (const action of ["pause", "resume"] as const) {
       summary: action === "pause" ? "Pause a schedule: no slot fires until it is resumed" : "Resume a schedule from its next slot (paused slots are not caught up)",
       tags: ["schedules"],
       request: { params: nameParam },
-      responses: { 200: json(scheduleSchema, "the schedule after the change"), ...errorResponses(400, 401, 404) },
+      responses: { 200: jsonResponse(scheduleSchema, "the schedule after the change"), ...errorResponses(400, 401, 404) },
     }),
     async (c) => {
       const current = await mustGet(c.env, c.req.valid("param").name);
@@ -170,7 +169,7 @@ scheduleRoutes.openapi(
     summary: "Submit the schedule's task now, outside its slots",
     tags: ["schedules"],
     request: { params: nameParam },
-    responses: { 201: json(taskSchema, "the task"), ...errorResponses(400, 401, 404) },
+    responses: { 201: jsonResponse(taskSchema, "the task"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
     const s = await mustGet(c.env, c.req.valid("param").name);
@@ -197,7 +196,7 @@ scheduleRoutes.openapi(
     summary: "Delete a schedule (its tasks stay); answers the schedule as it was",
     tags: ["schedules"],
     request: { params: nameParam },
-    responses: { 200: json(scheduleSchema, "the deleted schedule"), ...errorResponses(400, 401, 404) },
+    responses: { 200: jsonResponse(scheduleSchema, "the deleted schedule"), ...errorResponses(400, 401, 404) },
   }),
   async (c) => {
     const { name } = c.req.valid("param");

@@ -124,6 +124,9 @@ export const taskIdParamSchema = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, example: "3f2a9c1e" }),
 });
 
+/** A JSON response of the OpenAPI document. */
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+
 /** Standard error responses for the OpenAPI document. */
 export const errorResponses = (...codes: (400 | 401 | 404 | 409 | 413 | 429 | 503)[]) =>
   Object.fromEntries(
