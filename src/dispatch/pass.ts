@@ -26,7 +26,7 @@ export type PassResult =
   | {
       kind: "ran";
       claimed: number;
-      /** The pass hit a cap, so more due work probably waits. */
+      /** The pass hit a cap, or freed concurrency-key slots, so more due work probably waits. */
       full: boolean;
       /** When the next waiting task becomes due (a retry this pass wrote, or a delayed task), if any. */
       nextDueAt: number | null;
@@ -100,7 +100,8 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   return {
     kind: "ran",
     claimed: claimed.length,
-    full: claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
+    // A keyed task's outcome frees its key's slot: look again, as after a full pass.
+    full: claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes || claim.keyed,
     nextDueAt: earliest(nextRunAfter, retryAt),
   };
 }

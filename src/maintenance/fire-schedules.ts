@@ -101,9 +101,14 @@ export async function fireDueSchedules(deps: ScheduleDeps): Promise<ScheduleRepo
       left = true;
       break;
     }
-    const r = await fireSchedule(s, deps);
-    report.fired += r.fired;
-    report.skipped += r.skipped;
+    try {
+      const r = await fireSchedule(s, deps);
+      report.fired += r.fired;
+      report.skipped += r.skipped;
+    } catch (err) {
+      // One schedule's failure (D1 hiccup, a refused template) must not hold up the others; its slot stays due.
+      console.error(`schedule ${s.name} failed to fire; the next tick tries again`, err);
+    }
   }
   report.nextAt = left ? deps.now() : await earliestNextRun(deps.db);
   return report;

@@ -45,7 +45,11 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
   const started = deps.now();
-  const schedules = await fireDueSchedules(deps);
+  // A failing scheduler must not stop the reaper: tasks stuck in `running` are worse than a late slot.
+  const schedules = await fireDueSchedules(deps).catch((err: unknown): ScheduleReport => {
+    console.error("firing schedules failed; the next tick tries again", err);
+    return { fired: 0, skipped: 0, nextAt: null };
+  });
   const report: MaintenanceReport = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null, schedules };
   while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 2 <= REAP_STATEMENT_BUDGET) {
     const rows = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);

@@ -16,6 +16,7 @@ export interface ClaimedTask {
   attempts: number;
   max_attempts: number;
   input_bytes: number;
+  concurrency_key: string | null;
 }
 
 export interface ClaimRequest {
@@ -32,6 +33,11 @@ export interface ClaimResult {
   claimed: ClaimedTask[];
   /** The earliest future run_after of a waiting task, so the caller can schedule a wake-up. */
   nextRunAfter: number | null;
+  /**
+   * Some claimed task has a concurrency key: its outcome frees a slot that a waiting task of the
+   * key may take at once, so the caller should look again even if the pass was not full.
+   */
+  keyed: boolean;
 }
 
 const due = (now: number) => sql`sort_key <= ${now} AND (run_after IS NULL OR run_after <= ${now})`;
@@ -112,12 +118,13 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
              lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
-      tasks.input_bytes AS input_bytes`,
+      tasks.input_bytes AS input_bytes, tasks.concurrency_key AS concurrency_key`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
   return {
     claimed: claimed.map((r) => ({ ...r, params: JSON.parse(r.params) as Record<string, unknown> })),
     nextRunAfter: next[0]?.next ?? null,
+    keyed: claimed.some((r) => r.concurrency_key !== null),
   };
 }
 

@@ -94,6 +94,24 @@ describe("concurrency keys", () => {
     expect(await keyRes.json()).toMatchObject({ key, limit: 2, waiting: 0, running: 0, paused: false });
   });
 
+  it("one wake-up runs a key's whole backlog, one at a time under limit 1 (a finished task frees its slot)", async () => {
+    const key = `serial-${crypto.randomUUID()}`;
+    const tasks = await insertTasks(Array.from({ length: 5 }, () => newTask({ type: "ping", concurrency_key: key })));
+    let running = 0;
+    let most = 0;
+    await drain({
+      runTasks: async (envelopes) => {
+        running += envelopes.length;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 2));
+        running -= envelopes.length;
+        return ok(envelopes);
+      },
+    });
+    for (const t of tasks) expect(await statusOf(t.row.id)).toBe("completed");
+    expect(most).toBe(1);
+  });
+
   it("takes turns: key B's ten tasks, submitted after key A's 10,000, finish before A's 200th", async () => {
     const a = `fair-a-${crypto.randomUUID()}`;
     const b = `fair-b-${crypto.randomUUID()}`;
