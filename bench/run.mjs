@@ -7,7 +7,7 @@ import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { BENCH_VARS, getText, median, restarts, runtimeCpuMs } from "./lib.mjs";
-import { bulk, ESCALATING, latency, reads, single } from "./scenarios.mjs";
+import { bulk, ESCALATING, keyed, latency, reads, single } from "./scenarios.mjs";
 import { ageSeededTasks, d1Execute, seedFinishedTasks } from "./seed.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -15,7 +15,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 1_000_000);
 const READS = Number(process.env.BENCH_READS ?? 200);
 const LARGE = 100_000;
-const SCENARIOS = ["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "bulk_100k", "growth", "retention", "index_cost"];
+const SCENARIOS = ["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost"];
 /** The list and retention indexes whose write cost index_cost measures, one dropped at a time. */
 const INDEXES = ["tasks_created_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_domain_created_idx", "tasks_finished_idx"];
 const DAY_MS = 86_400_000;
@@ -58,7 +58,7 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
-if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads"].some(wanted)) {
+if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys"].some(wanted)) {
   await withServer(migratedStateDir("bench"), async (base, cpuMs) => {
     await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
     // First, while the table is (nearly) empty: the baseline of the growth scenario's reads.
@@ -68,6 +68,7 @@ if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads"
     if (wanted("bulk_escalating")) results.bulk_escalating = await repeat("bulk escalating", () => bulk(base, { cpuMs, kind: ESCALATING }));
     if (wanted("single")) results.single = await repeat("single", () => single(base, SECONDS * 1000));
     if (wanted("latency")) results.latency = await repeat("latency", () => latency(base, 50, SECONDS * 1000));
+    if (wanted("keys")) results.keys = await repeat("keys (100 × limit 5)", () => keyed(base, { cpuMs }));
   });
 }
 
@@ -214,6 +215,12 @@ const rows = [
       ]
     : []),
   ...(r.latency ? [["latency 50/s p50 / p99 ms", `${fmt(r.latency.p50_ms)} / ${fmt(r.latency.p99_ms)}`]] : []),
+  ...(r.keys
+    ? [
+        ["keys: 10k tasks on 100 keys of limit 5, tasks/s", fmt(r.keys.tasks_per_s)],
+        ["keys: most running per key observed (limit 5)", fmt(r.keys.max_running_per_key)],
+      ]
+    : []),
   ...(r.growth_bulk
     ? [
         [`growth (${GROWTH_ROWS} rows) bulk tasks/s`, fmt(r.growth_bulk.tasks_per_s)],

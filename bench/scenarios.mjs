@@ -15,9 +15,10 @@ export const ESCALATING = { type: "general_query", description: "what is 2+2?", 
  * queued, which isolates the submission cost. `cpuMs` (see runtimeCpuMs) adds the runtime's CPU
  * per task and its busy share of one core. Draining may take `drainMs` (at least 500 tasks/s).
  */
-export async function bulk(base, { total = 10_000, dispatch = true, cpuMs = () => null, drainMs = Math.max(120_000, total * 2), kind = NOOP } = {}) {
+export async function bulk(base, { total = 10_000, dispatch = true, cpuMs = () => null, drainMs = Math.max(120_000, total * 2), kind = NOOP, taskFor } = {}) {
   const calls = total / 100;
   const task = dispatch ? kind : { ...kind, run_immediately: false };
+  const batch = () => Array.from({ length: 100 }, (_, i) => (taskFor ? taskFor(i) : task));
   let next = 0;
   const cpu0 = cpuMs();
   const t0 = performance.now();
@@ -25,7 +26,7 @@ export async function bulk(base, { total = 10_000, dispatch = true, cpuMs = () =
     Array.from({ length: 4 }, async () => {
       while (next < calls) {
         next++;
-        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: 100 }, () => task) });
+        await postJson(base, "/tasks/batch", { tasks: batch() });
       }
     }),
   );
@@ -112,4 +113,34 @@ export async function reads(base, n = 200) {
     out[`${kind}_p99_ms`] = p99;
   }
   return out;
+}
+
+/**
+ * 5. Keys: the bulk scenario with every task on one of `keys` concurrency keys of limit `limit`
+ * (100 × 5) → tasks/s, and the most tasks of one key seen running at once, sampled from
+ * GET /concurrency-keys every 20 ms while the backlog drains (never above `limit` if the claim
+ * keeps its promise). The tasks sleep 20 ms, so a running task stays running long enough to be seen.
+ */
+export async function keyed(base, { total = 10_000, keys = 100, limit = 5, cpuMs } = {}) {
+  let maxRunning = 0;
+  let samples = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    const deadline = Date.now() + 300_000;
+    while (sampling && Date.now() < deadline) {
+      const page = await getBody(base, `/concurrency-keys?limit=${Math.min(200, keys)}`);
+      for (const k of page.items) if (k.key.startsWith("bench-key-")) maxRunning = Math.max(maxRunning, k.running);
+      samples++;
+      await sleep(20);
+    }
+  })();
+  let n = 0;
+  const taskFor = () => ({ type: "sleep", params: { ms: 20 }, concurrency_key: `bench-key-${n++ % keys}`, concurrency_limit: limit });
+  try {
+    const r = await bulk(base, { total, cpuMs, taskFor });
+    return { ...r, max_running_per_key: maxRunning, samples };
+  } finally {
+    sampling = false;
+    await sampler;
+  }
 }

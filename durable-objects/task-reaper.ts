@@ -6,7 +6,8 @@ import { openDb } from "../src/store/db";
 import { followUpDeps } from "../src/follow-ups";
 
 /**
- * Drives the reaper and sweeper from a Durable Object alarm: alarms fire under `wrangler dev`
+ * Drives the reaper, sweeper and cron schedules from a Durable Object alarm, set to the next tick
+ * or the earliest next slot, whichever comes first: alarms fire under `wrangler dev`
  * and survive restarts, crons do not fire locally. One instance (`idFromName("reaper")`).
  */
 export class TaskReaper extends DurableObject<Env> {
@@ -17,6 +18,12 @@ export class TaskReaper extends DurableObject<Env> {
     const at = Date.now() + this.intervalMs();
     await this.ctx.storage.setAlarm(at);
     return at;
+  }
+
+  /** Brings the alarm forward to `at` (a schedule's next slot) if it is set later; never pushes it back. */
+  async wakeBy(at: number): Promise<void> {
+    const existing = await this.ctx.storage.getAlarm();
+    if (existing === null || existing > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** One pass now (tests and the cron backstop); the alarm keeps its own schedule. */
@@ -34,12 +41,15 @@ export class TaskReaper extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    let nextSlot: number | null = null;
     try {
       const report = await this.runNow();
-      if (report.reaped > 0 || report.woke) console.log("maintenance pass", JSON.stringify(report));
+      nextSlot = report.schedules.nextAt;
+      if (report.reaped > 0 || report.woke || report.schedules.fired > 0) console.log("maintenance pass", JSON.stringify(report));
     } finally {
       // Re-arm even when the pass failed: a stopped reaper is how tasks get stuck forever.
-      await this.ctx.storage.setAlarm(Date.now() + this.intervalMs());
+      const tick = Date.now() + this.intervalMs();
+      await this.ctx.storage.setAlarm(nextSlot === null ? tick : Math.min(tick, nextSlot));
     }
   }
 

@@ -130,6 +130,27 @@ try {
     }
   }
   step(`"retry all shown" asked for confirmation and retried the ${shownFailed.length} failed task(s) shown`);
+  await page.selectOption("#filter-status", "");
+
+  // Flow control: a schedule firing every 2 s, a paused type, a key at its limit.
+  const post = (p, body) => getJson(base, p, { method: "POST", headers: auth, body: JSON.stringify(body ?? {}) });
+  const sched = await post("/schedules", { name: "every-2s", cron: "*/2 * * * * *", task: { type: "ping" } });
+  if (sched.status !== 201) throw new Error(`POST /schedules answered ${sched.status}: ${JSON.stringify(sched.body)}`);
+  await post("/types/report/pause");
+  await post("/tasks/batch", {
+    tasks: [
+      { type: "report", description: "held while its type is paused" },
+      { type: "sleep", params: { ms: 8000 }, concurrency_key: "browser:k", description: "holds the key's one slot" },
+      { type: "sleep", params: { ms: 100 }, concurrency_key: "browser:k", description: "waits for the key" },
+    ],
+  });
+  await page.waitForFunction(() => Number(document.querySelector('#schedules tr[data-schedule="every-2s"] td.fired')?.textContent ?? 0) >= 2, null, { timeout: 30_000 });
+  await page.waitForSelector('#tasks [data-flow="paused"]');
+  await page.waitForSelector('#tasks [data-flow="waiting_on_key"]', { timeout: 30_000 });
+  await page.waitForSelector('#types tr[data-type="report"]');
+  await page.waitForSelector('#keys tr[data-key="browser:k"]');
+  await page.screenshot({ path: path.join(SHOTS, "dashboard-flow.png"), fullPage: true });
+  step("schedule fired in the schedules panel; paused and waiting-on-key tasks marked; dashboard-flow.png saved");
 
   if (pageErrors.length) throw new Error(pageErrors.join("\n"));
   ok = true;

@@ -132,6 +132,34 @@ try {
   await check("purge a status it cannot touch: 400, exit 1", ["purge", "--status", "running"], { code: 1, stderr: ["status", "[HTTP 400]"] });
   await check("usage: retry without a filter exits 2", ["retry"], { code: 2, stderr: ["retry needs a filter"] });
   await check("usage: cancel without an id or a filter exits 2", ["cancel"], { code: 2, stderr: ["cancel needs a task id or a filter"] });
+  // flow control: priority and keys on submit, schedules, pause / resume of types and keys
+  await check("submit --priority --concurrency-key --json", ["submit", "ping", "--priority", "60", "--concurrency-key", "cli:k", "--concurrency-limit", "2", "--json"], {
+    json: (t) => (t.priority === 60 && t.concurrency_key === "cli:k" && t.concurrency_limit === 2 ? null : JSON.stringify(t)),
+  });
+  await check("schedules create", ["schedules", "create", "cli-every-hour", "0 * * * *", "ping", "--tz", "Europe/Berlin", "--missed", "once"], {
+    stdout: ["NAME", "cli-every-hour", "Europe/Berlin", "active"],
+  });
+  await check("schedules create: a bad cron is exit 1 naming it", ["schedules", "create", "cli-bad", "every hour", "ping"], { code: 1, stderr: ["'every hour'", "[HTTP 400]"] });
+  await check("schedules list", ["schedules", "list"], { stdout: ["cli-every-hour", "0 * * * *"] });
+  await check("schedules trigger", ["schedules", "trigger", "cli-every-hour"], { stdout: ["triggered", "queued  ping"] });
+  await check("schedules show --json", ["schedules", "show", "cli-every-hour", "--json"], {
+    json: (s) => (s.name === "cli-every-hour" && s.last_task_id && s.fired === 1 ? null : JSON.stringify(s)),
+  });
+  await check("schedules pause", ["schedules", "pause", "cli-every-hour"], { stdout: ["paused"] });
+  await check("schedules resume", ["schedules", "resume", "cli-every-hour"], { stdout: ["active"] });
+  await check("schedules delete", ["schedules", "delete", "cli-every-hour"], { stdout: ["deleted schedule cli-every-hour"] });
+  await check("schedules show a deleted one: exit 1", ["schedules", "show", "cli-every-hour"], { code: 1, stderr: ["[HTTP 404]"] });
+  await check("pause-type", ["pause-type", "echo"], { stdout: ["type echo: paused"] });
+  await check("types", ["types"], { stdout: ["TYPE", "echo", "paused", "ping"] });
+  await check("resume-type", ["resume-type", "echo"], { stdout: ["type echo: active"] });
+  await check("pause-key", ["pause-key", "cli:k"], { stdout: ["key cli:k: paused"] });
+  await check("keys --json", ["keys", "--json"], { json: (p) => (p.items.some((k) => k.key === "cli:k" && k.paused && k.limit === 2) ? null : JSON.stringify(p)) });
+  await check("resume-key", ["resume-key", "cli:k"], { stdout: ["key cli:k: active"] });
+  await check("list --concurrency-key --json", ["list", "--concurrency-key", "cli:k", "--json"], {
+    json: (p) => (p.items.length === 1 && p.items[0].concurrency_key === "cli:k" ? null : JSON.stringify(p)),
+  });
+  await check("usage: schedules create without a type exits 2", ["schedules", "create", "x", "* * * * *"], { code: 2, stderr: ["schedules create needs a task type", "usage: seedcore"] });
+  await check("usage: schedules with an unknown command exits 2", ["schedules", "frob"], { code: 2, stderr: ["unknown schedules command 'frob'"] });
 
   // errors: unknown id, ambiguous prefix, bad input, no token, unreachable server, usage
   await check("show an unknown id: 404, exit 1", ["show", "00000000-0000-4000-8000-000000000000"], {

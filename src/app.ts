@@ -7,6 +7,8 @@ import { auth, type AuthOptions } from "./lib/auth";
 import { rateLimit } from "./lib/rate-limit";
 import { createRouter } from "./lib/router";
 import { dashboardRoutes } from "./routes/dashboard";
+import { flowControlRoutes } from "./routes/flow-control";
+import { scheduleRoutes } from "./routes/schedules";
 import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 import { organismRoutes } from "./routes/organism";
@@ -32,6 +34,8 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
     .route("/", taskQueryRoutes)
     .route("/", taskRoutes)
     .route("/", organismRoutes)
+    .route("/", flowControlRoutes)
+    .route("/", scheduleRoutes)
     .route("/", metricsRoutes)
     .route("/", dashboardRoutes);
 

@@ -7,6 +7,19 @@ const retention = (def: number) => z.coerce.number().finite().nonnegative().defa
 /** wrangler [vars] arrive as strings; an empty string means "use the default". */
 const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 
+const concurrencyLimits = z
+  .string()
+  .default("{}")
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1).max(128), z.number().int().min(1).max(1000), { error: "must map key prefixes to limits 1-1000" }));
+
 const configFields = z.object({
   OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),
   FAST_PATH_LATENCY_SLO_MS: z.preprocess(blankAsUndefined, seconds(1000)),
@@ -46,6 +59,10 @@ const configFields = z.object({
   WEBHOOK_RETRY_BASE_S: z.preprocess(blankAsUndefined, seconds(10)),
   /** Must equal max_retries of the seedcore-webhooks consumer (the queue cannot report it): the timeline says when the last try failed. */
   WEBHOOK_MAX_RETRIES: z.preprocess(blankAsUndefined, z.coerce.number().int().min(0).max(100).default(5)),
+  /** Default concurrency limit per key prefix, e.g. {"tenant:": 5}; the longest matching prefix wins. */
+  CONCURRENCY_LIMITS: z.preprocess(blankAsUndefined, concurrencyLimits),
+  /** A cron slot later than this is missed (its schedule's `missed` policy applies); a later alarm still fires it. */
+  SCHEDULE_GRACE_S: z.preprocess(blankAsUndefined, seconds(60)),
 });
 
 /**

@@ -8,7 +8,7 @@ import { validationError } from "./lib/router";
 import { taskInputSchema, type TaskInput } from "./schemas/task";
 import { batchInputSchema, listTasksQuerySchema, waitQuerySchema } from "./schemas/task-api";
 import { taskToJson, type TaskJson } from "./store/task-json";
-import { cancel, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
+import { cancel, describe, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
 
 /** An error as it crosses RPC: the code in front of the message (see service-client.ts). */
 function asServiceError(err: unknown): Error {
@@ -74,7 +74,7 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
 
   /** GET /tasks/{id}: full id or unique prefix. */
   get(id: string): Promise<TaskJson> {
-    return this.call(async (ops) => taskToJson(await getTask(ops, id)));
+    return this.call(async (ops) => describe(ops, await getTask(ops, id)));
   }
 
   /** GET /tasks/{id}?wait=S: the task once terminal, or as it is when `seconds` (≤ 60) pass. */
@@ -82,7 +82,7 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
     return this.call(async (ops) => {
       const { wait = 0 } = parse(waitQuerySchema, { wait: seconds });
       const waited = await waitForTask(ops, await getTask(ops, id), wait);
-      return { task: taskToJson(waited.row), finished: waited.finished };
+      return { task: await describe(ops, waited.row), finished: waited.finished };
     });
   }
 

@@ -3,6 +3,7 @@ import { wakeOrLeaveToSweeper, wakeupDelaySeconds } from "./dispatch/wakeups";
 import type { TaskMessage } from "./dispatch/message";
 import { AppError } from "./errors";
 import { canonicalJson, sha256Hex } from "./lib/canonical-json";
+import { defaultConcurrencyLimit } from "./lib/concurrency-limit";
 import { utf8Bytes } from "./lib/platform-limits";
 import type { TaskInput } from "./schemas/task";
 import { createTasks, type CreatedTask, type NewTask } from "./store/create-tasks";
@@ -27,6 +28,15 @@ function requestHash(input: TaskInput): Promise<string> {
   return sha256Hex(canonicalJson(body));
 }
 
+function flowFields(input: TaskInput, config: Config): Pick<NewTask, "priority" | "concurrency_key" | "concurrency_limit"> {
+  const key = input.concurrency_key ?? null;
+  return {
+    priority: input.priority,
+    concurrency_key: key,
+    concurrency_limit: key === null ? null : (input.concurrency_limit ?? defaultConcurrencyLimit(key, config.CONCURRENCY_LIMITS)),
+  };
+}
+
 async function toNewTask(input: TaskInput, id: string, parents: string[] | null, config: Config, headerKey: string | null): Promise<NewTask> {
   const key = headerKey ?? input.idempotency_key ?? null;
   return {
@@ -46,11 +56,12 @@ async function toNewTask(input: TaskInput, id: string, parents: string[] | null,
     depends_on: parents,
     on_parent_failure: parents === null ? null : (input.on_parent_failure ?? "fail"),
     callback_url: input.callback_url ?? null,
+    ...flowFields(input, config),
   };
 }
 
 /** A callback_url must be one a deployed Worker may post to, and webhooks need their secret. */
-function checkCallbacks(inputs: readonly TaskInput[], config: Config, batch: boolean): void {
+export function checkCallbacks(inputs: readonly Pick<TaskInput, "callback_url">[], config: Config, batch: boolean): void {
   inputs.forEach((input, i) => {
     if (input.callback_url === undefined) return;
     const path = fieldOf(batch, i, "callback_url");

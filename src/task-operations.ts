@@ -12,6 +12,7 @@ import type { CreatedTask } from "./store/create-tasks";
 import { openDb, type Db } from "./store/db";
 import { listDependents } from "./store/dependents";
 import { findTask, watchTask } from "./store/find-task";
+import { flowStates } from "./store/flow-state";
 import { listTasks } from "./store/list-tasks";
 import { taskToJson, type TaskJson } from "./store/task-json";
 import { submitTasks } from "./submit-tasks";
@@ -40,6 +41,11 @@ export function submit(ops: TaskOps, inputs: TaskInput[], headerKey: string | nu
 }
 
 export const getTask = (ops: TaskOps, ref: string): Promise<TaskRow> => resolveTask(ops.db, ref);
+
+/** A task as answered to a reader: with whether it waits on a pause or on its key's limit. */
+export async function describe(ops: TaskOps, row: TaskRow): Promise<TaskJson> {
+  return taskToJson(row, (await flowStates(ops.db, [row])).get(row.id));
+}
 
 /**
  * Waits up to `seconds` for the task to be terminal. Cost per waiter, whatever the wait: one D1
@@ -81,9 +87,18 @@ export async function run(ops: TaskOps, ref: string): Promise<TaskRow> {
 }
 
 export async function list(ops: TaskOps, q: ListTasksInput): Promise<{ items: TaskJson[]; next_cursor: string | null }> {
-  const page = await listTasks(ops.db, { status: q.status, type: q.type, domain: q.domain, limit: q.limit, after: cursorParam(q.cursor) });
+  const page = await listTasks(ops.db, {
+    status: q.status,
+    type: q.type,
+    domain: q.domain,
+    concurrencyKey: q.concurrency_key,
+    flow: q.flow,
+    limit: q.limit,
+    after: cursorParam(q.cursor),
+  });
   const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
-  return { items: page.rows.map(taskToJson), next_cursor: next };
+  const flow = await flowStates(ops.db, page.rows);
+  return { items: page.rows.map((r) => taskToJson(r, flow.get(r.id))), next_cursor: next };
 }
 
 /** A page of a task's children (tasks that depend on it), by id. */

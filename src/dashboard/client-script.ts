@@ -29,6 +29,12 @@ export const CLIENT_SCRIPT = String.raw`
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
   function badge(status) { return el("span", { class: "badge status s-" + status, text: status }); }
+  /** Why a waiting task is not running: its type or key is paused, or its key is at its limit. */
+  function flowBadge(t) {
+    if (t.paused) return el("span", { class: "badge flow paused", "data-flow": "paused", text: "paused" });
+    if (t.waiting_on_key) return el("span", { class: "badge flow waiting", "data-flow": "waiting_on_key", title: t.concurrency_key, text: "waiting on key" });
+    return null;
+  }
   function short(id) { return String(id).slice(0, 8); }
   function ago(iso) {
     if (!iso) return "";
@@ -164,11 +170,69 @@ export const CLIENT_SCRIPT = String.raw`
       body.appendChild(el("tr", { "data-id": t.id, "data-status": t.status }, [
         el("td", {}, [el("a", { class: "mono task-link", href: "#/task/" + t.id, title: t.id, text: short(t.id) })]),
         el("td", { text: t.type }),
-        el("td", {}, [badge(t.status), t.status === "created" && t.waiting_on > 0 ? el("span", { class: "muted", text: " waiting on " + t.waiting_on }) : null]),
+        el("td", {}, [badge(t.status), t.status === "created" && t.waiting_on > 0 ? el("span", { class: "muted", text: " waiting on " + t.waiting_on }) : null, " ", flowBadge(t)]),
         el("td", { text: t.attempts + "/" + t.max_attempts }),
         el("td", { class: "desc", title: t.description || "", text: t.description || (t.error ? "error: " + t.error : "") }),
         timeCell(t.created_at), timeCell(t.updated_at),
         el("td", {}, actionButtons(t)),
+      ]));
+    });
+  }
+
+  function button(label, onclick) { return el("button", { class: "act", type: "button", "data-action": label, text: label, onclick: onclick }); }
+  function stateBadge(paused) { return el("span", { class: "badge flow " + (paused ? "paused" : "active"), text: paused ? "paused" : "active" }); }
+
+  async function post(path, what) {
+    try { await api(path, { method: "POST" }); flash(what); } catch (e) { flash(what + " failed: " + e.message, true); }
+    tick = 0;
+    refresh();
+  }
+
+  function renderSchedules(items) {
+    var body = clear($("schedules").tBodies[0]);
+    if (!items.length) body.appendChild(el("tr", {}, [el("td", { colspan: "9", class: "muted", text: "no schedules (POST /schedules)" })]));
+    items.forEach(function (s) {
+      var path = "/schedules/" + encodeURIComponent(s.name);
+      var last = s.last_task_id ? [el("a", { class: "mono task-link", href: "#/task/" + s.last_task_id, text: short(s.last_task_id) }), " ", s.last_task_status ? badge(s.last_task_status) : null] : [];
+      body.appendChild(el("tr", { "data-schedule": s.name }, [
+        el("td", { class: "mono", text: s.name }),
+        el("td", { class: "mono", title: s.timezone, text: s.cron + " (" + s.timezone + ")" }),
+        el("td", {}, [stateBadge(s.paused)]),
+        el("td", { title: s.next_run_at || "", text: s.next_run_at ? s.next_run_at.slice(11, 19) + " UTC" : "" }),
+        timeCell(s.last_run_at),
+        el("td", {}, last),
+        el("td", { class: "fired", text: String(s.fired) }),
+        el("td", { text: String(s.skipped) }),
+        el("td", {}, [
+          button(s.paused ? "resume" : "pause", function () { post(path + (s.paused ? "/resume" : "/pause"), "schedule " + s.name + (s.paused ? " resumed" : " paused")); }),
+          button("trigger", function () { post(path + "/trigger", "schedule " + s.name + " triggered"); }),
+        ]),
+      ]));
+    });
+  }
+
+  function renderTypes(items) {
+    var body = clear($("types").tBodies[0]);
+    items.forEach(function (t) {
+      var path = "/types/" + encodeURIComponent(t.type);
+      body.appendChild(el("tr", { "data-type": t.type }, [
+        el("td", { class: "mono", text: t.type }), el("td", {}, [stateBadge(t.paused)]),
+        el("td", { text: String(t.counts.queued) }), el("td", { text: String(t.counts.running) }), el("td", { text: String(t.counts.retry) }),
+        el("td", { text: String(t.counts.completed) }),
+        el("td", {}, [button(t.paused ? "resume" : "pause", function () { post(path + (t.paused ? "/resume" : "/pause"), "type " + t.type + (t.paused ? " resumed" : " paused")); })]),
+      ]));
+    });
+  }
+
+  function renderKeys(items) {
+    var body = clear($("keys").tBodies[0]);
+    if (!items.length) body.appendChild(el("tr", {}, [el("td", { colspan: "5", class: "muted", text: "no concurrency keys" })]));
+    items.forEach(function (k) {
+      var path = "/concurrency-keys/" + encodeURIComponent(k.key);
+      body.appendChild(el("tr", { "data-key": k.key }, [
+        el("td", { class: "mono", text: k.key }), el("td", {}, [stateBadge(k.paused)]),
+        el("td", { text: k.running + " / " + k.limit }), el("td", { text: String(k.waiting) }),
+        el("td", {}, [button(k.paused ? "resume" : "pause", function () { post(path + (k.paused ? "/resume" : "/pause"), "key " + k.key + (k.paused ? " resumed" : " paused")); })]),
       ]));
     });
   }
@@ -199,6 +263,7 @@ export const CLIENT_SCRIPT = String.raw`
     if ($("filter-status").value) q.set("status", $("filter-status").value);
     var type = $("filter-type").value.trim().toLowerCase();
     if (type) q.set("type", type);
+    if ($("filter-flow").value) q.set("flow", $("filter-flow").value);
     q.set("limit", $("filter-limit").value);
     return "/tasks?" + q.toString();
   }
@@ -208,7 +273,10 @@ export const CLIENT_SCRIPT = String.raw`
       api("/stats?minutes=15").then(function (s) { renderCounts(s); renderThroughput(s.throughput); }),
       api(listQuery()).then(function (page) { renderTasks(page.items); }),
     ];
+    jobs.push(api("/schedules?limit=50").then(function (p) { renderSchedules(p.items); }));
     if (tick % 3 === 0) {
+      jobs.push(api("/types?limit=50").then(function (p) { renderTypes(p.items); }));
+      jobs.push(api("/concurrency-keys?limit=50").then(function (p) { renderKeys(p.items); }));
       jobs.push(api("/organism/organism-summary").then(renderOrgans, function (e) { $("organism-metrics").textContent = "coordinator: " + e.message; }));
     }
     await Promise.all(jobs);
@@ -235,6 +303,7 @@ export const CLIENT_SCRIPT = String.raw`
     var events = results[0], children = results[1];
     var title = clear($("task-title"));
     title.appendChild(el("span", { class: "mono", text: t.id + " " })); title.appendChild(badge(t.status));
+    var fb = flowBadge(t); if (fb) { title.appendChild(document.createTextNode(" ")); title.appendChild(fb); }
     clear($("task-actions")).appendChild(el("div", {}, actionButtons(t)));
     var dl = clear($("task-fields"));
     field(dl, "type", t.type); field(dl, "description", t.description); field(dl, "domain", t.domain);
@@ -249,6 +318,8 @@ export const CLIENT_SCRIPT = String.raw`
     if (kids && children.next_cursor) kids.appendChild(el("span", { class: "muted", text: " and more" }));
     field(dl, "children", kids);
     field(dl, "callback", t.callback_url ? t.callback_url + " (webhook " + (t.webhook_state || "not yet sent") + ")" : null);
+    field(dl, "priority", t.priority ? t.priority + " s head start" : null);
+    field(dl, "concurrency key", t.concurrency_key ? t.concurrency_key + " (limit " + t.concurrency_limit + ")" : null);
     var ol = clear($("timeline"));
     (events.items || events).forEach(function (e) {
       ol.appendChild(el("li", { class: "t-" + e.to_status, "data-to": e.to_status }, [
@@ -301,8 +372,8 @@ export const CLIENT_SCRIPT = String.raw`
     } catch (e) { flash("submit failed: " + e.message, true); }
     refresh();
   });
-  ["filter-status", "filter-limit"].forEach(function (id) { $(id).addEventListener("change", refresh); });
   $("retry-shown").addEventListener("click", retryShown);
+  ["filter-status", "filter-flow", "filter-limit"].forEach(function (id) { $(id).addEventListener("change", refresh); });
   $("filter-type").addEventListener("input", function () { clearTimeout(this._t); this._t = setTimeout(refresh, 300); });
   $("token-btn").addEventListener("click", function () { $("token-panel").hidden = !$("token-panel").hidden; });
   $("token-form").addEventListener("submit", function (ev) { ev.preventDefault(); setToken($("token-input").value.trim()); $("token-input").value = ""; tick = 0; refresh(); });

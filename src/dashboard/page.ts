@@ -58,6 +58,7 @@ const BODY = `
     <div class="filters">
       <select id="filter-status"><option value="">any status</option>${statusOptions}</select>
       <input id="filter-type" placeholder="type" maxlength="64">
+      <select id="filter-flow"><option value="">any flow state</option><option value="paused">paused</option><option value="waiting_on_key">waiting on key</option></select>
       <select id="filter-limit"><option>20</option><option selected>50</option><option>100</option><option>200</option></select>
       <button class="act run" id="retry-shown" type="button" hidden>retry all shown</button>
     </div>
@@ -66,6 +67,17 @@ const BODY = `
       <tbody></tbody>
     </table>
   </section>
+  <section>
+    <h2>Schedules</h2>
+    <table id="schedules">
+      <thead><tr><th>name</th><th>cron</th><th>state</th><th>next run</th><th>last run</th><th>last task</th><th>fired</th><th>skipped</th><th></th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <div class="grid">
+    <section><h2>Task types</h2><table id="types"><thead><tr><th>type</th><th>state</th><th>queued</th><th>running</th><th>retry</th><th>done</th><th></th></tr></thead><tbody></tbody></table></section>
+    <section><h2>Concurrency keys</h2><table id="keys"><thead><tr><th>key</th><th>state</th><th>running / limit</th><th>waiting</th><th></th></tr></thead><tbody></tbody></table></section>
+  </div>
   <section><h2>Organs and agents</h2><div id="organism-metrics" class="muted"></div><div id="organs"></div></section>
 </main>
 <main id="task-page" hidden>

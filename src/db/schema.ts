@@ -63,10 +63,17 @@ export const tasks = sqliteTable(
     callbackUrl: text("callback_url"),
     webhookState: text("webhook_state", { enum: WEBHOOK_STATES }),
     watched: integer("watched").notNull().default(0),
+    // Flow control (migration 0006).
+    concurrencyKey: text("concurrency_key"),
+    concurrencyLimit: integer("concurrency_limit"),
+    held: integer("held").notNull().default(0),
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
-    index("tasks_due_idx").on(t.sortKey, t.id).where(sql`status IN ('queued', 'retry')`),
+    index("tasks_due_idx").on(t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NULL AND held = 0`),
+    index("tasks_key_due_idx").on(t.concurrencyKey, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NOT NULL AND held = 0`),
+    index("tasks_held_idx").on(t.type).where(sql`held = 1 AND status IN ('queued', 'retry')`),
+    index("tasks_key_created_idx").on(t.concurrencyKey, t.createdAt, t.id).where(sql`concurrency_key IS NOT NULL`),
     index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
     index("tasks_lease_idx").on(t.leaseExpiresAt).where(sql`status = 'running'`),
     index("tasks_created_idx").on(t.createdAt, t.id),
@@ -101,6 +108,60 @@ export const rollups = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.metric, t.bucket, t.label] })],
 );
+
+/** Per concurrency key: its limit, its waiting and running counts (kept by triggers), its turn. */
+export const concurrencyKeys = sqliteTable(
+  "concurrency_keys",
+  {
+    key: text("key").primaryKey(),
+    maxRunning: integer("max_running").notNull().default(1),
+    waiting: integer("waiting").notNull().default(0),
+    running: integer("running").notNull().default(0),
+    paused: integer("paused").notNull().default(0),
+    servedAt: integer("served_at").notNull().default(0),
+  },
+  (t) => [index("concurrency_keys_turn_idx").on(t.servedAt, t.key).where(sql`waiting > 0 AND paused = 0 AND running < max_running`)],
+);
+
+/** Per task type: the paused flag and the number of tasks in each status (kept by triggers). */
+export const taskTypes = sqliteTable("task_types", {
+  type: text("type").primaryKey(),
+  paused: integer("paused").notNull().default(0),
+  created: integer("created").notNull().default(0),
+  queued: integer("queued").notNull().default(0),
+  running: integer("running").notNull().default(0),
+  retry: integer("retry").notNull().default(0),
+  completed: integer("completed").notNull().default(0),
+  failed: integer("failed").notNull().default(0),
+  cancelled: integer("cancelled").notNull().default(0),
+});
+
+export const MISSED_POLICIES = ["skip", "once", "all"] as const;
+export type MissedPolicy = (typeof MISSED_POLICIES)[number];
+
+/** Cron schedules; `task` is the template (a TaskInput without idempotency_key) as JSON. */
+export const schedules = sqliteTable(
+  "schedules",
+  {
+    name: text("name").primaryKey(),
+    cron: text("cron").notNull(),
+    timezone: text("timezone").notNull().default("UTC"),
+    task: text("task", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    missed: text("missed", { enum: MISSED_POLICIES }).notNull().default("skip"),
+    maxCatchup: integer("max_catchup").notNull().default(100),
+    paused: integer("paused").notNull().default(0),
+    nextRunAt: integer("next_run_at"),
+    lastRunAt: integer("last_run_at"),
+    lastTaskId: text("last_task_id"),
+    fired: integer("fired").notNull().default(0),
+    skipped: integer("skipped").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("schedules_due_idx").on(t.nextRunAt).where(sql`next_run_at IS NOT NULL`)],
+);
+
+export type ScheduleRow = typeof schedules.$inferSelect;
 
 /** Statuses a pass may claim from; the due index covers exactly these. */
 export const CLAIMABLE_STATUSES = ["queued", "retry"] as const satisfies readonly TaskStatus[];

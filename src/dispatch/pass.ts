@@ -37,7 +37,7 @@ export type PassResult =
   | {
       kind: "ran";
       claimed: number;
-      /** The pass hit a cap, so more due work probably waits. */
+      /** The pass hit a cap, or freed concurrency-key slots, so more due work probably waits. */
       full: boolean;
       /** When the next waiting task becomes due (a retry this pass wrote, or a delayed task), if any. */
       nextDueAt: number | null;
@@ -117,8 +117,8 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   return {
     kind: "ran",
     claimed: claimed.length,
-    // Released dependents are due now: look again at once (a chain runs pass after pass).
-    full: released > 0 || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
+    // Released dependents are due now, and a keyed task's outcome frees its key's slot: look again at once.
+    full: released > 0 || claim.keyed || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
     nextDueAt: earliest(nextRunAfter, retryAt),
   };
 }

@@ -1,7 +1,7 @@
 import { QUEUE_LIMITS } from "../lib/platform-limits";
 import type { TaskMessage } from "./message";
 
-export type WakeReason = "submit" | "run" | "pass" | "retry" | "breaker" | "reaper" | "sweeper" | "dlq";
+export type WakeReason = "submit" | "run" | "pass" | "retry" | "breaker" | "reaper" | "sweeper" | "dlq" | "resume" | "schedule";
 
 /** Seconds from `now` until `at`, within what a queue delay allows (later work is the alarm's). */
 export function wakeupDelaySeconds(at: number | null, now: number): number {

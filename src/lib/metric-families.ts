@@ -54,6 +54,18 @@ function d1Families(s: MetricsSnapshot): MetricFamily[] {
       samples: [{ value: s.counters.webhooks_dead_lettered ?? 0 }],
     },
     {
+      name: "seedcore_schedule_tasks_fired_total",
+      help: "Tasks created by cron schedules' slots (a slot another pass already fired is not counted twice).",
+      type: "counter",
+      samples: [{ value: s.counters.schedule_tasks_fired ?? 0 }],
+    },
+    {
+      name: "seedcore_schedule_slots_skipped_total",
+      help: "Cron slots missed (older than SCHEDULE_GRACE_S when the alarm came) and not fired, by their schedule's missed policy.",
+      type: "counter",
+      samples: [{ value: s.counters.schedule_slots_skipped ?? 0 }],
+    },
+    {
       name: "seedcore_task_transitions_total",
       help: "Every state change, by actor and statuses (from=\"\" is submission, to=\"deleted\" is retention or purge).",
       type: "counter",

@@ -9,6 +9,7 @@ import { reapExpiredLeases } from "../store/reap-expired-leases";
 import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
+import { fireDueSchedules, type ScheduleReport } from "./fire-schedules";
 import { pruneExpired, type RetentionReport } from "./retention";
 
 /** The dependency backstop's share of a tick. */
@@ -41,6 +42,8 @@ export interface MaintenanceReport {
   /** Webhooks sent again because their first send was lost. */
   webhooks_resent: number;
   retention: RetentionReport;
+  /** Cron slots fired and skipped, and when the next is due (the alarm's next time, if sooner than a tick). */
+  schedules: ScheduleReport;
 }
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
@@ -48,7 +51,8 @@ export const REAP_BUDGET_MS = 10_000;
 const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 
 /**
- * One reaper + sweeper tick. The reaper drains: expired leases go back to `retry` (or `failed`)
+ * One maintenance tick. First the schedules whose slot has come fire (their own budget), so a
+ * long reaper drain never makes a slot late. The reaper drains: expired leases go back to `retry` (or `failed`)
  * in chunks of REAP_BATCH until none is left or the budget is spent, so thousands of leases lost
  * with a dispatcher come back in one tick. Then one wake-up if there is due work nobody took:
  * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, per-minute
@@ -58,7 +62,21 @@ const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
   const { db, config } = deps;
   const started = deps.now();
-  const report: Omit<MaintenanceReport, "retention"> = { reaped: 0, reaped_failed: 0, reap_chunks: 0, reap_drained: false, woke: null, dependency_rounds: 0, webhooks_resent: 0 };
+  // A failing scheduler must not stop the reaper: tasks stuck in `running` are worse than a late slot.
+  const schedules = await fireDueSchedules(deps).catch((err: unknown): ScheduleReport => {
+    console.error("firing schedules failed; the next tick tries again", err);
+    return { fired: 0, skipped: 0, nextAt: null };
+  });
+  const report: Omit<MaintenanceReport, "retention"> = {
+    reaped: 0,
+    reaped_failed: 0,
+    reap_chunks: 0,
+    reap_drained: false,
+    woke: null,
+    dependency_rounds: 0,
+    webhooks_resent: 0,
+    schedules,
+  };
   let released = 0;
   while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 5 <= REAP_STATEMENT_BUDGET) {
     const { reaped: rows, dependents } = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);

@@ -8,12 +8,12 @@ import { parseOrganismConfig } from "../organism/organism-config";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { AppError } from "../errors";
 import { configOf, createRouter, type AppEnv } from "../lib/router";
-import { errorResponses, taskInputSchema, taskTypeSchema } from "../schemas/task";
+import { errorResponses, taskInputFields, taskTypeSchema } from "../schemas/task";
 import { settleWithin } from "../lib/timeout";
 
 
 const COORDINATOR_PROBE_MS = 3000;
-const taskFields = taskInputSchema.shape;
+const taskFields = taskInputFields.shape;
 
 /** A task for the organism: the task fields of POST /tasks, named as in SeedCore's Serve API. */
 const organismTaskSchema = z

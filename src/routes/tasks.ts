@@ -6,7 +6,7 @@ import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "
 import { dependentsPageSchema, dependentsQuerySchema, finishedHeader, waitQuerySchema } from "../schemas/task-api";
 import { eventToJson } from "../store/event-json";
 import { taskToJson } from "../store/task-json";
-import { cancel, dependents, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
+import { cancel, dependents, describe, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
 
 const idempotencyHeader = z.object({
   "idempotency-key": z.string().min(1).max(128).optional(),
@@ -90,9 +90,9 @@ export const taskRoutes = createRouter()
       const ops = taskOps(c.env, configOf(c));
       const row = await getTask(ops, c.req.valid("param").id);
       const { wait } = c.req.valid("query");
-      if (wait === undefined) return c.json(taskToJson(row), 200);
+      if (wait === undefined) return c.json(await describe(ops, row), 200);
       const waited = await waitForTask(ops, row, wait);
-      return c.json(taskToJson(waited.row), 200, finished(waited.finished));
+      return c.json(await describe(ops, waited.row), 200, finished(waited.finished));
     },
   )
   .openapi(

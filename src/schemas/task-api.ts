@@ -13,6 +13,8 @@ export const listTasksQuerySchema = z
     status: z.enum(TASK_STATUSES).optional(),
     type: taskTypeSchema.optional(),
     domain: z.string().min(1).max(64).optional(),
+    concurrency_key: z.string().min(1).max(128).optional(),
+    flow: z.enum(["paused", "waiting_on_key"]).optional().openapi({ description: "waiting tasks held by a pause, or by their key's limit" }),
     limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT).openapi({ type: "integer", example: 50 }),
     cursor: z
       .string()

@@ -9,6 +9,9 @@ const MAX_PARAMS_BYTES = 64 * 1024;
 /** The most params + description one task can hold (sizes a dispatcher pass). */
 export const MAX_TASK_INPUT_BYTES = MAX_PARAMS_BYTES + MAX_DESCRIPTION_BYTES;
 export const MAX_ATTEMPTS_LIMIT = 20;
+/** A day of head start at most: priority ages, so a day-old task outranks any new one. */
+export const MAX_PRIORITY_S = 86_400;
+export const MAX_CONCURRENCY_LIMIT = 1000;
 /** Well below SQLite's JSON depth limit (1000), so D1's json() never rejects what we accept. */
 export const MAX_PARAMS_DEPTH = 32;
 
@@ -48,8 +51,8 @@ const submittableTypeSchema = taskTypeSchema.superRefine((type, ctx) => {
   if (route) ctx.addIssue({ code: "custom", message: `'${type}' changes the organism and is not accepted as a task; use ${route}` });
 });
 
-/** Body of POST /tasks (and each item of POST /tasks/batch). */
-export const taskInputSchema = z
+/** The fields of a task submission, without the checks across fields (schedules reuse them). */
+export const taskInputFields = z
   .object({
     type: submittableTypeSchema,
     description: z
@@ -92,9 +95,28 @@ export const taskInputSchema = z
       description: "POSTed the task JSON once it is terminal, signed with SeedCore-Signature (https; http to loopback only in local development)",
       example: "https://example.com/hooks/seedcore",
     }),
+    // Flow control (DESIGN §13).
+    priority: z.number().int().min(0).max(MAX_PRIORITY_S).default(0).openapi({ description: "seconds of head start in the claim order" }),
+    concurrency_key: z.string().min(1).max(128).nullish().openapi({ example: "tenant:42" }),
+    concurrency_limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CONCURRENCY_LIMIT)
+      .optional()
+      .openapi({ description: "most tasks of the key running at once (default: CONCURRENCY_LIMITS, else 1)" }),
   })
-  .strict()
-  .openapi("TaskInput");
+  .strict();
+
+/** Checks across the fields of a submission. */
+export const withTaskInputChecks = <T extends z.ZodType<{ concurrency_key?: string | null | undefined; concurrency_limit?: number | undefined }>>(schema: T) =>
+  schema.refine((t) => t.concurrency_limit === undefined || Boolean(t.concurrency_key), {
+    path: ["concurrency_limit"],
+    message: "concurrency_limit needs a concurrency_key",
+  });
+
+/** Body of POST /tasks (and each item of POST /tasks/batch). */
+export const taskInputSchema = withTaskInputChecks(taskInputFields).openapi("TaskInput");
 
 export type TaskInput = z.infer<typeof taskInputSchema>;
 
@@ -134,6 +156,12 @@ export const taskSchema = z
       })
       .nullable()
       .openapi({ description: "an escalation plan and how far it got; a retry resumes at the first step not done" }),
+    // Flow control (DESIGN §13).
+    priority: z.number().int(),
+    concurrency_key: z.string().nullable(),
+    concurrency_limit: z.number().int().nullable(),
+    paused: z.boolean().openapi({ description: "waiting, and its type or concurrency key is paused" }),
+    waiting_on_key: z.boolean().openapi({ description: "waiting, and its concurrency key is at its limit" }),
   })
   .openapi("Task");
 
@@ -146,6 +174,9 @@ export const errorSchema = z
 export const taskIdParamSchema = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, example: "3f2a9c1e" }),
 });
+
+/** A JSON response of the OpenAPI document. */
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
 /** Standard error responses for the OpenAPI document. */
 export const errorResponses = (...codes: (400 | 401 | 404 | 409 | 413 | 429 | 503)[]) =>

@@ -7,6 +7,10 @@ export const COUNTER = {
   wakeupsDeadLettered: "wakeups_dead_lettered",
   /** Completion webhooks that failed every try and reached the webhook DLQ. */
   webhooksDeadLettered: "webhooks_dead_lettered",
+  /** Tasks created by cron schedules' slots. */
+  scheduleTasksFired: "schedule_tasks_fired",
+  /** Cron slots missed and not fired (their schedule's `missed` policy). */
+  scheduleSlotsSkipped: "schedule_slots_skipped",
 } as const;
 
 export type CounterName = (typeof COUNTER)[keyof typeof COUNTER];

@@ -37,6 +37,9 @@ export interface RawTaskRow {
   callback_url: string | null;
   webhook_state: WebhookState | null;
   watched: number;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
+  held: number;
 }
 
 /** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
@@ -44,7 +47,7 @@ const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
   "priority", "input_bytes", "request_hash", "sort_key", "events", "plan", "depends_on", "on_parent_failure", "waiting_on",
-  "has_dependents", "release_cursor", "callback_url", "webhook_state", "watched",
+  "has_dependents", "release_cursor", "callback_url", "webhook_state", "watched", "concurrency_key", "concurrency_limit", "held",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -87,5 +90,8 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     callbackUrl: r.callback_url,
     webhookState: r.webhook_state,
     watched: r.watched,
+    concurrencyKey: r.concurrency_key,
+    concurrencyLimit: r.concurrency_limit,
+    held: r.held,
   };
 }

@@ -11,8 +11,14 @@ function planToJson(plan: StoredPlan) {
   };
 }
 
+/** Why a waiting task is not being claimed (see flow-state.ts); a held task is paused by its type. */
+export interface FlowState {
+  paused: boolean;
+  waiting_on_key: boolean;
+}
+
 /** A task as the API shows it: snake_case, ISO-8601 UTC times. */
-export function taskToJson(row: TaskRow) {
+export function taskToJson(row: TaskRow, flow: FlowState = { paused: row.held === 1, waiting_on_key: false }) {
   return {
     id: row.id,
     status: row.status,
@@ -39,6 +45,10 @@ export function taskToJson(row: TaskRow) {
     created_at: toIso(row.createdAt) as string,
     updated_at: toIso(row.updatedAt) as string,
     plan: row.plan ? planToJson(row.plan) : null,
+    priority: row.priority,
+    concurrency_key: row.concurrencyKey,
+    concurrency_limit: row.concurrencyLimit,
+    ...flow,
   };
 }
 

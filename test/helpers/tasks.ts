@@ -22,6 +22,9 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     idempotency_key: null,
     input_bytes: JSON.stringify(overrides.params ?? {}).length,
     request_hash: null,
+    priority: 0,
+    concurrency_key: null,
+    concurrency_limit: overrides.concurrency_key ? 1 : null,
     ...overrides,
   };
 }

@@ -46,7 +46,7 @@ describe("GET /openapi.json", () => {
     expect(doc.paths["/tasks"]?.post?.requestBody).toBeDefined();
     expect(doc.paths["/tasks/batch"]?.post?.requestBody).toBeDefined();
     const listParams = (doc.paths["/tasks"]?.get?.parameters ?? []) as { name: string; in: string }[];
-    expect(listParams.map((p) => p.name).sort()).toEqual(["cursor", "domain", "limit", "status", "type"]);
+    expect(listParams.map((p) => p.name).sort()).toEqual(["concurrency_key", "cursor", "domain", "flow", "limit", "status", "type"]);
     const statusParams = (doc.paths["/tasks/{id}/status"]?.get?.parameters ?? []) as { name: string; in: string }[];
     expect(statusParams).toContainEqual(expect.objectContaining({ name: "id", in: "path" }));
   });

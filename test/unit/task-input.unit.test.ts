@@ -8,6 +8,7 @@ describe("taskInputSchema", () => {
       drift_score: 0,
       params: {},
       run_immediately: true,
+      priority: 0,
     });
   });
 

@@ -1,0 +1,72 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { claimDueTasks } from "../../src/store/claim-due-tasks";
+import { openDb } from "../../src/store/db";
+import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
+
+const QUEUED = 200_000;
+const KEYS = 100;
+
+/**
+ * 200,000 queued tasks in one statement: a third without a key, the rest spread over 100 keys
+ * (one key holds half of them), every thousandth with an hour's head start, created over the last day.
+ */
+async function seed(now: number): Promise<void> {
+  await env.DB.prepare(`
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+    INSERT INTO tasks (id, status, type, params, events, created_at, updated_at, priority, concurrency_key, concurrency_limit)
+    SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'queued', 'ping', '{}', '[]', ?2 - 86400000 + i * 400, ?2,
+           CASE WHEN i % 1000 = 0 THEN 3600 ELSE 0 END,
+           CASE WHEN i % 3 = 0 THEN NULL WHEN i % 2 = 0 THEN 'big' ELSE 'key-' || (i % ?3) END,
+           CASE WHEN i % 3 = 0 THEN NULL ELSE 5 END
+    FROM n`).bind(QUEUED, now, KEYS).run();
+}
+
+describe("the claim at 200,000 queued tasks with priorities and concurrency keys", () => {
+  const now = Date.now();
+  const log: RecordedStatement[] = [];
+  let claimedCount = 0;
+  let claimMs = 0;
+
+  beforeAll(async () => {
+    await seed(now);
+    const started = performance.now();
+    const { claimed } = await claimDueTasks(openDb(recordingD1(env.DB, log)), { token: "plan", now, leaseMs: 60_000, maxTasks: 96, maxInputBytes: 4e6 });
+    claimMs = performance.now() - started;
+    claimedCount = claimed.length;
+  }, 120_000);
+
+  it("claims a full pass, every key within its limit", async () => {
+    expect(claimedCount).toBe(96);
+    const { results } = await env.DB.prepare(
+      "SELECT concurrency_key AS key, count(*) AS n FROM tasks WHERE status = 'running' AND concurrency_key IS NOT NULL GROUP BY concurrency_key",
+    ).all<{ key: string; n: number }>();
+    expect(results.length).toBeGreaterThan(1); // the key with 100,000 tasks did not take the pass
+    for (const r of results) expect(r.n).toBeLessThanOrEqual(5);
+    expect(claimMs).toBeLessThan(1000);
+  });
+
+  it("reads index ranges only: the due index, each key's range, rows by primary key; no scan of tasks", async () => {
+    const claim = log.find((s) => /UPDATE tasks SET status = c\.to_status/.test(s.sql));
+    expect(claim).toBeDefined();
+    const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${claim!.sql}`).bind(...claim!.params).all<{ detail: string }>();
+    const plan = results.map((r) => r.detail);
+    const text = plan.join("\n");
+    expect(plan.filter((d) => /^SCAN (tasks|t)\b/.test(d)), text).toEqual([]);
+    expect(text).toMatch(/SEARCH tasks USING INDEX tasks_due_idx \(sort_key<\?\)/);
+    expect(text).toMatch(/SEARCH tasks USING INDEX tasks_key_due_idx \(concurrency_key=\? AND sort_key<\?\)/);
+    expect(text).toMatch(/concurrency_keys USING INDEX concurrency_keys_turn_idx/);
+    for (const d of plan.filter((d) => /\btasks\b|\bt\b/.test(d) && /^SEARCH/.test(d))) {
+      expect(d, text).toMatch(/tasks_due_idx|tasks_key_due_idx|sqlite_autoindex_tasks_1/);
+    }
+  });
+
+  it("no statement of the claim reads all waiting rows (the status index) or scans tasks", async () => {
+    expect(log.length).toBe(3);
+    for (const { sql, params } of log) {
+      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+      const text = results.map((r) => r.detail).join("\n");
+      expect(text, sql).not.toMatch(/tasks_status_created_idx|^SCAN tasks\b/m);
+    }
+  });
+});
