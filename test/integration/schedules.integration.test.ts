@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { reaperStub } from "../../src/maintenance/reaper-stub";
 import { requireConfig } from "../../src/config";
 import { followUpDeps } from "../../src/follow-ups";
-import { fireDueSchedules, slotKey } from "../../src/maintenance/fire-schedules";
+import { fireDueSchedules, SCHEDULE_STATEMENT_BUDGET, slotKey } from "../../src/maintenance/fire-schedules";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, sql } from "../helpers/tasks";
 import { api, postJson } from "../helpers/worker";
@@ -12,7 +12,8 @@ import { api, postJson } from "../helpers/worker";
 const config = requireConfig(env);
 const HOUR = 3600_000;
 const T0 = Date.parse("2030-01-01T00:00:00Z");
-const fire = (now: number) => fireDueSchedules({ db: db(), queue: recordingQueue().queue, config, now: () => now, followUp: followUpDeps(env, db()) });
+const fire = (now: number, statementsUsed = () => 0) =>
+  fireDueSchedules({ db: db(), queue: recordingQueue().queue, config, now: () => now, statementsUsed, followUp: followUpDeps(env, db()) });
 
 interface ScheduleBody {
   name: string;
@@ -120,6 +121,20 @@ describe("firing slots (injected clock)", () => {
     expect(metrics).toMatch(/seedcore_schedule_tasks_fired_total \d+/);
     expect(metrics).toMatch(/seedcore_schedule_slots_skipped_total (\d+)/);
     expect(Number(metrics.match(/seedcore_schedule_slots_skipped_total (\d+)/)?.[1])).toBeGreaterThanOrEqual(25);
+  });
+
+  it("stops at its statement budget mid catch-up and goes on from the first unfired slot at the next tick", async () => {
+    await sql("DELETE FROM schedules");
+    const name = await schedule({ missed: "all", max_catchup: 300 }); // 300 missed hourly slots: 3 submissions of 100
+    const now = T0 + 300 * HOUR + 30 * 60_000;
+    let used = SCHEDULE_STATEMENT_BUDGET - 12; // room for two submissions, not three
+    const first = await fire(now, () => (used += 3) - 3);
+    expect(first.nextAt).toBe(now); // left work: the alarm comes back at once
+    expect(await tasksOf(name)).toHaveLength(200);
+    expect(await get(name)).toMatchObject({ next_run_at: new Date(T0 + 201 * HOUR).toISOString(), fired: 200 });
+    await fire(now + 1000);
+    expect(await tasksOf(name)).toHaveLength(300);
+    expect(await get(name)).toMatchObject({ fired: 300, next_run_at: new Date(T0 + 301 * HOUR).toISOString() });
   });
 
   it("a DST change in the schedule's timezone neither skips nor doubles a slot", async () => {
