@@ -89,7 +89,7 @@ describe("query plans of hot statements", () => {
       if (/json_each/.test(sql)) {
         // Id-keyed: tasks is reached by primary key (or the idempotency index), never by a status or
         // time index, and the JSON array is the outer loop (else it is re-parsed for every row).
-        for (const d of onTasks) expect(d, `${sql}\n${plan.join("\n")}`).toMatch(/sqlite_autoindex_tasks_1|tasks_idempotency_key_uq|tasks_due_idx|tasks_waiting_idx|tasks_release_idx/);
+        for (const d of onTasks) expect(d, `${sql}\n${plan.join("\n")}`).toMatch(/sqlite_autoindex_tasks_1|tasks_idempotency_key_uq|tasks_due_idx|tasks_key_due_idx|tasks_waiting_idx|tasks_release_idx/);
       }
     }
   });

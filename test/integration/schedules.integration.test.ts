@@ -59,6 +59,26 @@ describe("POST /schedules", () => {
     expect((await api("/schedules/nope")).status).toBe(404);
   });
 
+  it("refuses dependencies in a schedule's task, and a callback_url no deployment may post to", async () => {
+    const parent = crypto.randomUUID();
+    for (const task of [{ type: "ping", depends_on: [parent] }, { type: "ping", ref: "a" }, { type: "ping", on_parent_failure: "run" }]) {
+      const res = await postJson("/schedules", { name: `deps-${crypto.randomUUID().slice(0, 8)}`, cron: "0 * * * *", task });
+      expect(res.status, JSON.stringify(task)).toBe(400);
+    }
+    const hook = await postJson("/schedules", { name: "bad-hook", cron: "0 * * * *", task: { type: "ping", callback_url: "ftp://example.com/x" } });
+    expect(hook.status).toBe(400);
+    expect((await hook.json<{ error: { message: string } }>()).error.message).toContain("callback_url");
+    const name = await schedule({}, null);
+    const patched = await api(`/schedules/${name}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ task: { type: "ping", callback_url: "ftp://example.com/x" } }),
+    });
+    expect(patched.status).toBe(400);
+    expect((await patched.json<{ error: { message: string } }>()).error.message).toContain("callback_url");
+    expect((await api(`/schedules/${name}`, { method: "DELETE" })).status).toBe(200);
+  });
+
   it("refuses a second schedule of the same name with 409, lists, patches and deletes", async () => {
     const name = await schedule({}, null);
     expect((await postJson("/schedules", { name, cron: "0 * * * *", task: { type: "ping" } })).status).toBe(409);
@@ -193,6 +213,26 @@ describe("the alarm", () => {
     expect(alarm).not.toBeNull();
     expect(alarm!).toBeLessThanOrEqual(next);
     await api(`/schedules/${name}`, { method: "DELETE" });
+  });
+
+  it("a schedule whose task no longer submits waits for the next tick instead of re-arming the alarm at once", async () => {
+    await sql("DELETE FROM schedules");
+    // Created while webhooks were on; the deployment has since lost its WEBHOOK_SECRET.
+    const broken = await schedule({ task: { type: "ping", callback_url: "https://example.com/hook" } }, T0 + HOUR);
+    const healthy = await schedule({}, T0 + HOUR);
+    const report = await fireDueSchedules({
+      db: db(),
+      queue: recordingQueue().queue,
+      config: { ...config, WEBHOOK_SECRET: undefined },
+      now: () => T0 + HOUR + 1,
+      statementsUsed: () => 0,
+      followUp: followUpDeps(env, db()),
+    });
+    expect(await tasksOf(broken)).toHaveLength(0);
+    expect(await tasksOf(healthy)).toHaveLength(1);
+    // The broken one is still due (so it is retried), but the alarm's next time is the healthy one's next slot.
+    expect((await get(broken)).next_run_at).toBe(new Date(T0 + HOUR).toISOString());
+    expect(report).toEqual({ fired: 1, skipped: 0, nextAt: T0 + 2 * HOUR });
   });
 
   it("a maintenance pass fires due slots and reports the earliest next one", async () => {
