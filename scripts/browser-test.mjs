@@ -140,13 +140,14 @@ try {
   await post("/tasks/batch", {
     tasks: [
       { type: "report", description: "held while its type is paused" },
-      { type: "sleep", params: { ms: 8000 }, concurrency_key: "browser:k", description: "holds the key's one slot" },
+      { type: "sleep", params: { ms: 10000 }, concurrency_key: "browser:k", description: "holds the key's one slot" },
       { type: "sleep", params: { ms: 100 }, concurrency_key: "browser:k", description: "waits for the key" },
     ],
   });
-  await page.waitForFunction(() => Number(document.querySelector('#schedules tr[data-schedule="every-2s"] td.fired')?.textContent ?? 0) >= 2, null, { timeout: 30_000 });
-  await page.waitForSelector('#tasks [data-flow="paused"]');
+  // The key is full only while the first sleep runs (10 s): look for its marker first.
   await page.waitForSelector('#tasks [data-flow="waiting_on_key"]', { timeout: 30_000 });
+  await page.waitForSelector('#tasks [data-flow="paused"]');
+  await page.waitForFunction(() => Number(document.querySelector('#schedules tr[data-schedule="every-2s"] td.fired')?.textContent ?? 0) >= 2, null, { timeout: 30_000 });
   await page.waitForSelector('#types tr[data-type="report"]');
   await page.waitForSelector('#keys tr[data-key="browser:k"]');
   await page.screenshot({ path: path.join(SHOTS, "dashboard-flow.png"), fullPage: true });
