@@ -1,18 +1,10 @@
 // Flow control from the CLI: cron schedules, task types and concurrency keys (pause / resume).
+import type { InferResponseType } from "hono/client";
+import type { SeedCoreClient } from "../src/client";
 import { CliError, flowFields, needArg, number, out, paramsOf, printJson, send, table, taskLine, type Cli, type Command, type Options } from "./common";
 
-interface ScheduleRow {
-  name: string;
-  cron: string;
-  timezone: string;
-  paused: boolean;
-  next_run_at: string | null;
-  last_run_at: string | null;
-  last_task_id: string | null;
-  last_task_status: string | null;
-  fired: number;
-  skipped: number;
-}
+/** A schedule as the API answers it (the route's own type). */
+type ScheduleRow = InferResponseType<SeedCoreClient["schedules"][":name"]["$get"], 200>;
 
 function scheduleTable(items: ScheduleRow[]): string {
   return table(items, [

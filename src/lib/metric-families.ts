@@ -1,6 +1,7 @@
 import type { CoordinatorSnapshot } from "../clients/coordinator-snapshot";
 import type { ResilienceSnapshot } from "../clients/resilience";
 import { TASK_STATUSES } from "../db/schema";
+import { COUNTER, type CounterName } from "../store/metric-counters";
 import type { DurationHistogram, MetricsSnapshot, TransitionCount } from "../store/metrics-queries";
 import type { BreakerState } from "./circuit-breaker";
 import type { HistogramValue, MetricFamily } from "./prometheus";
@@ -16,6 +17,17 @@ const COUNTERS: { name: string; help: string; matches: (t: TransitionCount) => b
   { name: "cancelled", help: "Transitions to cancelled.", matches: (t) => t.to_status === "cancelled" },
   { name: "pruned", help: "Finished tasks deleted by retention (RETAIN_*_S).", matches: (t) => t.actor === "retention" && t.to_status === "deleted" },
   { name: "purged", help: "Finished tasks deleted by POST /tasks/bulk/purge.", matches: (t) => t.actor === "api" && t.to_status === "deleted" },
+];
+
+/** The counters that are not transitions (src/store/metric-counters.ts), as metric families. */
+const NAMED_COUNTERS: { name: CounterName; help: string }[] = [
+  { name: COUNTER.wakeupsDeadLettered, help: "Wake-up messages that reached the dead-letter queue (no task is failed by it; a fresh wake-up replaces them)." },
+  { name: COUNTER.webhooksDeadLettered, help: "Completion webhooks that failed every try and reached the webhook DLQ (the task itself is unaffected)." },
+  { name: COUNTER.scheduleTasksFired, help: "Tasks created by cron schedules' slots (a slot another pass already fired is not counted twice)." },
+  {
+    name: COUNTER.scheduleSlotsSkipped,
+    help: "Cron slots missed (older than SCHEDULE_GRACE_S when the alarm came) and not fired, by their schedule's missed policy.",
+  },
 ];
 
 function durationHistogram(h: DurationHistogram): HistogramValue {
@@ -41,30 +53,12 @@ function d1Families(s: MetricsSnapshot): MetricFamily[] {
       type: "counter",
       samples: [{ value: s.transitions.filter(c.matches).reduce((n, t) => n + t.n, 0) }],
     })),
-    {
-      name: "seedcore_wakeups_dead_lettered_total",
-      help: "Wake-up messages that reached the dead-letter queue (no task is failed by it; a fresh wake-up replaces them).",
+    ...NAMED_COUNTERS.map((c): MetricFamily => ({
+      name: `seedcore_${c.name}_total`,
+      help: c.help,
       type: "counter",
-      samples: [{ value: s.counters.wakeups_dead_lettered ?? 0 }],
-    },
-    {
-      name: "seedcore_webhooks_dead_lettered_total",
-      help: "Completion webhooks that failed every try and reached the webhook DLQ (the task itself is unaffected).",
-      type: "counter",
-      samples: [{ value: s.counters.webhooks_dead_lettered ?? 0 }],
-    },
-    {
-      name: "seedcore_schedule_tasks_fired_total",
-      help: "Tasks created by cron schedules' slots (a slot another pass already fired is not counted twice).",
-      type: "counter",
-      samples: [{ value: s.counters.schedule_tasks_fired ?? 0 }],
-    },
-    {
-      name: "seedcore_schedule_slots_skipped_total",
-      help: "Cron slots missed (older than SCHEDULE_GRACE_S when the alarm came) and not fired, by their schedule's missed policy.",
-      type: "counter",
-      samples: [{ value: s.counters.schedule_slots_skipped ?? 0 }],
-    },
+      samples: [{ value: s.counters[c.name] ?? 0 }],
+    })),
     {
       name: "seedcore_task_transitions_total",
       help: "Every state change, by actor and statuses (from=\"\" is submission, to=\"deleted\" is retention or purge).",

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { StoredPlan } from "../organism/plan-progress";
+import type { TaskEnvelope } from "../organism/task-contracts";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
 import { PARAMS_WITH_PARENTS } from "./dependents";
@@ -8,13 +9,7 @@ import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
 
 /** What a pass needs of a claimed task to run it and decide its outcome. */
-export interface ClaimedTask {
-  id: string;
-  type: string;
-  params: Record<string, unknown>;
-  description: string | null;
-  domain: string | null;
-  drift_score: number;
+export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params" | "description" | "domain" | "drift_score"> {
   /** The attempt this claim started (attempts after the claim). */
   attempts: number;
   max_attempts: number;
