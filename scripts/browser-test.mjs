@@ -140,11 +140,12 @@ try {
   await post("/tasks/batch", {
     tasks: [
       { type: "report", description: "held while its type is paused" },
-      { type: "sleep", params: { ms: 10000 }, concurrency_key: "browser:k", description: "holds the key's one slot" },
-      { type: "sleep", params: { ms: 100 }, concurrency_key: "browser:k", description: "waits for the key" },
+      // Two equal sleeps: tasks of one batch share created_at, so either may take the key's one slot first.
+      { type: "sleep", params: { ms: 10000 }, concurrency_key: "browser:k", description: "one holds the key's slot" },
+      { type: "sleep", params: { ms: 10000 }, concurrency_key: "browser:k", description: "the other waits for the key" },
     ],
   });
-  // The key is full only while the first sleep runs (10 s): look for its marker first.
+  // The key is full only while the first of them runs (10 s): look for the waiting marker first.
   await page.waitForSelector('#tasks [data-flow="waiting_on_key"]', { timeout: 30_000 });
   await page.waitForSelector('#tasks [data-flow="paused"]');
   await page.waitForFunction(() => Number(document.querySelector('#schedules tr[data-schedule="every-2s"] td.fired')?.textContent ?? 0) >= 2, null, { timeout: 30_000 });

@@ -160,8 +160,11 @@ describe("concurrency keys", () => {
 
   it("shows a queued task over its key's limit as waiting on its key, in GET /tasks/{id} and the list filter", async () => {
     const key = `busy-${crypto.randomUUID()}`;
-    const first = await insertTask({ type: "ping", concurrency_key: key });
-    const second = await insertTask({ type: "ping", concurrency_key: key });
+    // 1 ms apart, so the claim's order (sort_key, then id) takes `first`.
+    const now = Date.now();
+    const [first] = (await insertTasks([newTask({ type: "ping", concurrency_key: key })], now)).map((c) => c.row);
+    const [second] = (await insertTasks([newTask({ type: "ping", concurrency_key: key })], now + 1)).map((c) => c.row);
+    if (!first || !second) throw new Error("tasks not inserted");
     await claim(10);
     expect(await statusOf(first.id)).toBe("running");
     const body = await (await api(`/tasks/${second.id}`)).json<TaskBody>();
