@@ -95,7 +95,8 @@ function checkRepeatedKeys(tasks: NewTask[]): void {
  */
 export async function submitTasks(inputs: TaskInput[], deps: SubmitDeps, headerKey: string | null = null, batch = inputs.length > 1): Promise<CreatedTask[]> {
   checkCallbacks(inputs, deps.config, batch);
-  const ids = inputs.map(() => crypto.randomUUID());
+  // Ascending: a batch's tasks share their order key, and the claim breaks ties by id, so this keeps them in submission order.
+  const ids = inputs.map(() => crypto.randomUUID()).sort();
   const { parents, external } = resolveParents(inputs, ids, batch);
   const missing = await missingTaskIds(deps.db, external);
   if (missing.length > 0) {

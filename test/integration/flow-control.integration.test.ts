@@ -50,6 +50,16 @@ describe("priority", () => {
     expect(started.slice(20).every((id) => backlog.some((c) => c.row.id === id))).toBe(true);
   });
 
+  it("keeps the tasks of one batch in submission order (their order keys tie)", async () => {
+    const now = Date.now();
+    const deps = { db: db(), queue: recordingQueue().queue, config, now, followUp: followUpDeps(env, db()) };
+    const inputs = Array.from({ length: 30 }, (_, i) => taskInputSchema.parse({ type: "ping", description: `item ${i}` }));
+    const submitted = (await submitTasks(inputs, deps)).map((c) => c.row.id);
+    const started: string[] = [];
+    for (let i = 0; i < submitted.length; i++) started.push(...(await claim(1, 60_000, now)).claimed.map((t) => t.id));
+    expect(started).toEqual(submitted);
+  });
+
   it("ages: a task that has waited longer than another's head start still goes first", async () => {
     const now = Date.now();
     const old = await insertTask({ domain: "aging" }); // waited two hours
