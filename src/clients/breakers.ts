@@ -62,6 +62,6 @@ export interface ClientClock {
 
 export const REAL_CLIENT_CLOCK: ClientClock = {
   now: Date.now,
-  random: Math.random,
+  random: Math.random, // backoff jitter only
   sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
 };
