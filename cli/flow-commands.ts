@@ -85,18 +85,18 @@ function printSchedule(opts: Options, s: ScheduleRow): number {
   return 0;
 }
 
-const STATUS_COLUMNS = ["created", "queued", "running", "retry", "completed", "failed", "cancelled"] as const;
-
 export const types: Command = async (cli, opts) => {
   const body = await (await send(cli, cli.api.types.$get({ query: {} }))).json();
   if (opts.json) return printJson(body), 0;
+  // One column per status, in the order the API lists them.
+  const statuses = Object.keys(body.items[0]?.counts ?? {}) as (keyof (typeof body.items)[number]["counts"])[];
   out(
     body.items.length === 0
       ? "no task types yet"
       : table(body.items, [
           { title: "TYPE", get: (t) => t.type },
           { title: "STATE", get: (t) => (t.paused ? "paused" : "active") },
-          ...STATUS_COLUMNS.map((s) => ({ title: s.toUpperCase(), get: (t: (typeof body.items)[number]) => t.counts[s] ?? 0 })),
+          ...statuses.map((s) => ({ title: s.toUpperCase(), get: (t: (typeof body.items)[number]) => t.counts[s] ?? 0 })),
         ]),
   );
   return 0;

@@ -150,7 +150,7 @@ try {
   await check("schedules delete", ["schedules", "delete", "cli-every-hour"], { stdout: ["deleted schedule cli-every-hour"] });
   await check("schedules show a deleted one: exit 1", ["schedules", "show", "cli-every-hour"], { code: 1, stderr: ["[HTTP 404]"] });
   await check("pause-type", ["pause-type", "echo"], { stdout: ["type echo: paused"] });
-  await check("types", ["types"], { stdout: ["TYPE", "echo", "paused", "ping"] });
+  await check("types", ["types"], { stdout: ["TYPE", "QUEUED", "COMPLETED", "echo", "paused", "ping"] });
   await check("resume-type", ["resume-type", "echo"], { stdout: ["type echo: active"] });
   await check("pause-key", ["pause-key", "cli:k"], { stdout: ["key cli:k: paused"] });
   await check("keys --json", ["keys", "--json"], { json: (p) => (p.items.some((k) => k.key === "cli:k" && k.paused && k.limit === 2) ? null : JSON.stringify(p)) });

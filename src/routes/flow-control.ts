@@ -60,18 +60,14 @@ const keyActionRoute = <A extends FlowAction>(action: A) =>
     responses: { 200: jsonResponse(keySchema, "the key after the change"), ...errorResponses(400, 401) },
   });
 
-/** A resumed type or key may have due work nobody was woken for. */
-async function setType(env: Env, type: string, action: FlowAction) {
-  const info = await setTypePaused(openDb(env.DB), type, action === "pause", Date.now());
+/** Applies a pause or resume; a resumed type or key may have due work nobody was woken for. */
+async function setFlow<T>(env: Env, action: FlowAction, apply: (paused: boolean) => Promise<T>): Promise<T> {
+  const info = await apply(action === "pause");
   if (action === "resume") await wakeOrLeaveToSweeper(env.TASK_QUEUE, "resume");
   return info;
 }
-
-async function setKey(env: Env, key: string, action: FlowAction) {
-  const info = await setKeyPaused(openDb(env.DB), key, action === "pause");
-  if (action === "resume") await wakeOrLeaveToSweeper(env.TASK_QUEUE, "resume");
-  return info;
-}
+const setType = (env: Env, type: string, action: FlowAction) => setFlow(env, action, (paused) => setTypePaused(openDb(env.DB), type, paused, Date.now()));
+const setKey = (env: Env, key: string, action: FlowAction) => setFlow(env, action, (paused) => setKeyPaused(openDb(env.DB), key, paused));
 
 /** Pause / resume per task type and per concurrency key, and their counts (DESIGN §13); chained for AppType. */
 export const flowControlRoutes = createRouter()
