@@ -47,12 +47,6 @@ export type CreateResult =
   | { ok: false; conflict: { index: number; key: string } };
 
 /**
- * Inserts a batch of tasks (each with its first timeline entry) and their rollups in one transaction, three statements whatever
- * the batch size. A task whose idempotency key already exists with the same body is not inserted:
- * the existing row comes back in its place. If any key exists with a different body, nothing is
- * inserted (the check and the insert share the transaction, so no race can split the batch).
- */
-/**
  * The statements a batch with dependencies adds: its edges, the parents marked as having
  * dependents (flagged at once when already finished), a dependency round (which releases or fails
  * the children of finished parents in this same transaction) and the rows as they end up.
@@ -72,10 +66,11 @@ function dependencyStatements(payload: string, now: number): SQL[] {
 }
 
 /**
- * Inserts a batch of tasks (each with its first timeline entry) and their rollups in one transaction, three statements whatever
- * the batch size (more with dependencies, see dependencyStatements). A task whose idempotency key already exists with the same body is not inserted:
- * the existing row comes back in its place. If any key exists with a different body, nothing is
- * inserted (the check and the insert share the transaction, so no race can split the batch).
+ * Inserts a batch of tasks (each with its first timeline entry) and their rollups in one
+ * transaction, three statements whatever the batch size (more with dependencies, see
+ * dependencyStatements). A task whose idempotency key already exists with the same body is not
+ * inserted: the existing row comes back in its place. If any key exists with a different body,
+ * nothing is inserted (the check and the insert share the transaction, so no race can split the batch).
  */
 export async function createTasks(db: Db, tasks: NewTask[], now: number): Promise<CreateResult> {
   // A submitted batch is at most 256 KiB of body; one chunk holds it (checked, not assumed).
