@@ -55,7 +55,7 @@ export async function describe(ops: TaskOps, row: TaskRow): Promise<TaskJson> {
  */
 export async function waitForTask(ops: TaskOps, row: TaskRow, seconds: number): Promise<{ row: TaskRow; finished: boolean }> {
   if (isTerminal(row) || seconds <= 0) return { row, finished: isTerminal(row) };
-  const watched = await watchTask(ops.db, row.id);
+  const watched = row.watched === 1 ? row : await watchTask(ops.db, row.id, Date.now());
   if (!watched || isTerminal(watched)) return { row: watched ?? row, finished: true };
   await waiterStub(ops.env, row.id).wait(row.id, Math.min(seconds, MAX_WAIT_S) * 1000);
   const found = await findTask(ops.db, { kind: "full", id: row.id });

@@ -33,9 +33,12 @@ export async function taskStatusOf(db: Db, id: string): Promise<TaskStatus | nul
   return row?.status ?? null;
 }
 
-/** Marks a task as waited on, so its terminal write notifies the waiters; the row after. */
-export async function watchTask(db: Db, id: string): Promise<TaskRow | null> {
-  const rows = await db.update(tasks).set({ watched: 1 }).where(eq(tasks.id, id)).returning();
+/**
+ * Marks a task as waited on, so its terminal write notifies the waiters; the row after. One row
+ * written: `updated_at` is set here, or the touch trigger would write the row a second time.
+ */
+export async function watchTask(db: Db, id: string, now: number): Promise<TaskRow | null> {
+  const rows = await db.update(tasks).set({ watched: 1, updatedAt: now }).where(eq(tasks.id, id)).returning();
   return rows[0] ?? null;
 }
 

@@ -4,6 +4,7 @@ import { drain } from "../helpers/dispatch";
 import { settleOtherTasks } from "../helpers/tasks";
 import { env } from "cloudflare:workers";
 import { openDb } from "../../src/store/db";
+import { watchTask } from "../../src/store/find-task";
 import { api, postJson } from "../helpers/worker";
 
 beforeEach(settleOtherTasks);
@@ -90,5 +91,26 @@ describe("?wait=S", () => {
     const { res, at } = await waiting;
     expect(res.headers.get("SeedCore-Finished")).toBe("true");
     expect(at - cancelledAt).toBeLessThan(500);
+  });
+});
+
+describe("what a wait costs", () => {
+  it("marking a task watched writes its row once: updated_at is set, so the touch trigger does not write it again", async () => {
+    const a = await created({ type: "ping", run_immediately: false });
+    const b = await created({ type: "ping", run_immediately: false });
+    // D1's own count of rows written, for the statement shape with and without updated_at.
+    const bare = await env.DB.prepare("UPDATE tasks SET watched = 1 WHERE id = ?").bind(a.id).run();
+    const withClock = await env.DB.prepare("UPDATE tasks SET watched = 1, updated_at = ? WHERE id = ?").bind(Date.now(), b.id).run();
+    expect(bare.meta.rows_written).toBe(2);
+    expect(withClock.meta.rows_written).toBe(1);
+
+    const task = await created({ type: "ping", run_immediately: false });
+    const row = await watchTask(openDb(env.DB), task.id, 1_234);
+    expect(row).toMatchObject({ watched: 1, updatedAt: 1_234 });
+    // A task already watched is not written again: the route skips the write.
+    const again = await api(`/tasks/${task.id}?wait=1`);
+    expect(again.headers.get("SeedCore-Finished")).toBe("false");
+    const after = await env.DB.prepare("SELECT updated_at FROM tasks WHERE id = ?").bind(task.id).first<{ updated_at: number }>();
+    expect(after?.updated_at).toBe(1_234);
   });
 });
