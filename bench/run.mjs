@@ -9,13 +9,14 @@ import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/d
 import { BENCH_VARS, getText, median, restarts, runtimeCpuMs } from "./lib.mjs";
 import { bulk, ESCALATING, keyed, latency, reads, single } from "./scenarios.mjs";
 import { ageSeededTasks, d1Execute, seedFinishedTasks } from "./seed.mjs";
+import { d1StoredBytes, rowCost } from "./storage.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 1_000_000);
 const READS = Number(process.env.BENCH_READS ?? 200);
 const LARGE = 100_000;
-const SCENARIOS = ["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost"];
+const SCENARIOS = ["row_cost", "storage", "bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost"];
 /** The list and retention indexes whose write cost index_cost measures, one dropped at a time. */
 const INDEXES = ["tasks_created_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_domain_created_idx", "tasks_finished_idx"];
 const DAY_MS = 86_400_000;
@@ -58,6 +59,31 @@ async function repeat(label, fn) {
 const round = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 
 const results = {};
+// D1 rows written and read per task, as D1 reports them (the row-cost test in the Workers pool).
+if (wanted("row_cost")) results.row_cost = rowCost();
+
+/** A finished task of the stated size: ≈ 100 B of params, echoed in its result. */
+const STORED_TASK = { type: "test_task", params: { pad: "x".repeat(88) } };
+// Bytes stored per finished task: D1's file growth over 100k tasks run to completion, in all and per table / index.
+if (wanted("storage")) {
+  const dir = migratedStateDir("bench-storage");
+  const before = d1StoredBytes(dir);
+  await withServer(dir, (base) => bulk(base, { total: LARGE, kind: STORED_TASK }));
+  const after = d1StoredBytes(dir);
+  const perTask = (a, b) => Math.round((a - b) / after.tasks);
+  results.storage = {
+    tasks: after.tasks,
+    params_bytes: after.params_bytes,
+    result_bytes: after.result_bytes,
+    bytes_per_task: perTask(after.used, before.used),
+    by_object: Object.fromEntries(
+      Object.entries(after.objects)
+        .map(([name, bytes]) => [name, perTask(bytes, before.objects[name] ?? 0)])
+        .filter(([, b]) => b > 0)
+        .sort((a, b) => b[1] - a[1]),
+    ),
+  };
+}
 if (["bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys"].some(wanted)) {
   await withServer(migratedStateDir("bench"), async (base, cpuMs) => {
     await bulk(base, { total: 1000 }); // warm-up: isolates, DOs, SQLite pages
@@ -180,6 +206,16 @@ if (!partial) writeFileSync(new URL("./results.json", import.meta.url), `${JSON.
 const fmt = (s) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 const r = results;
 const rows = [
+  ...Object.entries(r.row_cost ?? {}).map(([kind, c]) => [
+    `D1 rows per task, ${kind}: written (submit / run / delete) · read`,
+    `${c.written.total} (${c.written.submit} / ${c.written.run} / ${c.written.delete}) · ${c.read.total}`,
+  ]),
+  ...(r.storage
+    ? [
+        [`bytes stored per finished task (params ${Math.round(r.storage.params_bytes)} B, result ${Math.round(r.storage.result_bytes)} B)`, String(r.storage.bytes_per_task)],
+        ["… by table / index", Object.entries(r.storage.by_object).map(([k, v]) => `${k} ${v}`).join(", ")],
+      ]
+    : []),
   ...(r.bulk
     ? [
         ["bulk 10k tasks/s", fmt(r.bulk.tasks_per_s)],
