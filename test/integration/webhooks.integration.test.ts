@@ -300,6 +300,15 @@ describe("callback_url", () => {
     expect(callbackUrlProblem("https://169.254.169.254/", true)).not.toBeNull();
   });
 
+  it("is refused at submit for IPv6 spellings of loopback, private and IPv4-embedding addresses: 400 naming the field", async () => {
+    for (const host of ["[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]", "[fec0::1]", "[ff02::1]"]) {
+      const res = await postJson("/tasks", { type: "ping", callback_url: `https://${host}/x` });
+      expect(res.status, host).toBe(400);
+      expect((await res.json<{ error: { message: string } }>()).error.message, host).toMatch(/^callback_url: host \S+ is a /);
+    }
+    expect((await postJson("/tasks", { type: "ping", callback_url: "https://[2606:4700::1111]/x" })).status).toBe(201);
+  });
+
   it("is checked at submit: 400 naming the field, by the configuration switch", async () => {
     const deployed = await postJson("/tasks", { type: "ping", callback_url: "http://127.0.0.1:9/x" });
     expect(deployed.status).toBe(400);
