@@ -62,6 +62,8 @@ export const tasks = sqliteTable(
     releaseCursor: text("release_cursor"),
     callbackUrl: text("callback_url"),
     webhookState: text("webhook_state", { enum: WEBHOOK_STATES }),
+    /** When a sent webhook's next try is due (migration 0010); the alarm re-sends it once overdue. */
+    webhookDueAt: integer("webhook_due_at"),
     watched: integer("watched").notNull().default(0),
     // Flow control (migration 0006).
     concurrencyKey: text("concurrency_key"),

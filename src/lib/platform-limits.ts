@@ -32,6 +32,14 @@ export const RPC_LIMITS = { messageBytes: 32 * 1024 * 1024 } as const;
 /** https://developers.cloudflare.com/workers/platform/limits/ (memory per isolate, Workers and Durable Objects). */
 export const WORKER_MEMORY_BYTES = 128 * 1024 * 1024;
 
+/**
+ * https://developers.cloudflare.com/workers/platform/limits/#simultaneous-open-connections (and
+ * the Durable Objects limits page: "same as Workers"): an invocation has at most six connections
+ * waiting for response headers; a seventh fetch waits for a free one, with any timer it was given
+ * already running. The local runtime does not enforce it, so we do (see OutboundSlots).
+ */
+export const OUTBOUND_CONNECTIONS = 6;
+
 /** We plan to use at most this share of any limit: headroom for encodings and metadata we do not count. */
 export const SAFETY_MARGIN = 0.75;
 

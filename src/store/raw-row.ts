@@ -36,6 +36,7 @@ export interface RawTaskRow {
   release_cursor: string | null;
   callback_url: string | null;
   webhook_state: WebhookState | null;
+  webhook_due_at: number | null;
   watched: number;
   concurrency_key: string | null;
   concurrency_limit: number | null;
@@ -47,7 +48,7 @@ const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
   "priority", "input_bytes", "request_hash", "sort_key", "events", "plan", "depends_on", "on_parent_failure", "waiting_on",
-  "has_dependents", "release_cursor", "callback_url", "webhook_state", "watched", "concurrency_key", "concurrency_limit", "held",
+  "has_dependents", "release_cursor", "callback_url", "webhook_state", "webhook_due_at", "watched", "concurrency_key", "concurrency_limit", "held",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -89,6 +90,7 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     releaseCursor: r.release_cursor,
     callbackUrl: r.callback_url,
     webhookState: r.webhook_state,
+    webhookDueAt: r.webhook_due_at,
     watched: r.watched,
     concurrencyKey: r.concurrency_key,
     concurrencyLimit: r.concurrency_limit,

@@ -1,4 +1,5 @@
 import { isLoopbackHost } from "../lib/auth";
+import { inPrefix, parseIpv4, parseIpv6 } from "../lib/ip-address";
 
 /** Longest accepted callback_url, in bytes (DESIGN §15: ≤ 2 KiB). */
 export const MAX_CALLBACK_URL_BYTES = 2048;
@@ -7,50 +8,66 @@ export const MAX_CALLBACK_URL_BYTES = 2048;
 const INTERNAL_NAMES = new Set(["metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"]);
 const INTERNAL_SUFFIXES = [".localhost", ".internal", ".local", ".localdomain", ".home.arpa"];
 
-function ipv4(host: string): number[] | null {
-  const parts = host.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
-  return parts.map(Number);
+interface Range {
+  prefix: Uint8Array;
+  bits: number;
+  kind: string;
 }
 
-/** 0/8, 10/8, 100.64/10 (carrier NAT), 127/8, 169.254/16 (link-local, metadata), 172.16/12, 192.168/16, 198.18/15, multicast and reserved. */
-function isPrivateIpv4([a = 0, b = 0]: number[]): boolean {
-  return (
-    a === 0 || a === 10 || a === 127 || a >= 224 ||
-    (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 198 && (b === 18 || b === 19))
-  );
-}
+const range = (address: string, bits: number, kind: string): Range => ({ prefix: (parseIpv4(address) ?? parseIpv6(address)) as Uint8Array, bits, kind });
 
-/** Loopback, unspecified, unique-local (fc00::/7), link-local (fe80::/10), and IPv4 mapped into IPv6. */
-function isPrivateIpv6(bracketed: string): boolean {
-  const h = bracketed.slice(1, -1).toLowerCase();
-  if (h === "::1" || h === "::") return true;
-  if (/^f[cd]/.test(h) || /^fe[89ab]/.test(h)) return true;
-  const mapped = h.match(/^::ffff:(.+)$/);
-  if (mapped?.[1]) {
-    const v4 = ipv4(mapped[1]);
-    if (v4) return isPrivateIpv4(v4);
-    const [hi = "0", lo = "0"] = mapped[1].split(":");
-    const n = (parseInt(hi, 16) << 16) | parseInt(lo, 16);
-    return isPrivateIpv4([(n >>> 24) & 255, (n >>> 16) & 255]);
-  }
-  return false;
-}
+/** IPv4 ranges that are not globally reachable (RFC 6890), and metadata services' link-local. */
+const REFUSED_IPV4 = [
+  range("0.0.0.0", 8, "'this network' (0.0.0.0/8)"),
+  range("10.0.0.0", 8, "private"),
+  range("100.64.0.0", 10, "carrier-grade NAT"),
+  range("127.0.0.0", 8, "loopback"),
+  range("169.254.0.0", 16, "link-local (cloud metadata)"),
+  range("172.16.0.0", 12, "private"),
+  range("192.168.0.0", 16, "private"),
+  range("198.18.0.0", 15, "benchmarking"),
+  range("224.0.0.0", 4, "multicast"),
+  range("240.0.0.0", 4, "reserved"),
+];
 
-/** Is this host an address no deployed Worker should post to (private, link-local, metadata, loopback)? */
-export function isPrivateHost(hostname: string): boolean {
+/**
+ * IPv6 ranges that are not globally reachable, and every form that embeds an IPv4 address (which
+ * could be a private one behind a translator). The first match names the range, so NAT64 comes
+ * before the ::/8 it lies in; the rest of ::/8 is unspecified, loopback, IPv4-compatible
+ * (::a.b.c.d), IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96) or unassigned.
+ */
+const REFUSED_IPV6 = [
+  range("64:ff9b::", 96, "NAT64 (embeds an IPv4 address)"),
+  range("64:ff9b:1::", 48, "local-use NAT64 (embeds an IPv4 address)"),
+  range("::", 8, "reserved (unspecified, loopback, IPv4-compatible or IPv4-mapped)"),
+  range("100::", 64, "discard-only"),
+  range("2001::", 32, "Teredo (embeds an IPv4 address)"),
+  range("2001:db8::", 32, "documentation"),
+  range("2002::", 16, "6to4 (embeds an IPv4 address)"),
+  range("fc00::", 7, "unique-local (private)"),
+  range("fe80::", 10, "link-local"),
+  range("fec0::", 10, "site-local"),
+  range("ff00::", 8, "multicast"),
+];
+
+/** Why no deployed Worker should post to this host ("a loopback address", "an internal name"), or null. */
+function refusedHost(hostname: string): string | null {
   const host = hostname.toLowerCase().replace(/\.$/, "");
-  if (isLoopbackHost(host) || INTERNAL_NAMES.has(host) || INTERNAL_SUFFIXES.some((s) => host.endsWith(s))) return true;
-  if (host.startsWith("[")) return isPrivateIpv6(host);
-  const v4 = ipv4(host);
-  return v4 !== null && isPrivateIpv4(v4);
+  if (host === "localhost") return "a loopback name";
+  if (INTERNAL_NAMES.has(host) || INTERNAL_SUFFIXES.some((s) => host.endsWith(s))) return "an internal name";
+  const bracketed = host.startsWith("[");
+  const address = bracketed ? parseIpv6(host.slice(1, -1)) : parseIpv4(host);
+  // Fail closed: a bracketed host the URL parser took but ours does not is refused.
+  if (!address) return bracketed ? "an IPv6 address that could not be checked" : null;
+  const refused = (address.length === 4 ? REFUSED_IPV4 : REFUSED_IPV6).find((r) => inPrefix(address, r.prefix, r.bits));
+  return refused ? `a ${refused.kind} address` : null;
 }
 
 /**
  * Why a callback_url is refused, or null. Deployed: `https` to a public host only. With
  * `allowLoopback` (local development, `npm run dev`), also `http` or `https` to a loopback host.
- * The URL parser has already normalised numeric forms (`http://2130706433/` is 127.0.0.1).
+ * The URL parser has already normalised numeric forms (`http://2130706433/` is 127.0.0.1, and
+ * IPv6 is compressed lower-case hex); the address is then compared as bytes, whatever its spelling.
  * A public name that resolves to a private address is the platform's to refuse: Workers cannot
  * resolve names, and Cloudflare's fetch does not reach private networks.
  */
@@ -66,6 +83,7 @@ export function callbackUrlProblem(raw: string, allowLoopback: boolean): string 
   const loopback = isLoopbackHost(url.hostname);
   if (allowLoopback && loopback && (url.protocol === "http:" || url.protocol === "https:")) return null;
   if (url.protocol !== "https:") return allowLoopback ? "must be https (or http to a loopback host in local development)" : "must be https";
-  if (isPrivateHost(url.hostname)) return `host ${url.hostname} is a private, link-local, loopback or metadata address`;
+  const refused = refusedHost(url.hostname);
+  if (refused) return `host ${url.hostname} is ${refused}`;
   return null;
 }

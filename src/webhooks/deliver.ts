@@ -1,6 +1,7 @@
 import type { Config } from "../config";
-import { TERMINAL_STATUSES } from "../db/schema";
+import { TERMINAL_STATUSES, type WebhookState } from "../db/schema";
 import { errorMessage } from "../lib/error-message";
+import { OutboundSlots } from "../lib/outbound-slots";
 import type { Db } from "../store/db";
 import { addToCounter, COUNTER } from "../store/metric-counters";
 import { taskToJson } from "../store/task-json";
@@ -18,6 +19,9 @@ export interface DeliveryDeps {
   now: () => number;
 }
 
+/** A webhook in these states has had its last try; a job for it is a duplicate. */
+const SETTLED: readonly (WebhookState | null)[] = ["delivered", "failed"];
+
 /** Longest wait between two tries. */
 export const WEBHOOK_RETRY_MAX_S = 600;
 
@@ -28,8 +32,11 @@ export function webhookRetryDelayS(attempt: number, baseS: number): number {
 
 type Verdict = { ok: true; status: number } | { ok: false; why: string; permanent?: boolean };
 
-/** One POST of the task JSON, signed; never follows a redirect (it could lead to a private address). */
-async function post(url: string, body: string, attempt: number, deps: DeliveryDeps): Promise<Verdict> {
+/**
+ * One POST of the task JSON, signed; never follows a redirect (it could lead to a private address).
+ * It waits for one of the invocation's outgoing slots, and its timeout starts when it is sent.
+ */
+async function post(url: string, body: string, attempt: number, slots: OutboundSlots, deps: DeliveryDeps): Promise<Verdict> {
   const { config } = deps;
   const problem = callbackUrlProblem(url, config.WEBHOOK_ALLOW_LOOPBACK);
   if (problem) return { ok: false, why: `not sent: callback_url ${problem}`, permanent: true };
@@ -41,19 +48,66 @@ async function post(url: string, body: string, attempt: number, deps: DeliveryDe
     "seedcore-delivery-attempt": String(attempt),
   };
   try {
-    const res = await deps.fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(config.WEBHOOK_TIMEOUT_S * 1000) });
-    await res.body?.cancel(); // the answer's body is not ours to wait for
-    return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status } : { ok: false, why: String(res.status) };
+    return await slots.run(new URL(url).host, async (): Promise<Verdict> => {
+      const signal = AbortSignal.timeout(config.WEBHOOK_TIMEOUT_S * 1000);
+      const res = await deps.fetch(url, { method: "POST", headers, body, redirect: "manual", signal });
+      await res.body?.cancel(); // the answer's body is not ours to wait for
+      return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status } : { ok: false, why: String(res.status) };
+    });
   } catch (err) {
     return { ok: false, why: `failed: ${errorMessage(err)}` };
   }
+}
+
+/** A job's attempt to record, and its message's ack or retry once recorded. */
+interface Settled {
+  attempt: WebhookAttempt;
+  settle: () => void;
+}
+
+/**
+ * Records attempts and settles their messages in groups: whatever finished while the previous
+ * write ran goes into the next one. A fast delivery is recorded and acked at once, never behind a
+ * slow one, and a batch costs at most one statement per message, usually a few. It resolves once
+ * the job's group is written (or its write failed: delivered is delivered, and a missing timeline
+ * entry is better than posting twice).
+ */
+function groupRecorder(deps: DeliveryDeps): (job: Settled) => Promise<void> {
+  let queued: Settled[] = [];
+  let writing = Promise.resolve();
+  return (job) => {
+    queued.push(job);
+    writing = writing.then(async () => {
+      const group = queued;
+      queued = [];
+      if (group.length === 0) return;
+      await recordWebhookAttempts(deps.db, group.map((g) => g.attempt), deps.now()).catch((err: unknown) => {
+        console.error("webhook attempts could not be recorded", err);
+      });
+      for (const g of group) g.settle();
+    });
+    return writing;
+  };
+}
+
+/** What an answer means for the message: its timeline entry and whether (and when) the queue tries again. */
+function outcome(taskId: string, message: Message<unknown>, verdict: Verdict, deps: DeliveryDeps): Settled {
+  if (verdict.ok) return { attempt: { id: taskId, message: `webhook ${verdict.status}`, state: "delivered", next_try_at: null }, settle: () => message.ack() };
+  if (verdict.permanent) return { attempt: { id: taskId, message: `webhook ${verdict.why}`, state: "failed", next_try_at: null }, settle: () => message.ack() };
+  const last = message.attempts > deps.config.WEBHOOK_MAX_RETRIES;
+  const delaySeconds = webhookRetryDelayS(message.attempts, deps.config.WEBHOOK_RETRY_BASE_S);
+  const next = last ? "no tries left" : `retry ${message.attempts + 1} in ${delaySeconds}s`;
+  const attempt: WebhookAttempt = { id: taskId, message: `webhook ${verdict.why}, ${next}`, state: "sent", next_try_at: deps.now() + delaySeconds * 1000 };
+  return { attempt, settle: () => message.retry({ delaySeconds }) };
 }
 
 /**
  * The webhook queue's consumer. Each message is one task's webhook: the task is read now (so the
  * body is its current JSON), posted once, and the attempt written to its timeline. A failure is
  * retried by the queue with backoff; after WEBHOOK_MAX_RETRIES it goes to the DLQ. The task
- * itself is terminal already, so no answer of the receiver, or none, can delay or fail it.
+ * itself is terminal already, so no answer of the receiver, or none, can delay or fail it. Posts
+ * share the invocation's OUTBOUND_CONNECTIONS fairly between hosts, and each message is recorded
+ * and settled as soon as its post ends, so a slow receiver delays no other receiver.
  */
 export async function deliverWebhooks(batch: MessageBatch<unknown>, deps: DeliveryDeps): Promise<void> {
   const jobs = batch.messages.flatMap((message) => {
@@ -72,36 +126,18 @@ export async function deliverWebhooks(batch: MessageBatch<unknown>, deps: Delive
     for (const { message } of jobs) message.retry({ delaySeconds: 5 });
     return;
   }
-  const attempts: WebhookAttempt[] = [];
-  const settle: (() => void)[] = [];
+  const slots = new OutboundSlots();
+  const record = groupRecorder(deps);
   await Promise.all(
     jobs.map(async ({ message, taskId }) => {
       const task = tasks.get(taskId);
-      // Gone, no callback, or running again (its next end sends its own webhook): nothing to deliver.
-      if (!task?.callbackUrl || !TERMINAL_STATUSES.includes(task.status)) return settle.push(() => message.ack());
-      const verdict = await post(task.callbackUrl, JSON.stringify(taskToJson(task)), message.attempts, deps);
-      if (verdict.ok) {
-        attempts.push({ id: taskId, message: `webhook ${verdict.status}`, state: "delivered" });
-        return settle.push(() => message.ack());
-      }
-      if (verdict.permanent) {
-        attempts.push({ id: taskId, message: `webhook ${verdict.why}`, state: "failed" });
-        return settle.push(() => message.ack());
-      }
-      const last = message.attempts > deps.config.WEBHOOK_MAX_RETRIES;
-      const delaySeconds = webhookRetryDelayS(message.attempts, deps.config.WEBHOOK_RETRY_BASE_S);
-      const next = last ? "no tries left" : `retry ${message.attempts + 1} in ${delaySeconds}s`;
-      attempts.push({ id: taskId, message: `webhook ${verdict.why}, ${next}`, state: "sent" });
-      settle.push(() => message.retry({ delaySeconds }));
+      // Gone, no callback, running again (its next end sends its own webhook), or a duplicate job
+      // (the alarm re-sent a webhook whose message was only slow) of one already settled: nothing to deliver.
+      if (!task?.callbackUrl || !TERMINAL_STATUSES.includes(task.status) || SETTLED.includes(task.webhookState)) return message.ack();
+      const verdict = await post(task.callbackUrl, JSON.stringify(taskToJson(task)), message.attempts, slots, deps);
+      await record(outcome(taskId, message, verdict, deps));
     }),
   );
-  try {
-    await recordWebhookAttempts(deps.db, attempts, deps.now());
-  } catch (err) {
-    // Delivered is delivered: a missing timeline entry is better than posting twice.
-    console.error("webhook attempts could not be recorded", err);
-  }
-  for (const s of settle) s();
 }
 
 /** The webhook DLQ's consumer: the webhook failed for good; say so in the timeline and count it. */
@@ -112,7 +148,7 @@ export async function handleWebhookDeadLetters(batch: MessageBatch<unknown>, dep
     return parsed.success ? [parsed.data.task_id] : [];
   });
   try {
-    const attempts = ids.map((id): WebhookAttempt => ({ id, message: `webhook failed after ${tries} tries (dead-lettered)`, state: "failed" }));
+    const attempts = ids.map((id): WebhookAttempt => ({ id, message: `webhook failed after ${tries} tries (dead-lettered)`, state: "failed", next_try_at: null }));
     await recordWebhookAttempts(deps.db, attempts, deps.now());
     await addToCounter(deps.db, COUNTER.webhooksDeadLettered, batch.messages.length);
     batch.ackAll();

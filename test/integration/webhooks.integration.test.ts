@@ -8,6 +8,9 @@ import { readMetricsSnapshot } from "../../src/store/metrics-queries";
 import type { TaskJson } from "../../src/store/task-json";
 import { callbackUrlProblem } from "../../src/webhooks/callback-url";
 import { deliverWebhooks } from "../../src/webhooks/deliver";
+import type { WebhookMessage } from "../../src/webhooks/message";
+import { OUTBOUND_CONNECTIONS } from "../../src/lib/platform-limits";
+import { WEBHOOK_LOST_AFTER_MS } from "../../src/store/webhooks";
 import { signatureHeader } from "../../src/webhooks/signature";
 import { deliver, drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
@@ -130,6 +133,138 @@ describe("completion webhooks", () => {
   });
 });
 
+/** Finished tasks with these callback URLs (one batch, one drain); their webhooks are taken and queued to the sink. */
+async function completedTasksWithCallbacks(urls: string[]): Promise<string[]> {
+  const res = await postJson("/tasks/batch", { tasks: urls.map((callback_url) => ({ type: "ping", callback_url })) });
+  expect(res.status).toBe(201);
+  const ids = (await res.json<{ items: TaskJson[] }>()).items.map((t) => t.id);
+  await drain();
+  return ids;
+}
+
+function webhookBatchOf(ids: string[]) {
+  return createMessageBatch("seedcore-webhooks", ids.map((task_id) => ({ id: `w-${++seq}`, timestamp: new Date(), attempts: 1, body: { kind: "webhook", task_id } })));
+}
+
+/**
+ * Cloudflare's fetch as a Worker sees it: at most OUTBOUND_CONNECTIONS requests on the wire, the
+ * rest wait for one to end while their abort signals already run; each answers 200 after `ms`.
+ * Counts the peak of requests the caller has in flight.
+ */
+function platformFetch(ms: number) {
+  const stats = { inFlight: 0, peak: 0, onWire: 0 };
+  const freed: (() => void)[] = [];
+  const abortable = (signal: AbortSignal | null | undefined, wait: (done: () => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      signal?.throwIfAborted();
+      signal?.addEventListener("abort", () => reject(signal.reason));
+      wait(resolve);
+    });
+  const fetcher = (async (_: RequestInfo | URL, init?: RequestInit) => {
+    stats.peak = Math.max(stats.peak, ++stats.inFlight);
+    try {
+      while (stats.onWire >= OUTBOUND_CONNECTIONS) await abortable(init?.signal, (done) => freed.push(done));
+      stats.onWire++;
+      try {
+        await abortable(init?.signal, (done) => setTimeout(done, ms));
+      } finally {
+        stats.onWire--;
+        for (const wake of freed.splice(0)) wake();
+      }
+      return new Response("ok");
+    } finally {
+      stats.inFlight--;
+    }
+  }) as typeof fetch;
+  return { stats, fetcher };
+}
+
+describe("webhook delivery under Cloudflare's outgoing-connection limit", () => {
+  it("never has more than OUTBOUND_CONNECTIONS posts in flight, and times each from when it is sent", async () => {
+    // 20 posts of 300 ms each take four waves of six; a 0.8 s timeout started before the wait would end the third.
+    const ids = await completedTasksWithCallbacks(Array.from({ length: 20 }, (_, i) => `https://h${i % 10}.example.com/hook`));
+    const platform = platformFetch(300);
+    const batch = webhookBatchOf(ids);
+    const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
+    await deliverWebhooks(batch, { db: db(), config: { ...config, WEBHOOK_TIMEOUT_S: 0.8 }, fetch: platform.fetcher, now: Date.now });
+    expect(platform.stats.peak).toBe(OUTBOUND_CONNECTIONS);
+    for (const retry of retries) expect(retry).not.toHaveBeenCalled();
+    for (const id of ids) expect(await webhookEntries(id)).toEqual(["webhook 200"]);
+  });
+
+  it("a slow receiver does not delay a fast receiver's deliveries in the same batch", async () => {
+    const slowUrl = "https://slow.example.com/hook";
+    const ids = await completedTasksWithCallbacks([...Array<string>(12).fill(slowUrl), "https://fast.example.com/a", "https://fast.example.com/b"]);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const fetcher = (async (input: RequestInfo | URL) => {
+      if (String(input) === slowUrl) await gate;
+      return new Response("ok");
+    }) as typeof fetch;
+    const batch = webhookBatchOf(ids);
+    const acks = batch.messages.map((m) => vi.spyOn(m, "ack"));
+    const delivery = deliverWebhooks(batch, { db: db(), config, fetch: fetcher, now: Date.now });
+    try {
+      await vi.waitFor(() => expect(acks.slice(12).every((a) => a.mock.calls.length === 1)).toBe(true), { timeout: 5_000 });
+      for (const id of ids.slice(12)) expect((await getTask(id)).webhookState).toBe("delivered");
+      expect(acks.slice(0, 12).some((a) => a.mock.calls.length > 0)).toBe(false);
+      expect((await getTask(ids[0]!)).webhookState).toBe("sent");
+    } finally {
+      release();
+      await delivery;
+    }
+    for (const ack of acks) expect(ack).toHaveBeenCalledOnce();
+    for (const id of ids) expect((await getTask(id)).webhookState).toBe("delivered");
+  });
+});
+
+/** Runs the maintenance alarm's pass at `now`; returns the task ids whose webhooks it queued again. */
+async function resentAt(now: number): Promise<string[]> {
+  const resent: string[] = [];
+  const webhooks = {
+    sendBatch: async (msgs: Iterable<MessageSendRequest<WebhookMessage>>) => void resent.push(...[...msgs].map((m) => m.body.task_id)),
+  } as unknown as Queue<WebhookMessage>;
+  const { queue } = recordingQueue();
+  const clock = () => now;
+  await runMaintenancePass({ db: db(), queue, config, now: clock, statementsUsed: () => 0, followUp: { ...followUpDeps(env, db()), webhooks, now: clock } });
+  return resent;
+}
+
+describe("lost webhooks", () => {
+  it("a sent webhook whose queue message was lost (a crash) goes out again within a minute of when it was due", async () => {
+    const task = await completedTaskWithCallback(); // its job went to a queue nobody consumes
+    const due = (await getTask(task.id)).webhookDueAt!;
+    expect(due).toBeGreaterThan(Date.now() - 60_000);
+    expect(await resentAt(due + WEBHOOK_LOST_AFTER_MS)).not.toContain(task.id);
+    expect(await resentAt(due + WEBHOOK_LOST_AFTER_MS + 1)).toContain(task.id);
+    expect((await getTask(task.id)).webhookDueAt).toBe(due + WEBHOOK_LOST_AFTER_MS + 1);
+    // The alarm ticks every REAPER_INTERVAL_S: the resend comes at most a minute after the try was due.
+    expect(WEBHOOK_LOST_AFTER_MS + config.REAPER_INTERVAL_S * 1000).toBeLessThanOrEqual(60_000);
+  });
+
+  it("one waiting out a backoff retry (up to WEBHOOK_RETRY_MAX_S) is not sent again early", async () => {
+    const task = await completedTaskWithCallback();
+    const before = Date.now();
+    const { retry } = await deliverOnce(task.id, 4, receiver(500).fetcher, { WEBHOOK_RETRY_BASE_S: 100 });
+    expect(retry).toHaveBeenCalledWith({ delaySeconds: 600 });
+    const due = (await getTask(task.id)).webhookDueAt!;
+    expect(due - before).toBeGreaterThanOrEqual(600_000);
+    expect(await resentAt(before + WEBHOOK_LOST_AFTER_MS + 1)).not.toContain(task.id);
+    expect(await resentAt(due + WEBHOOK_LOST_AFTER_MS)).not.toContain(task.id);
+    expect(await resentAt(due + WEBHOOK_LOST_AFTER_MS + 1)).toContain(task.id);
+  });
+
+  it("a second job for a webhook already delivered (the alarm re-sent a slow one) is not posted again", async () => {
+    const task = await completedTaskWithCallback();
+    await deliverOnce(task.id, 1, receiver(200).fetcher);
+    const hook = receiver(200);
+    const { ack } = await deliverOnce(task.id, 1, hook.fetcher);
+    expect(ack).toHaveBeenCalled();
+    expect(hook.received).toEqual([]);
+    expect(await webhookEntries(task.id)).toEqual(["webhook 200"]);
+  });
+});
+
 describe("callback_url", () => {
   it("is refused unless https to a public host when deployed", () => {
     for (const url of [
@@ -163,6 +298,15 @@ describe("callback_url", () => {
     expect(callbackUrlProblem("http://localhost:8099/hook", true)).toBeNull();
     expect(callbackUrlProblem("http://10.0.0.1/hook", true)).not.toBeNull();
     expect(callbackUrlProblem("https://169.254.169.254/", true)).not.toBeNull();
+  });
+
+  it("is refused at submit for IPv6 spellings of loopback, private and IPv4-embedding addresses: 400 naming the field", async () => {
+    for (const host of ["[::127.0.0.1]", "[64:ff9b::7f00:1]", "[2002:7f00:1::]", "[fec0::1]", "[ff02::1]"]) {
+      const res = await postJson("/tasks", { type: "ping", callback_url: `https://${host}/x` });
+      expect(res.status, host).toBe(400);
+      expect((await res.json<{ error: { message: string } }>()).error.message, host).toMatch(/^callback_url: host \S+ is a /);
+    }
+    expect((await postJson("/tasks", { type: "ping", callback_url: "https://[2606:4700::1111]/x" })).status).toBe(201);
   });
 
   it("is checked at submit: 400 naming the field, by the configuration switch", async () => {
