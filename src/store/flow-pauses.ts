@@ -34,30 +34,28 @@ const keyInfo = (r: RawKey): KeyInfo => ({ key: r.key, limit: r.max_running, wai
  * Pausing reads the waiting tasks once (tasks_status_created_idx, not the type's whole history);
  * resuming reads only the held ones (tasks_held_idx).
  */
-export async function setTypePaused(db: Db, type: string, paused: boolean, now: number): Promise<TypeInfo> {
+export async function setTypePaused(db: Db, type: string, paused: boolean, now: number): Promise<TypeInfo | null> {
   const hold = paused
     ? sql`UPDATE tasks INDEXED BY tasks_status_created_idx SET held = 1, updated_at = ${now}
           WHERE status IN ('queued', 'retry') AND type = ${type} AND held = 0`
     : sql`UPDATE tasks SET held = 0, updated_at = ${now} WHERE held = 1 AND status IN ('queued', 'retry') AND type = ${type}`;
   const [, , rows] = await sqlBatch<[unknown, unknown, RawType]>(db, [
-    sql`INSERT INTO task_types (type, paused) VALUES (${type}, ${paused ? 1 : 0}) ON CONFLICT (type) DO UPDATE SET paused = excluded.paused`,
+    sql`UPDATE task_types SET paused = ${paused ? 1 : 0} WHERE type = ${type}`,
     hold,
     sql`SELECT * FROM task_types WHERE type = ${type}`,
   ]);
-  const row = rows[0];
-  if (!row) throw new Error(`task type ${type} vanished`);
-  return typeInfo(row);
+  return rows[0] ? typeInfo(rows[0]) : null;
 }
 
-/** A key's flag only: the claim reads it for every key it serves, so its tasks need no write. */
-export async function setKeyPaused(db: Db, key: string, paused: boolean): Promise<KeyInfo> {
+/**
+ * A key's flag only: the claim reads it for every key it serves, so its tasks need no write.
+ * Null when no task ever had the key (a typo makes no row).
+ */
+export async function setKeyPaused(db: Db, key: string, paused: boolean): Promise<KeyInfo | null> {
   const rows = await db.all<RawKey>(sql`
-    INSERT INTO concurrency_keys (key, paused) VALUES (${key}, ${paused ? 1 : 0})
-    ON CONFLICT (key) DO UPDATE SET paused = excluded.paused
+    UPDATE concurrency_keys SET paused = ${paused ? 1 : 0} WHERE key = ${key}
     RETURNING key, max_running, waiting, running, paused`);
-  const row = rows[0];
-  if (!row) throw new Error(`concurrency key ${key} vanished`);
-  return keyInfo(row);
+  return rows[0] ? keyInfo(rows[0]) : null;
 }
 
 /** One page of types by name (the table has a row per type ever submitted). */

@@ -246,4 +246,34 @@ describe("pause and resume", () => {
     expect((await postJson("/types/Bad Type!/pause", {})).status).toBe(400);
     expect((await api("/types?limit=0")).status).toBe(400);
   });
+
+  it("answers a pause or resume of a type or key no task ever had with 404, and makes no row", async () => {
+    const type = `never:${crypto.randomUUID()}`;
+    const key = `never-${crypto.randomUUID()}`;
+    for (const path of [`/types/${type}/pause`, `/types/${type}/resume`, `/concurrency-keys/${key}/pause`, `/concurrency-keys/${key}/resume`]) {
+      const res = await postJson(path, {});
+      expect(res.status, path).toBe(404);
+      expect(await res.json(), path).toMatchObject({ error: { code: "not_found" } });
+    }
+    expect((await api(`/types/${type}`)).status).toBe(404);
+    expect((await api(`/concurrency-keys/${key}`)).status).toBe(404);
+  });
+
+  it("refuses types and keys a URL path cannot name (dots only, /, %, spaces) with a 400 naming the field", async () => {
+    for (const type of [".", "..", "..."]) {
+      const res = await postJson("/tasks", { type, run_immediately: false });
+      expect(res.status, type).toBe(400);
+      expect(JSON.stringify(await res.json()), type).toContain("type");
+    }
+    for (const concurrency_key of [".", "..", "a/b", "a%2F", "a b", "a?b", "a#b"]) {
+      const res = await postJson("/tasks", { type: "ping", concurrency_key, run_immediately: false });
+      expect(res.status, concurrency_key).toBe(400);
+      expect(JSON.stringify(await res.json()), concurrency_key).toContain("concurrency_key");
+    }
+    // What is accepted can be addressed: a key with every allowed punctuation mark round-trips.
+    const key = `a.b:c@d+e=f~g_h-${crypto.randomUUID()}`;
+    expect((await postJson("/tasks", { type: "ping", concurrency_key: key, run_immediately: false })).status).toBe(201);
+    expect(await (await postJson(`/concurrency-keys/${key}/pause`, {})).json()).toMatchObject({ key, paused: true });
+    expect(await (await postJson(`/concurrency-keys/${key}/resume`, {})).json()).toMatchObject({ key, paused: false });
+  });
 });
