@@ -74,7 +74,7 @@ async function setFlow<T>(env: Env, action: FlowAction, apply: (paused: boolean)
   return info;
 }
 const setType = (env: Env, type: string, action: FlowAction) =>
-  setFlow(env, action, (paused) => setTypePaused(openDb(env.DB), type, paused, Date.now()), () => typeNotFound(type));
+  setFlow(env, action, (paused) => setTypePaused(openDb(env.DB), type, paused), () => typeNotFound(type));
 const setKey = (env: Env, key: string, action: FlowAction) =>
   setFlow(env, action, (paused) => setKeyPaused(openDb(env.DB), key, paused), () => keyNotFound(key));
 

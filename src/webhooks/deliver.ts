@@ -3,7 +3,7 @@ import { TERMINAL_STATUSES } from "../db/schema";
 import { errorMessage } from "../lib/error-message";
 import type { Db } from "../store/db";
 import { addToCounter, COUNTER } from "../store/metric-counters";
-import { taskToJson } from "../store/task-json";
+import { NOT_WAITING, taskToJson } from "../store/task-json";
 import { recordWebhookAttempts, tasksById, type WebhookAttempt } from "../store/webhooks";
 import { SERVICE_NAME, SERVICE_VERSION } from "../version";
 import { callbackUrlProblem } from "./callback-url";
@@ -79,7 +79,7 @@ export async function deliverWebhooks(batch: MessageBatch<unknown>, deps: Delive
       const task = tasks.get(taskId);
       // Gone, no callback, or running again (its next end sends its own webhook): nothing to deliver.
       if (!task?.callbackUrl || !TERMINAL_STATUSES.includes(task.status)) return settle.push(() => message.ack());
-      const verdict = await post(task.callbackUrl, JSON.stringify(taskToJson(task)), message.attempts, deps);
+      const verdict = await post(task.callbackUrl, JSON.stringify(taskToJson(task, NOT_WAITING)), message.attempts, deps);
       if (verdict.ok) {
         attempts.push({ id: taskId, message: `webhook ${verdict.status}`, state: "delivered" });
         return settle.push(() => message.ack());

@@ -222,10 +222,68 @@ describe("pause and resume", () => {
     expect(await statusOf(task.id)).toBe("retry");
     expect((await claim(10)).claimed).toEqual([]);
     await drain({ runTasks: ok });
-    expect(await getTask(task.id)).toMatchObject({ status: "retry", held: 1 });
+    expect(await (await api(`/tasks/${task.id}`)).json<TaskBody>()).toMatchObject({ status: "retry", paused: true });
     await postJson(`/types/${type}/resume`, {});
     await drain({ runTasks: ok });
     expect(await statusOf(task.id)).toBe("completed");
+  });
+
+  it("a task that waited in created while its type was paused runs once queued after the resume (run_immediately:false)", async () => {
+    const type = `pause-created-${crypto.randomUUID().slice(0, 8)}`;
+    await insertTask({ type, status: "created" }); // the type exists, so it can be paused
+    expect((await postJson(`/types/${type}/pause`, {})).status).toBe(200);
+    const a = await (await postJson("/tasks", { type, run_immediately: false })).json<TaskBody>();
+    expect(a).toMatchObject({ status: "created", paused: false });
+    expect((await postJson(`/types/${type}/resume`, {})).status).toBe(200);
+    const run = await (await postJson(`/tasks/${a.id}/run`, {})).json<TaskBody>();
+    expect(run).toMatchObject({ status: "queued", paused: false });
+    expect(await (await api(`/tasks/${a.id}`)).json<TaskBody>()).toMatchObject({ status: "queued", paused: false });
+    const listed = await (await api(`/tasks?flow=paused&type=${type}`)).json<{ items: TaskBody[] }>();
+    expect(listed.items).toEqual([]);
+    await drain({ runTasks: ok });
+    expect(await statusOf(a.id)).toBe("completed");
+  });
+
+  it("shows paused exactly while the type's flag is set, in GET /tasks/{id}, the list filter and POST /tasks/{id}/run", async () => {
+    const type = `pause-shown-${crypto.randomUUID().slice(0, 8)}`;
+    const task = await insertTask({ type, status: "created" });
+    await postJson(`/types/${type}/pause`, {});
+    const run = await (await postJson(`/tasks/${task.id}/run`, {})).json<TaskBody>();
+    expect(run).toMatchObject({ status: "queued", paused: true });
+    const posted = await (await postJson("/tasks", { type })).json<TaskBody>();
+    expect(posted).toMatchObject({ status: "queued", paused: true });
+    const pausedList = async () => (await (await api(`/tasks?flow=paused&type=${type}`)).json<{ items: TaskBody[] }>()).items.map((t) => t.id).sort();
+    expect(await pausedList()).toEqual([task.id, posted.id].sort());
+    await postJson(`/types/${type}/resume`, {});
+    expect(await (await api(`/tasks/${task.id}`)).json<TaskBody>()).toMatchObject({ status: "queued", paused: false });
+    expect(await pausedList()).toEqual([]);
+  });
+
+  it("a dependent that waited while its type was paused runs once its parent completes after the resume", async () => {
+    const type = `pause-child-${crypto.randomUUID().slice(0, 8)}`;
+    await insertTask({ type, status: "created" });
+    await postJson(`/types/${type}/pause`, {});
+    const batch = await postJson("/tasks/batch", { tasks: [{ type: "ping", ref: "p" }, { type, depends_on: ["p"] }] });
+    expect(batch.status).toBe(201);
+    const [parent, child] = (await batch.json<{ items: TaskBody[] }>()).items;
+    if (!parent || !child) throw new Error("batch not created");
+    expect(child.status).toBe("created");
+    await postJson(`/types/${type}/resume`, {});
+    await drain({ runTasks: ok });
+    expect(await statusOf(parent.id)).toBe("completed");
+    expect(await statusOf(child.id)).toBe("completed");
+  });
+
+  it("passes over keys whose waiting tasks are all of a paused type, so a healthy key behind 100 of them still runs", async () => {
+    const type = `pause-keys-${crypto.randomUUID().slice(0, 8)}`;
+    const prefix = `a-paused-${crypto.randomUUID().slice(0, 8)}`;
+    await insertTasks(Array.from({ length: 100 }, (_, i) => newTask({ type, concurrency_key: `${prefix}-${String(i).padStart(3, "0")}` })));
+    await postJson(`/types/${type}/pause`, {});
+    // Last in the keys' turn order (all unserved, then by name).
+    const healthy = await insertTask({ type: "ping", concurrency_key: `zz-healthy-${crypto.randomUUID()}` });
+    const { claimed } = await claim(96);
+    expect(claimed.map((t) => t.id)).toEqual([healthy.id]);
+    await postJson(`/types/${type}/resume`, {});
   });
 
   it("holds a concurrency key's tasks while it is paused", async () => {
