@@ -136,6 +136,8 @@ try {
   const post = (p, body) => getJson(base, p, { method: "POST", headers: auth, body: JSON.stringify(body ?? {}) });
   const sched = await post("/schedules", { name: "every-2s", cron: "*/2 * * * * *", task: { type: "ping" } });
   if (sched.status !== 201) throw new Error(`POST /schedules answered ${sched.status}: ${JSON.stringify(sched.body)}`);
+  // A type is paused once some task had it (a pause of a name never seen is a 404).
+  await post("/tasks", { type: "report", run_immediately: false });
   await post("/types/report/pause");
   await post("/tasks/batch", {
     tasks: [

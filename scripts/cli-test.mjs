@@ -149,6 +149,8 @@ try {
   await check("schedules resume", ["schedules", "resume", "cli-every-hour"], { stdout: ["active"] });
   await check("schedules delete", ["schedules", "delete", "cli-every-hour"], { stdout: ["deleted schedule cli-every-hour"] });
   await check("schedules show a deleted one: exit 1", ["schedules", "show", "cli-every-hour"], { code: 1, stderr: ["[HTTP 404]"] });
+  // A type is paused once some task had it (a pause of a name never seen is a 404).
+  await check("submit --created", ["submit", "echo", "--created", "--json"], { json: (t) => (t.status === "created" ? null : JSON.stringify(t)) });
   await check("pause-type", ["pause-type", "echo"], { stdout: ["type echo: paused"] });
   await check("types", ["types"], { stdout: ["TYPE", "QUEUED", "COMPLETED", "echo", "paused", "ping"] });
   await check("resume-type", ["resume-type", "echo"], { stdout: ["type echo: active"] });

@@ -7,8 +7,8 @@ import { utf8Bytes } from "./lib/platform-limits";
 import { validationError } from "./lib/router";
 import { taskInputSchema, type TaskInput } from "./schemas/task";
 import { batchInputSchema, listTasksQuerySchema, waitQuerySchema } from "./schemas/task-api";
-import { taskToJson, type TaskJson } from "./store/task-json";
-import { cancel, describe, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
+import type { TaskJson } from "./store/task-json";
+import { cancel, describe, describeAll, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
 
 /** An error as it crosses RPC: the code in front of the message (see service-client.ts). */
 function asServiceError(err: unknown): Error {
@@ -60,7 +60,7 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
       }
       const [created] = await submit(ops, [task], options.idempotencyKey ?? null, false);
       if (!created) throw new Error("submit returned nothing");
-      return taskToJson(created.row);
+      return describe(ops, created.row);
     });
   }
 
@@ -68,7 +68,7 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
   submitBatch(inputs: unknown): Promise<TaskJson[]> {
     return this.call(async (ops) => {
       const { tasks } = parse(batchInputSchema, { tasks: inputs });
-      return (await submit(ops, tasks, null, true)).map((t) => taskToJson(t.row));
+      return describeAll(ops, (await submit(ops, tasks, null, true)).map((t) => t.row));
     });
   }
 
@@ -87,11 +87,11 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
   }
 
   cancel(id: string): Promise<TaskJson> {
-    return this.call(async (ops) => taskToJson(await cancel(ops, id)));
+    return this.call(async (ops) => describe(ops, await cancel(ops, id)));
   }
 
   run(id: string): Promise<TaskJson> {
-    return this.call(async (ops) => taskToJson(await run(ops, id)));
+    return this.call(async (ops) => describe(ops, await run(ops, id)));
   }
 
   /** GET /tasks: filters, limit, cursor. */

@@ -14,7 +14,7 @@ import { listDependents } from "./store/dependents";
 import { findTask, watchTask } from "./store/find-task";
 import { flowStates } from "./store/flow-state";
 import { listTasks } from "./store/list-tasks";
-import { taskToJson, type TaskJson } from "./store/task-json";
+import { NOT_WAITING, taskToJson, type TaskJson } from "./store/task-json";
 import { submitTasks } from "./submit-tasks";
 import { waiterStub } from "./clients/waiter-stub";
 
@@ -42,9 +42,14 @@ export function submit(ops: TaskOps, inputs: TaskInput[], headerKey: string | nu
 
 export const getTask = (ops: TaskOps, ref: string): Promise<TaskRow> => resolveTask(ops.db, ref);
 
-/** A task as answered to a reader: with whether it waits on a pause or on its key's limit. */
+/** Tasks as answered to a reader: with whether each waits on a pause or on its key's limit (one read for all). */
+export async function describeAll(ops: TaskOps, rows: TaskRow[]): Promise<TaskJson[]> {
+  const flow = await flowStates(ops.db, rows);
+  return rows.map((r) => taskToJson(r, flow.get(r.id) ?? NOT_WAITING));
+}
+
 export async function describe(ops: TaskOps, row: TaskRow): Promise<TaskJson> {
-  return taskToJson(row, (await flowStates(ops.db, [row])).get(row.id));
+  return taskToJson(row, (await flowStates(ops.db, [row])).get(row.id) ?? NOT_WAITING);
 }
 
 /**
@@ -97,8 +102,7 @@ export async function list(ops: TaskOps, q: ListTasksInput): Promise<{ items: Ta
     after: cursorParam(q.cursor),
   });
   const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
-  const flow = await flowStates(ops.db, page.rows);
-  return { items: page.rows.map((r) => taskToJson(r, flow.get(r.id))), next_cursor: next };
+  return { items: await describeAll(ops, page.rows), next_cursor: next };
 }
 
 /** A page of a task's children (tasks that depend on it), by id. */

@@ -22,7 +22,7 @@ export type EventActor = (typeof EVENT_ACTORS)[number];
 export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
 export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0007); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0008); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -68,13 +68,13 @@ export const tasks = sqliteTable(
     // Flow control (migration 0006).
     concurrencyKey: text("concurrency_key"),
     concurrencyLimit: integer("concurrency_limit"),
-    held: integer("held").notNull().default(0),
+    // Migration 0008 leaves the column `held` in place, unread and unwritten (dropping it would
+    // rewrite every row in one statement); it is not mapped here.
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
-    index("tasks_due_idx").on(t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NULL AND held = 0`),
-    index("tasks_key_due_idx").on(t.concurrencyKey, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NOT NULL AND held = 0`),
-    index("tasks_held_idx").on(t.type).where(sql`held = 1 AND status IN ('queued', 'retry')`),
+    index("tasks_due_idx").on(t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NULL`),
+    index("tasks_key_due_idx").on(t.concurrencyKey, t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NOT NULL`),
     index("tasks_key_created_idx").on(t.concurrencyKey, t.createdAt, t.id).where(sql`concurrency_key IS NOT NULL`),
     index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
     index("tasks_lease_idx").on(t.leaseExpiresAt).where(sql`status = 'running'`),

@@ -47,7 +47,7 @@ const typeActionRoute = <A extends FlowAction>(action: A) =>
     summary: action === "pause" ? "Pause a task type: its waiting tasks are not claimed" : "Resume a task type: its tasks are claimable at once",
     tags: ["flow control"],
     request: { params: typeParam },
-    responses: { 200: jsonResponse(typeSchema, "the type after the change"), ...errorResponses(400, 401) },
+    responses: { 200: jsonResponse(typeSchema, "the type after the change"), ...errorResponses(400, 401, 404) },
   });
 
 const keyActionRoute = <A extends FlowAction>(action: A) =>
@@ -57,17 +57,26 @@ const keyActionRoute = <A extends FlowAction>(action: A) =>
     summary: action === "pause" ? "Pause a concurrency key: its tasks are not claimed" : "Resume a concurrency key",
     tags: ["flow control"],
     request: { params: keyParam },
-    responses: { 200: jsonResponse(keySchema, "the key after the change"), ...errorResponses(400, 401) },
+    responses: { 200: jsonResponse(keySchema, "the key after the change"), ...errorResponses(400, 401, 404) },
   });
 
-/** Applies a pause or resume; a resumed type or key may have due work nobody was woken for. */
-async function setFlow<T>(env: Env, action: FlowAction, apply: (paused: boolean) => Promise<T>): Promise<T> {
+const typeNotFound = (type: string) => new AppError("not_found", `no task of type '${type}' was ever submitted`);
+const keyNotFound = (key: string) => new AppError("not_found", `no task with concurrency key '${key}' was ever submitted`);
+
+/**
+ * Applies a pause or resume to a type or key some task had (else 404: a typo makes no row); a
+ * resumed type or key may have due work nobody was woken for.
+ */
+async function setFlow<T>(env: Env, action: FlowAction, apply: (paused: boolean) => Promise<T | null>, notFound: () => AppError): Promise<T> {
   const info = await apply(action === "pause");
+  if (info === null) throw notFound();
   if (action === "resume") await wakeOrLeaveToSweeper(env.TASK_QUEUE, "resume");
   return info;
 }
-const setType = (env: Env, type: string, action: FlowAction) => setFlow(env, action, (paused) => setTypePaused(openDb(env.DB), type, paused, Date.now()));
-const setKey = (env: Env, key: string, action: FlowAction) => setFlow(env, action, (paused) => setKeyPaused(openDb(env.DB), key, paused));
+const setType = (env: Env, type: string, action: FlowAction) =>
+  setFlow(env, action, (paused) => setTypePaused(openDb(env.DB), type, paused), () => typeNotFound(type));
+const setKey = (env: Env, key: string, action: FlowAction) =>
+  setFlow(env, action, (paused) => setKeyPaused(openDb(env.DB), key, paused), () => keyNotFound(key));
 
 /** Pause / resume per task type and per concurrency key, and their counts (DESIGN §13); chained for AppType. */
 export const flowControlRoutes = createRouter()
@@ -98,7 +107,7 @@ export const flowControlRoutes = createRouter()
     async (c) => {
       const { type } = c.req.valid("param");
       const found = await getType(openDb(c.env.DB), type);
-      if (!found) throw new AppError("not_found", `no task of type '${type}' was ever submitted`);
+      if (!found) throw typeNotFound(type);
       return c.json(found, 200);
     },
   )
@@ -133,7 +142,7 @@ export const flowControlRoutes = createRouter()
     async (c) => {
       const { key } = c.req.valid("param");
       const found = await getKey(openDb(c.env.DB), key);
-      if (!found) throw new AppError("not_found", `no task with concurrency key '${key}' was ever submitted`);
+      if (!found) throw keyNotFound(key);
       return c.json(found, 200);
     },
   );

@@ -8,9 +8,8 @@ import { schedulePageSchema, schedulePatchSchema, scheduleInputSchema, scheduleN
 import { errorResponses, jsonResponse, taskSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { deleteSchedule, getSchedule, insertSchedule, listSchedules, setLastTask, updateSchedule, type RawSchedule, type ScheduleFields } from "../store/schedules";
-import { taskToJson } from "../store/task-json";
 import { checkCallbacks } from "../submit-tasks";
-import { submit, taskOps } from "../task-operations";
+import { describe, submit, taskOps } from "../task-operations";
 
 function scheduleToJson(s: RawSchedule) {
   return {
@@ -180,7 +179,7 @@ export const scheduleRoutes = createRouter()
       const [created] = await submit(ops, [{ ...template, idempotency_key: `schedule:${s.name}:trigger:${toIso(now)}` }], null, false);
       if (!created) throw new Error("submitTasks returned nothing");
       await setLastTask(ops.db, s.name, created.row.id, now);
-      return c.json(taskToJson(created.row), 201);
+      return c.json(await describe(ops, created.row), 201);
     },
   )
   .openapi(

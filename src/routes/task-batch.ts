@@ -3,8 +3,7 @@ import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses } from "../schemas/task";
 import { batchInputSchema, batchResultSchema } from "../schemas/task-api";
-import { taskToJson } from "../store/task-json";
-import { submit, taskOps } from "../task-operations";
+import { describeAll, submit, taskOps } from "../task-operations";
 
 /** POST /tasks/batch: all or nothing — the body is validated whole before anything is written. */
 export const taskBatchRoutes = createRouter().openapi(
@@ -29,7 +28,8 @@ export const taskBatchRoutes = createRouter().openapi(
       throw new AppError("bad_request", "the Idempotency-Key header is not accepted on POST /tasks/batch; set idempotency_key on each item (tasks.<i>.idempotency_key)");
     }
     const { tasks } = c.req.valid("json");
-    const created = await submit(taskOps(c.env, configOf(c)), tasks, null, true);
-    return c.json({ items: created.map((t) => taskToJson(t.row)) }, 201);
+    const ops = taskOps(c.env, configOf(c));
+    const created = await submit(ops, tasks, null, true);
+    return c.json({ items: await describeAll(ops, created.map((t) => t.row)) }, 201);
   },
 );

@@ -5,7 +5,6 @@ import { configOf, createRouter } from "../lib/router";
 import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "../schemas/task";
 import { dependentsPageSchema, dependentsQuerySchema, finishedHeader, waitQuerySchema } from "../schemas/task-api";
 import { eventToJson } from "../store/event-json";
-import { taskToJson } from "../store/task-json";
 import { cancel, dependents, describe, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
 
 const idempotencyHeader = z.object({
@@ -73,9 +72,9 @@ export const taskRoutes = createRouter()
       if (!created) throw new Error("submitTasks returned nothing");
       const { wait } = c.req.valid("query");
       const status = created.created ? 201 : 200;
-      if (wait === undefined) return c.json(taskToJson(created.row), status);
+      if (wait === undefined) return c.json(await describe(ops, created.row), status);
       const waited = await waitForTask(ops, created.row, wait);
-      return c.json(taskToJson(waited.row), status, finished(waited.finished));
+      return c.json(await describe(ops, waited.row), status, finished(waited.finished));
     },
   )
   .openapi(
@@ -131,10 +130,10 @@ export const taskRoutes = createRouter()
     },
   )
   .openapi(actionRoute("cancel", "Cancel a task that has not finished (a running task's late result is discarded)"), async (c) => {
-    const row = await cancel(taskOps(c.env, configOf(c)), c.req.valid("param").id);
-    return c.json(taskToJson(row), 200);
+    const ops = taskOps(c.env, configOf(c));
+    return c.json(await describe(ops, await cancel(ops, c.req.valid("param").id)), 200);
   })
   .openapi(actionRoute("run", "Queue a created, failed, retrying or cancelled task now"), async (c) => {
-    const row = await run(taskOps(c.env, configOf(c)), c.req.valid("param").id);
-    return c.json(taskToJson(row), 200);
+    const ops = taskOps(c.env, configOf(c));
+    return c.json(await describe(ops, await run(ops, c.req.valid("param").id)), 200);
   });

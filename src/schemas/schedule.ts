@@ -12,11 +12,20 @@ export const scheduleTaskSchema = withTaskInputChecks(
   taskInputFields.omit({ idempotency_key: true, ref: true, depends_on: true, on_parent_failure: true }),
 ).openapi("ScheduleTask");
 
+/** A schedule's name in the path (/schedules/{name}): names made before dots were refused stay addressable. */
 export const scheduleNameSchema = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9_.-]+$/, "name may hold only A-Z, a-z, 0-9 and _ . -")
+  .openapi({ example: "nightly-report" });
+
+/** A new schedule's name: no dot at all, so `.` and `..` (which a URL resolves away) cannot be made. */
+const newScheduleNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, "name may hold only A-Z, a-z, 0-9 and _ -")
   .openapi({ example: "nightly-report" });
 
 const definition = {
@@ -29,7 +38,7 @@ const definition = {
 
 export const scheduleInputSchema = z
   .object({
-    name: scheduleNameSchema,
+    name: newScheduleNameSchema,
     cron: definition.cron,
     timezone: definition.timezone.default("UTC"),
     task: definition.task,

@@ -38,12 +38,27 @@ export const taskRefNameSchema = z
   .regex(/^[A-Za-z0-9_.:-]+$/, "a ref may hold only A-Z, a-z, 0-9 and _ . : -")
   .refine((s) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s), "a ref must not look like a task id");
 
+/**
+ * Types and keys are path segments (/types/{type}, /concurrency-keys/{key}): a URL resolves `.`
+ * and `..` segments away, so a name of dots only could never be addressed again.
+ */
+const notOnlyDots = [(s: string) => !/^\.+$/.test(s), "must not be only dots (it could not be named in a URL path)"] as const;
+
 export const taskTypeSchema = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[a-z0-9_.:-]+$/, "type may hold only a-z, 0-9 and _ . : -")
+  .refine(...notOnlyDots)
   .openapi({ example: "general_query" });
+
+/** A concurrency key as submitted: characters that stand in a URL path as they are (no `/`, `%`, `?`, `#`, spaces). */
+export const concurrencyKeySchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:@+=~-]+$/, "concurrency_key may hold only A-Z, a-z, 0-9 and _ . : @ + = ~ -")
+  .refine(...notOnlyDots);
 
 /** A task's type as submitted: control messages that change the organism go through their routes only. */
 const submittableTypeSchema = taskTypeSchema.superRefine((type, ctx) => {
@@ -97,7 +112,7 @@ export const taskInputFields = z
     }),
     // Flow control (DESIGN §13).
     priority: z.number().int().min(0).max(MAX_PRIORITY_S).default(0).openapi({ description: "seconds of head start in the claim order" }),
-    concurrency_key: z.string().min(1).max(128).nullish().openapi({ example: "tenant:42" }),
+    concurrency_key: concurrencyKeySchema.nullish().openapi({ example: "tenant:42" }),
     concurrency_limit: z
       .number()
       .int()

@@ -43,35 +43,53 @@ export interface ClaimResult {
 const due = (now: number) => sql`sort_key <= ${now} AND (run_after IS NULL OR run_after <= ${now})`;
 
 /**
- * Due tasks without a concurrency key: a range of the partial due index, oldest order key first
- * (no sort of all due rows). `run_after` is tested on its own because a head start (priority)
- * puts a task's order key before its due time. Paused types' tasks are not in the index (held).
- * INDEXED BY because, without table statistics, SQLite prefers tasks_status_created_idx here and
- * sorts every queued row (measured: 200,000 rows sorted per claim).
+ * The types a claim may take from: not paused, with waiting tasks (task_types keeps the counts, one
+ * row per type). The claim reads the pause here, in its own statement, so pausing or resuming a
+ * type writes its one row whatever its backlog, and no task of a paused type is taken in between.
+ */
+const claimableTypes = sql`SELECT type FROM task_types WHERE paused = 0 AND queued + retry > 0`;
+
+/**
+ * Due tasks without a concurrency key: per claimable type, a range of the partial due index,
+ * oldest order key first (no sort of all due rows, no read of a paused type's backlog), merged by
+ * the caller. `run_after` is tested on its own because a head start (priority) puts a task's order
+ * key before its due time. CROSS JOIN keeps the types outside, so each is one seek; INDEXED BY
+ * because, without table statistics, SQLite prefers tasks_status_created_idx and sorts every
+ * queued row (measured: 200,000 rows sorted per claim).
  */
 const unkeyedDue = (now: number, limit: number) => sql`
-  SELECT id, sort_key, input_bytes, 1 AS turn FROM tasks INDEXED BY tasks_due_idx
-  WHERE status IN ${CLAIMABLE} AND concurrency_key IS NULL AND held = 0 AND ${due(now)}
-  ORDER BY sort_key, id LIMIT ${limit}`;
+  SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
+  FROM (${claimableTypes}) AS ty
+  CROSS JOIN tasks AS t ON t.id IN (
+    SELECT id FROM tasks INDEXED BY tasks_due_idx
+    WHERE type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NULL AND ${due(now)}
+    ORDER BY sort_key, id LIMIT ${limit})`;
 
 /**
  * Due tasks with a key, taking turns: the keys that may run more (not paused, under their limit,
- * with waiting tasks) least recently served first, at most `limit` of them; of each, its oldest
- * due tasks up to its free slots, numbered by turn (a key's first task is turn 1, its second
- * turn 2 …). Each key is one short range of tasks_key_due_idx, so a key with 10,000 queued tasks
- * costs what a key with one costs. Reading `running` here, inside the claim's own statement (D1
- * runs one write transaction at a time), is what keeps concurrent passes under the limit.
+ * with a due task of a claimable type) least recently served first, at most `limit` of them; of
+ * each, its oldest due tasks up to its free slots, numbered by turn (a key's first task is turn 1,
+ * its second turn 2 …). Each key is one short range of tasks_key_due_idx per claimable type, so a
+ * key with 10,000 queued tasks costs what a key with one costs, and a key whose waiting tasks are
+ * all paused (or not yet due) is passed over instead of holding a turn it cannot use. Reading
+ * `running` here, inside the claim's own statement (D1 runs one write transaction at a time), is
+ * what keeps concurrent passes under the limit.
  */
 const keyedDue = (now: number, limit: number) => sql`
   SELECT id, sort_key, input_bytes, turn FROM (
     SELECT t.id, t.sort_key, t.input_bytes, k.slots,
            row_number() OVER (PARTITION BY k.key ORDER BY t.sort_key, t.id) AS turn
-    FROM (SELECT key, max_running - running AS slots FROM concurrency_keys
+    FROM (SELECT key, max_running - running AS slots FROM concurrency_keys AS ck
           WHERE waiting > 0 AND paused = 0 AND running < max_running
+            AND EXISTS (SELECT 1 FROM tasks AS e INDEXED BY tasks_key_due_idx
+                        WHERE e.concurrency_key = ck.key AND e.type IN (${claimableTypes})
+                          AND e.status IN ${CLAIMABLE} AND e.concurrency_key IS NOT NULL
+                          AND e.sort_key <= ${now} AND (e.run_after IS NULL OR e.run_after <= ${now}))
           ORDER BY served_at, key LIMIT ${limit}) AS k
-    JOIN tasks AS t ON t.id IN (
+    CROSS JOIN (${claimableTypes}) AS ty
+    CROSS JOIN tasks AS t ON t.id IN (
       SELECT id FROM tasks INDEXED BY tasks_key_due_idx
-      WHERE concurrency_key = k.key AND status IN ${CLAIMABLE} AND concurrency_key IS NOT NULL AND held = 0 AND ${due(now)}
+      WHERE concurrency_key = k.key AND type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NOT NULL AND ${due(now)}
       ORDER BY sort_key, id LIMIT ${limit}))
   WHERE turn <= slots`;
 

@@ -87,7 +87,7 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
                          params, run_after, idempotency_key, input_bytes, request_hash, events, created_at, updated_at,
                          depends_on, waiting_on, on_parent_failure, callback_url,
-                         priority, concurrency_key, concurrency_limit, held)
+                         priority, concurrency_key, concurrency_limit)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
              j.value->>'description', j.value->>'domain', j.value->>'drift_score',
              json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key',
@@ -95,8 +95,7 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
              CASE WHEN json_type(j.value, '$.depends_on') = 'array' THEN json(j.value->'depends_on') END,
              coalesce(json_array_length(j.value, '$.depends_on'), 0),
              j.value->>'on_parent_failure', j.value->>'callback_url',
-             j.value->>'priority', j.value->>'concurrency_key', j.value->>'concurrency_limit',
-             EXISTS (SELECT 1 FROM task_types AS p WHERE p.type = j.value->>'type' AND p.paused = 1)
+             j.value->>'priority', j.value->>'concurrency_key', j.value->>'concurrency_limit'
       FROM json_each(${payload}) AS j WHERE NOT EXISTS (${conflicting})
       ON CONFLICT DO NOTHING
       RETURNING *`,

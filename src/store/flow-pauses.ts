@@ -1,7 +1,6 @@
 import { sql } from "drizzle-orm";
 import { TASK_STATUSES, type TaskStatus } from "../db/schema";
 import type { Db } from "./db";
-import { sqlBatch } from "./sql-batch";
 
 export interface TypeInfo {
   type: string;
@@ -28,36 +27,24 @@ const typeInfo = (r: RawType): TypeInfo => ({
 const keyInfo = (r: RawKey): KeyInfo => ({ key: r.key, limit: r.max_running, waiting: r.waiting, running: r.running, paused: r.paused === 1 });
 
 /**
- * Pauses or resumes a type, in one transaction: the flag, and the type's waiting tasks held out of
- * (or put back into) the due indexes. Submissions read the flag in their insert and tasks coming
- * back to waiting are held by a trigger, so no task of a paused type is claimable at any moment.
- * Pausing reads the waiting tasks once (tasks_status_created_idx, not the type's whole history);
- * resuming reads only the held ones (tasks_held_idx).
+ * A type's flag only, one row whatever its backlog: the claim reads it (claim-due-tasks.ts), so
+ * the type's tasks need no write and hold exactly while the flag is set, whatever status they were
+ * in when it changed. Null when no task ever had the type (a typo makes no row).
  */
-export async function setTypePaused(db: Db, type: string, paused: boolean, now: number): Promise<TypeInfo> {
-  const hold = paused
-    ? sql`UPDATE tasks INDEXED BY tasks_status_created_idx SET held = 1, updated_at = ${now}
-          WHERE status IN ('queued', 'retry') AND type = ${type} AND held = 0`
-    : sql`UPDATE tasks SET held = 0, updated_at = ${now} WHERE held = 1 AND status IN ('queued', 'retry') AND type = ${type}`;
-  const [, , rows] = await sqlBatch<[unknown, unknown, RawType]>(db, [
-    sql`INSERT INTO task_types (type, paused) VALUES (${type}, ${paused ? 1 : 0}) ON CONFLICT (type) DO UPDATE SET paused = excluded.paused`,
-    hold,
-    sql`SELECT * FROM task_types WHERE type = ${type}`,
-  ]);
-  const row = rows[0];
-  if (!row) throw new Error(`task type ${type} vanished`);
-  return typeInfo(row);
+export async function setTypePaused(db: Db, type: string, paused: boolean): Promise<TypeInfo | null> {
+  const rows = await db.all<RawType>(sql`UPDATE task_types SET paused = ${paused ? 1 : 0} WHERE type = ${type} RETURNING *`);
+  return rows[0] ? typeInfo(rows[0]) : null;
 }
 
-/** A key's flag only: the claim reads it for every key it serves, so its tasks need no write. */
-export async function setKeyPaused(db: Db, key: string, paused: boolean): Promise<KeyInfo> {
+/**
+ * A key's flag only: the claim reads it for every key it serves, so its tasks need no write.
+ * Null when no task ever had the key (a typo makes no row).
+ */
+export async function setKeyPaused(db: Db, key: string, paused: boolean): Promise<KeyInfo | null> {
   const rows = await db.all<RawKey>(sql`
-    INSERT INTO concurrency_keys (key, paused) VALUES (${key}, ${paused ? 1 : 0})
-    ON CONFLICT (key) DO UPDATE SET paused = excluded.paused
+    UPDATE concurrency_keys SET paused = ${paused ? 1 : 0} WHERE key = ${key}
     RETURNING key, max_running, waiting, running, paused`);
-  const row = rows[0];
-  if (!row) throw new Error(`concurrency key ${key} vanished`);
-  return keyInfo(row);
+  return rows[0] ? keyInfo(rows[0]) : null;
 }
 
 /** One page of types by name (the table has a row per type ever submitted). */

@@ -25,12 +25,16 @@ export interface TaskPage {
 /** Rows strictly after `cursor` in (created_at DESC, id DESC) order. */
 export const olderThan = (cursor: TaskCursor): SQL => sql`(${tasks.createdAt}, ${tasks.id}) < (${cursor.createdAt}, ${cursor.id})`;
 
-/** Through the keys table, so only the keys in that state are looked at (tasks_key_created_idx). */
+/**
+ * From the flags the claim reads (as flow-state.ts does): through the types and keys tables, so
+ * only the types and keys in that state are looked at.
+ */
 function flowFilter(flow: "paused" | "waiting_on_key"): SQL {
   const keysWhere = flow === "paused" ? sql`paused = 1` : sql`paused = 0 AND running >= max_running`;
   const byKey = sql`${tasks.concurrencyKey} IN (SELECT key FROM concurrency_keys WHERE ${keysWhere})`;
+  const typePaused = sql`${tasks.type} IN (SELECT type FROM task_types WHERE paused = 1)`;
   const waiting = sql`${tasks.status} IN ${CLAIMABLE}`;
-  return flow === "paused" ? sql`${waiting} AND (${tasks.held} = 1 OR ${byKey})` : sql`${waiting} AND ${tasks.held} = 0 AND ${byKey}`;
+  return flow === "paused" ? sql`${waiting} AND (${typePaused} OR ${byKey})` : sql`${waiting} AND NOT ${typePaused} AND ${byKey}`;
 }
 
 /** One page of tasks, newest first, keyset-paginated on (created_at, id). */

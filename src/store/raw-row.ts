@@ -40,7 +40,6 @@ export interface RawTaskRow {
   watched: number;
   concurrency_key: string | null;
   concurrency_limit: number | null;
-  held: number;
 }
 
 /** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
@@ -48,7 +47,7 @@ const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
   "priority", "input_bytes", "request_hash", "sort_key", "events", "plan", "depends_on", "on_parent_failure", "waiting_on",
-  "has_dependents", "release_cursor", "callback_url", "webhook_state", "webhook_due_at", "watched", "concurrency_key", "concurrency_limit", "held",
+  "has_dependents", "release_cursor", "callback_url", "webhook_state", "webhook_due_at", "watched", "concurrency_key", "concurrency_limit",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -94,6 +93,5 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     watched: r.watched,
     concurrencyKey: r.concurrency_key,
     concurrencyLimit: r.concurrency_limit,
-    held: r.held,
   };
 }

@@ -11,14 +11,20 @@ function planToJson(plan: StoredPlan) {
   };
 }
 
-/** Why a waiting task is not being claimed (see flow-state.ts); a held task is paused by its type. */
+/** Why a waiting task is not being claimed: its type's or key's flags (see flow-state.ts). */
 export interface FlowState {
   paused: boolean;
   waiting_on_key: boolean;
 }
 
-/** A task as the API shows it: snake_case, ISO-8601 UTC times. */
-export function taskToJson(row: TaskRow, flow: FlowState = { paused: row.held === 1, waiting_on_key: false }) {
+/** The flow state of a task that does not wait (running or terminal): nothing holds it. */
+export const NOT_WAITING: FlowState = { paused: false, waiting_on_key: false };
+
+/**
+ * A task as the API shows it: snake_case, ISO-8601 UTC times. A task that may be waiting needs
+ * its flow state from flowStates (task-operations.ts `describe`), so `paused` agrees with its flags.
+ */
+export function taskToJson(row: TaskRow, flow: FlowState) {
   return {
     id: row.id,
     status: row.status,

@@ -4,7 +4,7 @@ import { errorMessage } from "../lib/error-message";
 import { OutboundSlots } from "../lib/outbound-slots";
 import type { Db } from "../store/db";
 import { addToCounter, COUNTER } from "../store/metric-counters";
-import { taskToJson } from "../store/task-json";
+import { NOT_WAITING, taskToJson } from "../store/task-json";
 import { recordWebhookAttempts, tasksById, type WebhookAttempt } from "../store/webhooks";
 import { SERVICE_NAME, SERVICE_VERSION } from "../version";
 import { callbackUrlProblem } from "./callback-url";
@@ -134,7 +134,7 @@ export async function deliverWebhooks(batch: MessageBatch<unknown>, deps: Delive
       // Gone, no callback, running again (its next end sends its own webhook), or a duplicate job
       // (the alarm re-sent a webhook whose message was only slow) of one already settled: nothing to deliver.
       if (!task?.callbackUrl || !TERMINAL_STATUSES.includes(task.status) || SETTLED.includes(task.webhookState)) return message.ack();
-      const verdict = await post(task.callbackUrl, JSON.stringify(taskToJson(task)), message.attempts, slots, deps);
+      const verdict = await post(task.callbackUrl, JSON.stringify(taskToJson(task, NOT_WAITING)), message.attempts, slots, deps);
       await record(outcome(taskId, message, verdict, deps));
     }),
   );

@@ -5,6 +5,9 @@ export interface RecordedStatement {
   resultBytes?: number;
   /** How many rows it returned, once it has run. */
   rows?: number;
+  /** D1's own count of rows it read and wrote (meta), once it has run; what D1 bills. */
+  rowsRead?: number;
+  rowsWritten?: number;
 }
 
 const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) ?? "").length;
@@ -15,16 +18,36 @@ const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(va
  */
 export function recordingD1(real: D1Database, log: RecordedStatement[]): D1Database {
   const entries = new WeakMap<D1PreparedStatement, RecordedStatement>();
-  const track = (stmt: D1PreparedStatement, entry: RecordedStatement): D1PreparedStatement => {
-    entries.set(stmt, entry);
-    return stmt;
-  };
+  // Bound statements are handed out wrapped (so their own runs are recorded); batch() gets the real ones back.
+  const unwrapped = new WeakMap<D1PreparedStatement, D1PreparedStatement>();
   const recordResult = <T>(entry: RecordedStatement | undefined, result: T): T => {
     if (!entry) return result;
     const rows = (result as { results?: unknown })?.results;
     entry.resultBytes = jsonBytes(rows ?? result);
     if (Array.isArray(rows)) entry.rows = rows.length;
+    const meta = (result as { meta?: { rows_read?: number; rows_written?: number } })?.meta;
+    if (meta?.rows_read !== undefined) entry.rowsRead = meta.rows_read;
+    if (meta?.rows_written !== undefined) entry.rowsWritten = meta.rows_written;
     return result;
+  };
+  /** Records what the statement's run returns; `bind` binds the real statement and wraps that. */
+  const recording = (stmt: D1PreparedStatement, entry: RecordedStatement): D1PreparedStatement => {
+    entries.set(stmt, entry);
+    const wrapped = new Proxy(stmt, {
+      get(s, k) {
+        if (k === "bind") {
+          return (...params: unknown[]) => {
+            entry.params = params;
+            return recording(s.bind(...params), entry);
+          };
+        }
+        const value: unknown = Reflect.get(s, k);
+        if (typeof value !== "function") return value;
+        return async (...args: unknown[]) => recordResult(entry, await (value as (...a: unknown[]) => Promise<unknown>).apply(s, args));
+      },
+    });
+    unwrapped.set(wrapped, stmt);
+    return wrapped;
   };
   return new Proxy(real, {
     get(target, prop) {
@@ -32,26 +55,14 @@ export function recordingD1(real: D1Database, log: RecordedStatement[]): D1Datab
         return (query: string) => {
           const entry: RecordedStatement = { sql: query, params: [] };
           log.push(entry);
-          const stmt = target.prepare(query);
-          return new Proxy(stmt, {
-            get(s, k) {
-              if (k === "bind") {
-                return (...params: unknown[]) => {
-                  entry.params = params;
-                  return track(s.bind(...params), entry);
-                };
-              }
-              const value: unknown = Reflect.get(s, k);
-              if (typeof value !== "function") return value;
-              return async (...args: unknown[]) => recordResult(entry, await (value as (...a: unknown[]) => Promise<unknown>).apply(s, args));
-            },
-          });
+          return recording(target.prepare(query), entry);
         };
       }
       if (prop === "batch") {
         return async (statements: D1PreparedStatement[]) => {
-          const results = await target.batch(statements);
-          results.forEach((r, i) => recordResult(entries.get(statements[i]!), r));
+          const own = statements.map((s) => unwrapped.get(s) ?? s);
+          const results = await target.batch(own);
+          results.forEach((r, i) => recordResult(entries.get(own[i]!), r));
           return results;
         };
       }

@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { openDb } from "../../src/store/db";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
+import { insertTasks, newTask } from "../helpers/tasks";
+import { postJson } from "../helpers/worker";
 
 const QUEUED = 200_000;
 const KEYS = 100;
@@ -53,9 +55,9 @@ describe("the claim at 200,000 queued tasks with priorities and concurrency keys
     const plan = results.map((r) => r.detail);
     const text = plan.join("\n");
     expect(plan.filter((d) => /^SCAN (tasks|t)\b/.test(d)), text).toEqual([]);
-    expect(text).toMatch(/SEARCH tasks USING INDEX tasks_due_idx \(sort_key<\?\)/);
-    expect(text).toMatch(/SEARCH tasks USING INDEX tasks_key_due_idx \(concurrency_key=\? AND sort_key<\?\)/);
-    expect(text).toMatch(/concurrency_keys USING INDEX concurrency_keys_turn_idx/);
+    expect(text).toMatch(/SEARCH tasks USING INDEX tasks_due_idx \(type=\? AND sort_key<\?\)/);
+    expect(text).toMatch(/SEARCH tasks USING INDEX tasks_key_due_idx \(concurrency_key=\? AND type=\? AND sort_key<\?\)/);
+    expect(text).toMatch(/\b(concurrency_keys|ck) USING INDEX concurrency_keys_turn_idx/);
     for (const d of plan.filter((d) => /\btasks\b|\bt\b/.test(d) && /^SEARCH/.test(d))) {
       expect(d, text).toMatch(/tasks_due_idx|tasks_key_due_idx|sqlite_autoindex_tasks_1/);
     }
@@ -63,10 +65,45 @@ describe("the claim at 200,000 queued tasks with priorities and concurrency keys
 
   it("no statement of the claim reads all waiting rows (the status index) or scans tasks", async () => {
     expect(log.length).toBe(3);
-    for (const { sql, params } of log) {
-      const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
-      const text = results.map((r) => r.detail).join("\n");
-      expect(text, sql).not.toMatch(/tasks_status_created_idx|^SCAN tasks\b/m);
-    }
+    await expectNoScan(log);
+  });
+});
+
+async function expectNoScan(log: RecordedStatement[]): Promise<void> {
+  for (const { sql, params } of log) {
+    const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+    const text = results.map((r) => r.detail).join("\n");
+    expect(text, sql).not.toMatch(/tasks_status_created_idx|^SCAN tasks\b/m);
+  }
+}
+
+describe("the claim with those tasks' type paused (a paused backlog of 200,000)", () => {
+  const log: RecordedStatement[] = [];
+  let healthy: string[] = [];
+  let claimed: string[] = [];
+  let claimMs = 0;
+
+  beforeAll(async () => {
+    expect((await postJson("/types/ping/pause", {})).status).toBe(200);
+    // Another type's tasks, with and without keys; the keys are the backlog's own.
+    healthy = (await insertTasks([
+      ...Array.from({ length: 5 }, () => newTask({ type: "echo" })),
+      ...Array.from({ length: 5 }, (_, i) => newTask({ type: "echo", concurrency_key: `key-${i * 2 + 1}`, concurrency_limit: 5 })),
+    ])).map((c) => c.row.id);
+    const started = performance.now();
+    const result = await claimDueTasks(openDb(recordingD1(env.DB, log)), { token: "paused-plan", now: Date.now(), leaseMs: 60_000, maxTasks: 96, maxInputBytes: 4e6 });
+    claimMs = performance.now() - started;
+    claimed = result.claimed.map((t) => t.id);
+  }, 120_000);
+
+  it("takes the other type's tasks only, reading none of the backlog", async () => {
+    expect(claimed.sort()).toEqual(healthy.sort());
+    const read = log.reduce((n, s) => n + (s.rowsRead ?? Number.NaN), 0);
+    expect(read).toBeLessThan(5_000);
+    expect(claimMs).toBeLessThan(1000);
+  });
+
+  it("reads index ranges only, no scan of tasks", async () => {
+    await expectNoScan(log);
   });
 });

@@ -222,10 +222,68 @@ describe("pause and resume", () => {
     expect(await statusOf(task.id)).toBe("retry");
     expect((await claim(10)).claimed).toEqual([]);
     await drain({ runTasks: ok });
-    expect(await getTask(task.id)).toMatchObject({ status: "retry", held: 1 });
+    expect(await (await api(`/tasks/${task.id}`)).json<TaskBody>()).toMatchObject({ status: "retry", paused: true });
     await postJson(`/types/${type}/resume`, {});
     await drain({ runTasks: ok });
     expect(await statusOf(task.id)).toBe("completed");
+  });
+
+  it("a task that waited in created while its type was paused runs once queued after the resume (run_immediately:false)", async () => {
+    const type = `pause-created-${crypto.randomUUID().slice(0, 8)}`;
+    await insertTask({ type, status: "created" }); // the type exists, so it can be paused
+    expect((await postJson(`/types/${type}/pause`, {})).status).toBe(200);
+    const a = await (await postJson("/tasks", { type, run_immediately: false })).json<TaskBody>();
+    expect(a).toMatchObject({ status: "created", paused: false });
+    expect((await postJson(`/types/${type}/resume`, {})).status).toBe(200);
+    const run = await (await postJson(`/tasks/${a.id}/run`, {})).json<TaskBody>();
+    expect(run).toMatchObject({ status: "queued", paused: false });
+    expect(await (await api(`/tasks/${a.id}`)).json<TaskBody>()).toMatchObject({ status: "queued", paused: false });
+    const listed = await (await api(`/tasks?flow=paused&type=${type}`)).json<{ items: TaskBody[] }>();
+    expect(listed.items).toEqual([]);
+    await drain({ runTasks: ok });
+    expect(await statusOf(a.id)).toBe("completed");
+  });
+
+  it("shows paused exactly while the type's flag is set, in GET /tasks/{id}, the list filter and POST /tasks/{id}/run", async () => {
+    const type = `pause-shown-${crypto.randomUUID().slice(0, 8)}`;
+    const task = await insertTask({ type, status: "created" });
+    await postJson(`/types/${type}/pause`, {});
+    const run = await (await postJson(`/tasks/${task.id}/run`, {})).json<TaskBody>();
+    expect(run).toMatchObject({ status: "queued", paused: true });
+    const posted = await (await postJson("/tasks", { type })).json<TaskBody>();
+    expect(posted).toMatchObject({ status: "queued", paused: true });
+    const pausedList = async () => (await (await api(`/tasks?flow=paused&type=${type}`)).json<{ items: TaskBody[] }>()).items.map((t) => t.id).sort();
+    expect(await pausedList()).toEqual([task.id, posted.id].sort());
+    await postJson(`/types/${type}/resume`, {});
+    expect(await (await api(`/tasks/${task.id}`)).json<TaskBody>()).toMatchObject({ status: "queued", paused: false });
+    expect(await pausedList()).toEqual([]);
+  });
+
+  it("a dependent that waited while its type was paused runs once its parent completes after the resume", async () => {
+    const type = `pause-child-${crypto.randomUUID().slice(0, 8)}`;
+    await insertTask({ type, status: "created" });
+    await postJson(`/types/${type}/pause`, {});
+    const batch = await postJson("/tasks/batch", { tasks: [{ type: "ping", ref: "p" }, { type, depends_on: ["p"] }] });
+    expect(batch.status).toBe(201);
+    const [parent, child] = (await batch.json<{ items: TaskBody[] }>()).items;
+    if (!parent || !child) throw new Error("batch not created");
+    expect(child.status).toBe("created");
+    await postJson(`/types/${type}/resume`, {});
+    await drain({ runTasks: ok });
+    expect(await statusOf(parent.id)).toBe("completed");
+    expect(await statusOf(child.id)).toBe("completed");
+  });
+
+  it("passes over keys whose waiting tasks are all of a paused type, so a healthy key behind 100 of them still runs", async () => {
+    const type = `pause-keys-${crypto.randomUUID().slice(0, 8)}`;
+    const prefix = `a-paused-${crypto.randomUUID().slice(0, 8)}`;
+    await insertTasks(Array.from({ length: 100 }, (_, i) => newTask({ type, concurrency_key: `${prefix}-${String(i).padStart(3, "0")}` })));
+    await postJson(`/types/${type}/pause`, {});
+    // Last in the keys' turn order (all unserved, then by name).
+    const healthy = await insertTask({ type: "ping", concurrency_key: `zz-healthy-${crypto.randomUUID()}` });
+    const { claimed } = await claim(96);
+    expect(claimed.map((t) => t.id)).toEqual([healthy.id]);
+    await postJson(`/types/${type}/resume`, {});
   });
 
   it("holds a concurrency key's tasks while it is paused", async () => {
@@ -245,5 +303,35 @@ describe("pause and resume", () => {
     expect((await api(`/concurrency-keys/none-${crypto.randomUUID()}`)).status).toBe(404);
     expect((await postJson("/types/Bad Type!/pause", {})).status).toBe(400);
     expect((await api("/types?limit=0")).status).toBe(400);
+  });
+
+  it("answers a pause or resume of a type or key no task ever had with 404, and makes no row", async () => {
+    const type = `never:${crypto.randomUUID()}`;
+    const key = `never-${crypto.randomUUID()}`;
+    for (const path of [`/types/${type}/pause`, `/types/${type}/resume`, `/concurrency-keys/${key}/pause`, `/concurrency-keys/${key}/resume`]) {
+      const res = await postJson(path, {});
+      expect(res.status, path).toBe(404);
+      expect(await res.json(), path).toMatchObject({ error: { code: "not_found" } });
+    }
+    expect((await api(`/types/${type}`)).status).toBe(404);
+    expect((await api(`/concurrency-keys/${key}`)).status).toBe(404);
+  });
+
+  it("refuses types and keys a URL path cannot name (dots only, /, %, spaces) with a 400 naming the field", async () => {
+    for (const type of [".", "..", "..."]) {
+      const res = await postJson("/tasks", { type, run_immediately: false });
+      expect(res.status, type).toBe(400);
+      expect(JSON.stringify(await res.json()), type).toContain("type");
+    }
+    for (const concurrency_key of [".", "..", "a/b", "a%2F", "a b", "a?b", "a#b"]) {
+      const res = await postJson("/tasks", { type: "ping", concurrency_key, run_immediately: false });
+      expect(res.status, concurrency_key).toBe(400);
+      expect(JSON.stringify(await res.json()), concurrency_key).toContain("concurrency_key");
+    }
+    // What is accepted can be addressed: a key with every allowed punctuation mark round-trips.
+    const key = `a.b:c@d+e=f~g_h-${crypto.randomUUID()}`;
+    expect((await postJson("/tasks", { type: "ping", concurrency_key: key, run_immediately: false })).status).toBe(201);
+    expect(await (await postJson(`/concurrency-keys/${key}/pause`, {})).json()).toMatchObject({ key, paused: true });
+    expect(await (await postJson(`/concurrency-keys/${key}/resume`, {})).json()).toMatchObject({ key, paused: false });
   });
 });

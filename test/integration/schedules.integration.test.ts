@@ -59,6 +59,28 @@ describe("POST /schedules", () => {
     expect((await api("/schedules/nope")).status).toBe(404);
   });
 
+  it("refuses a name a URL path cannot address (., .., a/b, a%2F, any dot) with a 400 naming it, and stores nothing", async () => {
+    for (const name of [".", "..", "a/b", "a%2F", "a.b"]) {
+      const res = await postJson("/schedules", { name, cron: "* * * * * *", task: { type: "ping" } });
+      expect(res.status, name).toBe(400);
+      const body = await res.json<{ error: { details?: { fields?: { path: string }[] } } }>();
+      expect(body.error.details?.fields?.map((f) => f.path), name).toContain("name");
+    }
+    const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM schedules WHERE name IN ('.', '..', 'a/b', 'a%2F', 'a.b')").first<{ n: number }>())!;
+    expect(n).toBe(0);
+  });
+
+  it("keeps a schedule named with a dot before dots were refused addressable", async () => {
+    const now = Date.now();
+    await sql(
+      "INSERT INTO schedules (name, cron, timezone, task, created_at, updated_at) VALUES ('legacy.dot', '0 * * * *', 'UTC', '{\"type\":\"ping\"}', ?, ?)",
+      now,
+      now,
+    );
+    expect((await api("/schedules/legacy.dot")).status).toBe(200);
+    expect((await api("/schedules/legacy.dot", { method: "DELETE" })).status).toBe(200);
+  });
+
   it("refuses dependencies in a schedule's task, and a callback_url no deployment may post to", async () => {
     const parent = crypto.randomUUID();
     for (const task of [{ type: "ping", depends_on: [parent] }, { type: "ping", ref: "a" }, { type: "ping", on_parent_failure: "run" }]) {
