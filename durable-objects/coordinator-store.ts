@@ -19,6 +19,7 @@ const RUNTIME = "runtime";
 const ORGANISM = "organism";
 const OVERRIDE = "config_override";
 const APPLIED = "applied_organism";
+const EPOCH = "organ_epoch";
 
 export function loadRuntime(kv: SyncKvStorage): PersistedRuntime {
   const saved = kv.get<PersistedRuntime>(RUNTIME);
@@ -55,4 +56,14 @@ export function loadApplied(kv: SyncKvStorage): OrganismConfig | undefined {
 
 export function saveApplied(kv: SyncKvStorage, config: OrganismConfig): void {
   kv.put(APPLIED, config);
+}
+
+/**
+ * The next organ layout epoch: above every one handed out before, and a clock reading so that
+ * it keeps increasing even if this object's storage were lost while the organs kept theirs.
+ */
+export function nextEpoch(kv: SyncKvStorage, now: number): number {
+  const epoch = Math.max(now, (kv.get<number>(EPOCH) ?? 0) + 1);
+  kv.put(EPOCH, epoch);
+  return epoch;
 }
