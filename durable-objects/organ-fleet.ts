@@ -10,7 +10,8 @@ export const ORGAN_INIT_TIMEOUT_MS = 10_000;
 /** What the coordinator needs of an Organ replica's RPC surface at start-up and for summaries. */
 export interface ReplicaRpc {
   initialize(spec: OrganInitSpec): Promise<OrganSummary>;
-  deliver(): Promise<void>;
+  /** Resolves to the destinations whose shipments are still waiting, with why. */
+  deliver(): Promise<string[]>;
   getSummary(): Promise<OrganSummary>;
 }
 
@@ -24,7 +25,8 @@ export type ReplicaStub = (name: string) => ReplicaRpc;
 async function initializeOrgan(spec: OrganSpec, previous: OrganSpec | undefined, stub: ReplicaStub, epoch: number): Promise<void> {
   const replicas = Array.from({ length: Math.max(spec.replicas, previous?.replicas ?? 0) }, (_, r) => stub(replicaName(spec.organ_id, r)));
   await Promise.all(replicas.map((r, replica) => r.initialize({ ...spec, replica, epoch })));
-  await Promise.all(replicas.map((r) => r.deliver()));
+  const undelivered = (await Promise.all(replicas.map((r) => r.deliver()))).flat();
+  if (undelivered.length > 0) throw new Error(`agent hand-off not delivered: ${undelivered.join("; ")}`);
 }
 
 /** Initialises every organ concurrently to layout `epoch`; resolves to an error message instead of throwing. */

@@ -16,6 +16,9 @@ import { systemClock, type Clock, type HandlerResult } from "./handlers/types";
 /** Results held back from a response stay this long for `collect`; after that they are gone. */
 const HELD_TTL_MS = 5 * 60 * 1000;
 
+/** An agent hand-off that could not be delivered is tried again this much later, by the alarm, until it is. */
+export const HANDOFF_RETRY_MS = 5_000;
+
 /**
  * One replica of an organ: a partition of the organ's agents that run tasks through the handler
  * registry. Agent state lives in this object's SQLite storage and is mirrored in memory; a batch
@@ -62,14 +65,10 @@ export class Organ extends DurableObject<Env> {
 
   /**
    * Sends the outbox, each destination's shipments in order. A destination still on an older
-   * layout, or unreachable, keeps its shipments here; the alarm tries again (with the platform's
-   * backoff) and the error says which.
+   * layout, or unreachable, keeps its shipments here for the alarm: resolves to those, with why.
    */
-  async deliver(): Promise<void> {
-    const failed = await this.send();
-    if (failed.length === 0) return;
-    await this.ctx.storage.setAlarm(Date.now());
-    throw new Error(`agent hand-off not delivered: ${failed.join("; ")}`);
+  deliver(): Promise<string[]> {
+    return this.deliverOrRetry();
   }
 
   /**
@@ -88,14 +87,13 @@ export class Organ extends DurableObject<Env> {
       return rehome(sql, meta);
     });
     this.agents = loadAgents(sql);
-    if (onward) await this.deliverLater();
+    if (onward) await this.deliverOrRetry();
     return true;
   }
 
-  /** The backstop for shipments that could not be delivered at once; throwing retries with backoff. */
+  /** The backstop for shipments that could not be delivered at once. */
   override async alarm(): Promise<void> {
-    const failed = await this.send();
-    if (failed.length > 0) throw new Error(`agent hand-off not delivered: ${failed.join("; ")}`);
+    await this.deliverOrRetry();
   }
 
   /**
@@ -137,7 +135,7 @@ export class Organ extends DurableObject<Env> {
         quality: outcome.quality ?? (outcome.success ? 1 : 0), latency_ms, error: outcome.error ?? null, at: this.clock.now(),
       },
     })));
-    if (strays) await this.deliverLater();
+    if (strays) await this.deliverOrRetry();
     return this.respond(results, limits.responseBudgetBytes);
   }
 
@@ -212,10 +210,14 @@ export class Organ extends DurableObject<Env> {
     }
   }
 
-  /** Sends the outbox now; what does not go stays for the alarm. Never throws: the outcomes are already recorded. */
-  private async deliverLater(): Promise<void> {
+  /**
+   * Sends the outbox now; what does not go stays for the alarm, HANDOFF_RETRY_MS later. Never
+   * throws (callers have already recorded their work): resolves to what failed.
+   */
+  private async deliverOrRetry(): Promise<string[]> {
     const failed = await this.send().catch((err: unknown) => [errorMessage(err)]);
-    if (failed.length > 0) await this.ctx.storage.setAlarm(Date.now());
+    if (failed.length > 0) await this.ctx.storage.setAlarm(Date.now() + HANDOFF_RETRY_MS);
+    return failed;
   }
 
   /** Sends each destination its shipments; the destinations (with the reason) that did not take them. */

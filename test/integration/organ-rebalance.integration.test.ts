@@ -1,14 +1,15 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import type { Organ } from "../../durable-objects/organ";
+import { HANDOFF_RETRY_MS, type Organ } from "../../durable-objects/organ";
+import { pendingShipments } from "../../durable-objects/agent-store";
 import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { replicaName } from "../../src/organism/replicas";
 import type { Remote } from "../../src/lib/remote";
 import { freshCoordinator, resultOf, runVia, task } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
-type OrganRpc = Remote<Pick<Organ, "getSummary" | "getAgentHistory">>;
+type OrganRpc = Remote<Pick<Organ, "getSummary" | "getAgentHistory" | "initialize" | "executeBatch" | "receive" | "deliver">>;
 const rawOrgan = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name));
 const organ = (name: string) => rawOrgan(name) as unknown as OrganRpc;
 
@@ -83,5 +84,75 @@ describe("agents keep what they learned when an organ's replicas change under lo
 
   it("4 → 2 replicas with tasks in flight: each task counted once, on its agent", async () => {
     await rebalanceUnderLoad(4, 2);
+  });
+});
+
+describe("the issue's repro: 1,500 tasks while 4 replicas become 1", () => {
+  it("tasks_processed grows by exactly 1,500", async () => {
+    const coord = freshCoordinator();
+    const organId = `util_${crypto.randomUUID().slice(0, 8)}`;
+    await coord.initialize(organSpec(organId, 4));
+    let ran = 0;
+    for (let batch = 0; batch < 7; batch++) ran += (await runVia(coord, pings(100))).filter((o) => o.ok).length;
+    const { state, open } = await holdSleeps(Array.from({ length: 4 }, (_, r) => replicaName(organId, r)));
+    const inflight = runVia(coord, Array.from({ length: 100 }, () => task("sleep", { params: { ms: 1 } })));
+    await vi.waitFor(() => expect(state.held).toBe(100));
+    await coord.initialize(organSpec(organId, 1));
+    open();
+    ran += (await inflight).filter((o) => o.ok).length;
+    for (let batch = 0; batch < 7; batch++) ran += (await runVia(coord, pings(100))).filter((o) => o.ok).length;
+    expect(ran).toBe(1500);
+    const summary = await coord.summary();
+    if (!summary.ok) throw new Error(summary.error);
+    expect(summary.value.organs[organId]!.tasks_processed).toBe(1500);
+  });
+});
+
+describe("hand-offs between replicas", () => {
+  const LIMITS = { resultMaxBytes: 262_144, responseBudgetBytes: 1_000_000 };
+  const layout = (organ_id: string, replicas: number, replica: number, epoch: number) => ({ organ_id, organ_type: "Utility" as const, agent_count: 2, replicas, replica, epoch, task_types: ["ping"] });
+  const pingTasks = (n: number) => Array.from({ length: n }, () => ({ id: crypto.randomUUID(), type: "ping", params: {}, description: null, domain: null, attempt: 1 }));
+  const counts = async (stub: OrganRpc) => (await stub.getSummary()).agents.map((a) => [a.agent_id, a.tasks_processed]);
+
+  /** Two replicas of two agents; replica 1's agent runs three tasks; then the organ shrinks to one replica at epoch 2. */
+  async function shrinking() {
+    const id = `organ-${crypto.randomUUID()}`;
+    const [zero, one] = [organ(id), organ(`${id}#1`)];
+    await zero.initialize(layout(id, 2, 0, 1));
+    await one.initialize(layout(id, 2, 1, 1));
+    await one.executeBatch(pingTasks(3), LIMITS);
+    await one.initialize(layout(id, 1, 1, 2));
+    return { id, zero, one };
+  }
+
+  it("a shipment sent again (its confirmation lost) is merged once", async () => {
+    const { id, zero, one } = await shrinking();
+    await zero.initialize(layout(id, 1, 0, 2));
+    const shipments = await runInDurableObject(rawOrgan(`${id}#1`) as RawOrganStub, (_o: Organ, state) => pendingShipments(state.storage.sql).get(id) ?? []);
+    expect(shipments.map((s) => s.agent.agent_id)).toEqual([`${id}_agent_1`]);
+    expect(await zero.receive(`${id}#1`, shipments)).toBe(true);
+    expect(await zero.receive(`${id}#1`, shipments)).toBe(true);
+    expect(await one.deliver()).toEqual([]);
+    expect(await counts(zero)).toEqual([[`${id}_agent_0`, 0], [`${id}_agent_1`, 3]]);
+    expect(await runInDurableObject(rawOrgan(`${id}#1`) as RawOrganStub, (_o: Organ, state) => pendingShipments(state.storage.sql).size)).toBe(0);
+  });
+
+  it("a replica on an older layout refuses a shipment; it waits in the outbox, retried every HANDOFF_RETRY_MS by the alarm until taken", async () => {
+    const { id, zero, one } = await shrinking();
+    const alarmOf = () => runInDurableObject(rawOrgan(`${id}#1`) as RawOrganStub, (_o: Organ, state) => state.storage.getAlarm());
+    let before = Date.now();
+    expect(await one.deliver()).toEqual([`${id} is on an older layout`]);
+    expect(await alarmOf()).toBeGreaterThanOrEqual(before + HANDOFF_RETRY_MS);
+    expect(await alarmOf()).toBeLessThanOrEqual(Date.now() + HANDOFF_RETRY_MS);
+    expect(await counts(zero)).toEqual([[`${id}_agent_0`, 0]]);
+    // Still behind when the alarm fires: nothing taken, the next try HANDOFF_RETRY_MS later.
+    before = Date.now();
+    expect(await runDurableObjectAlarm(rawOrgan(`${id}#1`) as RawOrganStub)).toBe(true);
+    expect(await alarmOf()).toBeGreaterThanOrEqual(before + HANDOFF_RETRY_MS);
+    expect(await counts(zero)).toEqual([[`${id}_agent_0`, 0]]);
+    await zero.initialize(layout(id, 1, 0, 2));
+    expect(await runDurableObjectAlarm(rawOrgan(`${id}#1`) as RawOrganStub)).toBe(true);
+    expect(await counts(zero)).toEqual([[`${id}_agent_0`, 0], [`${id}_agent_1`, 3]]);
+    expect(await alarmOf()).toBeNull();
   });
 });

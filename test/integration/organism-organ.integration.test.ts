@@ -98,7 +98,7 @@ describe("Organ limits", () => {
     await one.initialize(spec(id, 4, 2, 0, 2));
     const two = organ(`${id}#1`);
     await two.initialize(spec(id, 4, 2, 1, 2));
-    await one.deliver();
+    expect(await one.deliver()).toEqual([]);
     const after = [...(await one.getSummary()).agents, ...(await two.getSummary()).agents].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
     expect((await one.getSummary()).agents.map((a) => a.agent_id)).toEqual([`${id}_agent_0`, `${id}_agent_2`]);
     expect(after).toEqual(before);
