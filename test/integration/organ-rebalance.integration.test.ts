@@ -6,7 +6,8 @@ import { pendingShipments } from "../../durable-objects/agent-store";
 import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { replicaName } from "../../src/organism/replicas";
 import type { Remote } from "../../src/lib/remote";
-import { freshCoordinator, resultOf, runVia, task } from "./organism-helpers";
+import { nextEpoch } from "../../durable-objects/coordinator-store";
+import { freshCoordinator, objectStub, resultOf, runVia, task } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
 type OrganRpc = Remote<Pick<Organ, "getSummary" | "getAgentHistory" | "initialize" | "executeBatch" | "receive" | "deliver">>;
@@ -154,5 +155,12 @@ describe("hand-offs between replicas", () => {
     expect(await runDurableObjectAlarm(rawOrgan(`${id}#1`) as RawOrganStub)).toBe(true);
     expect(await counts(zero)).toEqual([[`${id}_agent_0`, 0], [`${id}_agent_1`, 3]]);
     expect(await alarmOf()).toBeNull();
+  });
+});
+
+describe("layout epochs", () => {
+  it("only increase, even when the clock stands still or goes back", async () => {
+    const epochs = await runInDurableObject(objectStub(freshCoordinator()), (_c: unknown, state) => [1_000, 1_000, 5, 2_000].map((now) => nextEpoch(state.storage.kv, now)));
+    expect(epochs).toEqual([1_000, 1_001, 1_002, 2_000]);
   });
 });
