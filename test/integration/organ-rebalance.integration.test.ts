@@ -88,21 +88,25 @@ describe("agents keep what they learned when an organ's replicas change under lo
   });
 });
 
-describe("the issue's repro: 1,500 tasks while 4 replicas become 1", () => {
-  it("tasks_processed grows by exactly 1,500", async () => {
+describe("the issue's repro: 1,500 tasks while the replica count changes", () => {
+  it.each([[4, 1], [1, 4]])("%i → %i replicas: tasks_processed grows by exactly 1,500", async (from, to) => {
     const coord = freshCoordinator();
     const organId = `util_${crypto.randomUUID().slice(0, 8)}`;
-    await coord.initialize(organSpec(organId, 4));
-    let ran = 0;
-    for (let batch = 0; batch < 7; batch++) ran += (await runVia(coord, pings(100))).filter((o) => o.ok).length;
-    const { state, open } = await holdSleeps(Array.from({ length: 4 }, (_, r) => replicaName(organId, r)));
+    await coord.initialize(organSpec(organId, from));
+    // Three failures, one per agent, first: on one replica the held tasks then go to agent 3, which moves.
+    const outcomes: TaskOutcome[] = [];
+    for (let i = 0; i < 3; i++) outcomes.push(...(await runVia(coord, [task("flaky", { params: { fail_times: 1 } })])));
+    outcomes.push(...(await runVia(coord, pings(97))));
+    for (let batch = 0; batch < 6; batch++) outcomes.push(...(await runVia(coord, pings(100))));
+    const { state, open } = await holdSleeps(Array.from({ length: from }, (_, r) => replicaName(organId, r)));
     const inflight = runVia(coord, Array.from({ length: 100 }, () => task("sleep", { params: { ms: 1 } })));
     await vi.waitFor(() => expect(state.held).toBe(100));
-    await coord.initialize(organSpec(organId, 1));
+    await coord.initialize(organSpec(organId, to));
     open();
-    ran += (await inflight).filter((o) => o.ok).length;
-    for (let batch = 0; batch < 7; batch++) ran += (await runVia(coord, pings(100))).filter((o) => o.ok).length;
-    expect(ran).toBe(1500);
+    outcomes.push(...(await inflight));
+    for (let batch = 0; batch < 7; batch++) outcomes.push(...(await runVia(coord, pings(100))));
+    expect(new Set(outcomes.map(agentOf)).size).toBe(4);
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(1497);
     const summary = await coord.summary();
     if (!summary.ok) throw new Error(summary.error);
     expect(summary.value.organs[organId]!.tasks_processed).toBe(1500);
