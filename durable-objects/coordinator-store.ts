@@ -49,7 +49,10 @@ export function saveOverride(kv: SyncKvStorage, value: unknown): void {
   else kv.put(OVERRIDE, value);
 }
 
-/** The organism the organs were last initialised to (kept through failures): replica changes move agents from it. */
+/**
+ * The organism the organs were last initialised to (after a failed attempt, each organ at the
+ * larger replica count of the two): the next initialisation reaches every replica up to it.
+ */
 export function loadApplied(kv: SyncKvStorage): OrganismConfig | undefined {
   return kv.get<OrganismConfig>(APPLIED);
 }

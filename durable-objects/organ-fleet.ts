@@ -36,6 +36,20 @@ export async function initializeOrgans(specs: readonly OrganSpec[], previous: re
   return init.ok ? undefined : `organ initialisation failed: ${init.error}`;
 }
 
+/**
+ * What to remember as applied after an attempt that failed part-way: it may already have moved
+ * agents onto replicas past the old count, so each organ keeps the larger of the two counts and
+ * the next attempt reaches (and empties, if they are retired) every replica that may hold one.
+ */
+export function widestOrgans(applied: readonly OrganSpec[], attempted: readonly OrganSpec[]): OrganSpec[] {
+  const byId = new Map(applied.map((o) => [o.organ_id, o]));
+  for (const o of attempted) {
+    const before = byId.get(o.organ_id);
+    if (!before || before.replicas < o.replicas) byId.set(o.organ_id, o);
+  }
+  return [...byId.values()];
+}
+
 /** One organ's replicas summed up, each replica listed. */
 export async function summarizeOrgan(spec: OrganSpec, stub: ReplicaStub): Promise<OrganAggregate> {
   const replicas = await Promise.all(Array.from({ length: spec.replicas }, (_, r) => stub(replicaName(spec.organ_id, r)).getSummary()));

@@ -162,6 +162,29 @@ describe("hand-offs between replicas", () => {
   });
 });
 
+describe("an initialisation that fails part-way", () => {
+  it("leaves no agent behind: the next one, even to fewer replicas, reaches every replica the failed one moved agents to", async () => {
+    const coord = freshCoordinator();
+    const organId = `util_${crypto.randomUUID().slice(0, 8)}`;
+    await coord.initialize(organSpec(organId, 1));
+    for (let i = 0; i < 3; i++) await runVia(coord, [task("flaky", { params: { fail_times: 1 } })]);
+    await runVia(coord, pings(20));
+    // Replica 1 cannot take shipments (its inbox table is gone), so going to 4 replicas fails after
+    // agents 2 and 3 reached replicas 2 and 3.
+    const inbox = (drop: boolean) => runInDurableObject(rawOrgan(`${organId}#1`) as RawOrganStub, (_o: Organ, state) => {
+      state.storage.sql.exec(drop ? "DROP TABLE inbox" : "CREATE TABLE inbox (source TEXT PRIMARY KEY, seq INTEGER NOT NULL)");
+    });
+    await inbox(true);
+    expect(await coord.initialize(organSpec(organId, 4))).toMatchObject({ ok: false, error: expect.stringContaining("agent hand-off not delivered") });
+    await inbox(false);
+    expect(await coord.initialize(organSpec(organId, 2))).toMatchObject({ ok: true });
+    const summary = await coord.summary();
+    if (!summary.ok) throw new Error(summary.error);
+    expect(summary.value.organs[organId]!.tasks_processed).toBe(23);
+    expect(summary.value.organs[organId]!.agents.map((a) => a.tasks_processed).every((n) => n > 0)).toBe(true);
+  });
+});
+
 describe("layout epochs", () => {
   it("only increase, even when the clock stands still or goes back", async () => {
     const epochs = await runInDurableObject(objectStub(freshCoordinator()), (_c: unknown, state) => [1_000, 1_000, 5, 2_000].map((now) => nextEpoch(state.storage.kv, now)));
