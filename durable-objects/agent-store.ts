@@ -23,6 +23,14 @@ export interface OrganMeta {
   task_types: string[];
   /** Older organs were stored before replicas existed: they are replica 0. */
   replica: number;
+  /** The organ's layout as last given: agent `i` belongs to replica `i mod replicas`, while `i < agent_count`. */
+  replicas: number;
+  agent_count: number;
+  /**
+   * The coordinator's initialisation this layout came from (increasing). An agent handed over
+   * under a newer layout waits until this replica has it too; 0 for organs stored before hand-offs.
+   */
+  epoch: number;
 }
 
 export interface TaskRecord {
@@ -47,11 +55,21 @@ export function ensureSchema(sql: SqlStorage): void {
     task_id TEXT NOT NULL, task_type TEXT NOT NULL, success INTEGER NOT NULL, quality REAL NOT NULL,
     latency_ms REAL NOT NULL, error TEXT, at INTEGER NOT NULL)`);
   sql.exec(`CREATE INDEX IF NOT EXISTS task_records_agent ON task_records (agent_id, seq)`);
+  // Agents on their way to the replica that now owns them, with their records, until it confirms.
+  sql.exec(`CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, dest TEXT NOT NULL, epoch INTEGER NOT NULL, agent TEXT NOT NULL)`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS outbox_records (shipment INTEGER NOT NULL, agent_id TEXT NOT NULL, task_id TEXT NOT NULL,
+    task_type TEXT NOT NULL, success INTEGER NOT NULL, quality REAL NOT NULL, latency_ms REAL NOT NULL, error TEXT, at INTEGER NOT NULL)`);
+  sql.exec(`CREATE INDEX IF NOT EXISTS outbox_records_shipment ON outbox_records (shipment)`);
+  // The last shipment taken from each sender: a shipment sent again (its confirmation lost) is not merged twice.
+  sql.exec(`CREATE TABLE IF NOT EXISTS inbox (source TEXT PRIMARY KEY, seq INTEGER NOT NULL)`);
 }
+
+/** Meta as older organs stored it: the layout fields came later. */
+type StoredMeta = Omit<OrganMeta, "replica" | "replicas" | "agent_count" | "epoch"> & Partial<OrganMeta>;
 
 export function loadMeta(sql: SqlStorage): OrganMeta | undefined {
   const row = sql.exec<{ v: string }>(`SELECT v FROM organ_meta WHERE k = 'meta'`).toArray()[0];
-  return row ? { replica: 0, ...(JSON.parse(row.v) as Omit<OrganMeta, "replica">) } : undefined;
+  return row ? { replica: 0, replicas: 1, agent_count: 0, epoch: 0, ...(JSON.parse(row.v) as StoredMeta) } : undefined;
 }
 
 export function saveMeta(sql: SqlStorage, meta: OrganMeta): void {
@@ -118,14 +136,12 @@ export function pruneRecords(sql: SqlStorage, agentId: string): void {
   );
 }
 
+type RecordRow = { agent_id: string; task_id: string; task_type: string; success: number; quality: number; latency_ms: number; error: string | null; at: number };
+const RECORD_COLUMNS = "agent_id, task_id, task_type, success, quality, latency_ms, error, at";
+const toRecord = (r: RecordRow): TaskRecord => ({ ...r, success: r.success === 1 });
+
 export function recentRecords(sql: SqlStorage, agentId: string, limit: number): TaskRecord[] {
-  return sql
-    .exec<{ agent_id: string; task_id: string; task_type: string; success: number; quality: number; latency_ms: number; error: string | null; at: number }>(
-      `SELECT agent_id, task_id, task_type, success, quality, latency_ms, error, at FROM task_records WHERE agent_id = ? ORDER BY seq DESC LIMIT ?`,
-      agentId, limit,
-    )
-    .toArray()
-    .map((r) => ({ ...r, success: r.success === 1 }));
+  return sql.exec<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM task_records WHERE agent_id = ? ORDER BY seq DESC LIMIT ?`, agentId, limit).toArray().map(toRecord);
 }
 
 /** An agent with its history, as it moves between replicas when an organ's replica count changes. */
@@ -135,8 +151,45 @@ export interface AgentExport {
   records: TaskRecord[];
 }
 
-export function exportAgents(sql: SqlStorage, agents: readonly AgentState[]): AgentExport[] {
-  return agents.map((agent) => ({ agent, records: recentRecords(sql, agent.agent_id, TASK_HISTORY).reverse() }));
+/** An agent in the outbox: `seq` orders a sender's shipments, `epoch` is the layout that sent it. */
+export interface Shipment extends AgentExport {
+  seq: number;
+  epoch: number;
+}
+
+export function exportAgent(sql: SqlStorage, agent: AgentState): AgentExport {
+  return { agent, records: recentRecords(sql, agent.agent_id, TASK_HISTORY).reverse() };
+}
+
+/** Moves an agent and its records from this replica into the outbox, addressed to `dest`. */
+export function shipAgent(sql: SqlStorage, agent: AgentState, dest: string, epoch: number): void {
+  const { seq } = sql.exec<{ seq: number }>(`INSERT INTO outbox (dest, epoch, agent) VALUES (?, ?, ?) RETURNING seq`, dest, epoch, JSON.stringify(agent)).one();
+  sql.exec(`INSERT INTO outbox_records (shipment, ${RECORD_COLUMNS}) SELECT ?, ${RECORD_COLUMNS} FROM task_records WHERE agent_id = ? ORDER BY seq`, seq, agent.agent_id);
+  deleteAgent(sql, agent.agent_id);
+}
+
+/** Everything in the outbox, by destination, each in the order it was shipped. */
+export function pendingShipments(sql: SqlStorage): Map<string, Shipment[]> {
+  const byDest = new Map<string, Shipment[]>();
+  for (const row of sql.exec<{ seq: number; dest: string; epoch: number; agent: string }>(`SELECT seq, dest, epoch, agent FROM outbox ORDER BY seq`)) {
+    const records = sql.exec<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM outbox_records WHERE shipment = ? ORDER BY rowid`, row.seq).toArray().map(toRecord);
+    byDest.set(row.dest, [...(byDest.get(row.dest) ?? []), { seq: row.seq, epoch: row.epoch, agent: JSON.parse(row.agent) as AgentState, records }]);
+  }
+  return byDest;
+}
+
+/** Drops the shipments `dest` confirmed (every one up to `seq`). */
+export function ackShipments(sql: SqlStorage, dest: string, seq: number): void {
+  sql.exec(`DELETE FROM outbox_records WHERE shipment IN (SELECT seq FROM outbox WHERE dest = ? AND seq <= ?)`, dest, seq);
+  sql.exec(`DELETE FROM outbox WHERE dest = ? AND seq <= ?`, dest, seq);
+}
+
+export function lastReceived(sql: SqlStorage, source: string): number {
+  return sql.exec<{ seq: number }>(`SELECT seq FROM inbox WHERE source = ?`, source).toArray()[0]?.seq ?? 0;
+}
+
+export function saveReceived(sql: SqlStorage, source: string, seq: number): void {
+  sql.exec(`INSERT INTO inbox (source, seq) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET seq = max(seq, excluded.seq)`, source, seq);
 }
 
 /** Replaces an agent's row and history with an imported one. */

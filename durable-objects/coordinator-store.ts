@@ -19,6 +19,7 @@ const RUNTIME = "runtime";
 const ORGANISM = "organism";
 const OVERRIDE = "config_override";
 const APPLIED = "applied_organism";
+const EPOCH = "organ_epoch";
 
 export function loadRuntime(kv: SyncKvStorage): PersistedRuntime {
   const saved = kv.get<PersistedRuntime>(RUNTIME);
@@ -48,11 +49,24 @@ export function saveOverride(kv: SyncKvStorage, value: unknown): void {
   else kv.put(OVERRIDE, value);
 }
 
-/** The organism the organs were last initialised to (kept through failures): replica changes move agents from it. */
+/**
+ * The organism the organs were last initialised to (after a failed attempt, each organ at the
+ * larger replica count of the two): the next initialisation reaches every replica up to it.
+ */
 export function loadApplied(kv: SyncKvStorage): OrganismConfig | undefined {
   return kv.get<OrganismConfig>(APPLIED);
 }
 
 export function saveApplied(kv: SyncKvStorage, config: OrganismConfig): void {
   kv.put(APPLIED, config);
+}
+
+/**
+ * The next organ layout epoch: above every one handed out before, and a clock reading so that
+ * it keeps increasing even if this object's storage were lost while the organs kept theirs.
+ */
+export function nextEpoch(kv: SyncKvStorage, now: number): number {
+  const epoch = Math.max(now, (kv.get<number>(EPOCH) ?? 0) + 1);
+  kv.put(EPOCH, epoch);
+  return epoch;
 }

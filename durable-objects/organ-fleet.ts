@@ -1,4 +1,3 @@
-import type { AgentExport } from "./agent-store";
 import type { OrganAggregate } from "../src/organism/control-contracts";
 import type { OrganInitSpec, OrganSummary } from "../src/organism/organ-contracts";
 import type { OrganSpec } from "../src/organism/organism-config";
@@ -10,36 +9,45 @@ export const ORGAN_INIT_TIMEOUT_MS = 10_000;
 
 /** What the coordinator needs of an Organ replica's RPC surface at start-up and for summaries. */
 export interface ReplicaRpc {
-  initialize(spec: OrganInitSpec, imported?: AgentExport[]): Promise<OrganSummary>;
-  exportAgents(): Promise<AgentExport[]>;
+  initialize(spec: OrganInitSpec): Promise<OrganSummary>;
+  /** Resolves to the destinations whose shipments are still waiting, with why. */
+  deliver(): Promise<string[]>;
   getSummary(): Promise<OrganSummary>;
 }
 
 export type ReplicaStub = (name: string) => ReplicaRpc;
 
 /**
- * Brings one organ to `spec`. When its replica count changed since `previous`, every agent's
- * state and history is exported from the old replicas and imported into the replica that now
- * holds it, so nothing an agent learned is lost.
+ * Brings one organ to `spec`: every replica, old and new, takes the layout first; then each sends
+ * the agents it no longer owns to their new replicas, so a shipment never reaches a replica that
+ * cannot yet tell it owns the agent. Retired replicas (past the new count) keep nothing.
  */
-async function initializeOrgan(spec: OrganSpec, previous: OrganSpec | undefined, stub: ReplicaStub): Promise<void> {
-  const moved = previous !== undefined && previous.replicas !== spec.replicas;
-  const imported = moved
-    ? (await Promise.all(Array.from({ length: previous.replicas }, (_, r) => stub(replicaName(spec.organ_id, r)).exportAgents()))).flat()
-    : [];
-  await Promise.all(Array.from({ length: spec.replicas }, (_, replica) => stub(replicaName(spec.organ_id, replica)).initialize({ ...spec, replica }, imported)));
-  if (moved) {
-    // Replicas past the new count keep nothing: their agents live on elsewhere now.
-    const retired = Array.from({ length: Math.max(0, previous.replicas - spec.replicas) }, (_, i) => spec.replicas + i);
-    await Promise.all(retired.map((replica) => stub(replicaName(spec.organ_id, replica)).initialize({ ...spec, agent_count: 0, replica, replicas: spec.replicas })));
-  }
+async function initializeOrgan(spec: OrganSpec, previous: OrganSpec | undefined, stub: ReplicaStub, epoch: number): Promise<void> {
+  const replicas = Array.from({ length: Math.max(spec.replicas, previous?.replicas ?? 0) }, (_, r) => stub(replicaName(spec.organ_id, r)));
+  await Promise.all(replicas.map((r, replica) => r.initialize({ ...spec, replica, epoch })));
+  const undelivered = (await Promise.all(replicas.map((r) => r.deliver()))).flat();
+  if (undelivered.length > 0) throw new Error(`agent hand-off not delivered: ${undelivered.join("; ")}`);
 }
 
-/** Initialises every organ concurrently; resolves to an error message instead of throwing. */
-export async function initializeOrgans(specs: readonly OrganSpec[], previous: readonly OrganSpec[], stub: ReplicaStub, timeoutMs = ORGAN_INIT_TIMEOUT_MS): Promise<string | undefined> {
+/** Initialises every organ concurrently to layout `epoch`; resolves to an error message instead of throwing. */
+export async function initializeOrgans(specs: readonly OrganSpec[], previous: readonly OrganSpec[], stub: ReplicaStub, epoch: number, timeoutMs = ORGAN_INIT_TIMEOUT_MS): Promise<string | undefined> {
   const before = new Map(previous.map((o) => [o.organ_id, o]));
-  const init = await settleWithin(Promise.all(specs.map((spec) => initializeOrgan(spec, before.get(spec.organ_id), stub))), timeoutMs, "organ initialisation");
+  const init = await settleWithin(Promise.all(specs.map((spec) => initializeOrgan(spec, before.get(spec.organ_id), stub, epoch))), timeoutMs, "organ initialisation");
   return init.ok ? undefined : `organ initialisation failed: ${init.error}`;
+}
+
+/**
+ * What to remember as applied after an attempt that failed part-way: it may already have moved
+ * agents onto replicas past the old count, so each organ keeps the larger of the two counts and
+ * the next attempt reaches (and empties, if they are retired) every replica that may hold one.
+ */
+export function widestOrgans(applied: readonly OrganSpec[], attempted: readonly OrganSpec[]): OrganSpec[] {
+  const byId = new Map(applied.map((o) => [o.organ_id, o]));
+  for (const o of attempted) {
+    const before = byId.get(o.organ_id);
+    if (!before || before.replicas < o.replicas) byId.set(o.organ_id, o);
+  }
+  return [...byId.values()];
 }
 
 /** One organ's replicas summed up, each replica listed. */

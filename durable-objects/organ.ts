@@ -1,18 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
 import { agentScore, memUtil, pickBestAgent, QUALITY_WINDOW, ROLE_PROBS, TASK_HISTORY, updateCapability } from "../src/organism/agent-scoring";
 import type { OrganBatchResult, OrganCallLimits, OrganInitSpec, OrganSummary, OrganTask, OrganTaskResult } from "../src/organism/organ-contracts";
-import { agentsOfReplica } from "../src/organism/replicas";
+import { agentsOfReplica, replicaName } from "../src/organism/replicas";
+import type { Remote } from "../src/lib/remote";
 import { errorMessage } from "../src/lib/error-message";
 import { utf8Bytes } from "../src/lib/platform-limits";
+import { mergeIn, rehome, sendShipments } from "./agent-handoff";
 import {
-  deleteAgent, ensureSchema, exportAgents, importAgent, insertRecord, loadAgents, loadMeta, newAgent, pruneRecords,
-  recentRecords, runsOf, saveAgent, saveMeta, type AgentExport, type AgentState, type OrganMeta, type TaskRecord,
+  ensureSchema, insertRecord, lastReceived, loadAgents, loadMeta, newAgent, pruneRecords,
+  recentRecords, runsOf, saveAgent, saveMeta, saveReceived, type AgentState, type OrganMeta, type Shipment, type TaskRecord,
 } from "./agent-store";
 import { handlerFor } from "./handlers/registry";
 import { systemClock, type Clock, type HandlerResult } from "./handlers/types";
 
 /** Results held back from a response stay this long for `collect`; after that they are gone. */
 const HELD_TTL_MS = 5 * 60 * 1000;
+
+/** An agent hand-off that could not be delivered is tried again this much later, by the alarm, until it is. */
+export const HANDOFF_RETRY_MS = 5_000;
 
 /**
  * One replica of an organ: a partition of the organ's agents that run tasks through the handler
@@ -35,29 +40,60 @@ export class Organ extends DurableObject<Env> {
   }
 
   /**
-   * Idempotent: creates this replica's missing agents and keeps existing ones (and what they
-   * learned). `imported` agents (moved here from another replica count) replace local ones;
-   * agents outside this replica's partition leave, their state having been exported first.
+   * Idempotent: takes the organ's layout as of `spec.epoch`, creates this replica's missing agents
+   * and keeps existing ones (and what they learned). Agents another replica owns now leave for it
+   * through the outbox, sent by `deliver` once every replica has the layout; an agent created here
+   * while its state was on the way is merged with it on arrival.
    */
-  initialize(spec: OrganInitSpec, imported: AgentExport[] = []): OrganSummary {
+  initialize(spec: OrganInitSpec): OrganSummary {
     const sql = this.ctx.storage.sql;
     const roleProbs = ROLE_PROBS[spec.organ_type];
-    const wanted = new Set(agentsOfReplica(spec.agent_count, spec.replicas, spec.replica));
+    const meta: OrganMeta = {
+      organ_id: spec.organ_id, organ_type: spec.organ_type, task_types: spec.task_types, replica: spec.replica,
+      replicas: spec.replicas, agent_count: spec.agent_count, epoch: spec.epoch,
+    };
     this.ctx.storage.transactionSync(() => {
-      this.meta = { organ_id: spec.organ_id, organ_type: spec.organ_type, task_types: spec.task_types, replica: spec.replica };
-      saveMeta(sql, this.meta);
-      for (const e of imported) if (wanted.has(e.agent.idx)) importAgent(sql, e);
-      for (const a of loadAgents(sql)) if (!wanted.has(a.idx)) deleteAgent(sql, a.agent_id);
+      saveMeta(sql, meta);
       const present = new Set(loadAgents(sql).map((a) => a.idx));
-      for (const idx of wanted) if (!present.has(idx)) saveAgent(sql, newAgent(spec.organ_id, idx, roleProbs));
+      for (const idx of agentsOfReplica(spec.agent_count, spec.replicas, spec.replica)) if (!present.has(idx)) saveAgent(sql, newAgent(spec.organ_id, idx, roleProbs));
+      rehome(sql, meta);
     });
+    this.meta = meta;
     this.agents = loadAgents(sql);
     return this.getSummary();
   }
 
-  /** This replica's agents and their histories, before the organ's replica count changes. */
-  exportAgents(): AgentExport[] {
-    return exportAgents(this.ctx.storage.sql, this.agents);
+  /**
+   * Sends the outbox, each destination's shipments in order. A destination still on an older
+   * layout, or unreachable, keeps its shipments here for the alarm: resolves to those, with why.
+   */
+  deliver(): Promise<string[]> {
+    return this.deliverOrRetry();
+  }
+
+  /**
+   * Shipments from replica `source`: each merged in once (a shipment sent again is skipped), and
+   * passed on if the layout has moved the agent further. False, taking nothing, while this
+   * replica is on an older layout than a shipment: it cannot yet tell who owns the agent.
+   */
+  async receive(source: string, shipments: Shipment[]): Promise<boolean> {
+    const meta = this.meta;
+    if (!meta || shipments.some((s) => s.epoch > meta.epoch)) return false;
+    const sql = this.ctx.storage.sql;
+    const onward = this.ctx.storage.transactionSync(() => {
+      const seen = lastReceived(sql, source);
+      for (const s of shipments) if (s.seq > seen) mergeIn(sql, s);
+      saveReceived(sql, source, Math.max(seen, ...shipments.map((s) => s.seq)));
+      return rehome(sql, meta);
+    });
+    this.agents = loadAgents(sql);
+    if (onward) await this.deliverOrRetry();
+    return true;
+  }
+
+  /** The backstop for shipments that could not be delivered at once. */
+  override async alarm(): Promise<void> {
+    await this.deliverOrRetry();
   }
 
   /**
@@ -91,10 +127,15 @@ export class Organ extends DurableObject<Env> {
       retry: outcome.success ? false : outcome.retry !== false,
       latency_ms,
     }));
-    this.record(runs.map(({ task, agent, outcome, latency_ms }) => ({
-      agent_id: agent.agent_id, task_id: task.id, task_type: task.type, success: outcome.success,
-      quality: outcome.quality ?? (outcome.success ? 1 : 0), latency_ms, error: outcome.error ?? null, at: this.clock.now(),
+    // The layout may have changed while the handlers ran: record() reads it afresh.
+    const strays = this.record(runs.map(({ task, agent, outcome, latency_ms }) => ({
+      agent,
+      record: {
+        agent_id: agent.agent_id, task_id: task.id, task_type: task.type, success: outcome.success,
+        quality: outcome.quality ?? (outcome.success ? 1 : 0), latency_ms, error: outcome.error ?? null, at: this.clock.now(),
+      },
     })));
+    if (strays) await this.deliverOrRetry();
     return this.respond(results, limits.responseBudgetBytes);
   }
 
@@ -169,14 +210,42 @@ export class Organ extends DurableObject<Env> {
     }
   }
 
-  /** Applies the capability update per outcome (in task order) and writes everything in one transaction. */
-  private record(records: TaskRecord[]): void {
-    if (records.length === 0) return;
+  /**
+   * Sends the outbox now; what does not go stays for the alarm, HANDOFF_RETRY_MS later. Never
+   * throws (callers have already recorded their work): resolves to what failed.
+   */
+  private async deliverOrRetry(): Promise<string[]> {
+    const failed = await this.send().catch((err: unknown) => [errorMessage(err)]);
+    if (failed.length > 0) await this.ctx.storage.setAlarm(Date.now() + HANDOFF_RETRY_MS);
+    return failed;
+  }
+
+  /** Sends each destination its shipments; the destinations (with the reason) that did not take them. */
+  private send(): Promise<string[]> {
+    const meta = this.meta;
+    if (!meta) return Promise.resolve([]);
+    const peer = (name: string) => this.env.ORGAN.get(this.env.ORGAN.idFromName(name)) as unknown as Remote<Pick<Organ, "receive">>;
+    return sendShipments(this.ctx.storage.sql, replicaName(meta.organ_id, meta.replica), peer);
+  }
+
+  /**
+   * Applies the capability update per outcome (in task order) and writes everything in one
+   * transaction. An agent that left this replica while its task ran gets the outcome on a fresh
+   * copy, shipped to its owner to be merged: true when that happened.
+   */
+  private record(runs: { agent: AgentState; record: TaskRecord }[]): boolean {
+    const meta = this.meta;
+    if (!meta || runs.length === 0) return false;
     const byId = new Map(this.agents.map((a) => [a.agent_id, a]));
     const touched = new Set<AgentState>();
-    for (const r of records) {
-      const agent = byId.get(r.agent_id);
-      if (!agent) continue;
+    let strays = false;
+    for (const { agent: picked, record: r } of runs) {
+      let agent = byId.get(r.agent_id);
+      if (!agent) {
+        agent = newAgent(meta.organ_id, picked.idx, picked.role_probs);
+        byId.set(agent.agent_id, agent);
+        strays = true;
+      }
       agent.capability = updateCapability(agent.capability, r.success, r.quality);
       agent.tasks_processed++;
       if (r.success) agent.successes++;
@@ -189,12 +258,14 @@ export class Organ extends DurableObject<Env> {
     }
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
-      for (const r of records) insertRecord(sql, r);
+      for (const { record } of runs) insertRecord(sql, record);
       for (const agent of touched) {
         saveAgent(sql, agent);
         pruneRecords(sql, agent.agent_id);
       }
+      if (strays) rehome(sql, meta);
     });
+    return strays;
   }
 }
 

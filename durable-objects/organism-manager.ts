@@ -11,13 +11,13 @@ import { replicaName, replicaOf } from "../src/organism/replicas";
 import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "../src/organism/routing";
 import type { Remote } from "../src/lib/remote";
 import { RPC_LIMITS, withMargin } from "../src/lib/platform-limits";
-import { loadApplied, loadOrganism, loadOverride, loadRuntime, saveApplied, saveOrganism, saveOverride, saveRuntime } from "./coordinator-store";
+import { loadApplied, loadOrganism, loadOverride, loadRuntime, nextEpoch, saveApplied, saveOrganism, saveOverride, saveRuntime } from "./coordinator-store";
 import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder";
 import type { Organ } from "./organ";
-import { initializeOrgans, summarizeOrgan, type ReplicaRpc } from "./organ-fleet";
+import { initializeOrgans, summarizeOrgan, widestOrgans, type ReplicaRpc } from "./organ-fleet";
 
 /** An organ replica over RPC, typed by its own method signatures (see `Remote`). */
-type OrganStub = Remote<Pick<Organ, "initialize" | "exportAgents" | "getSummary" | "executeBatch">>;
+type OrganStub = Remote<Pick<Organ, "initialize" | "deliver" | "getSummary" | "executeBatch">>;
 
 type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable; view: OrganismView };
 
@@ -268,8 +268,12 @@ export class OrganismManager extends DurableObject<Env> {
     const organism = this.desiredOrganism();
     if (!organism.ok) return this.fail(organism.error);
     const kv = this.ctx.storage.kv;
-    const failed = await initializeOrgans(organism.config.organs, loadApplied(kv)?.organs ?? [], (name) => this.replicaRpc(name));
-    if (failed) return this.fail(failed);
+    const applied = loadApplied(kv)?.organs ?? [];
+    const failed = await initializeOrgans(organism.config.organs, applied, (name) => this.replicaRpc(name), nextEpoch(kv, Date.now()));
+    if (failed) {
+      saveApplied(kv, { ...organism.config, organs: widestOrgans(applied, organism.config.organs) });
+      return this.fail(failed);
+    }
     saveApplied(kv, organism.config);
     this.shedder = new LoadShedder(passTtlMs(app.config));
     this.markHealthy(app.config, organism.config);

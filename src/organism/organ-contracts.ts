@@ -8,6 +8,8 @@ export type OrganTask = HandlerTask;
 /** What replica `replica` of an organ is told at initialisation. */
 export interface OrganInitSpec extends OrganSpec {
   replica: number;
+  /** Increases with every initialisation, so replicas can tell an older layout from a newer one. */
+  epoch: number;
 }
 
 export interface OrganTaskResult {

@@ -22,7 +22,12 @@ export function replicaName(organId: string, replica: number): string {
   return replica === 0 ? organId : `${organId}#${replica}`;
 }
 
+/** The replica that holds agent `idx`. */
+export function replicaOfAgent(idx: number, replicas: number): number {
+  return idx % replicas;
+}
+
 /** The agent indices replica `replica` holds. */
 export function agentsOfReplica(agentCount: number, replicas: number, replica: number): number[] {
-  return Array.from({ length: agentCount }, (_, i) => i).filter((i) => i % replicas === replica);
+  return Array.from({ length: agentCount }, (_, i) => i).filter((i) => replicaOfAgent(i, replicas) === replica);
 }

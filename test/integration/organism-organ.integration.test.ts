@@ -7,9 +7,9 @@ import { evict } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
 /** Typed by the class's own signatures (see `Remote`); the generated stub types collapse results to `never`. */
-type OrganRpc = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary" | "getAgentHistory" | "collect" | "exportAgents">>;
+type OrganRpc = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary" | "getAgentHistory" | "collect" | "deliver">>;
 const organ = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name)) as unknown as Omit<RawOrganStub, keyof OrganRpc> & OrganRpc;
-const spec = (organ_id: string, agent_count = 3, replicas = 1, replica = 0) => ({ organ_id, organ_type: "Utility" as const, agent_count, replicas, replica, task_types: ["ping"] });
+const spec = (organ_id: string, agent_count = 3, replicas = 1, replica = 0, epoch = 1) => ({ organ_id, organ_type: "Utility" as const, agent_count, replicas, replica, epoch, task_types: ["ping"] });
 const LIMITS = { resultMaxBytes: 262_144, responseBudgetBytes: 24 * 1024 * 1024 };
 const run = async (stub: OrganRpc, tasks: ReturnType<typeof organTask>[]) => (await stub.executeBatch(tasks, LIMITS)).results;
 const organTask = (type: string, params: Record<string, unknown> = {}) => ({ id: crypto.randomUUID(), type, params, description: null, domain: null, attempt: 1 });
@@ -95,10 +95,10 @@ describe("Organ limits", () => {
     const history = await one.getAgentHistory(`${id}_agent_1`, 100);
     expect(history.length).toBeGreaterThan(0);
     // Two replicas: agents 0 and 2 stay in replica 0 (the organ's own object), 1 and 3 move to replica 1.
-    const exported = await one.exportAgents();
-    await one.initialize(spec(id, 4, 2, 0), exported);
+    await one.initialize(spec(id, 4, 2, 0, 2));
     const two = organ(`${id}#1`);
-    await two.initialize(spec(id, 4, 2, 1), exported);
+    await two.initialize(spec(id, 4, 2, 1, 2));
+    expect(await one.deliver()).toEqual([]);
     const after = [...(await one.getSummary()).agents, ...(await two.getSummary()).agents].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
     expect((await one.getSummary()).agents.map((a) => a.agent_id)).toEqual([`${id}_agent_0`, `${id}_agent_2`]);
     expect(after).toEqual(before);
