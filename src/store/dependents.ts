@@ -29,11 +29,18 @@ const flaggedParents = sql`
   WHERE release_cursor IS NOT NULL AND status IN ${TERMINAL}
   ORDER BY updated_at, id LIMIT ${ROUND_PARENTS}`;
 
-/** This round's edges: deterministic, so the three statements of a round see the same ones. */
-const roundEdges = sql`
-  SELECT f.id AS parent_id, d.child_id FROM (${flaggedParents}) AS f
+/**
+ * The edges of these parents after their cursors, at most ROUND_EDGES: parent by parent in the
+ * parents' order, each parent's in child id order (its primary key range), so a parent's last edge
+ * in the window is where its cursor goes next.
+ */
+const edgesOf = (parents: SQL) => sql`
+  SELECT f.id AS parent_id, d.child_id FROM ${parents} AS f
   CROSS JOIN task_deps AS d ON d.parent_id = f.id AND d.child_id > f.release_cursor
   LIMIT ${ROUND_EDGES}`;
+
+/** This round's edges: deterministic, so the three statements of a round see the same ones. */
+const roundEdges = edgesOf(sql`(${flaggedParents})`);
 
 /** Per waiting child: its parents, unfinished and failed, and their result bytes (one pass over ≤ 100 parents). */
 const childState = sql`
@@ -75,21 +82,27 @@ function childChanges(): SQL {
 }
 
 /**
- * Moves each round parent's cursor past the edges it covered (NULL when none is left), clears it
- * on a task that is no longer finished, and flags the children this round failed or cancelled
- * that have dependents of their own (the next round takes those).
+ * Moves each round parent's cursor past the edges it covered (NULL when none is left), and flags
+ * the children this round failed or cancelled that have dependents of their own (the next round
+ * takes those). The round's parents and edges are materialized once, before any row changes: this
+ * update moves the very fields the window is chosen by (release_cursor, and updated_at through
+ * tasks_touch_updated_at), so a window recomputed per row would mark parents done whose edges the
+ * round never visited (issue 20: their children waited forever).
  */
 function advanceCursors(now: number): SQL {
-  const last = sql`(SELECT max(child_id) FROM (${roundEdges}) AS e WHERE e.parent_id = tasks.id)`;
-  const next = sql`coalesce(${last}, tasks.release_cursor)`;
   return sql`
+    WITH f AS MATERIALIZED (${flaggedParents}),
+         e AS MATERIALIZED (${edgesOf(sql`f`)}),
+         r AS (
+           SELECT f.id, coalesce((SELECT max(e.child_id) FROM e WHERE e.parent_id = f.id), f.release_cursor) AS next, 0 AS failed_child FROM f
+           UNION ALL
+           SELECT ch.id, NULL, 1 FROM (SELECT DISTINCT child_id FROM e) AS c CROSS JOIN tasks AS ch ON ch.id = c.child_id
+           WHERE ch.updated_at = ${now} AND ch.status IN ('failed', 'cancelled') AND ch.has_dependents = 1 AND ch.release_cursor IS NULL)
     UPDATE tasks SET release_cursor = CASE
-        WHEN tasks.release_cursor IS NULL THEN ''
-        WHEN EXISTS (SELECT 1 FROM task_deps WHERE parent_id = tasks.id AND child_id > ${next}) THEN ${next}
+        WHEN r.failed_child = 1 THEN ''
+        WHEN EXISTS (SELECT 1 FROM task_deps WHERE parent_id = r.id AND child_id > r.next) THEN r.next
         ELSE NULL END
-    WHERE tasks.id IN (SELECT id FROM (${flaggedParents}))
-       OR (tasks.id IN (SELECT child_id FROM (${roundEdges})) AND tasks.updated_at = ${now}
-           AND tasks.status IN ('failed', 'cancelled') AND tasks.has_dependents = 1 AND tasks.release_cursor IS NULL)
+    FROM r WHERE tasks.id = r.id
     RETURNING tasks.id AS id, tasks.release_cursor AS cursor`;
 }
 
