@@ -149,15 +149,6 @@ export async function runDependentsRound(db: Db, actor: EventActor, now: number)
   return roundEffects(await sqlBatch<[unknown, ChangedTask, unknown]>(db, dependentsRound(actor, now)));
 }
 
-/**
- * A claimed task's params as its handler sees them: a dependent's gain `parents`, each parent's
- * status, result and error by id (read at the claim, so always current). Only tasks with
- * depends_on pay for it; their parents' bytes are in input_bytes, so the pass cap holds.
- */
-export const PARAMS_WITH_PARENTS = sql`CASE WHEN tasks.depends_on IS NULL THEN tasks.params ELSE json_set(tasks.params, '$.parents',
-  (SELECT json_group_object(pj.value, json_object('status', pp.status, 'result', json(pp.result), 'error', pp.error))
-   FROM json_each(tasks.depends_on) AS pj LEFT JOIN tasks AS pp ON pp.id = pj.value)) END`;
-
 /** A task's children, by id, after `after` (a page of the edge table). */
 export async function listDependents(db: Db, parentId: string, limit: number, after = ""): Promise<{ id: string; status: TaskStatus; type: string }[]> {
   return db.all(sql`
