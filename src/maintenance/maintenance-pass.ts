@@ -8,12 +8,15 @@ import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics
 import { reapExpiredLeases } from "../store/reap-expired-leases";
 import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
+import { readScanCursor, rescueStrandedChunk, saveScanCursor, SCAN_START } from "../store/stranded-dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
 import { fireDueSchedules, type ScheduleReport } from "./fire-schedules";
 import { pruneExpired, type RetentionReport } from "./retention";
 
 /** The dependency backstop's share of a tick. */
 export const DEPENDENTS_BUDGET_MS = 5_000;
+/** Chunks of STRANDED_SCAN_CHUNK the stranded-dependents backstop looks at per tick (a million waiting tasks: 100 ticks). */
+export const STRANDED_SCAN_CHUNKS_PER_TICK = 10;
 /** Webhooks re-sent per tick at most (one statement, a few sends). */
 const WEBHOOK_RESEND_BATCH = 500;
 
@@ -39,6 +42,8 @@ export interface MaintenanceReport {
   woke: WakeReason | null;
   /** Dependency rounds the backstop ran (work a terminal batch left, e.g. a parent with many children). */
   dependency_rounds: number;
+  /** Dependents found waiting on finished parents and moved on (each one a bug; also a counter in /metrics). */
+  dependents_rescued: number;
   /** Webhooks sent again because their first send was lost. */
   webhooks_resent: number;
   retention: RetentionReport;
@@ -74,6 +79,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
     reap_drained: false,
     woke: null,
     dependency_rounds: 0,
+    dependents_rescued: 0,
     webhooks_resent: 0,
     schedules,
   };
@@ -89,6 +95,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
       break;
     }
   }
+  released += await rescueStrandedDependents(deps, report);
   released += await finishDependents(deps, report);
   report.webhooks_resent = await resendLostWebhooks(deps);
   if (report.reaped > report.reaped_failed || released > 0) report.woke = "reaper";
@@ -117,6 +124,27 @@ async function finishDependents(deps: MaintenanceDeps, report: Omit<MaintenanceR
     released += await followUpTerminal([], { changed: round.changed, more: false }, "reaper", deps.followUp);
     if (!round.more) return released;
   }
+}
+
+/**
+ * The invariant behind the rounds: no task waits on parents that have all finished. Looks at up to
+ * STRANDED_SCAN_CHUNKS_PER_TICK chunks of `created` tasks from where the last tick stopped (back to
+ * the start once it reaches the end), and moves the stranded ones as a round would. Runs before
+ * finishDependents, which then takes the children of any it failed. Returns how many it queued.
+ */
+async function rescueStrandedDependents(deps: MaintenanceDeps, report: Omit<MaintenanceReport, "retention">): Promise<number> {
+  let cursor = await readScanCursor(deps.db);
+  let released = 0;
+  for (let chunk = 0; chunk < STRANDED_SCAN_CHUNKS_PER_TICK && deps.statementsUsed() + 4 <= REAP_STATEMENT_BUDGET; chunk++) {
+    const { rescued, next } = await rescueStrandedChunk(deps.db, cursor, deps.now());
+    report.dependents_rescued += rescued.length;
+    released += rescued.filter((t) => t.status === "queued").length;
+    await followUpTerminal(rescued, { changed: [], more: false }, "reaper", deps.followUp);
+    cursor = next ?? SCAN_START;
+    if (next === null) break;
+  }
+  await saveScanCursor(deps.db, cursor);
+  return released;
 }
 
 /** Webhooks whose send after the commit was lost (or whose queue message was): taken and sent again. */

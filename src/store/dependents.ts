@@ -42,34 +42,44 @@ const edgesOf = (parents: SQL) => sql`
 /** This round's edges: deterministic, so the three statements of a round see the same ones. */
 const roundEdges = edgesOf(sql`(${flaggedParents})`);
 
-/** Per waiting child: its parents, unfinished and failed, and their result bytes (one pass over ≤ 100 parents). */
-const childState = sql`
+/**
+ * Per waiting child of `children` (a subquery of distinct child_id): its parents, unfinished,
+ * failed and still flagged (a round is yet to look at their children), and their result bytes
+ * (one pass over ≤ 100 parents).
+ */
+const childState = (children: SQL) => sql`
   SELECT ch.id, ch.attempts, ch.created_at, ch.waiting_on, ch.on_parent_failure AS policy,
     (SELECT json_object(
         'pending', sum(CASE WHEN pp.status NOT IN ${TERMINAL} THEN 1 ELSE 0 END),
         'bad', min(CASE WHEN pp.status IN ('failed', 'cancelled') THEN pp.id END),
+        'flagged', sum(CASE WHEN pp.release_cursor IS NOT NULL THEN 1 ELSE 0 END),
         'bytes', sum(coalesce(length(CAST(pp.result AS BLOB)), 0)))
      FROM json_each(ch.depends_on) AS pj LEFT JOIN tasks AS pp ON pp.id = pj.value) AS agg
-  FROM (SELECT DISTINCT child_id FROM (${roundEdges})) AS e
+  FROM (${children}) AS e
   CROSS JOIN tasks AS ch ON ch.id = e.child_id
   WHERE ch.status = 'created' AND ch.waiting_on > 0`;
 
 const why = (badId: SQL) =>
   sql`(SELECT 'parent ' || id || ' ' || status || coalesce(': ' || error, '') FROM tasks WHERE id = ${badId})`;
 
-function childChanges(): SQL {
+/**
+ * What a look at these children changes (a transition's `changes`). `all`: every child whose
+ * state moved (a round). `stranded`: only children that leave `created` although no parent of
+ * theirs is flagged, i.e. that a round should have released or failed already (the backstop).
+ */
+export function childChanges(children: SQL, which: "all" | "stranded"): SQL {
   const pending = sql`(s.agg->>'pending')`;
   const bad = sql`(s.agg->>'bad')`;
   const bytes = sql`(s.agg->>'bytes')`;
   const over = sql`'parents'' results of ' || ${bytes} || ' bytes exceed the ' || ${PARENT_RESULTS_MAX_BYTES} || ' bytes a dependent can receive'`;
   // Materialized: the outer expressions read agg several times, and each read would run its subquery again.
   return sql`
-    WITH s AS MATERIALIZED (${childState})
+    WITH s AS MATERIALIZED (${childState(children)})
     SELECT id, 'created' AS from_status, to_status, attempt, created_at, NULL AS locked_at, pending, bytes,
       CASE to_status WHEN 'created' THEN 'waiting on ' || pending || ' parent(s)' WHEN 'queued' THEN 'parents finished' ELSE error END AS message,
       error
     FROM (
-      SELECT s.id, s.attempts AS attempt, s.created_at, s.waiting_on, ${pending} AS pending, ${bytes} AS bytes,
+      SELECT s.id, s.attempts AS attempt, s.created_at, s.waiting_on, ${pending} AS pending, ${bytes} AS bytes, s.agg->>'flagged' AS flagged,
         CASE WHEN ${bad} IS NOT NULL AND s.policy = 'fail' THEN 'failed'
              WHEN ${bad} IS NOT NULL AND s.policy = 'cancel' THEN 'cancelled'
              WHEN ${pending} > 0 THEN 'created'
@@ -78,7 +88,7 @@ function childChanges(): SQL {
         CASE WHEN ${bad} IS NOT NULL AND s.policy IN ('fail', 'cancel') THEN ${why(bad)}
              WHEN ${pending} = 0 AND ${bytes} > ${PARENT_RESULTS_MAX_BYTES} THEN ${over} END AS error
       FROM s)
-    WHERE NOT (to_status = 'created' AND pending = waiting_on)`;
+    WHERE ${which === "all" ? sql`NOT (to_status = 'created' AND pending = waiting_on)` : sql`to_status <> 'created' AND flagged = 0`}`;
 }
 
 /**
@@ -123,15 +133,18 @@ export interface TerminalEffects {
 
 export const FOLLOW_UP_RETURNING = sql`tasks.id AS id, tasks.status AS status, tasks.watched AS watched, tasks.webhook_state AS webhook_state`;
 
+/** What a look at a child writes besides its status: its count, its error, its parents' bytes in its input. */
+export const CHILD_SET = sql`waiting_on = c.pending, error = c.error,
+  input_bytes = input_bytes + CASE WHEN c.to_status = 'queued' THEN c.bytes ELSE 0 END`;
+
 /** The three statements of one round, to append to a terminal transition's batch. */
 export function dependentsRound(actor: EventActor, now: number): [SQL, SQL, SQL] {
   const [rollup, update] = transition({
-    changes: childChanges(),
+    changes: childChanges(sql`SELECT DISTINCT child_id FROM (${roundEdges})`, "all"),
     actor,
     now,
     // A child this round fails gets its own flag from advanceCursors, after the round's edges are fixed.
-    set: sql`waiting_on = c.pending, error = c.error, release_cursor = NULL,
-             input_bytes = input_bytes + CASE WHEN c.to_status = 'queued' THEN c.bytes ELSE 0 END`,
+    set: sql`${CHILD_SET}, release_cursor = NULL`,
     returning: sql`RETURNING ${FOLLOW_UP_RETURNING}`,
   });
   return [rollup, update, advanceCursors(now)];

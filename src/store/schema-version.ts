@@ -3,7 +3,7 @@ import type { Db } from "./db";
 import { errorMessage } from "../lib/error-message";
 
 /** The newest file in migrations/; a test keeps this in step with the folder. */
-export const LATEST_MIGRATION = "0007_dependencies_webhooks_waiters.sql";
+export const LATEST_MIGRATION = "0009_maintenance_cursors.sql";
 
 export type SchemaCheck = { ok: true } | { ok: false; error: string };
 
