@@ -163,11 +163,12 @@ export const schedules = sqliteTable(
 
 export type ScheduleRow = typeof schedules.$inferSelect;
 
-/** Where each maintenance scan left off, as (created_at, id) of the last row it looked at (migrations/0009). */
+/** Where each maintenance scan left off, as (created_at, id) of the last row it looked at, and when it may go on (migrations/0009). */
 export const maintenanceCursors = sqliteTable("maintenance_cursors", {
   name: text("name").primaryKey(),
   at: integer("at").notNull(),
   id: text("id").notNull(),
+  notBefore: integer("not_before").notNull().default(0),
 });
 
 /** Statuses a pass may claim from; the due index covers exactly these. */

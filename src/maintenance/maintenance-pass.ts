@@ -8,7 +8,7 @@ import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics
 import { reapExpiredLeases } from "../store/reap-expired-leases";
 import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
-import { readScanCursor, rescueStrandedChunk, saveScanCursor, SCAN_START } from "../store/stranded-dependents";
+import { readScanState, rescueStrandedChunk, saveScanState, SCAN_START } from "../store/stranded-dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
 import { fireDueSchedules, type ScheduleReport } from "./fire-schedules";
 import { pruneExpired, type RetentionReport } from "./retention";
@@ -17,6 +17,12 @@ import { pruneExpired, type RetentionReport } from "./retention";
 export const DEPENDENTS_BUDGET_MS = 5_000;
 /** Chunks of STRANDED_SCAN_CHUNK the stranded-dependents backstop looks at per tick (a million waiting tasks: 100 ticks). */
 export const STRANDED_SCAN_CHUNKS_PER_TICK = 10;
+/**
+ * After a pass over every waiting task, the next starts this much later: D1 bills each row read
+ * (a waiting task and each of its parents), and a few thousand waiting tasks would otherwise be
+ * read again every tick for a check that finds something only after a bug.
+ */
+export const STRANDED_SCAN_PERIOD_MS = 5 * 60_000;
 /** Webhooks re-sent per tick at most (one statement, a few sends). */
 const WEBHOOK_RESEND_BATCH = 500;
 
@@ -128,22 +134,30 @@ async function finishDependents(deps: MaintenanceDeps, report: Omit<MaintenanceR
 
 /**
  * The invariant behind the rounds: no task waits on parents that have all finished. Looks at up to
- * STRANDED_SCAN_CHUNKS_PER_TICK chunks of `created` tasks from where the last tick stopped (back to
- * the start once it reaches the end), and moves the stranded ones as a round would. Runs before
- * finishDependents, which then takes the children of any it failed. Returns how many it queued.
+ * STRANDED_SCAN_CHUNKS_PER_TICK chunks of `created` tasks from where the last tick stopped; once it
+ * reaches the end, the next pass starts from the beginning STRANDED_SCAN_PERIOD_MS later. Moves
+ * the stranded ones as a round would. Runs before finishDependents, which then takes the children
+ * of any it failed. Returns how many it queued.
  */
 async function rescueStrandedDependents(deps: MaintenanceDeps, report: Omit<MaintenanceReport, "retention">): Promise<number> {
-  let cursor = await readScanCursor(deps.db);
+  const state = await readScanState(deps.db);
+  if (deps.now() < state.notBefore) return 0;
+  let cursor = state.cursor;
+  let notBefore = 0;
   let released = 0;
   for (let chunk = 0; chunk < STRANDED_SCAN_CHUNKS_PER_TICK && deps.statementsUsed() + 4 <= REAP_STATEMENT_BUDGET; chunk++) {
     const { rescued, next } = await rescueStrandedChunk(deps.db, cursor, deps.now());
     report.dependents_rescued += rescued.length;
     released += rescued.filter((t) => t.status === "queued").length;
     await followUpTerminal(rescued, { changed: [], more: false }, "reaper", deps.followUp);
-    cursor = next ?? SCAN_START;
-    if (next === null) break;
+    if (next === null) {
+      cursor = SCAN_START;
+      notBefore = deps.now() + STRANDED_SCAN_PERIOD_MS;
+      break;
+    }
+    cursor = next;
   }
-  await saveScanCursor(deps.db, cursor);
+  await saveScanState(deps.db, { cursor, notBefore });
   return released;
 }
 

@@ -24,17 +24,24 @@ export interface ScanCursor {
 }
 
 export const SCAN_START: ScanCursor = { at: -1, id: "" };
-const CURSOR_NAME = "stranded_dependents";
 
-export async function readScanCursor(db: Db): Promise<ScanCursor> {
-  const [row] = await db.all<ScanCursor>(sql`SELECT at, id FROM maintenance_cursors WHERE name = ${CURSOR_NAME}`);
-  return row ?? SCAN_START;
+/** The scan's saved state: where it goes on, and not before when (epoch ms). */
+export interface ScanState {
+  cursor: ScanCursor;
+  notBefore: number;
 }
 
-export async function saveScanCursor(db: Db, cursor: ScanCursor): Promise<void> {
+const CURSOR_NAME = "stranded_dependents";
+
+export async function readScanState(db: Db): Promise<ScanState> {
+  const [row] = await db.all<ScanCursor & { not_before: number }>(sql`SELECT at, id, not_before FROM maintenance_cursors WHERE name = ${CURSOR_NAME}`);
+  return row ? { cursor: { at: row.at, id: row.id }, notBefore: row.not_before } : { cursor: SCAN_START, notBefore: 0 };
+}
+
+export async function saveScanState(db: Db, { cursor, notBefore }: ScanState): Promise<void> {
   await db.run(sql`
-    INSERT INTO maintenance_cursors (name, at, id) VALUES (${CURSOR_NAME}, ${cursor.at}, ${cursor.id})
-    ON CONFLICT (name) DO UPDATE SET at = excluded.at, id = excluded.id`);
+    INSERT INTO maintenance_cursors (name, at, id, not_before) VALUES (${CURSOR_NAME}, ${cursor.at}, ${cursor.id}, ${notBefore})
+    ON CONFLICT (name) DO UPDATE SET at = excluded.at, id = excluded.id, not_before = excluded.not_before`);
 }
 
 export interface StrandedChunk {

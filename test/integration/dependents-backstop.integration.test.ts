@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { requireConfig } from "../../src/config";
 import { followUpDeps } from "../../src/follow-ups";
-import { runMaintenancePass, STRANDED_SCAN_CHUNKS_PER_TICK } from "../../src/maintenance/maintenance-pass";
+import { runMaintenancePass, STRANDED_SCAN_CHUNKS_PER_TICK, STRANDED_SCAN_PERIOD_MS } from "../../src/maintenance/maintenance-pass";
 import { STRANDED_SCAN_CHUNK } from "../../src/store/stranded-dependents";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
@@ -14,8 +14,8 @@ beforeEach(async () => {
 });
 
 const config = requireConfig(env);
-const maintenance = () =>
-  runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) });
+const maintenance = (at?: number) =>
+  runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: at === undefined ? Date.now : () => at, statementsUsed: () => 0, followUp: followUpDeps(env, db()) });
 
 async function counter(name: string): Promise<number> {
   const text = await (await api("/metrics")).text();
@@ -47,7 +47,8 @@ describe("the maintenance alarm's backstop: no task waits on parents that have a
     const [unfinished] = await insertTasks([newTask({ status: "created" })]);
     const [waiting] = await insertTasks([newTask({ type: "ping", status: "created", depends_on: [unfinished!.row.id] })]);
 
-    const report = await maintenance();
+    const t = Date.now();
+    const report = await maintenance(t);
     expect(report).toMatchObject({ dependents_rescued: 4, woke: "reaper" });
     expect(await rescuedTotal()).toBe(before + 4);
     // The alarm moved them, but no lease was reaped.
@@ -60,8 +61,8 @@ describe("the maintenance alarm's backstop: no task waits on parents that have a
     expect(await getTask(flagged.child)).toMatchObject({ status: "queued" });
     expect(await getTask(waiting!.row.id)).toMatchObject({ status: "created", waitingOn: 1 });
 
-    // Nothing is moved twice.
-    expect(await maintenance()).toMatchObject({ dependents_rescued: 0 });
+    // Nothing is moved twice (the next pass, when it comes, finds none).
+    expect(await maintenance(t + STRANDED_SCAN_PERIOD_MS)).toMatchObject({ dependents_rescued: 0 });
     expect(await rescuedTotal()).toBe(before + 4);
   });
 
@@ -78,6 +79,18 @@ describe("the maintenance alarm's backstop: no task waits on parents that have a
     expect((await getTask(pastLimit.child)).status).toBe("created");
     expect(await maintenance()).toMatchObject({ dependents_rescued: 1 });
     expect((await getTask(pastLimit.child)).status).toBe("queued");
+  });
+
+  it(`after a pass over every waiting task, the next pass starts ${STRANDED_SCAN_PERIOD_MS} ms later`, async () => {
+    const t = Date.now();
+    const first = await strandedChild("completed", "fail");
+    expect(await maintenance(t)).toMatchObject({ dependents_rescued: 1 });
+    expect((await getTask(first.child)).status).toBe("queued");
+    const second = await strandedChild("completed", "fail");
+    expect(await maintenance(t + STRANDED_SCAN_PERIOD_MS - 1)).toMatchObject({ dependents_rescued: 0 });
+    expect((await getTask(second.child)).status).toBe("created");
+    expect(await maintenance(t + STRANDED_SCAN_PERIOD_MS)).toMatchObject({ dependents_rescued: 1 });
+    expect((await getTask(second.child)).status).toBe("queued");
   });
 
   it("walks a range of the created index (no scan of every task, no sort)", async () => {
