@@ -90,6 +90,17 @@ describe("every finished parent's edges are all visited", () => {
     expect((await tally(ids)).byStatus).toEqual({ completed: ROUND_EDGES + 100 + 540 });
   });
 
+  it("a chain of 300 whose root fails: the failure goes down every link, with the reason", { timeout: 120_000 }, async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => (i === 0 ? firstId() : crypto.randomUUID()));
+    await insertTasks(ids.map((id, i) => newTask({ id, type: "ping", status: i === 0 ? "queued" : "created", depends_on: i === 0 ? null : [ids[i - 1]!], on_parent_failure: i === 0 ? null : "fail" })));
+    const failRoot = async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: false, retriable: false, error: "root broke" }));
+    await drain({ runTasks: failRoot });
+    // What the follow-up rounds did not reach, the alarm's rounds finish (not its backstop: that would be a bug).
+    for (let i = 0; i < 5 && (await tally(ids)).byStatus.created; i++) expect(await maintenance()).toMatchObject({ dependents_rescued: 0 });
+    expect((await tally(ids)).byStatus).toEqual({ failed: 300 });
+    for (let i = 1; i < ids.length; i += 37) expect((await env.DB.prepare("SELECT error FROM tasks WHERE id = ?").bind(ids[i]).first<{ error: string }>())?.error).toMatch(new RegExp(`^parent ${ids[i - 1]} failed`));
+  });
+
   it("5,000 children of one parent, the follow-up rounds lost (a crash): the alarm releases the rest, each once", { timeout: 180_000 }, async () => {
     const [p] = await insertTasks([newTask({ id: firstId(), type: "ping" })]);
     const kids = await children(5000, [p!.row.id]);
@@ -97,7 +108,7 @@ describe("every finished parent's edges are all visited", () => {
     await drain({ runTasks: ok, followUp: async () => 0 });
     const afterCrash = await tally(kids);
     expect(afterCrash.byStatus.created).toBeGreaterThan(0);
-    await maintenance();
+    expect(await maintenance()).toMatchObject({ dependents_rescued: 0 });
     await runAll(kids);
     expect(await tally(kids)).toEqual({ byStatus: { completed: 5000 }, releasedOtherThanOnce: 0 });
   });
