@@ -22,7 +22,7 @@ export type EventActor = (typeof EVENT_ACTORS)[number];
 export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
 export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0008); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0010); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -164,6 +164,14 @@ export const schedules = sqliteTable(
 );
 
 export type ScheduleRow = typeof schedules.$inferSelect;
+
+/** Where each maintenance scan left off, as (created_at, id) of the last row it looked at, and when it may go on (migrations/0009). */
+export const maintenanceCursors = sqliteTable("maintenance_cursors", {
+  name: text("name").primaryKey(),
+  at: integer("at").notNull(),
+  id: text("id").notNull(),
+  notBefore: integer("not_before").notNull().default(0),
+});
 
 /** Statuses a pass may claim from; the due index covers exactly these. */
 export const CLAIMABLE_STATUSES = ["queued", "retry"] as const satisfies readonly TaskStatus[];

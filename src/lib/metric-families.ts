@@ -13,7 +13,8 @@ const COUNTERS: { name: string; help: string; matches: (t: TransitionCount) => b
   { name: "completed", help: "Transitions to completed.", matches: (t) => t.to_status === "completed" },
   { name: "failed", help: "Transitions to failed (by the dispatcher or the reaper).", matches: (t) => t.to_status === "failed" },
   { name: "retried", help: "Transitions to retry (by the dispatcher or the reaper).", matches: (t) => t.to_status === "retry" },
-  { name: "reaped", help: "Running tasks whose lease expired, moved on by the reaper.", matches: (t) => t.actor === "reaper" },
+  // The alarm also moves dependents (its rounds, the backstop) as "reaper": only running tasks were reaped.
+  { name: "reaped", help: "Running tasks whose lease expired, moved on by the reaper.", matches: (t) => t.actor === "reaper" && t.from_status === "running" },
   { name: "cancelled", help: "Transitions to cancelled.", matches: (t) => t.to_status === "cancelled" },
   { name: "pruned", help: "Finished tasks deleted by retention (RETAIN_*_S).", matches: (t) => t.actor === "retention" && t.to_status === "deleted" },
   { name: "purged", help: "Finished tasks deleted by POST /tasks/bulk/purge.", matches: (t) => t.actor === "api" && t.to_status === "deleted" },
@@ -27,6 +28,10 @@ const NAMED_COUNTERS: { name: CounterName; help: string }[] = [
   {
     name: COUNTER.scheduleSlotsSkipped,
     help: "Cron slots missed (older than SCHEDULE_GRACE_S when the alarm came) and not fired, by their schedule's missed policy.",
+  },
+  {
+    name: COUNTER.dependentsRescued,
+    help: "Dependents waiting on parents that had all finished, released (or failed or cancelled by policy) by the maintenance alarm's backstop: each one means a dependency round missed it, a bug.",
   },
 ];
 

@@ -8,12 +8,21 @@ import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics
 import { reapExpiredLeases } from "../store/reap-expired-leases";
 import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
+import { readScanState, rescueStrandedChunk, saveScanState, SCAN_START } from "../store/stranded-dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
 import { fireDueSchedules, type ScheduleReport } from "./fire-schedules";
 import { pruneExpired, type RetentionReport } from "./retention";
 
 /** The dependency backstop's share of a tick. */
 export const DEPENDENTS_BUDGET_MS = 5_000;
+/** Chunks of STRANDED_SCAN_CHUNK the stranded-dependents backstop looks at per tick (a million waiting tasks: 100 ticks). */
+export const STRANDED_SCAN_CHUNKS_PER_TICK = 10;
+/**
+ * After a pass over every waiting task, the next starts this much later: D1 bills each row read
+ * (a waiting task and each of its parents), and a few thousand waiting tasks would otherwise be
+ * read again every tick for a check that finds something only after a bug.
+ */
+export const STRANDED_SCAN_PERIOD_MS = 5 * 60_000;
 /** Webhooks re-sent per tick at most (one statement, a few sends). */
 const WEBHOOK_RESEND_BATCH = 500;
 
@@ -39,6 +48,8 @@ export interface MaintenanceReport {
   woke: WakeReason | null;
   /** Dependency rounds the backstop ran (work a terminal batch left, e.g. a parent with many children). */
   dependency_rounds: number;
+  /** Dependents found waiting on finished parents and moved on (each one a bug; also a counter in /metrics). */
+  dependents_rescued: number;
   /** Webhooks sent again because their first send was lost. */
   webhooks_resent: number;
   retention: RetentionReport;
@@ -74,6 +85,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
     reap_drained: false,
     woke: null,
     dependency_rounds: 0,
+    dependents_rescued: 0,
     webhooks_resent: 0,
     schedules,
   };
@@ -89,6 +101,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
       break;
     }
   }
+  released += await rescueStrandedDependents(deps, report);
   released += await finishDependents(deps, report);
   report.webhooks_resent = await resendLostWebhooks(deps);
   if (report.reaped > report.reaped_failed || released > 0) report.woke = "reaper";
@@ -117,6 +130,36 @@ async function finishDependents(deps: MaintenanceDeps, report: Omit<MaintenanceR
     released += await followUpTerminal([], { changed: round.changed, more: false }, "reaper", deps.followUp);
     if (!round.more) return released;
   }
+}
+
+/**
+ * The invariant behind the rounds: no task waits on parents that have all finished. Looks at up to
+ * STRANDED_SCAN_CHUNKS_PER_TICK chunks of `created` tasks from where the last tick stopped; once it
+ * reaches the end, the next pass starts from the beginning STRANDED_SCAN_PERIOD_MS later. Moves
+ * the stranded ones as a round would. Runs before finishDependents, which then takes the children
+ * of any it failed. Returns how many it queued.
+ */
+async function rescueStrandedDependents(deps: MaintenanceDeps, report: Omit<MaintenanceReport, "retention">): Promise<number> {
+  const state = await readScanState(deps.db);
+  if (deps.now() < state.notBefore) return 0;
+  let cursor = state.cursor;
+  let notBefore = 0;
+  let released = 0;
+  // A chunk: its scan, a batch of three when it finds any, a webhook take; then the cursor's save.
+  for (let chunk = 0; chunk < STRANDED_SCAN_CHUNKS_PER_TICK && deps.statementsUsed() + 6 <= REAP_STATEMENT_BUDGET; chunk++) {
+    const { rescued, next } = await rescueStrandedChunk(deps.db, cursor, deps.now());
+    report.dependents_rescued += rescued.length;
+    released += rescued.filter((t) => t.status === "queued").length;
+    await followUpTerminal(rescued, { changed: [], more: false }, "reaper", deps.followUp);
+    if (next === null) {
+      cursor = SCAN_START;
+      notBefore = deps.now() + STRANDED_SCAN_PERIOD_MS;
+      break;
+    }
+    cursor = next;
+  }
+  await saveScanState(deps.db, { cursor, notBefore });
+  return released;
 }
 
 /** Webhooks whose send after the commit was lost (or whose queue message was): taken and sent again. */

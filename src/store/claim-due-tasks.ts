@@ -4,7 +4,7 @@ import type { StoredPlan } from "../organism/plan-progress";
 import type { TaskEnvelope } from "../organism/task-contracts";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { PARAMS_WITH_PARENTS } from "./dependents";
+import { withParentResults } from "./parent-results";
 import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
 
@@ -119,6 +119,7 @@ const nextRunAfterQuery = (now: number) => sql`
 interface RawClaimed extends Omit<ClaimedTask, "params" | "plan"> {
   params: string;
   plan: string | null;
+  depends_on: string | null;
 }
 
 /**
@@ -135,13 +136,20 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
     now: req.now,
     set: sql`attempts = attempts + 1, locked_by = ${req.token}, locked_at = ${req.now},
              lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
-    returning: sql`RETURNING tasks.id AS id, tasks.type AS type, ${PARAMS_WITH_PARENTS} AS params, tasks.description AS description,
+    returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.depends_on AS depends_on, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
       tasks.input_bytes AS input_bytes, tasks.plan AS plan, tasks.concurrency_key AS concurrency_key`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
+  const parsed = claimed.map(({ depends_on, ...r }) => ({
+    ...r,
+    params: JSON.parse(r.params) as Record<string, unknown>,
+    plan: r.plan === null ? null : (JSON.parse(r.plan) as StoredPlan),
+    depends_on: depends_on === null ? null : (JSON.parse(depends_on) as string[]),
+  }));
   return {
-    claimed: claimed.map((r) => ({ ...r, params: JSON.parse(r.params) as Record<string, unknown>, plan: r.plan === null ? null : (JSON.parse(r.plan) as StoredPlan) })),
+    // Dependents' parents are read apart from the claim (parent-results.ts); without dependents, no read.
+    claimed: await withParentResults(db, parsed),
     nextRunAfter: next[0]?.next ?? null,
     keyed: claimed.some((r) => r.concurrency_key !== null),
   };

@@ -29,40 +29,57 @@ const flaggedParents = sql`
   WHERE release_cursor IS NOT NULL AND status IN ${TERMINAL}
   ORDER BY updated_at, id LIMIT ${ROUND_PARENTS}`;
 
-/** This round's edges: deterministic, so the three statements of a round see the same ones. */
-const roundEdges = sql`
-  SELECT f.id AS parent_id, d.child_id FROM (${flaggedParents}) AS f
+/**
+ * The edges of these parents after their cursors, at most ROUND_EDGES: parent by parent in the
+ * parents' order, each parent's in child id order (its primary key range), so a parent's last edge
+ * in the window is where its cursor goes next.
+ */
+const edgesOf = (parents: SQL) => sql`
+  SELECT f.id AS parent_id, d.child_id FROM ${parents} AS f
   CROSS JOIN task_deps AS d ON d.parent_id = f.id AND d.child_id > f.release_cursor
   LIMIT ${ROUND_EDGES}`;
 
-/** Per waiting child: its parents, unfinished and failed, and their result bytes (one pass over ≤ 100 parents). */
-const childState = sql`
+/** This round's edges: deterministic, so the three statements of a round see the same ones. */
+const roundEdges = edgesOf(sql`(${flaggedParents})`);
+
+/**
+ * Per waiting child of `children` (a subquery of distinct child_id): its parents, unfinished,
+ * failed and still flagged (a round is yet to look at their children), and their result bytes
+ * (one pass over ≤ 100 parents).
+ */
+const childState = (children: SQL) => sql`
   SELECT ch.id, ch.attempts, ch.created_at, ch.waiting_on, ch.on_parent_failure AS policy,
     (SELECT json_object(
         'pending', sum(CASE WHEN pp.status NOT IN ${TERMINAL} THEN 1 ELSE 0 END),
         'bad', min(CASE WHEN pp.status IN ('failed', 'cancelled') THEN pp.id END),
+        'flagged', sum(CASE WHEN pp.release_cursor IS NOT NULL THEN 1 ELSE 0 END),
         'bytes', sum(coalesce(length(CAST(pp.result AS BLOB)), 0)))
      FROM json_each(ch.depends_on) AS pj LEFT JOIN tasks AS pp ON pp.id = pj.value) AS agg
-  FROM (SELECT DISTINCT child_id FROM (${roundEdges})) AS e
+  FROM (${children}) AS e
   CROSS JOIN tasks AS ch ON ch.id = e.child_id
   WHERE ch.status = 'created' AND ch.waiting_on > 0`;
 
 const why = (badId: SQL) =>
   sql`(SELECT 'parent ' || id || ' ' || status || coalesce(': ' || error, '') FROM tasks WHERE id = ${badId})`;
 
-function childChanges(): SQL {
+/**
+ * What a look at these children changes (a transition's `changes`). `all`: every child whose
+ * state moved (a round). `stranded`: only children that leave `created` although no parent of
+ * theirs is flagged, i.e. that a round should have released or failed already (the backstop).
+ */
+export function childChanges(children: SQL, which: "all" | "stranded"): SQL {
   const pending = sql`(s.agg->>'pending')`;
   const bad = sql`(s.agg->>'bad')`;
   const bytes = sql`(s.agg->>'bytes')`;
   const over = sql`'parents'' results of ' || ${bytes} || ' bytes exceed the ' || ${PARENT_RESULTS_MAX_BYTES} || ' bytes a dependent can receive'`;
   // Materialized: the outer expressions read agg several times, and each read would run its subquery again.
   return sql`
-    WITH s AS MATERIALIZED (${childState})
+    WITH s AS MATERIALIZED (${childState(children)})
     SELECT id, 'created' AS from_status, to_status, attempt, created_at, NULL AS locked_at, pending, bytes,
       CASE to_status WHEN 'created' THEN 'waiting on ' || pending || ' parent(s)' WHEN 'queued' THEN 'parents finished' ELSE error END AS message,
       error
     FROM (
-      SELECT s.id, s.attempts AS attempt, s.created_at, s.waiting_on, ${pending} AS pending, ${bytes} AS bytes,
+      SELECT s.id, s.attempts AS attempt, s.created_at, s.waiting_on, ${pending} AS pending, ${bytes} AS bytes, s.agg->>'flagged' AS flagged,
         CASE WHEN ${bad} IS NOT NULL AND s.policy = 'fail' THEN 'failed'
              WHEN ${bad} IS NOT NULL AND s.policy = 'cancel' THEN 'cancelled'
              WHEN ${pending} > 0 THEN 'created'
@@ -71,25 +88,31 @@ function childChanges(): SQL {
         CASE WHEN ${bad} IS NOT NULL AND s.policy IN ('fail', 'cancel') THEN ${why(bad)}
              WHEN ${pending} = 0 AND ${bytes} > ${PARENT_RESULTS_MAX_BYTES} THEN ${over} END AS error
       FROM s)
-    WHERE NOT (to_status = 'created' AND pending = waiting_on)`;
+    WHERE ${which === "all" ? sql`NOT (to_status = 'created' AND pending = waiting_on)` : sql`to_status <> 'created' AND flagged = 0`}`;
 }
 
 /**
- * Moves each round parent's cursor past the edges it covered (NULL when none is left), clears it
- * on a task that is no longer finished, and flags the children this round failed or cancelled
- * that have dependents of their own (the next round takes those).
+ * Moves each round parent's cursor past the edges it covered (NULL when none is left), and flags
+ * the children this round failed or cancelled that have dependents of their own (the next round
+ * takes those). The round's parents and edges are materialized once, before any row changes: this
+ * update moves the very fields the window is chosen by (release_cursor, and updated_at through
+ * tasks_touch_updated_at), so a window recomputed per row would mark parents done whose edges the
+ * round never visited (issue 20: their children waited forever).
  */
 function advanceCursors(now: number): SQL {
-  const last = sql`(SELECT max(child_id) FROM (${roundEdges}) AS e WHERE e.parent_id = tasks.id)`;
-  const next = sql`coalesce(${last}, tasks.release_cursor)`;
   return sql`
+    WITH f AS MATERIALIZED (${flaggedParents}),
+         e AS MATERIALIZED (${edgesOf(sql`f`)}),
+         r AS (
+           SELECT f.id, coalesce((SELECT max(e.child_id) FROM e WHERE e.parent_id = f.id), f.release_cursor) AS next, 0 AS failed_child FROM f
+           UNION ALL
+           SELECT ch.id, NULL, 1 FROM (SELECT DISTINCT child_id FROM e) AS c CROSS JOIN tasks AS ch ON ch.id = c.child_id
+           WHERE ch.updated_at = ${now} AND ch.status IN ('failed', 'cancelled') AND ch.has_dependents = 1 AND ch.release_cursor IS NULL)
     UPDATE tasks SET release_cursor = CASE
-        WHEN tasks.release_cursor IS NULL THEN ''
-        WHEN EXISTS (SELECT 1 FROM task_deps WHERE parent_id = tasks.id AND child_id > ${next}) THEN ${next}
+        WHEN r.failed_child = 1 THEN ''
+        WHEN EXISTS (SELECT 1 FROM task_deps WHERE parent_id = r.id AND child_id > r.next) THEN r.next
         ELSE NULL END
-    WHERE tasks.id IN (SELECT id FROM (${flaggedParents}))
-       OR (tasks.id IN (SELECT child_id FROM (${roundEdges})) AND tasks.updated_at = ${now}
-           AND tasks.status IN ('failed', 'cancelled') AND tasks.has_dependents = 1 AND tasks.release_cursor IS NULL)
+    FROM r WHERE tasks.id = r.id
     RETURNING tasks.id AS id, tasks.release_cursor AS cursor`;
 }
 
@@ -110,15 +133,18 @@ export interface TerminalEffects {
 
 export const FOLLOW_UP_RETURNING = sql`tasks.id AS id, tasks.status AS status, tasks.watched AS watched, tasks.webhook_state AS webhook_state`;
 
+/** What a look at a child writes besides its status: its count, its error, its parents' bytes in its input. */
+export const CHILD_SET = sql`waiting_on = c.pending, error = c.error,
+  input_bytes = input_bytes + CASE WHEN c.to_status = 'queued' THEN c.bytes ELSE 0 END`;
+
 /** The three statements of one round, to append to a terminal transition's batch. */
 export function dependentsRound(actor: EventActor, now: number): [SQL, SQL, SQL] {
   const [rollup, update] = transition({
-    changes: childChanges(),
+    changes: childChanges(sql`SELECT DISTINCT child_id FROM (${roundEdges})`, "all"),
     actor,
     now,
     // A child this round fails gets its own flag from advanceCursors, after the round's edges are fixed.
-    set: sql`waiting_on = c.pending, error = c.error, release_cursor = NULL,
-             input_bytes = input_bytes + CASE WHEN c.to_status = 'queued' THEN c.bytes ELSE 0 END`,
+    set: sql`${CHILD_SET}, release_cursor = NULL`,
     returning: sql`RETURNING ${FOLLOW_UP_RETURNING}`,
   });
   return [rollup, update, advanceCursors(now)];
@@ -135,15 +161,6 @@ export function roundEffects(results: unknown[][]): TerminalEffects {
 export async function runDependentsRound(db: Db, actor: EventActor, now: number): Promise<TerminalEffects> {
   return roundEffects(await sqlBatch<[unknown, ChangedTask, unknown]>(db, dependentsRound(actor, now)));
 }
-
-/**
- * A claimed task's params as its handler sees them: a dependent's gain `parents`, each parent's
- * status, result and error by id (read at the claim, so always current). Only tasks with
- * depends_on pay for it; their parents' bytes are in input_bytes, so the pass cap holds.
- */
-export const PARAMS_WITH_PARENTS = sql`CASE WHEN tasks.depends_on IS NULL THEN tasks.params ELSE json_set(tasks.params, '$.parents',
-  (SELECT json_group_object(pj.value, json_object('status', pp.status, 'result', json(pp.result), 'error', pp.error))
-   FROM json_each(tasks.depends_on) AS pj LEFT JOIN tasks AS pp ON pp.id = pj.value)) END`;
 
 /** A task's children, by id, after `after` (a page of the edge table). */
 export async function listDependents(db: Db, parentId: string, limit: number, after = ""): Promise<{ id: string; status: TaskStatus; type: string }[]> {

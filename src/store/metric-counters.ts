@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db";
 
 /** Named counters (rollups with metric 'counter') for what is not a task transition. */
@@ -11,6 +11,8 @@ export const COUNTER = {
   scheduleTasksFired: "schedule_tasks_fired",
   /** Cron slots missed and not fired (their schedule's `missed` policy). */
   scheduleSlotsSkipped: "schedule_slots_skipped",
+  /** Dependents the maintenance alarm released or failed because no round did: each one is a bug. */
+  dependentsRescued: "dependents_rescued",
 } as const;
 
 export type CounterName = (typeof COUNTER)[keyof typeof COUNTER];
@@ -19,4 +21,11 @@ export async function addToCounter(db: Db, name: CounterName, n: number): Promis
   await db.run(sql`
     INSERT INTO rollups (metric, bucket, label, n) VALUES ('counter', 0, ${name}, ${n})
     ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n`);
+}
+
+/** Adds the number of rows `rows` yields to a counter, as a statement for the batch that makes the change. */
+export function counterUpsert(name: CounterName, rows: SQL): SQL {
+  return sql`
+    INSERT INTO rollups (metric, bucket, label, n) SELECT 'counter', 0, ${name}, count(*) FROM (${rows}) WHERE true
+    ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n`;
 }

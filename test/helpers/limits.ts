@@ -6,7 +6,7 @@ import type { RecordedStatement } from "./recording-d1";
 /** Every way a recorded statement breaks one of D1's production limits (the local runtime is looser). */
 export function d1Violations(log: readonly RecordedStatement[]): string[] {
   const out: string[] = [];
-  for (const { sql, params, resultBytes } of log) {
+  for (const { sql, params, resultBytes, maxValueBytes } of log) {
     const head = sql.replace(/\s+/g, " ").slice(0, 80);
     if (utf8Bytes(sql) > D1_LIMITS.sqlBytes) out.push(`SQL of ${utf8Bytes(sql)} bytes: ${head}`);
     if (params.length > D1_LIMITS.boundParams) out.push(`${params.length} bound parameters: ${head}`);
@@ -15,6 +15,8 @@ export function d1Violations(log: readonly RecordedStatement[]): string[] {
       if (bytes > D1_LIMITS.valueBytes) out.push(`a bound value of ${bytes} bytes: ${head}`);
     }
     if ((resultBytes ?? 0) > D1_LIMITS.resultBytes) out.push(`a result of ${resultBytes} bytes: ${head}`);
+    // A value the statement builds (a JSON aggregate, a concatenation) is refused past the limit too.
+    if ((maxValueBytes ?? 0) > D1_LIMITS.valueBytes) out.push(`a returned value of ${maxValueBytes} bytes: ${head}`);
   }
   return out;
 }

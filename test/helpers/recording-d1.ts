@@ -8,9 +8,20 @@ export interface RecordedStatement {
   /** D1's own count of rows it read and wrote (meta), once it has run; what D1 bills. */
   rowsRead?: number;
   rowsWritten?: number;
+  /** Bytes of the largest single value (column of a row) it returned, once it has run. */
+  maxValueBytes?: number;
 }
 
-const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) ?? "").length;
+const encoder = new TextEncoder();
+const jsonBytes = (value: unknown) => encoder.encode(JSON.stringify(value) ?? "").length;
+const valueBytes = (value: unknown) => (typeof value === "string" ? encoder.encode(value).length : value instanceof ArrayBuffer ? value.byteLength : 0);
+
+/** The largest string or BLOB among the returned rows' columns: D1 refuses to build one past its value limit. */
+function largestValue(rows: unknown[]): number {
+  let max = 0;
+  for (const row of rows) if (row !== null && typeof row === "object") for (const v of Object.values(row)) max = Math.max(max, valueBytes(v));
+  return max;
+}
 
 /**
  * A D1 binding that logs every statement it prepares and binds (and the size of what it
@@ -24,10 +35,13 @@ export function recordingD1(real: D1Database, log: RecordedStatement[]): D1Datab
     if (!entry) return result;
     const rows = (result as { results?: unknown })?.results;
     entry.resultBytes = jsonBytes(rows ?? result);
-    if (Array.isArray(rows)) entry.rows = rows.length;
     const meta = (result as { meta?: { rows_read?: number; rows_written?: number } })?.meta;
     if (meta?.rows_read !== undefined) entry.rowsRead = meta.rows_read;
     if (meta?.rows_written !== undefined) entry.rowsWritten = meta.rows_written;
+    if (Array.isArray(rows)) {
+      entry.rows = rows.length;
+      entry.maxValueBytes = largestValue(rows);
+    }
     return result;
   };
   /** Records what the statement's run returns; `bind` binds the real statement and wraps that. */
