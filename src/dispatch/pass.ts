@@ -2,8 +2,9 @@ import type { Config } from "../config";
 import { errorMessage } from "../lib/error-message";
 import { withTimeout } from "../lib/timeout";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
-import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimResult } from "../store/claim-due-tasks";
+import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimRequest, type ClaimResult } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
+import { failUnclaimable, nextDueTask } from "../store/fail-unclaimable";
 import { recordOutcomes, type RecordedOutcomes } from "../store/record-outcomes";
 import { taskPlanStore } from "../store/task-plans";
 import { decideOutcome } from "./retry-policy";
@@ -77,6 +78,35 @@ async function runWithLease(claimed: ClaimedTask[], token: string, run: RunTasks
 }
 
 /**
+ * The claim, split when it fails: D1 may be refusing one task (a value over its limit built from
+ * it), so the claim is tried again with half as many tasks, down to one. Then the next task is
+ * claimed by id, so that a failure now is its own: it fails with the error, and the next pass
+ * claims the rest. A failure no task explains (nothing due, or the failing write fails too: D1 is
+ * down) propagates. The happy path is the one claim statement.
+ */
+async function claimOrSplit(db: Db, req: ClaimRequest): Promise<{ claim: ClaimResult; split: boolean } | { unclaimable: RecordedOutcomes }> {
+  let failure: unknown;
+  for (let maxTasks = req.maxTasks; ; maxTasks = Math.ceil(maxTasks / 2)) {
+    try {
+      return { claim: await claimDueTasks(db, { ...req, maxTasks }), split: failure !== undefined };
+    } catch (err) {
+      console.warn(`claim of ${maxTasks} task(s) failed`, err);
+      failure = err;
+      if (maxTasks === 1) break;
+    }
+  }
+  const next = await nextDueTask(db, req.now);
+  if (next === null) throw failure;
+  try {
+    return { claim: await claimDueTasks(db, { ...req, maxTasks: 1, only: next }), split: true };
+  } catch (err) {
+    const unclaimable = await failUnclaimable(db, next, req.now, errorMessage(err));
+    if (!unclaimable) throw err;
+    return { unclaimable };
+  }
+}
+
+/**
  * One dispatcher pass: claim the best due tasks (bounded by count and bytes), run them (the
  * coordinator decides, the organs run), record every outcome (fenced by the claim's token,
  * chunked to D1's limits).
@@ -85,14 +115,24 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   const admission = deps.admit();
   if (!admission.admitted) return { kind: "refused", retryAfterMs: admission.retryAfterMs };
   const token = deps.newToken();
+  let claimed: ClaimedTask[];
   let claim: ClaimResult;
+  let split: boolean;
   try {
-    claim = await claimDueTasks(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, ...limits });
+    const taken = await claimOrSplit(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, ...limits });
+    if ("unclaimable" in taken) {
+      admission.release();
+      await deps.followUp(taken.unclaimable);
+      // The tasks behind the failed one are due: the next pass takes them.
+      return { kind: "ran", claimed: 0, full: true, nextDueAt: null };
+    }
+    ({ claim, split } = taken);
+    claimed = claim.claimed;
   } catch (err) {
     admission.release();
     throw err;
   }
-  const { claimed, nextRunAfter } = claim;
+  const { nextRunAfter } = claim;
   if (claimed.length === 0) {
     admission.release(); // frees a half-open probe slot: no call was made
     return { kind: "ran", claimed: 0, full: false, nextDueAt: nextRunAfter };
@@ -109,7 +149,8 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
       deps.random(),
     ),
   );
-  const recorded = await recordOutcomes(deps.db, token, writes, now);
+  const withDependents = new Set(claimed.filter((t) => t.has_dependents === 1).map((t) => t.id));
+  const recorded = await recordOutcomes(deps.db, token, writes, now, withDependents);
   const released = await deps.followUp(recorded);
   const { written } = recorded;
   const retryAt = written.reduce<number | null>((at, w) => (w.status === "retry" ? earliest(at, w.run_after) : at), null);
@@ -117,8 +158,9 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   return {
     kind: "ran",
     claimed: claimed.length,
-    // Released dependents are due now, and a keyed task's outcome frees its key's slot: look again at once.
-    full: released > 0 || claim.keyed || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
+    // Released dependents are due now, a keyed task's outcome frees its key's slot, and a split
+    // claim left the task that failed it due: look again at once.
+    full: split || released > 0 || claim.keyed || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
     nextDueAt: earliest(nextRunAfter, retryAt),
   };
 }

@@ -206,16 +206,19 @@ describe("outcome writes", () => {
     });
   }
 
-  it("a failed write is retried in smaller chunks; an outcome that cannot be written puts its task back, attempt given back", async () => {
+  it("a failed write is retried in smaller chunks; an outcome that cannot be written fails its task alone, and it is not run again", async () => {
     const tasks = many(20, "unwritable", (i) => ({ type: "test_task", params: { i, poison: i === 7 } }));
     await insertTasks(tasks);
     const poison = tasks[7]!.id;
-    // Any outcome write carrying the poison task's result fails (its put-back carries no result).
+    // Any outcome write carrying the poison task's result fails (its failure is written without the result).
     const d1 = failingBatches((p) => p.includes(poison) && p.includes('"poison":true'));
     await dispatchBatch(wakeBatch(), dispatchDeps({ db: openDb(d1) }));
-    expect((await tally("unwritable")).byStatus).toEqual({ completed: 19, retry: 1 });
-    const row = await env.DB.prepare("SELECT status, attempts, error, locked_by FROM tasks WHERE id = ?").bind(poison).first();
-    expect(row).toMatchObject({ status: "retry", attempts: 0, locked_by: null, error: expect.stringMatching(/outcome could not be recorded/) });
+    expect((await tally("unwritable")).byStatus).toEqual({ completed: 19, failed: 1 });
+    const row = await env.DB.prepare("SELECT status, attempts, error, result, locked_by FROM tasks WHERE id = ?").bind(poison).first();
+    expect(row).toMatchObject({ status: "failed", attempts: 1, result: null, locked_by: null, error: "outcome could not be recorded: D1_ERROR: injected failure" });
+    // Nothing is left due: another wake-up claims nothing.
+    await dispatchBatch(wakeBatch(), dispatchDeps({ db: openDb(d1) }));
+    expect(await tally("unwritable")).toEqual({ byStatus: { completed: 19, failed: 1 }, claimedOtherThanOnce: 0, total: 20 });
   });
 
   it("a result over RESULT_MAX_BYTES fails only its own task, permanently", async () => {
