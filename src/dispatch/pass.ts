@@ -8,7 +8,7 @@ import { failUnclaimable, nextDueTask } from "../store/fail-unclaimable";
 import { recordOutcomes, type RecordedOutcomes } from "../store/record-outcomes";
 import { taskPlanStore } from "../store/task-plans";
 import { decideOutcome } from "./retry-policy";
-import type { PassLimits } from "./pass-limits";
+import { PASS_GRACE_MS, type PassLimits } from "./pass-limits";
 import type { PlanStore } from "./run-plans";
 
 /** Runs a pass's claimed tasks (production: `executeTasks`, the decide-then-organs path). */
@@ -28,8 +28,8 @@ export interface PassDeps {
   now: () => number;
   random: () => number;
   newToken: () => string;
-  /** After the outcomes commit: waiters, webhooks, further dependency rounds; how many dependents were queued. */
-  followUp: (recorded: RecordedOutcomes) => Promise<number>;
+  /** After the outcomes commit: waiters, webhooks, up to `maxRounds` further dependency rounds; how many dependents were queued. */
+  followUp: (recorded: RecordedOutcomes, maxRounds: number) => Promise<number>;
 }
 
 export type PassResult =
@@ -50,9 +50,6 @@ function toEnvelope(task: ClaimedTask): TaskEnvelope {
 }
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
-
-/** The pass's outermost bound: its hops (decide, organ calls) all end before it. */
-const PASS_GRACE_MS = 1000;
 
 /**
  * Runs the tasks within DISPATCH_TIMEOUT_S while renewing their lease every HEARTBEAT_S. The run
@@ -119,10 +116,11 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   let claim: ClaimResult;
   let split: boolean;
   try {
-    const taken = await claimOrSplit(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, ...limits });
+    const { maxTasks, maxInputBytes } = limits;
+    const taken = await claimOrSplit(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, maxTasks, maxInputBytes });
     if ("unclaimable" in taken) {
       admission.release();
-      await deps.followUp(taken.unclaimable);
+      await deps.followUp(taken.unclaimable, limits.followUpRounds);
       // The tasks behind the failed one are due: the next pass takes them.
       return { kind: "ran", claimed: 0, full: true, nextDueAt: null };
     }
@@ -151,7 +149,7 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   );
   const withDependents = new Set(claimed.filter((t) => t.has_dependents === 1).map((t) => t.id));
   const recorded = await recordOutcomes(deps.db, token, writes, now, withDependents);
-  const released = await deps.followUp(recorded);
+  const released = await deps.followUp(recorded, limits.followUpRounds);
   const { written } = recorded;
   const retryAt = written.reduce<number | null>((at, w) => (w.status === "retry" ? earliest(at, w.run_after) : at), null);
   const claimedBytes = claimed.reduce((n, t) => n + t.input_bytes, 0);

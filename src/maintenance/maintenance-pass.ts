@@ -1,12 +1,12 @@
 import type { Config } from "../config";
 import type { TaskMessage } from "../dispatch/message";
 import { sendWakeup, type WakeReason } from "../dispatch/wakeups";
-import { D1_LIMITS, withMargin } from "../lib/platform-limits";
+import { withMargin } from "../lib/platform-limits";
 import { oldestDueTouch } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
-import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
+import { FOLLOW_UP_ROUNDS, followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
 import { fireDueSchedules, type ScheduleReport } from "./fire-schedules";
@@ -48,7 +48,10 @@ export interface MaintenanceReport {
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
 export const REAP_BUDGET_MS = 10_000;
-const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
+/** The alarm's statements, of the D1 queries an invocation may make (D1_QUERIES_PER_INVOCATION). */
+export const maintenanceStatementBudget = (config: Pick<Config, "D1_QUERIES_PER_INVOCATION">): number => withMargin(config.D1_QUERIES_PER_INVOCATION);
+/** A reaper chunk with its dependency round (5), then its follow-up's rounds and webhook take. */
+export const REAP_CHUNK_STATEMENTS = 5 + FOLLOW_UP_ROUNDS * 3 + 1;
 
 /**
  * One maintenance tick. First the schedules whose slot has come fire (their own budget), so a
@@ -78,7 +81,8 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
     schedules,
   };
   let released = 0;
-  while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 5 <= REAP_STATEMENT_BUDGET) {
+  const budget = maintenanceStatementBudget(config);
+  while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + REAP_CHUNK_STATEMENTS <= budget) {
     const { reaped: rows, dependents } = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
     released += await followUpTerminal(rows, dependents, "reaper", deps.followUp);
     report.reap_chunks++;
@@ -111,7 +115,7 @@ async function finishDependents(deps: MaintenanceDeps, report: Omit<MaintenanceR
   const started = deps.now();
   let released = 0;
   for (;;) {
-    if (deps.now() - started >= DEPENDENTS_BUDGET_MS || deps.statementsUsed() + 3 > REAP_STATEMENT_BUDGET) return released;
+    if (deps.now() - started >= DEPENDENTS_BUDGET_MS || deps.statementsUsed() + 3 > maintenanceStatementBudget(deps.config)) return released;
     const round = await runDependentsRound(deps.db, "reaper", deps.now());
     report.dependency_rounds++;
     released += await followUpTerminal([], { changed: round.changed, more: false }, "reaper", deps.followUp);

@@ -81,32 +81,30 @@ function unrecordable(write: OutcomeWrite, err: unknown): OutcomeWrite {
   return { id: write.id, status: "failed", result: null, error, run_after: null, message: `failed permanently: ${error}` };
 }
 
-/** Splits what is left to write, so one bad outcome cannot strand the others. */
+/** What every write of one claim's outcomes shares. */
 interface OutcomeBatch {
   db: Db;
   token: string;
   now: number;
-  /** Ids of the claimed tasks that have dependents (the claim returned it). */
-  withDependents: ReadonlySet<string>;
 }
 
 /**
  * A chunk that fails is written again in halves, so one bad outcome cannot strand the others;
- * an outcome that fails alone is replaced by a small `failed` write without its result (and
- * without the dependency round, which the flag hands to the follow-up). If even that fails (D1
- * is down), the error propagates and the lease expires into the reaper's hands.
+ * an outcome that fails alone is replaced by a small `failed` write without its result. If even
+ * that fails (D1 is down), the error propagates and the lease expires into the reaper's hands.
  */
-async function writeOrSplit(b: OutcomeBatch, writes: OutcomeWrite[], json = JSON.stringify(writes)): Promise<RecordedOutcomes> {
+async function writeOrSplit(b: OutcomeBatch, writes: OutcomeWrite[], round: boolean, json = JSON.stringify(writes)): Promise<RecordedOutcomes> {
   try {
-    return await writeOutcomes(b.db, b.token, json, b.now, writes.some((w) => b.withDependents.has(w.id)));
+    return await writeOutcomes(b.db, b.token, json, b.now, round);
   } catch (err) {
     const [only] = writes;
     if (writes.length === 1 && only) {
       console.error(`outcome of task ${only.id} could not be written; failing it`, err);
       return writeOutcomes(b.db, b.token, JSON.stringify([unrecordable(only, err)]), b.now, false);
     }
+    // Halves go without the round (its flags hand the dependents to the follow-up): a split costs two statements a write.
     const half = Math.ceil(writes.length / 2);
-    return merge([await writeOrSplit(b, writes.slice(0, half)), await writeOrSplit(b, writes.slice(half))]);
+    return merge([await writeOrSplit(b, writes.slice(0, half), false), await writeOrSplit(b, writes.slice(half), false)]);
   }
 }
 
@@ -125,7 +123,9 @@ export async function recordOutcomes(
   withDependents: ReadonlySet<string>,
 ): Promise<RecordedOutcomes> {
   const parts: RecordedOutcomes[] = [];
-  const batch: OutcomeBatch = { db, token, now, withDependents };
-  for (const chunk of chunkJsonArray(writes, D1_JSON_BUDGET_BYTES)) parts.push(await writeOrSplit(batch, chunk.items, chunk.json));
+  const batch: OutcomeBatch = { db, token, now };
+  for (const chunk of chunkJsonArray(writes, D1_JSON_BUDGET_BYTES)) {
+    parts.push(await writeOrSplit(batch, chunk.items, chunk.items.some((w) => withDependents.has(w.id)), chunk.json));
+  }
   return merge(parts);
 }

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { requireConfig } from "../../src/config";
 import { dispatchBatch } from "../../src/dispatch/consumer";
-import { PASS_STATEMENT_RESERVE } from "../../src/dispatch/drain";
+import { passLimits, statementBudget } from "../../src/dispatch/pass-limits";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { D1_LIMITS, QUEUE_LIMITS } from "../../src/lib/platform-limits";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
@@ -146,10 +146,12 @@ describe("worst cases stay within production limits and end with every task term
     const w = world();
     await insertTasks(many(2000, "budget"), w.clock.t);
     const first = w.log.length;
-    // As if the invocation had already spent most of its statements.
-    const used = () => w.log.length - first + 700;
+    // As if the invocation had already spent all but one pass's reserve.
+    const spent = statementBudget(config) - passLimits(config).statementReserve;
+    const used = () => w.log.length - first + spent;
     await dispatchBatch(wakeBatch(), dispatchDeps({ db: w.db, queue: w.queue, now: () => w.clock.t, statementsUsed: used }));
-    expect(w.log.length - first + 700).toBeLessThanOrEqual(750 + PASS_STATEMENT_RESERVE);
+    expect(used()).toBeLessThanOrEqual(statementBudget(config));
+    expect((await tally("budget")).byStatus).toEqual({ completed: passLimits(config).maxTasks, queued: 2000 - passLimits(config).maxTasks });
     expect(w.sends.at(-1)?.messages).toEqual([{ body: { kind: "wake", reason: "pass" } }]);
     await runUntilIdle(w);
     expect((await tally("budget")).byStatus).toEqual({ completed: 2000 });
