@@ -50,8 +50,10 @@ export interface MaintenanceReport {
 export const REAP_BUDGET_MS = 10_000;
 /** The alarm's statements, of the D1 queries an invocation may make (D1_QUERIES_PER_INVOCATION). */
 export const maintenanceStatementBudget = (config: Pick<Config, "D1_QUERIES_PER_INVOCATION">): number => withMargin(config.D1_QUERIES_PER_INVOCATION);
-/** A reaper chunk with its dependency round (5), then its follow-up's rounds and webhook take. */
-export const REAP_CHUNK_STATEMENTS = 5 + FOLLOW_UP_ROUNDS * 3 + 1;
+/** A reaper chunk with its dependency round (5) and its follow-up's webhook take (1). */
+export const REAP_CHUNK_STATEMENTS = 6;
+/** Each dependency round a reaper chunk's follow-up runs (as many as the budget leaves, up to FOLLOW_UP_ROUNDS). */
+const ROUND_STATEMENTS = 3;
 
 /**
  * One maintenance tick. First the schedules whose slot has come fire (their own budget), so a
@@ -84,7 +86,8 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
   const budget = maintenanceStatementBudget(config);
   while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + REAP_CHUNK_STATEMENTS <= budget) {
     const { reaped: rows, dependents } = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
-    released += await followUpTerminal(rows, dependents, "reaper", deps.followUp);
+    const rounds = Math.min(FOLLOW_UP_ROUNDS, Math.floor((budget - deps.statementsUsed() - 1) / ROUND_STATEMENTS));
+    released += await followUpTerminal(rows, dependents, "reaper", deps.followUp, Math.max(0, rounds));
     report.reap_chunks++;
     report.reaped += rows.length;
     report.reaped_failed += rows.filter((r) => r.status === "failed").length;

@@ -9,7 +9,9 @@ import { openDb } from "../../src/store/db";
 import { dispatchDeps, wakeBatch } from "../helpers/dispatch";
 import { expectWithinLimits, limitQueue } from "../helpers/limits";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
-import { insertTasks, newTask, settleOtherTasks } from "../helpers/tasks";
+import { insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
+import { followUpDeps } from "../../src/follow-ups";
+import { maintenanceStatementBudget, REAP_CHUNK_STATEMENTS, runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 
 beforeEach(settleOtherTasks);
 
@@ -78,5 +80,38 @@ describe("the per-invocation D1 statement budget holds in the worst case", { tim
     const { rounds, claimed } = await oneDrain();
     expect(claimed).toBe(20);
     expect(rounds).toBe(0);
+  });
+});
+
+describe("the maintenance alarm's budget follows D1_QUERIES_PER_INVOCATION", () => {
+  /** `n` tasks whose dispatcher died: running, lease over. */
+  async function lostLeases(domain: string, n: number): Promise<void> {
+    await insertTasks(Array.from({ length: n }, () => newTask({ type: "ping", domain })));
+    await sql("UPDATE tasks SET status = 'running', attempts = 1, locked_by = 'dead', lease_expires_at = ? WHERE domain = ?", Date.now() - 1, domain);
+  }
+
+  /** One tick; `used` says how many statements the invocation has run (by default, the ones recorded). */
+  async function tick(overrides: Partial<typeof config>, used?: () => number) {
+    const log: RecordedStatement[] = [];
+    const db = openDb(recordingD1(env.DB, log));
+    const report = await runMaintenancePass({
+      db, queue: limitQueue().queue, config: { ...config, ...overrides }, now: Date.now, statementsUsed: used ?? (() => log.length), followUp: followUpDeps(env, db),
+    });
+    return { report, statements: log.length };
+  }
+
+  it("Free: a tick over more expired leases than its budget can reap stays within 50 statements, and reaps what fits", async () => {
+    await lostLeases("lost-free", 8 * config.REAP_BATCH);
+    const { report, statements } = await tick({ D1_QUERIES_PER_INVOCATION: 50 });
+    expect(statements).toBeLessThanOrEqual(50);
+    expect(report.reap_chunks).toBeGreaterThan(0);
+    expect(report).toMatchObject({ reaped: report.reap_chunks * config.REAP_BATCH, reap_drained: false });
+  });
+
+  it("a reaper chunk starts only while REAP_CHUNK_STATEMENTS more fit the budget", async () => {
+    await lostLeases("lost-edge", 10);
+    const budget = maintenanceStatementBudget(config);
+    expect((await tick({}, () => budget - REAP_CHUNK_STATEMENTS + 1)).report.reap_chunks).toBe(0);
+    expect((await tick({}, () => budget - REAP_CHUNK_STATEMENTS)).report).toMatchObject({ reap_chunks: 1, reaped: 10 });
   });
 });

@@ -13,7 +13,8 @@ import {
   STATEMENTS,
 } from "../../src/dispatch/pass-limits";
 import { FOLLOW_UP_ROUNDS } from "../../src/follow-ups";
-import { D1_JSON_BUDGET_BYTES, D1_LIMITS } from "../../src/lib/platform-limits";
+import { chunkJsonArray, D1_JSON_BUDGET_BYTES, D1_LIMITS, utf8Bytes } from "../../src/lib/platform-limits";
+import type { OutcomeWrite } from "../../src/store/record-outcomes";
 
 function config(vars: Record<string, string> = {}): Config {
   const parsed = parseConfig(vars);
@@ -55,6 +56,19 @@ describe("a pass's statement reserve", () => {
     const outcomeSplit = 2 * (Math.ceil(Math.log2(perChunk)) + 1) * STATEMENTS.transition;
     const followUp = FOLLOW_UP_ROUNDS * STATEMENTS.dependencyRound + 1;
     expect(passStatementReserve(paid, n, FOLLOW_UP_ROUNDS)).toBe(STATEMENTS.claim + claimSplit + heartbeats + plans + outcomes + outcomeSplit + followUp);
+  });
+
+  it("counts the chunks recordOutcomes makes while an outcome's error and message stay within OUTCOME_OVERHEAD_BYTES", () => {
+    const outcome = (overhead: number): OutcomeWrite => {
+      const text = "e".repeat(overhead / 2 - 100);
+      return { id: crypto.randomUUID(), status: "completed", result: "r".repeat(paid.RESULT_MAX_BYTES - 2), error: text, run_after: null, message: text };
+    };
+    const at = Array.from({ length: 3 * perChunk }, () => outcome(OUTCOME_OVERHEAD_BYTES));
+    expect(utf8Bytes(JSON.stringify(at[0]))).toBeLessThanOrEqual(paid.RESULT_MAX_BYTES + OUTCOME_OVERHEAD_BYTES);
+    expect(chunkJsonArray(at, D1_JSON_BUDGET_BYTES)).toHaveLength(3);
+    // Past it (an error far longer than a message), the reserve would undercount the chunks.
+    const past = Array.from({ length: 3 * perChunk }, () => outcome(4 * OUTCOME_OVERHEAD_BYTES));
+    expect(chunkJsonArray(past, D1_JSON_BUDGET_BYTES).length).toBeGreaterThan(3);
   });
 
   it("grows by one chunk's write and round at each multiple of the results a chunk holds, not before", () => {
