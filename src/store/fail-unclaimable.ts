@@ -1,8 +1,7 @@
 import { sql } from "drizzle-orm";
 import { dueCandidates } from "./claim-due-tasks";
 import type { Db } from "./db";
-import { FOLLOW_UP_RETURNING } from "./dependents";
-import type { RecordedOutcomes, WrittenOutcome } from "./record-outcomes";
+import { WRITTEN_RETURNING, writtenWithoutRound, type RecordedOutcomes, type WrittenRow } from "./record-outcomes";
 import { sqlBatch } from "./sql-batch";
 import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
@@ -28,9 +27,8 @@ export async function failUnclaimable(db: Db, id: string, now: number, d1Error: 
     actor: "dispatcher",
     now,
     set: sql`error = ${error}, run_after = NULL, locked_by = NULL, lease_expires_at = NULL`,
-    returning: sql`RETURNING ${FOLLOW_UP_RETURNING}, tasks.run_after AS run_after, tasks.release_cursor IS NOT NULL AS flagged`,
+    returning: WRITTEN_RETURNING,
   });
-  const [, rows] = await sqlBatch<[unknown, WrittenOutcome & { flagged: number }]>(db, statements);
-  if (rows.length === 0) return null;
-  return { written: rows.map(({ flagged: _, ...w }) => w), dependents: { changed: [], more: rows.some((r) => r.flagged === 1) } };
+  const [, rows] = await sqlBatch<[unknown, WrittenRow]>(db, statements);
+  return rows.length === 0 ? null : writtenWithoutRound(rows);
 }

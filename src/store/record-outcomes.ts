@@ -29,9 +29,17 @@ export interface RecordedOutcomes {
   dependents: TerminalEffects;
 }
 
-interface WrittenRow extends WrittenOutcome {
+/** What a write of outcomes returns: the follow-up's columns, run_after, and whether it flagged dependents. */
+export const WRITTEN_RETURNING = sql`RETURNING ${FOLLOW_UP_RETURNING}, tasks.run_after AS run_after, tasks.release_cursor IS NOT NULL AS flagged`;
+
+export interface WrittenRow extends WrittenOutcome {
   /** The write flagged the task's dependents (release_cursor set): a round must look at them. */
   flagged: number;
+}
+
+/** Rows written without a dependency round: their flagged dependents are left to the follow-up's rounds. */
+export function writtenWithoutRound(rows: WrittenRow[]): RecordedOutcomes {
+  return { written: rows.map(({ flagged: _, ...w }) => w), dependents: { changed: [], more: rows.some((r) => r.flagged === 1) } };
 }
 
 /**
@@ -53,15 +61,13 @@ async function writeOutcomes(db: Db, token: string, payload: string, now: number
              result = CASE WHEN c.w->>'result' IS NULL THEN NULL ELSE json(c.w->'result') END,
              error = c.w->>'error', run_after = c.w->>'run_after',
              locked_by = NULL, lease_expires_at = NULL`,
-    returning: sql`RETURNING ${FOLLOW_UP_RETURNING}, tasks.run_after AS run_after, tasks.release_cursor IS NOT NULL AS flagged`,
+    returning: WRITTEN_RETURNING,
   });
   const results = round
     ? await sqlBatch<[unknown, WrittenRow, unknown, unknown, unknown]>(db, [...statements, ...dependentsRound("dispatcher", now)])
     : await sqlBatch<[unknown, WrittenRow]>(db, statements);
-  const rows = results[1];
-  const written = rows.map(({ flagged: _, ...w }) => w);
-  if (round) return { written, dependents: roundEffects(results) };
-  return { written, dependents: { changed: [], more: rows.some((r) => r.flagged === 1) } };
+  const plain = writtenWithoutRound(results[1]);
+  return round ? { written: plain.written, dependents: roundEffects(results) } : plain;
 }
 
 function merge(parts: RecordedOutcomes[]): RecordedOutcomes {
