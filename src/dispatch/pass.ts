@@ -98,8 +98,8 @@ async function claimOrSplit(db: Db, req: ClaimRequest): Promise<{ claim: ClaimRe
     return { claim: await claimDueTasks(db, { ...req, maxTasks: 1, only: next }), split: true };
   } catch (err) {
     const unclaimable = await failUnclaimable(db, next, req.now, errorMessage(err));
-    if (!unclaimable) throw err;
-    return { unclaimable };
+    // Null: a concurrent pass took or failed the task meanwhile; the next pass looks again.
+    return unclaimable ? { unclaimable } : { claim: { claimed: [], nextRunAfter: null, keyed: false }, split: true };
   }
 }
 
@@ -133,7 +133,7 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   const { nextRunAfter } = claim;
   if (claimed.length === 0) {
     admission.release(); // frees a half-open probe slot: no call was made
-    return { kind: "ran", claimed: 0, full: false, nextDueAt: nextRunAfter };
+    return { kind: "ran", claimed: 0, full: split, nextDueAt: nextRunAfter };
   }
 
   const outcomes = await runWithLease(claimed, token, admission.run, deps);

@@ -90,4 +90,41 @@ describe("a task D1 refuses fails alone; the pass goes on with the rest", { time
     expect(retried).toHaveLength(1);
     expect(await statusesOf("d1-down")).toEqual({ queued: 1 });
   });
+
+  it("a task another pass settles while its claim is being narrowed down is not blamed, and the drain goes on", async () => {
+    const [task] = await insertTasks([newTask({ type: "ping", domain: "settled-meanwhile" })]);
+    const id = task!.row.id;
+    // Every claim fails; the claim of the task by id fails just after a concurrent request cancelled it.
+    let claimById = false;
+    const racing = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            const status = await env.DB.prepare("SELECT status FROM tasks WHERE id = ?").bind(id).first<string>("status");
+            // A claim is the only batch of three statements.
+            if (statements.length === 3 && status === "queued") {
+              if (claimById) await sql("UPDATE tasks SET status = 'cancelled' WHERE id = ?", id);
+              throw new Error("D1_ERROR: string or blob too big: SQLITE_TOOBIG");
+            }
+            return target.batch(statements);
+          };
+        }
+        if (prop === "prepare") {
+          return (query: string) => {
+            if (/'claimed' AS message/.test(query) && / AND id = \?/.test(query)) claimById = true;
+            return target.prepare(query);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const batch = wakeBatch();
+    const retried: unknown[] = [];
+    for (const m of batch.messages) m.retry = (opts) => void retried.push(opts);
+    await dispatchBatch(batch, dispatchDeps({ db: openDb(racing) }));
+    expect(claimById).toBe(true);
+    expect(retried).toEqual([]);
+    expect(await statusesOf("settled-meanwhile")).toEqual({ cancelled: 1 });
+  });
 });
