@@ -40,7 +40,8 @@ export async function queueWebhookJobs(taken: string[], deps: Pick<FollowUpDeps,
 
 /**
  * After a batch that may have finished tasks: more dependency rounds while the batch's round left
- * work (at most `maxRounds`, which the caller's statement budget sets), then the waiters of every finished watched task, then the pending webhooks.
+ * work (at most `maxRounds`, as the caller's statement budget allows), then the waiters of every
+ * finished watched task, then the pending webhooks.
  * Returns how many dependents were queued (the dispatcher has new due work).
  */
 export async function followUpTerminal(
