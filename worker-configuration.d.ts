@@ -43,6 +43,7 @@ declare namespace Cloudflare {
 		WEBHOOK_MAX_RETRIES: string;
 		CONCURRENCY_LIMITS: string;
 		SCHEDULE_GRACE_S: string;
+		D1_QUERIES_PER_INVOCATION: string;
 		ORGANISM_MANAGER: DurableObjectNamespace<import("./src/index").OrganismManager>;
 		ORGAN: DurableObjectNamespace<import("./src/index").Organ>;
 		TASK_REAPER: DurableObjectNamespace<import("./src/index").TaskReaper>;

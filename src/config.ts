@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { passBudgetProblem } from "./dispatch/pass-limits";
 
 const seconds = (def: number) => z.coerce.number().finite().positive().default(def);
 const count = (def: number) => z.coerce.number().int().positive().default(def);
@@ -63,19 +64,30 @@ const configFields = z.object({
   CONCURRENCY_LIMITS: z.preprocess(blankAsUndefined, concurrencyLimits),
   /** A cron slot later than this is missed (its schedule's `missed` policy applies); a later alarm still fires it. */
   SCHEDULE_GRACE_S: z.preprocess(blankAsUndefined, seconds(60)),
+  /**
+   * D1 queries one Worker invocation may make: 1000 on Workers Paid, 50 on Free. The dispatcher's
+   * passes (their number and size) and the maintenance alarm's budgets follow it.
+   */
+  D1_QUERIES_PER_INVOCATION: z.preprocess(blankAsUndefined, z.coerce.number().int().min(50).max(100_000).default(1000)),
 });
 
 /**
  * A lease must survive a missed heartbeat or two: with HEARTBEAT_S above a third of TASK_LEASE_S,
  * one slow renewal lets the reaper take a task that is still running, and it runs again.
  */
-const configSchema = configFields.refine((c) => c.HEARTBEAT_S * 3 <= c.TASK_LEASE_S, {
-  path: ["HEARTBEAT_S"],
-  error: (issue) => {
-    const c = issue.input as z.infer<typeof configFields>;
-    return `HEARTBEAT_S (${c.HEARTBEAT_S}) must be at most a third of TASK_LEASE_S (${c.TASK_LEASE_S})`;
-  },
-});
+const configSchema = configFields
+  .refine((c) => c.HEARTBEAT_S * 3 <= c.TASK_LEASE_S, {
+    path: ["HEARTBEAT_S"],
+    error: (issue) => {
+      const c = issue.input as z.infer<typeof configFields>;
+      return `HEARTBEAT_S (${c.HEARTBEAT_S}) must be at most a third of TASK_LEASE_S (${c.TASK_LEASE_S})`;
+    },
+  })
+  // A dispatcher that cannot afford one pass would claim nothing, ever.
+  .refine((c) => passBudgetProblem(c) === null, {
+    path: ["D1_QUERIES_PER_INVOCATION"],
+    error: (issue) => passBudgetProblem(issue.input as z.infer<typeof configFields>) ?? "",
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

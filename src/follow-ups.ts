@@ -40,13 +40,20 @@ export async function queueWebhookJobs(taken: string[], deps: Pick<FollowUpDeps,
 
 /**
  * After a batch that may have finished tasks: more dependency rounds while the batch's round left
- * work (bounded), then the waiters of every finished watched task, then the pending webhooks.
+ * work (at most `maxRounds`, as the caller's statement budget allows), then the waiters of every
+ * finished watched task, then the pending webhooks.
  * Returns how many dependents were queued (the dispatcher has new due work).
  */
-export async function followUpTerminal(changed: ChangedTask[], dependents: TerminalEffects, actor: EventActor, deps: FollowUpDeps): Promise<number> {
+export async function followUpTerminal(
+  changed: ChangedTask[],
+  dependents: TerminalEffects,
+  actor: EventActor,
+  deps: FollowUpDeps,
+  maxRounds = FOLLOW_UP_ROUNDS,
+): Promise<number> {
   const all = [...changed, ...dependents.changed];
   let more = dependents.more;
-  for (let round = 0; more && round < FOLLOW_UP_ROUNDS; round++) {
+  for (let round = 0; more && round < maxRounds; round++) {
     const next = await runDependentsRound(deps.db, actor, deps.now());
     all.push(...next.changed);
     more = next.more;

@@ -56,7 +56,7 @@ export default {
       random: Math.random, // jitter only
       newToken: () => crypto.randomUUID(),
       statementsUsed: counted.count,
-      followUp: (recorded) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, db)),
+      followUp: (recorded, maxRounds) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, db), maxRounds),
     });
   },
 

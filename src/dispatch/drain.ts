@@ -1,5 +1,4 @@
-import { D1_LIMITS, withMargin } from "../lib/platform-limits";
-import { passLimits } from "./pass-limits";
+import { passLimits, statementBudget } from "./pass-limits";
 import { runPass, type PassDeps } from "./pass";
 
 /** Passes one invocation runs side by side: a long task in one pass does not hold up the others. */
@@ -11,13 +10,6 @@ export const PASS_CONCURRENCY = 4;
  * the runtime ("Your worker restarted mid-request"), losing the batch in flight.
  */
 export const DRAIN_BUDGET_MS = 3_000;
-/** D1 statements one invocation may use (the platform allows 1,000 queries per invocation). */
-export const DRAIN_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
-/**
- * What a pass may use at most: its claim (3), outcome chunks of 2 (192 results of 256 KiB are 32
- * chunks), plan writes for escalations, and a few heartbeats.
- */
-export const PASS_STATEMENT_RESERVE = 80;
 
 export interface DrainDeps extends PassDeps {
   /** D1 statements this invocation has run so far (see countStatements). */
@@ -36,18 +28,28 @@ export interface DrainReport {
 }
 
 /**
+ * May one more pass start? Only if the statements used so far, plus the most each pass in flight
+ * and the new one can use (their reserve), stay within the invocation's budget: the passes in
+ * flight together can never pass it, whatever their tasks do.
+ */
+export function passFits(used: number, inFlight: number, reserve: number, budget: number): boolean {
+  return used + reserve * (inFlight + 1) <= budget;
+}
+
+/**
  * Runs passes until due work runs out or the invocation's budget (time, D1 statements) is spent.
- * It starts with one pass and adds one, up to PASS_CONCURRENCY, each time a pass comes back full,
- * so an idle system pays one claim per wake-up and a backlog drains with several passes in flight.
+ * It starts with one pass and adds one, up to PASS_CONCURRENCY and as the statement budget allows,
+ * each time a pass comes back full, so an idle system pays one claim per wake-up and a backlog
+ * drains with several passes in flight.
  */
 export async function drainDueWork(deps: DrainDeps): Promise<DrainReport> {
   const limits = passLimits(deps.config);
+  const budget = statementBudget(deps.config);
   const started = deps.now();
   const report: DrainReport = { passes: 0, claimed: 0, leftDueWork: false, nextDueAt: null, refusedForMs: null };
-  const withinBudget = () =>
-    deps.now() - started < DRAIN_BUDGET_MS && deps.statementsUsed() + PASS_STATEMENT_RESERVE * PASS_CONCURRENCY <= DRAIN_STATEMENT_BUDGET;
   const workers: Promise<void>[] = [];
   let active = 0;
+  let inFlight = 0;
   let stop = false;
   let failure: unknown;
 
@@ -55,11 +57,12 @@ export async function drainDueWork(deps: DrainDeps): Promise<DrainReport> {
     try {
       for (;;) {
         if (stop) return;
-        if (!withinBudget()) {
+        if (deps.now() - started >= DRAIN_BUDGET_MS || !passFits(deps.statementsUsed(), inFlight, limits.statementReserve, budget)) {
           report.leftDueWork = true;
           return;
         }
-        const result = await runPass(deps, limits);
+        inFlight++;
+        const result = await runPass(deps, limits).finally(() => inFlight--);
         report.passes++;
         if (result.kind === "refused") {
           stop = true;

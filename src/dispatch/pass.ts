@@ -2,12 +2,13 @@ import type { Config } from "../config";
 import { errorMessage } from "../lib/error-message";
 import { withTimeout } from "../lib/timeout";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
-import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimResult } from "../store/claim-due-tasks";
+import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimRequest, type ClaimResult } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
+import { failUnclaimable, nextDueTask } from "../store/fail-unclaimable";
 import { recordOutcomes, type RecordedOutcomes } from "../store/record-outcomes";
 import { taskPlanStore } from "../store/task-plans";
 import { decideOutcome } from "./retry-policy";
-import type { PassLimits } from "./pass-limits";
+import { PASS_GRACE_MS, type PassLimits } from "./pass-limits";
 import type { PlanStore } from "./run-plans";
 
 /** Runs a pass's claimed tasks (production: `executeTasks`, the decide-then-organs path). */
@@ -27,8 +28,8 @@ export interface PassDeps {
   now: () => number;
   random: () => number;
   newToken: () => string;
-  /** After the outcomes commit: waiters, webhooks, further dependency rounds; how many dependents were queued. */
-  followUp: (recorded: RecordedOutcomes) => Promise<number>;
+  /** After the outcomes commit: waiters, webhooks, up to `maxRounds` further dependency rounds; how many dependents were queued. */
+  followUp: (recorded: RecordedOutcomes, maxRounds: number) => Promise<number>;
 }
 
 export type PassResult =
@@ -49,9 +50,6 @@ function toEnvelope(task: ClaimedTask): TaskEnvelope {
 }
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
-
-/** The pass's outermost bound: its hops (decide, organ calls) all end before it. */
-const PASS_GRACE_MS = 1000;
 
 /**
  * Runs the tasks within DISPATCH_TIMEOUT_S while renewing their lease every HEARTBEAT_S. The run
@@ -77,6 +75,35 @@ async function runWithLease(claimed: ClaimedTask[], token: string, run: RunTasks
 }
 
 /**
+ * The claim, split when it fails: D1 may be refusing one task (a value over its limit built from
+ * it), so the claim is tried again with half as many tasks, down to one. Then the next task is
+ * claimed by id, so that a failure now is its own: it fails with the error, and the next pass
+ * claims the rest. A failure no task explains (nothing due, or the failing write fails too: D1 is
+ * down) propagates. The happy path is the one claim statement.
+ */
+async function claimOrSplit(db: Db, req: ClaimRequest): Promise<{ claim: ClaimResult; split: boolean } | { unclaimable: RecordedOutcomes }> {
+  let failure: unknown;
+  for (let maxTasks = req.maxTasks; ; maxTasks = Math.ceil(maxTasks / 2)) {
+    try {
+      return { claim: await claimDueTasks(db, { ...req, maxTasks }), split: failure !== undefined };
+    } catch (err) {
+      console.warn(`claim of ${maxTasks} task(s) failed`, err);
+      failure = err;
+      if (maxTasks === 1) break;
+    }
+  }
+  const next = await nextDueTask(db, req.now);
+  if (next === null) throw failure;
+  try {
+    return { claim: await claimDueTasks(db, { ...req, maxTasks: 1, only: next }), split: true };
+  } catch (err) {
+    const unclaimable = await failUnclaimable(db, next, req.now, errorMessage(err));
+    // Null: a concurrent pass took or failed the task meanwhile; the next pass looks again.
+    return unclaimable ? { unclaimable } : { claim: { claimed: [], nextRunAfter: null, keyed: false }, split: true };
+  }
+}
+
+/**
  * One dispatcher pass: claim the best due tasks (bounded by count and bytes), run them (the
  * coordinator decides, the organs run), record every outcome (fenced by the claim's token,
  * chunked to D1's limits).
@@ -85,17 +112,28 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
   const admission = deps.admit();
   if (!admission.admitted) return { kind: "refused", retryAfterMs: admission.retryAfterMs };
   const token = deps.newToken();
+  let claimed: ClaimedTask[];
   let claim: ClaimResult;
+  let split: boolean;
   try {
-    claim = await claimDueTasks(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, ...limits });
+    const { maxTasks, maxInputBytes } = limits;
+    const taken = await claimOrSplit(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, maxTasks, maxInputBytes });
+    if ("unclaimable" in taken) {
+      admission.release();
+      await deps.followUp(taken.unclaimable, limits.followUpRounds);
+      // The tasks behind the failed one are due: the next pass takes them.
+      return { kind: "ran", claimed: 0, full: true, nextDueAt: null };
+    }
+    ({ claim, split } = taken);
+    claimed = claim.claimed;
   } catch (err) {
     admission.release();
     throw err;
   }
-  const { claimed, nextRunAfter } = claim;
+  const { nextRunAfter } = claim;
   if (claimed.length === 0) {
     admission.release(); // frees a half-open probe slot: no call was made
-    return { kind: "ran", claimed: 0, full: false, nextDueAt: nextRunAfter };
+    return { kind: "ran", claimed: 0, full: split, nextDueAt: nextRunAfter };
   }
 
   const outcomes = await runWithLease(claimed, token, admission.run, deps);
@@ -109,16 +147,18 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
       deps.random(),
     ),
   );
-  const recorded = await recordOutcomes(deps.db, token, writes, now);
-  const released = await deps.followUp(recorded);
+  const withDependents = new Set(claimed.filter((t) => t.has_dependents === 1).map((t) => t.id));
+  const recorded = await recordOutcomes(deps.db, token, writes, now, withDependents);
+  const released = await deps.followUp(recorded, limits.followUpRounds);
   const { written } = recorded;
   const retryAt = written.reduce<number | null>((at, w) => (w.status === "retry" ? earliest(at, w.run_after) : at), null);
   const claimedBytes = claimed.reduce((n, t) => n + t.input_bytes, 0);
   return {
     kind: "ran",
     claimed: claimed.length,
-    // Released dependents are due now, and a keyed task's outcome frees its key's slot: look again at once.
-    full: released > 0 || claim.keyed || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
+    // Released dependents are due now, a keyed task's outcome frees its key's slot, and a split
+    // claim left the task that failed it due: look again at once.
+    full: split || released > 0 || claim.keyed || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
     nextDueAt: earliest(nextRunAfter, retryAt),
   };
 }

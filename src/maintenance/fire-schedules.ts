@@ -34,8 +34,10 @@ export interface ScheduleReport {
 /** Schedules looked at per tick, and the time they may take; the rest wait for the next tick (set to now). */
 export const SCHEDULES_PER_TICK = 50;
 export const SCHEDULE_BUDGET_MS = 5_000;
-/** Half of what an invocation may run (D1: 1,000 queries), so the reaper after it always has its share. */
-export const SCHEDULE_STATEMENT_BUDGET = Math.floor(withMargin(D1_LIMITS.queriesPerInvocation) / 2);
+/** Half of what an invocation may run (D1_QUERIES_PER_INVOCATION), so the reaper after it always has its share. */
+export const scheduleStatementBudget = (config: Pick<Config, "D1_QUERIES_PER_INVOCATION">): number => Math.floor(withMargin(config.D1_QUERIES_PER_INVOCATION) / 2);
+/** The schedules' budget at Workers Paid's 1,000 queries. */
+export const SCHEDULE_STATEMENT_BUDGET = scheduleStatementBudget({ D1_QUERIES_PER_INVOCATION: D1_LIMITS.queriesPerInvocation });
 /** One submission of slots: the insert batch (3 statements) and the schedule's advance (2), with room. */
 const STATEMENTS_PER_SUBMIT = 6;
 
@@ -58,7 +60,7 @@ async function submitSlots(name: string, template: TaskInput, slots: number[], d
   const size = slotsPerBatch(template);
   let i = 0;
   for (; i < slots.length; i += size) {
-    if (deps.statementsUsed() + STATEMENTS_PER_SUBMIT > SCHEDULE_STATEMENT_BUDGET) break;
+    if (deps.statementsUsed() + STATEMENTS_PER_SUBMIT > scheduleStatementBudget(deps.config)) break;
     const inputs = slots.slice(i, i + size).map((slot) => ({ ...template, idempotency_key: slotKey(name, slot) }));
     const submit = { db: deps.db, queue: deps.queue, config: deps.config, now: deps.now(), followUp: deps.followUp };
     try {
@@ -117,7 +119,7 @@ export async function fireDueSchedules(deps: ScheduleDeps): Promise<ScheduleRepo
   const due = await dueSchedules(deps.db, started, SCHEDULES_PER_TICK);
   let left = due.length === SCHEDULES_PER_TICK;
   for (const s of due) {
-    if (deps.now() - started > SCHEDULE_BUDGET_MS || deps.statementsUsed() + STATEMENTS_PER_SUBMIT > SCHEDULE_STATEMENT_BUDGET) {
+    if (deps.now() - started > SCHEDULE_BUDGET_MS || deps.statementsUsed() + STATEMENTS_PER_SUBMIT > scheduleStatementBudget(deps.config)) {
       left = true;
       break;
     }

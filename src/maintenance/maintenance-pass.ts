@@ -1,12 +1,12 @@
 import type { Config } from "../config";
 import type { TaskMessage } from "../dispatch/message";
 import { sendWakeup, type WakeReason } from "../dispatch/wakeups";
-import { D1_LIMITS, withMargin } from "../lib/platform-limits";
+import { withMargin } from "../lib/platform-limits";
 import { oldestDueTouch } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
-import { followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
+import { FOLLOW_UP_ROUNDS, followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
 import { readScanState, rescueStrandedChunk, saveScanState, SCAN_START } from "../store/stranded-dependents";
 import { takeStaleWebhooks } from "../store/webhooks";
@@ -59,7 +59,12 @@ export interface MaintenanceReport {
 
 /** One tick's share of the alarm: the rest of the interval is left for the next tick. */
 export const REAP_BUDGET_MS = 10_000;
-const REAP_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
+/** The alarm's statements, of the D1 queries an invocation may make (D1_QUERIES_PER_INVOCATION). */
+export const maintenanceStatementBudget = (config: Pick<Config, "D1_QUERIES_PER_INVOCATION">): number => withMargin(config.D1_QUERIES_PER_INVOCATION);
+/** A reaper chunk with its dependency round (5) and its follow-up's webhook take (1). */
+export const REAP_CHUNK_STATEMENTS = 6;
+/** Each dependency round a reaper chunk's follow-up runs (as many as the budget leaves, up to FOLLOW_UP_ROUNDS). */
+const ROUND_STATEMENTS = 3;
 
 /**
  * One maintenance tick. First the schedules whose slot has come fire (their own budget), so a
@@ -90,9 +95,11 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
     schedules,
   };
   let released = 0;
-  while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + 5 <= REAP_STATEMENT_BUDGET) {
+  const budget = maintenanceStatementBudget(config);
+  while (deps.now() - started < REAP_BUDGET_MS && deps.statementsUsed() + REAP_CHUNK_STATEMENTS <= budget) {
     const { reaped: rows, dependents } = await reapExpiredLeases(db, deps.now(), config.REAP_BATCH);
-    released += await followUpTerminal(rows, dependents, "reaper", deps.followUp);
+    const rounds = Math.min(FOLLOW_UP_ROUNDS, Math.floor((budget - deps.statementsUsed() - 1) / ROUND_STATEMENTS));
+    released += await followUpTerminal(rows, dependents, "reaper", deps.followUp, Math.max(0, rounds));
     report.reap_chunks++;
     report.reaped += rows.length;
     report.reaped_failed += rows.filter((r) => r.status === "failed").length;
@@ -124,7 +131,7 @@ async function finishDependents(deps: MaintenanceDeps, report: Omit<MaintenanceR
   const started = deps.now();
   let released = 0;
   for (;;) {
-    if (deps.now() - started >= DEPENDENTS_BUDGET_MS || deps.statementsUsed() + 3 > REAP_STATEMENT_BUDGET) return released;
+    if (deps.now() - started >= DEPENDENTS_BUDGET_MS || deps.statementsUsed() + 3 > maintenanceStatementBudget(deps.config)) return released;
     const round = await runDependentsRound(deps.db, "reaper", deps.now());
     report.dependency_rounds++;
     released += await followUpTerminal([], { changed: round.changed, more: false }, "reaper", deps.followUp);

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import { D1_LIMITS, withMargin } from "../lib/platform-limits";
+import { withMargin } from "../lib/platform-limits";
 import type { Db } from "../store/db";
 import { pruneExpiredTasks, type FinishedStatus } from "../store/prune-expired-tasks";
 
@@ -27,7 +27,6 @@ export interface RetentionReport {
 export const RETENTION_BUDGET_MS = 2_000;
 /** At most this many statements per tick (two per chunk), and never past the invocation's budget. */
 export const RETENTION_STATEMENT_BUDGET = 200;
-const INVOCATION_STATEMENT_BUDGET = withMargin(D1_LIMITS.queriesPerInvocation);
 
 function retentionsOf(config: Config): [FinishedStatus, number][] {
   const all: [FinishedStatus, number][] = [
@@ -49,7 +48,7 @@ export async function pruneExpired(deps: RetentionDeps): Promise<RetentionReport
   const report: RetentionReport = { pruned: { completed: 0, failed: 0, cancelled: 0 }, chunks: 0, drained: false };
   const withinBudget = () => {
     const used = deps.statementsUsed();
-    return deps.now() - started < RETENTION_BUDGET_MS && used - statementsAtStart + 2 <= RETENTION_STATEMENT_BUDGET && used + 2 <= INVOCATION_STATEMENT_BUDGET;
+    return deps.now() - started < RETENTION_BUDGET_MS && used - statementsAtStart + 2 <= RETENTION_STATEMENT_BUDGET && used + 2 <= withMargin(deps.config.D1_QUERIES_PER_INVOCATION);
   };
   let pending = retentionsOf(deps.config);
   while (pending.length > 0) {

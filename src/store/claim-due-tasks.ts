@@ -17,6 +17,8 @@ export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params"
   /** An escalation plan an earlier attempt stored: the run resumes it. */
   plan: StoredPlan | null;
   concurrency_key: string | null;
+  /** 1 when children depend on it: its outcome write carries a dependency round. */
+  has_dependents: number;
 }
 
 export interface ClaimRequest {
@@ -27,6 +29,8 @@ export interface ClaimRequest {
   maxTasks: number;
   /** Cap on the claimed tasks' params + description; the first task is always taken. */
   maxInputBytes: number;
+  /** Claim only this task, if it is among the candidates (a failed claim is narrowed down to its task). */
+  only?: string;
 }
 
 export interface ClaimResult {
@@ -99,7 +103,7 @@ const keyedDue = (now: number, limit: number) => sql`
  * the running sum of their input bytes passes the cap. Deterministic, so the rollup and the
  * update select the same rows inside one transaction.
  */
-function dueCandidates(req: Pick<ClaimRequest, "now" | "maxTasks" | "maxInputBytes">): SQL {
+export function dueCandidates(req: Pick<ClaimRequest, "now" | "maxTasks" | "maxInputBytes">): SQL {
   return sql`
     SELECT id FROM (
       SELECT id, row_number() OVER w AS n, sum(input_bytes) OVER w AS bytes
@@ -131,14 +135,15 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
   const [rollup, update] = transition({
     changes: sql`
       SELECT id, status AS from_status, 'running' AS to_status, attempts + 1 AS attempt, 'claimed' AS message, created_at, locked_at
-      FROM tasks WHERE id IN (${dueCandidates(req)}) AND +status IN ${CLAIMABLE}`,
+      FROM tasks WHERE id IN (${dueCandidates(req)}) AND +status IN ${CLAIMABLE}${req.only === undefined ? sql`` : sql` AND id = ${req.only}`}`,
     actor: "dispatcher",
     now: req.now,
     set: sql`attempts = attempts + 1, locked_by = ${req.token}, locked_at = ${req.now},
              lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.depends_on AS depends_on, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
-      tasks.input_bytes AS input_bytes, tasks.plan AS plan, tasks.concurrency_key AS concurrency_key`,
+      tasks.input_bytes AS input_bytes, tasks.plan AS plan, tasks.concurrency_key AS concurrency_key,
+      tasks.has_dependents AS has_dependents`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
   const parsed = claimed.map(({ depends_on, ...r }) => ({

@@ -29,8 +29,26 @@ export interface RecordedOutcomes {
   dependents: TerminalEffects;
 }
 
-/** Outcomes of one JSON array, in one transaction (with a dependency round), only where the claim still holds. */
-async function writeOutcomes(db: Db, token: string, payload: string, now: number): Promise<RecordedOutcomes> {
+/** What a write of outcomes returns: the follow-up's columns, run_after, and whether it flagged dependents. */
+export const WRITTEN_RETURNING = sql`RETURNING ${FOLLOW_UP_RETURNING}, tasks.run_after AS run_after, tasks.release_cursor IS NOT NULL AS flagged`;
+
+export interface WrittenRow extends WrittenOutcome {
+  /** The write flagged the task's dependents (release_cursor set): a round must look at them. */
+  flagged: number;
+}
+
+/** Rows written without a dependency round: their flagged dependents are left to the follow-up's rounds. */
+export function writtenWithoutRound(rows: WrittenRow[]): RecordedOutcomes {
+  return { written: rows.map(({ flagged: _, ...w }) => w), dependents: { changed: [], more: rows.some((r) => r.flagged === 1) } };
+}
+
+/**
+ * Outcomes of one JSON array, in one transaction, only where the claim still holds. The
+ * dependency round (three statements) is appended only when `round` says a task of the array
+ * has dependents; a task that gained one since its claim is flagged anyway, and `more` sends it
+ * to the follow-up rounds.
+ */
+async function writeOutcomes(db: Db, token: string, payload: string, now: number, round: boolean): Promise<RecordedOutcomes> {
   const statements = transition({
     changes: sql`
       SELECT t.id, t.status AS from_status, j.value->>'status' AS to_status, t.attempts AS attempt,
@@ -43,10 +61,13 @@ async function writeOutcomes(db: Db, token: string, payload: string, now: number
              result = CASE WHEN c.w->>'result' IS NULL THEN NULL ELSE json(c.w->'result') END,
              error = c.w->>'error', run_after = c.w->>'run_after',
              locked_by = NULL, lease_expires_at = NULL`,
-    returning: sql`RETURNING ${FOLLOW_UP_RETURNING}, tasks.run_after AS run_after`,
+    returning: WRITTEN_RETURNING,
   });
-  const results = await sqlBatch<[unknown, WrittenOutcome, unknown, unknown, unknown]>(db, [...statements, ...dependentsRound("dispatcher", now)]);
-  return { written: results[1], dependents: roundEffects(results) };
+  const results = round
+    ? await sqlBatch<[unknown, WrittenRow, unknown, unknown, unknown]>(db, [...statements, ...dependentsRound("dispatcher", now)])
+    : await sqlBatch<[unknown, WrittenRow]>(db, statements);
+  const plain = writtenWithoutRound(results[1]);
+  return round ? { written: plain.written, dependents: roundEffects(results) } : plain;
 }
 
 function merge(parts: RecordedOutcomes[]): RecordedOutcomes {
@@ -56,39 +77,61 @@ function merge(parts: RecordedOutcomes[]): RecordedOutcomes {
   };
 }
 
-/** The task ran but its outcome could not be stored: put it back without its result, attempt refunded. */
-function unrecordable(write: OutcomeWrite, err: unknown, now: number): OutcomeWrite {
-  const error = `outcome could not be recorded (${errorMessage(err)}); the task will run again`;
-  return { id: write.id, status: "retry", result: null, error, run_after: now, message: error, refund_attempt: true };
+/**
+ * The task ran but its outcome cannot be stored (its halves were written, it alone fails): it
+ * fails with the error and no result. Putting it back would run it again into the same wall,
+ * forever; the attempt counts.
+ */
+function unrecordable(write: OutcomeWrite, err: unknown): OutcomeWrite {
+  const error = `outcome could not be recorded: ${errorMessage(err)}`;
+  return { id: write.id, status: "failed", result: null, error, run_after: null, message: `failed permanently: ${error}` };
+}
+
+/** What every write of one claim's outcomes shares. */
+interface OutcomeBatch {
+  db: Db;
+  token: string;
+  now: number;
 }
 
 /**
  * A chunk that fails is written again in halves, so one bad outcome cannot strand the others;
- * an outcome that fails alone is replaced by a small "put back" write. If even that fails (D1
- * is down), the error propagates and the lease expires into the reaper's hands.
+ * an outcome that fails alone is replaced by a small `failed` write without its result. If even
+ * that fails (D1 is down), the error propagates and the lease expires into the reaper's hands.
  */
-async function writeOrSplit(db: Db, token: string, writes: OutcomeWrite[], now: number, json = JSON.stringify(writes)): Promise<RecordedOutcomes> {
+async function writeOrSplit(b: OutcomeBatch, writes: OutcomeWrite[], round: boolean, json = JSON.stringify(writes)): Promise<RecordedOutcomes> {
   try {
-    return await writeOutcomes(db, token, json, now);
+    return await writeOutcomes(b.db, b.token, json, b.now, round);
   } catch (err) {
     const [only] = writes;
     if (writes.length === 1 && only) {
-      console.error(`outcome of task ${only.id} could not be written; putting it back`, err);
-      return writeOutcomes(db, token, JSON.stringify([unrecordable(only, err, now)]), now);
+      console.error(`outcome of task ${only.id} could not be written; failing it`, err);
+      return writeOutcomes(b.db, b.token, JSON.stringify([unrecordable(only, err)]), b.now, false);
     }
+    // Halves go without the round (its flags hand the dependents to the follow-up): a split costs two statements a write.
     const half = Math.ceil(writes.length / 2);
-    return merge([await writeOrSplit(db, token, writes.slice(0, half), now), await writeOrSplit(db, token, writes.slice(half), now)]);
+    return merge([await writeOrSplit(b, writes.slice(0, half), false), await writeOrSplit(b, writes.slice(half), false)]);
   }
 }
 
 /**
  * Writes the outcomes of one claim in chunks that fit D1's value limit, only where
  * `status='running' AND locked_by=<token>` still holds: a task cancelled or re-leased meanwhile
- * keeps its state and the late result is dropped. Returns the rows actually written, and the
- * dependents each chunk's round released or failed.
+ * keeps its state and the late result is dropped. A chunk gets the dependency round only if one
+ * of its tasks has dependents. Returns the rows actually written, and the dependents each chunk's
+ * round released or failed.
  */
-export async function recordOutcomes(db: Db, token: string, writes: OutcomeWrite[], now: number): Promise<RecordedOutcomes> {
+export async function recordOutcomes(
+  db: Db,
+  token: string,
+  writes: OutcomeWrite[],
+  now: number,
+  withDependents: ReadonlySet<string>,
+): Promise<RecordedOutcomes> {
   const parts: RecordedOutcomes[] = [];
-  for (const chunk of chunkJsonArray(writes, D1_JSON_BUDGET_BYTES)) parts.push(await writeOrSplit(db, token, chunk.items, now, chunk.json));
+  const batch: OutcomeBatch = { db, token, now };
+  for (const chunk of chunkJsonArray(writes, D1_JSON_BUDGET_BYTES)) {
+    parts.push(await writeOrSplit(batch, chunk.items, chunk.items.some((w) => withDependents.has(w.id)), chunk.json));
+  }
   return merge(parts);
 }

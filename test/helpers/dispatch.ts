@@ -29,7 +29,7 @@ export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
   const database = rest.db ?? db();
   return {
     db: database,
-    followUp: (recorded) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, database)),
+    followUp: (recorded, maxRounds) => followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(env, database), maxRounds),
     queue: recordingQueue().queue,
     config,
     admit: runTasks ? alwaysAdmit(runTasks) : runtime(env, config).admit,

@@ -181,7 +181,7 @@ describe("POST /tasks/bulk/cancel", () => {
     expect(await getTask(running!.row.id)).toMatchObject({ status: "cancelled", lockedBy: null, leaseExpiresAt: null });
     expect(await bulkEvents(running!.row.id, "cancelled by bulk request")).toBe(1);
 
-    const late = await recordOutcomes(db(), "doomed-dispatcher", [{ id: running!.row.id, status: "completed", result: { late: true }, error: null, run_after: null, message: "completed" }], Date.now());
+    const late = await recordOutcomes(db(), "doomed-dispatcher", [{ id: running!.row.id, status: "completed", result: { late: true }, error: null, run_after: null, message: "completed" }], Date.now(), new Set());
     expect(late.written).toEqual([]);
     expect(await getTask(running!.row.id)).toMatchObject({ status: "cancelled", result: null });
   });

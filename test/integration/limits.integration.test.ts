@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { requireConfig } from "../../src/config";
 import { dispatchBatch } from "../../src/dispatch/consumer";
-import { PASS_STATEMENT_RESERVE } from "../../src/dispatch/drain";
+import { passLimits, statementBudget } from "../../src/dispatch/pass-limits";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { D1_LIMITS, QUEUE_LIMITS } from "../../src/lib/platform-limits";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
@@ -146,10 +146,12 @@ describe("worst cases stay within production limits and end with every task term
     const w = world();
     await insertTasks(many(2000, "budget"), w.clock.t);
     const first = w.log.length;
-    // As if the invocation had already spent most of its statements.
-    const used = () => w.log.length - first + 700;
+    // As if the invocation had already spent all but one pass's reserve.
+    const spent = statementBudget(config) - passLimits(config).statementReserve;
+    const used = () => w.log.length - first + spent;
     await dispatchBatch(wakeBatch(), dispatchDeps({ db: w.db, queue: w.queue, now: () => w.clock.t, statementsUsed: used }));
-    expect(w.log.length - first + 700).toBeLessThanOrEqual(750 + PASS_STATEMENT_RESERVE);
+    expect(used()).toBeLessThanOrEqual(statementBudget(config));
+    expect((await tally("budget")).byStatus).toEqual({ completed: passLimits(config).maxTasks, queued: 2000 - passLimits(config).maxTasks });
     expect(w.sends.at(-1)?.messages).toEqual([{ body: { kind: "wake", reason: "pass" } }]);
     await runUntilIdle(w);
     expect((await tally("budget")).byStatus).toEqual({ completed: 2000 });
@@ -206,16 +208,19 @@ describe("outcome writes", () => {
     });
   }
 
-  it("a failed write is retried in smaller chunks; an outcome that cannot be written puts its task back, attempt given back", async () => {
+  it("a failed write is retried in smaller chunks; an outcome that cannot be written fails its task alone, and it is not run again", async () => {
     const tasks = many(20, "unwritable", (i) => ({ type: "test_task", params: { i, poison: i === 7 } }));
     await insertTasks(tasks);
     const poison = tasks[7]!.id;
-    // Any outcome write carrying the poison task's result fails (its put-back carries no result).
+    // Any outcome write carrying the poison task's result fails (its failure is written without the result).
     const d1 = failingBatches((p) => p.includes(poison) && p.includes('"poison":true'));
     await dispatchBatch(wakeBatch(), dispatchDeps({ db: openDb(d1) }));
-    expect((await tally("unwritable")).byStatus).toEqual({ completed: 19, retry: 1 });
-    const row = await env.DB.prepare("SELECT status, attempts, error, locked_by FROM tasks WHERE id = ?").bind(poison).first();
-    expect(row).toMatchObject({ status: "retry", attempts: 0, locked_by: null, error: expect.stringMatching(/outcome could not be recorded/) });
+    expect((await tally("unwritable")).byStatus).toEqual({ completed: 19, failed: 1 });
+    const row = await env.DB.prepare("SELECT status, attempts, error, result, locked_by FROM tasks WHERE id = ?").bind(poison).first();
+    expect(row).toMatchObject({ status: "failed", attempts: 1, result: null, locked_by: null, error: "outcome could not be recorded: D1_ERROR: injected failure" });
+    // Nothing is left due: another wake-up claims nothing.
+    await dispatchBatch(wakeBatch(), dispatchDeps({ db: openDb(d1) }));
+    expect(await tally("unwritable")).toEqual({ byStatus: { completed: 19, failed: 1 }, claimedOtherThanOnce: 0, total: 20 });
   });
 
   it("a result over RESULT_MAX_BYTES fails only its own task, permanently", async () => {
