@@ -153,7 +153,7 @@ async function rescueStrandedDependents(deps: MaintenanceDeps, report: Omit<Main
   let notBefore = 0;
   let released = 0;
   // A chunk: its scan, a batch of three when it finds any, a webhook take; then the cursor's save.
-  for (let chunk = 0; chunk < STRANDED_SCAN_CHUNKS_PER_TICK && deps.statementsUsed() + 6 <= REAP_STATEMENT_BUDGET; chunk++) {
+  for (let chunk = 0; chunk < STRANDED_SCAN_CHUNKS_PER_TICK && deps.statementsUsed() + 6 <= maintenanceStatementBudget(deps.config); chunk++) {
     const { rescued, next } = await rescueStrandedChunk(deps.db, cursor, deps.now());
     report.dependents_rescued += rescued.length;
     released += rescued.filter((t) => t.status === "queued").length;
