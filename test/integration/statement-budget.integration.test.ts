@@ -41,7 +41,8 @@ async function oneDrain(overrides: Partial<typeof config> = {}) {
     wakeBatch(),
     dispatchDeps({ db: openDb(recordingD1(env.DB, log)), queue, runTasks: bigResults, now: () => now, statementsUsed: () => log.length, config: overrides }),
   );
-  const rounds = log.filter((s) => /INDEXED BY tasks_release_idx/.test(s.sql) && /^\s*UPDATE tasks SET release_cursor/.test(s.sql)).length;
+  // A round's last statement moves the parents' cursors (dependents.ts advanceCursors).
+  const rounds = log.filter((s) => /INDEXED BY tasks_release_idx/.test(s.sql) && /UPDATE tasks SET release_cursor/.test(s.sql)).length;
   const claims = log.filter((s) => /'claimed' AS message/.test(s.sql) && /^\s*UPDATE/.test(s.sql));
   return { log, sends, rounds, claimed: claims.reduce((n, s) => n + (s.rows ?? 0), 0) };
 }
