@@ -26,7 +26,7 @@ export const PASS_MAX_INPUT_BYTES = 4 * 1024 * 1024;
 export const PASS_RESULT_BUDGET_BYTES = Math.floor(WORKER_MEMORY_BYTES * 0.375);
 /** The pass's outermost bound past DISPATCH_TIMEOUT_S: its hops (decide, organ calls) all end before it. */
 export const PASS_GRACE_MS = 1000;
-/** An outcome besides its result: id, status, times, error and message (errors are one-line messages). */
+/** An outcome besides its result: id, status, times, error and message (retry-policy caps the error at ERROR_MAX_BYTES; the message quotes it once). */
 export const OUTCOME_OVERHEAD_BYTES = 16 * 1024;
 /**
  * Share of the invocation's D1 queries the dispatcher plans to use. Statements are counted exactly

@@ -12,6 +12,33 @@ export const JITTER = 0.2;
  */
 export const RESULT_MAX_DEPTH = 256;
 
+/**
+ * Longest error we store, in UTF-8 bytes (a task's code may throw any message). The pass sizes its
+ * outcome chunks and statement reserve with OUTCOME_OVERHEAD_BYTES per outcome, which an error and
+ * the timeline message quoting it must fit, whatever a handler threw.
+ */
+export const ERROR_MAX_BYTES = 4096;
+
+/** `text` cut to at most `maxBytes` of UTF-8, saying how much was cut (never splits a character). */
+export function capText(text: string, maxBytes = ERROR_MAX_BYTES): string {
+  const bytes = utf8Bytes(text);
+  if (bytes <= maxBytes) return text;
+  const note = ` … (${bytes} bytes, cut)`;
+  let kept = text.slice(0, Math.max(0, maxBytes - utf8Bytes(note)));
+  while (utf8Bytes(kept) + utf8Bytes(note) > maxBytes) kept = kept.slice(0, -1);
+  // A lone high surrogate left at the end would not be valid UTF-16 text.
+  if (/[\uD800-\uDBFF]$/.test(kept)) kept = kept.slice(0, -1);
+  return kept + note;
+}
+
+/** Why a result cannot be stored (too large or too deep), or null. */
+function resultProblem(result: unknown, maxBytes: number): string | null {
+  const bytes = utf8Bytes(JSON.stringify(result) ?? "");
+  if (bytes > maxBytes) return `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${maxBytes})`;
+  if (depthOf(result, RESULT_MAX_DEPTH) > RESULT_MAX_DEPTH) return `result nests deeper than ${RESULT_MAX_DEPTH} levels`;
+  return null;
+}
+
 function depthOf(value: unknown, limit: number, depth = 0): number {
   if (value === null || typeof value !== "object" || depth > limit) return depth;
   let max = depth + 1;
@@ -45,38 +72,34 @@ export function decideOutcome(
 ): OutcomeWrite {
   if (outcome.ok) {
     // The one result that cannot be stored fails alone and for good: running it again yields the same.
-    const bytes = utf8Bytes(JSON.stringify(outcome.result));
-    const problem =
-      bytes > config.RESULT_MAX_BYTES
-        ? `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${config.RESULT_MAX_BYTES})`
-        : depthOf(outcome.result, RESULT_MAX_DEPTH) > RESULT_MAX_DEPTH
-          ? `result nests deeper than ${RESULT_MAX_DEPTH} levels`
-          : null;
+    const problem = resultProblem(outcome.result, config.RESULT_MAX_BYTES);
     if (problem) return { id: task.id, status: "failed", result: null, error: problem, run_after: null, message: `failed permanently: ${problem}` };
     return { id: task.id, status: "completed", result: outcome.result, error: null, run_after: null, message: "completed" };
   }
-  const result = outcome.result ?? null;
+  // A failure's partial result (an escalation's steps) is kept only if it could be stored; its error is capped.
+  const result = outcome.result === undefined || resultProblem(outcome.result, config.RESULT_MAX_BYTES) ? null : outcome.result;
+  const error = capText(outcome.error);
   if (outcome.notRun) {
     // Not a failure of the task (shed, circuit open): retry without spending an attempt, after the
     // time the refusal asked for, else the first backoff step.
     const delayMs = outcome.retryAfterMs ?? Math.round(backoffSeconds(1, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
-    const message = `not run, attempt not counted, retrying in ${Math.round(delayMs / 1000)}s: ${outcome.error}`;
-    return { id: task.id, status: "retry", result, error: outcome.error, run_after: now + delayMs, message, refund_attempt: true };
+    const message = `not run, attempt not counted, retrying in ${Math.round(delayMs / 1000)}s: ${error}`;
+    return { id: task.id, status: "retry", result, error, run_after: now + delayMs, message, refund_attempt: true };
   }
   if (!outcome.retriable) {
-    return { id: task.id, status: "failed", result, error: outcome.error, run_after: null, message: `failed permanently: ${outcome.error}` };
+    return { id: task.id, status: "failed", result, error, run_after: null, message: `failed permanently: ${error}` };
   }
   if (task.attempts >= task.max_attempts) {
-    const error = `attempts exhausted (${task.attempts}/${task.max_attempts}): ${outcome.error}`;
-    return { id: task.id, status: "failed", result, error, run_after: null, message: error };
+    const exhausted = `attempts exhausted (${task.attempts}/${task.max_attempts}): ${error}`;
+    return { id: task.id, status: "failed", result, error: exhausted, run_after: null, message: exhausted };
   }
   const delayMs = Math.round(backoffSeconds(task.attempts, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
   return {
     id: task.id,
     status: "retry",
     result,
-    error: outcome.error,
+    error,
     run_after: now + delayMs,
-    message: `attempt ${task.attempts} failed, retrying in ${Math.round(delayMs / 1000)}s: ${outcome.error}`,
+    message: `attempt ${task.attempts} failed, retrying in ${Math.round(delayMs / 1000)}s: ${error}`,
   };
 }

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { openDb } from "../../src/store/db";
 import { dispatchBatch } from "../../src/dispatch/consumer";
+import { ERROR_MAX_BYTES } from "../../src/dispatch/retry-policy";
 import { dispatchDeps, drain, wakeBatch } from "../helpers/dispatch";
 import { d1Violations } from "../helpers/limits";
 import { productionD1, TOO_BIG } from "../helpers/production-d1";
@@ -126,5 +127,25 @@ describe("a task D1 refuses fails alone; the pass goes on with the rest", { time
     expect(claimById).toBe(true);
     expect(retried).toEqual([]);
     expect(await statusesOf("settled-meanwhile")).toEqual({ cancelled: 1 });
+  });
+});
+
+describe("whatever a task's code throws is stored within the limits", { timeout: 60_000 }, () => {
+  it("a task failing with a 3 MB error message is retried with the error cut to ERROR_MAX_BYTES; the others of its pass complete", async () => {
+    const tasks = Array.from({ length: 30 }, () => newTask({ type: "ping", domain: "huge-error" }));
+    await insertTasks(tasks);
+    const loud = tasks[7]!.id;
+    const log: RecordedStatement[] = [];
+    await drain({
+      db: openDb(recordingD1(productionD1(env.DB), log)),
+      runTasks: async (_pass, claimed) =>
+        claimed.map((t) => (t.id === loud ? { id: t.id, ok: false, retriable: true, error: "x".repeat(3_000_000) } : { id: t.id, ok: true, result: { ok: 1 } })),
+    });
+    expect(await statusesOf("huge-error")).toEqual({ completed: 29, retry: 1 });
+    const row = await env.DB.prepare("SELECT status, error FROM tasks WHERE id = ?").bind(loud).first<{ status: string; error: string }>();
+    expect(row?.status).toBe("retry");
+    expect(row?.error).toMatch(/… \(3000000 bytes, cut\)$/);
+    expect(new TextEncoder().encode(row?.error).length).toBeLessThanOrEqual(ERROR_MAX_BYTES);
+    expect(d1Violations(log)).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import {
   statementBudget,
   STATEMENTS,
 } from "../../src/dispatch/pass-limits";
+import { decideOutcome, ERROR_MAX_BYTES } from "../../src/dispatch/retry-policy";
 import { FOLLOW_UP_ROUNDS } from "../../src/follow-ups";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES, D1_LIMITS, utf8Bytes } from "../../src/lib/platform-limits";
 import type { OutcomeWrite } from "../../src/store/record-outcomes";
@@ -69,6 +70,15 @@ describe("a pass's statement reserve", () => {
     // Past it (an error far longer than a message), the reserve would undercount the chunks.
     const past = Array.from({ length: 3 * perChunk }, () => outcome(4 * OUTCOME_OVERHEAD_BYTES));
     expect(chunkJsonArray(past, D1_JSON_BUDGET_BYTES).length).toBeGreaterThan(3);
+  });
+
+  it("fits the worst outcome decideOutcome writes (the longest error, quoted in its message) within OUTCOME_OVERHEAD_BYTES", () => {
+    const error = "\u{1F600}".repeat(1_000_000);
+    for (const retriable of [true, false]) {
+      const write = decideOutcome({ id: crypto.randomUUID(), attempts: 3, max_attempts: 3 }, { id: "t", ok: false, retriable, error }, paid, Date.now(), 0.5);
+      expect(utf8Bytes(JSON.stringify({ ...write, result: null }))).toBeLessThanOrEqual(OUTCOME_OVERHEAD_BYTES);
+      expect(utf8Bytes(write.error ?? "")).toBeGreaterThan(ERROR_MAX_BYTES / 2);
+    }
   });
 
   it("grows by one chunk's write and round at each multiple of the results a chunk holds, not before", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffSeconds, decideOutcome, JITTER } from "../../src/dispatch/retry-policy";
+import { backoffSeconds, capText, decideOutcome, ERROR_MAX_BYTES, JITTER } from "../../src/dispatch/retry-policy";
 
 const config = { RETRY_BASE_S: 10, RETRY_MAX_S: 300, RESULT_MAX_BYTES: 1024 };
 
@@ -61,5 +61,39 @@ describe("decideOutcome", () => {
     const w = decideOutcome(task, { id: "t", ok: true, result: { text: "é".repeat(600) } }, config, 1000, 0.5);
     expect(w).toMatchObject({ status: "failed", result: null, error: "result of 1211 bytes exceeds RESULT_MAX_BYTES (1024)", run_after: null });
     expect(decideOutcome(task, { id: "t", ok: true, result: { text: "e".repeat(600) } }, config, 1000, 0.5).status).toBe("completed");
+  });
+});
+
+describe("what a failure may store", () => {
+  const task = { id: "t", attempts: 1, max_attempts: 3 };
+
+  it("caps an error at ERROR_MAX_BYTES, saying how long it was, and the timeline message with it", () => {
+    const huge = "é".repeat(1_500_000); // 3,000,000 bytes of UTF-8
+    for (const [retriable, attempts] of [[true, 1], [false, 1], [true, 3]] as const) {
+      const w = decideOutcome({ ...task, attempts }, { id: "t", ok: false, retriable, error: huge }, config, 1000, 0.5);
+      expect(new TextEncoder().encode(w.error ?? "").length).toBeLessThanOrEqual(ERROR_MAX_BYTES + 64);
+      expect(new TextEncoder().encode(w.message).length).toBeLessThanOrEqual(ERROR_MAX_BYTES + 200);
+      expect(w.error).toContain("(3000000 bytes, cut)");
+    }
+  });
+
+  it("keeps an error of exactly ERROR_MAX_BYTES and cuts one byte more", () => {
+    expect(capText("a".repeat(ERROR_MAX_BYTES))).toBe("a".repeat(ERROR_MAX_BYTES));
+    const cut = capText("a".repeat(ERROR_MAX_BYTES + 1));
+    expect(new TextEncoder().encode(cut).length).toBeLessThanOrEqual(ERROR_MAX_BYTES);
+    expect(cut).toMatch(/… \(4097 bytes, cut\)$/);
+  });
+
+  it("never leaves half a character at the cut", () => {
+    const cut = capText("😀".repeat(2000), 101);
+    expect(cut).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    expect(new TextEncoder().encode(cut).length).toBeLessThanOrEqual(101);
+  });
+
+  it("drops a failure's partial result that could not be stored, and keeps one that could", () => {
+    const big = { steps: "x".repeat(config.RESULT_MAX_BYTES) };
+    expect(decideOutcome(task, { id: "t", ok: false, retriable: true, error: "e", result: big }, config, 1000, 0.5).result).toBeNull();
+    const small = { steps: [1, 2] };
+    expect(decideOutcome(task, { id: "t", ok: false, retriable: true, error: "e", result: small }, config, 1000, 0.5).result).toEqual(small);
   });
 });
