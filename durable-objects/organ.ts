@@ -104,7 +104,7 @@ export class Organ extends DurableObject<Env> {
   async executeBatch(tasks: OrganTask[], limits: OrganCallLimits): Promise<OrganBatchResult> {
     const meta = this.meta;
     if (!meta || this.agents.length === 0) {
-      const results = tasks.map((t) => ({ task_id: t.id, success: false, organ_id: "uninitialized", replica: 0, agent_id: null, error: "organ is not initialized", retry: true, latency_ms: 0 }));
+      const results = tasks.map((t) => ({ task_id: t.id, success: false, organ_id: "uninitialized", replica: 0, agent_id: null, error: "organ is not initialized", retry: true, not_run: true as const, latency_ms: 0 }));
       return { results, held: null };
     }
     // Agents are chosen up front: scores only change when outcomes are recorded below.

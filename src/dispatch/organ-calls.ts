@@ -33,7 +33,9 @@ export async function callReplicas(jobs: readonly { replica: string; task: Organ
         const results = new Map((await call(replica, tasks, timeoutMs)).map((r) => [r.task_id, r]));
         for (const t of tasks) {
           const result = results.get(t.id);
-          replies.set(t.id, result ? { ok: true, result } : { ok: false, error: `organ '${replica}' returned no result`, notRun: false });
+          if (!result) replies.set(t.id, { ok: false, error: `organ '${replica}' returned no result`, notRun: false });
+          else if (result.not_run) replies.set(t.id, { ok: false, error: `organ '${replica}': ${result.error ?? "did not run it"}`, notRun: true });
+          else replies.set(t.id, { ok: true, result });
         }
       } catch (err) {
         for (const t of tasks) replies.set(t.id, failure(replica, err));

@@ -22,6 +22,11 @@ export interface OrganTaskResult {
   error?: string;
   /** false: permanent failure (no handler, invalid params, result too large). */
   retry: boolean;
+  /**
+   * The organ never ran it (this replica is not initialized: not yet, or retired by a replica
+   * change after the task was routed to it), so the task's attempt is given back.
+   */
+  not_run?: true;
   latency_ms: number;
 }
 

@@ -58,7 +58,7 @@ describe("Organ", () => {
   it("refuses work retriably before it is initialised and permanently for unknown types", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
-    expect((await run(stub, [organTask("ping")]))[0]).toMatchObject({ success: false, retry: true, error: "organ is not initialized" });
+    expect((await run(stub, [organTask("ping")]))[0]).toMatchObject({ success: false, retry: true, not_run: true, error: "organ is not initialized" });
     await stub.initialize(spec(id));
     expect((await run(stub, [organTask("teleport")]))[0]).toMatchObject({ success: false, retry: false, error: "no handler for task type 'teleport'" });
   });
