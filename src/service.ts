@@ -8,7 +8,7 @@ import { validationError } from "./lib/router";
 import { taskInputSchema, type TaskInput } from "./schemas/task";
 import { batchInputSchema, listTasksQuerySchema, waitQuerySchema } from "./schemas/task-api";
 import type { TaskJson } from "./store/task-json";
-import { cancel, describe, describeAll, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
+import { cancel, describe, describeCreated, getTask, list, run, submit, taskOps, waitForTask, type TaskOps } from "./task-operations";
 
 /** An error as it crosses RPC: the code in front of the message (see service-client.ts). */
 function asServiceError(err: unknown): Error {
@@ -60,7 +60,7 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
       }
       const [created] = await submit(ops, [task], options.idempotencyKey ?? null, false);
       if (!created) throw new Error("submit returned nothing");
-      return describe(ops, created.row);
+      return describeCreated(created);
     });
   }
 
@@ -68,7 +68,7 @@ export class SeedCoreService extends WorkerEntrypoint<Env> {
   submitBatch(inputs: unknown): Promise<TaskJson[]> {
     return this.call(async (ops) => {
       const { tasks } = parse(batchInputSchema, { tasks: inputs });
-      return describeAll(ops, (await submit(ops, tasks, null, true)).map((t) => t.row));
+      return (await submit(ops, tasks, null, true)).map(describeCreated);
     });
   }
 

@@ -48,6 +48,9 @@ export async function describeAll(ops: TaskOps, rows: TaskRow[]): Promise<TaskJs
   return rows.map((r) => taskToJson(r, flow.get(r.id) ?? NOT_WAITING));
 }
 
+/** A task just submitted, as answered: its flow state came with the insert (no second read). */
+export const describeCreated = (created: CreatedTask): TaskJson => taskToJson(created.row, created.flow);
+
 export async function describe(ops: TaskOps, row: TaskRow): Promise<TaskJson> {
   return taskToJson(row, (await flowStates(ops.db, [row])).get(row.id) ?? NOT_WAITING);
 }

@@ -9,7 +9,7 @@ import { errorResponses, jsonResponse, taskSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { deleteSchedule, getSchedule, insertSchedule, listSchedules, setLastTask, updateSchedule, type RawSchedule, type ScheduleFields } from "../store/schedules";
 import { checkCallbacks } from "../submit-tasks";
-import { describe, submit, taskOps } from "../task-operations";
+import { describeCreated, submit, taskOps } from "../task-operations";
 
 function scheduleToJson(s: RawSchedule) {
   return {
@@ -179,7 +179,7 @@ export const scheduleRoutes = createRouter()
       const [created] = await submit(ops, [{ ...template, idempotency_key: `schedule:${s.name}:trigger:${toIso(now)}` }], null, false);
       if (!created) throw new Error("submitTasks returned nothing");
       await setLastTask(ops.db, s.name, created.row.id, now);
-      return c.json(await describe(ops, created.row), 201);
+      return c.json(describeCreated(created), 201);
     },
   )
   .openapi(

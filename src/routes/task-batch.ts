@@ -3,7 +3,7 @@ import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses } from "../schemas/task";
 import { batchInputSchema, batchResultSchema } from "../schemas/task-api";
-import { describeAll, submit, taskOps } from "../task-operations";
+import { describeCreated, submit, taskOps } from "../task-operations";
 
 /** POST /tasks/batch: all or nothing — the body is validated whole before anything is written. */
 export const taskBatchRoutes = createRouter().openapi(
@@ -30,6 +30,6 @@ export const taskBatchRoutes = createRouter().openapi(
     const { tasks } = c.req.valid("json");
     const ops = taskOps(c.env, configOf(c));
     const created = await submit(ops, tasks, null, true);
-    return c.json({ items: await describeAll(ops, created.map((t) => t.row)) }, 201);
+    return c.json({ items: created.map(describeCreated) }, 201);
   },
 );

@@ -5,7 +5,7 @@ import { configOf, createRouter } from "../lib/router";
 import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "../schemas/task";
 import { dependentsPageSchema, dependentsQuerySchema, finishedHeader, waitQuerySchema } from "../schemas/task-api";
 import { eventToJson } from "../store/event-json";
-import { cancel, dependents, describe, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
+import { cancel, dependents, describe, describeCreated, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
 
 const idempotencyHeader = z.object({
   "idempotency-key": z.string().min(1).max(128).optional(),
@@ -72,7 +72,7 @@ export const taskRoutes = createRouter()
       if (!created) throw new Error("submitTasks returned nothing");
       const { wait } = c.req.valid("query");
       const status = created.created ? 201 : 200;
-      if (wait === undefined) return c.json(await describe(ops, created.row), status);
+      if (wait === undefined) return c.json(describeCreated(created), status);
       const waited = await waitForTask(ops, created.row, wait);
       return c.json(await describe(ops, waited.row), status, finished(waited.finished));
     },

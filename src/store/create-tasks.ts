@@ -7,6 +7,8 @@ import { dependentsRound, roundEffects, type TerminalEffects } from "./dependent
 import { TERMINAL } from "./status-sql";
 import { firstTimelineEntry, rollupUpsert } from "./transition";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
+import { flowFlagsQuery, flowOf, type FlowFlag } from "./flow-state";
+import { NOT_WAITING, type FlowState } from "./task-json";
 
 export interface NewTask {
   id: string;
@@ -38,6 +40,8 @@ export interface CreatedTask {
   row: TaskRow;
   /** false when an earlier task with the same idempotency key was returned instead. */
   created: boolean;
+  /** Paused / waiting on its key, read in the same transaction (a response needs no second read). */
+  flow: FlowState;
 }
 
 export type CreateResult =
@@ -67,7 +71,8 @@ function dependencyStatements(payload: string, now: number): SQL[] {
 
 /**
  * Inserts a batch of tasks (each with its first timeline entry) and their rollups in one
- * transaction, three statements whatever the batch size (more with dependencies, see
+ * transaction, four statements whatever the batch size (the fourth reads the pause flags of the
+ * batch's types and keys, so the answer needs no second round trip) (more with dependencies, see
  * dependencyStatements). A task whose idempotency key already exists with the same body is not
  * inserted: the existing row comes back in its place. If any key exists with a different body,
  * nothing is inserted (the check and the insert share the transaction, so no race can split the batch).
@@ -82,7 +87,7 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
   const conflicting = sql`
     SELECT 1 FROM json_each(${payload}) AS k CROSS JOIN tasks AS t ON t.idempotency_key = k.value->>'idempotency_key'
     WHERE t.request_hash IS NOT NULL AND t.request_hash IS NOT k.value->>'request_hash'`;
-  const results = await sqlBatch<[RawTaskRow, unknown, RawTaskRow, ...unknown[]]>(db, [
+  const results = await sqlBatch<[RawTaskRow, unknown, RawTaskRow, FlowFlag, ...unknown[]]>(db, [
     sql`
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
                          params, run_after, idempotency_key, input_bytes, request_hash, events, created_at, updated_at,
@@ -108,9 +113,11 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
     ),
     sql`
       SELECT * FROM tasks WHERE idempotency_key IN (SELECT value FROM json_each(${keys}))`,
+    // A task returned for an idempotency key has the same body, so these are its type and key too.
+    flowFlagsQuery(tasks.map((t) => t.type), tasks.flatMap((t) => (t.concurrency_key === null ? [] : [t.concurrency_key]))),
     ...(withDependencies ? dependencyStatements(payload, now) : []),
   ]);
-  const [returned, , existing] = results;
+  const [returned, , existing, flags] = results;
   // With dependencies, the rows as the round left them (a child of finished parents is queued already).
   const inserted = withDependencies ? (results.at(-1) as RawTaskRow[]) : returned;
   const effects = withDependencies ? roundEffects(results.slice(0, -1)) : { changed: [], more: false };
@@ -122,12 +129,14 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
     return p !== undefined && p.request_hash !== null && p.request_hash !== t.request_hash;
   });
   if (index >= 0) return { ok: false, conflict: { index, key: tasks[index]?.idempotency_key as string } };
-  const out = tasks.map((t): CreatedTask => {
+  const found = tasks.map((t) => {
     const own = byId.get(t.id);
     if (own) return { row: fromRawRow(own), created: true };
     const existing = prior(t);
     if (!existing) throw new Error(`task ${t.id} was neither inserted nor found by idempotency key`);
     return { row: fromRawRow(existing), created: false };
   });
+  const flow = flowOf(found.map((f) => f.row), flags);
+  const out = found.map((f): CreatedTask => ({ ...f, flow: flow.get(f.row.id) ?? NOT_WAITING }));
   return { ok: true, tasks: out, effects };
 }

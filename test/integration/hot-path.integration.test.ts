@@ -51,6 +51,31 @@ describe("work per pass, not per task", () => {
     expect(many.submit.length).toBe(one.submit.length);
     // claim (events, update, next due time) + outcomes (events, update); no dependency round: no task has dependents
     expect(many.dispatch.length).toBe(5);
+    // insert, rollups, idempotency read, and the pause flags the answer shows: one batch, one round trip
+    expect(many.submit.length).toBe(4);
+  });
+
+  it("a submission is one D1 round trip, its answer's paused / waiting-on-key flags included", async () => {
+    const type = `one-trip-${crypto.randomUUID().slice(0, 8)}`;
+    const key = `one-trip-${crypto.randomUUID().slice(0, 8)}`;
+    const db = openDb(env.DB);
+    await createTasks(db, [newTask({ type, concurrency_key: key, status: "created" })], Date.now());
+    await env.DB.prepare("UPDATE task_types SET paused = 1 WHERE type = ?").bind(type).run();
+    let calls = 0;
+    const counting = new Proxy(env.DB, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop);
+        if (prop === "batch" || prop === "exec") calls++;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const result = await createTasks(openDb(counting), [newTask({ type }), newTask({ type: "ping", concurrency_key: key })], Date.now());
+    if (!result.ok) throw new Error("not created");
+    expect(calls).toBe(1);
+    expect(result.tasks.map((t) => t.flow)).toEqual([{ paused: true, waiting_on_key: false }, { paused: false, waiting_on_key: false }]);
+    await env.DB.prepare("UPDATE concurrency_keys SET paused = 1 WHERE key = ?").bind(key).run();
+    const again = await createTasks(db, [newTask({ type: "ping", concurrency_key: key })], Date.now());
+    expect(again.ok && again.tasks[0]?.flow).toEqual({ paused: true, waiting_on_key: false });
   });
 
   it("a backlog costs one claim and one outcome write per pass of up to the pass size", async () => {
