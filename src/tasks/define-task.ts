@@ -1,0 +1,118 @@
+import type { z } from "zod";
+import { taskTypeSchema } from "../schemas/task";
+
+/** What a task's code gets besides its params (DESIGN §16). It never sees the task store or the queue. */
+export interface TaskContext {
+  /** The Worker's bindings and secrets (KV, R2, AI, service bindings, vars). */
+  env: Env;
+  /** Aborts at the attempt's deadline, when the task is cancelled, or when its lease is lost. */
+  signal: AbortSignal;
+  /** When this attempt's time is up (epoch ms). */
+  deadline: number;
+  /** 1-based number of this attempt. */
+  attempt: number;
+  task: TaskInfo;
+  /** What the previous attempt last passed to `heartbeat` (null on a first attempt or when it never did). */
+  lastHeartbeat: unknown;
+  /** Extends the lease and stores `details` for a later attempt; says whether the task was cancelled. */
+  heartbeat(details?: unknown): Promise<{ cancel_requested: boolean }>;
+  /** Stored at most about once a second (the last call always wins); shown in the task JSON, dashboard and CLI. */
+  progress(progress: number | TaskProgress): void;
+  /**
+   * Runs `fn` once per task: its result is stored with the task, and any later attempt gets the
+   * stored result without running `fn` again. Results are JSON, at most RESULT_MAX_BYTES.
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /** Submits a child task, once per parent and `key`: a retried parent gets the same child back. */
+  submit(child: ChildTask, key: string): Promise<{ id: string; created: boolean }>;
+  /** A capped per-task log, served with the timeline (GET /tasks/{id}/events). */
+  log: TaskLog;
+  /** Now, as the organ's clock says (tests may fix it). */
+  now(): number;
+  /** Waits `ms`, or rejects as soon as `signal` aborts. */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface TaskInfo {
+  id: string;
+  type: string;
+  description: string | null;
+  domain: string | null;
+  /** A dependent's parents by id: their status, result and error (null when the task has none). */
+  parents: Record<string, ParentView> | null;
+}
+
+export interface ParentView {
+  status: string | null;
+  result: unknown;
+  error: string | null;
+}
+
+export interface TaskProgress {
+  current: number;
+  total?: number;
+  message?: string;
+}
+
+export interface ChildTask {
+  type: string;
+  params?: Record<string, unknown>;
+  description?: string;
+  domain?: string;
+  priority?: number;
+  max_attempts?: number;
+}
+
+export type LogLevel = "info" | "warn" | "error";
+export type TaskLog = Record<LogLevel, (message: string, data?: unknown) => void>;
+
+/** A retry policy of a type: RETRY_BASE_S × 2^(attempt−1), capped at RETRY_MAX_S, ±20 %. */
+export interface RetryPolicy {
+  base_s: number;
+  max_s: number;
+}
+
+export interface TaskDefinition<P extends z.ZodType = z.ZodType, R = unknown> {
+  /** The task type clients submit (a-z, 0-9 and _ . : -). */
+  type: string;
+  /** Checked at submission (400 naming the field) and parsed again before `run`. */
+  params: P;
+  run(params: z.output<P>, ctx: TaskContext): R | Promise<R>;
+  /** Per attempt; default TASK_TIMEOUT_S. */
+  timeout_s?: number;
+  /** Default MAX_TASK_ATTEMPTS; a submission's own max_attempts wins. */
+  max_attempts?: number;
+  /** Default RETRY_BASE_S / RETRY_MAX_S. */
+  retry?: RetryPolicy;
+  /** The organ that runs it; default: the organ whose task_types list it, else the first organ. */
+  organ?: string;
+  /** One line for GET /types. */
+  description?: string;
+}
+
+/** A definition of any params type (what the registry holds). */
+export type AnyTaskDefinition = TaskDefinition<z.ZodType, unknown>;
+
+/** The most seconds one attempt may run: a queue consumer invocation ends at 15 minutes. */
+export const MAX_TIMEOUT_S = 840;
+
+/** Why a definition cannot be used, or null. */
+export function definitionProblem(def: AnyTaskDefinition): string | null {
+  const type = taskTypeSchema.safeParse(def.type);
+  if (!type.success) return `type '${String(def.type)}': ${type.error.issues[0]?.message ?? "invalid"}`;
+  if (typeof def.run !== "function") return `${def.type}: run must be a function`;
+  if (def.timeout_s !== undefined && !(def.timeout_s > 0 && def.timeout_s <= MAX_TIMEOUT_S)) return `${def.type}: timeout_s must be in (0, ${MAX_TIMEOUT_S}]`;
+  if (def.max_attempts !== undefined && !(Number.isInteger(def.max_attempts) && def.max_attempts >= 1 && def.max_attempts <= 20)) return `${def.type}: max_attempts must be an integer in 1..20`;
+  if (def.retry !== undefined && !(def.retry.base_s > 0 && def.retry.max_s >= def.retry.base_s)) return `${def.type}: retry needs 0 < base_s <= max_s`;
+  return null;
+}
+
+/**
+ * Defines a task type. The definition is checked here (a bad one throws at start-up, not at the
+ * first task); it runs once it is registered (`seedcore({ tasks })` or `registerTasks`).
+ */
+export function defineTask<P extends z.ZodType, R>(def: TaskDefinition<P, R>): TaskDefinition<P, R> {
+  const problem = definitionProblem(def as unknown as AnyTaskDefinition);
+  if (problem) throw new TypeError(`defineTask: ${problem}`);
+  return def;
+}

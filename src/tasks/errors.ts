@@ -1,0 +1,21 @@
+/**
+ * What a task's code throws to steer its outcome (Inngest's NonRetriableError / RetryAfterError).
+ * Anything else it throws is a failure retried with backoff.
+ */
+
+/** Fails the task now, without retry: running it again cannot help (bad input, a refused request). */
+export class PermanentError extends Error {
+  override name = "PermanentError";
+}
+
+/** Retries the task `retryAfterS` seconds from now (a rate limit's Retry-After); the attempt counts. */
+export class RetryAfterError extends Error {
+  override name = "RetryAfterError";
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+    if (!Number.isFinite(retryAfterS) || retryAfterS < 0) throw new RangeError(`retryAfterS must be a non-negative number of seconds, got ${retryAfterS}`);
+  }
+}
