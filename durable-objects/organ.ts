@@ -1,20 +1,34 @@
 import { DurableObject } from "cloudflare:workers";
 import { agentScore, memUtil, pickBestAgent, QUALITY_WINDOW, ROLE_PROBS, TASK_HISTORY, updateCapability } from "../src/organism/agent-scoring";
-import type { OrganBatchResult, OrganCallLimits, OrganInitSpec, OrganSummary, OrganTask, OrganTaskResult } from "../src/organism/organ-contracts";
+import type { OrganInitSpec, OrganSummary, RunReport } from "../src/organism/organ-contracts";
 import { agentsOfReplica, replicaName } from "../src/organism/replicas";
 import type { Remote } from "../src/lib/remote";
 import { errorMessage } from "../src/lib/error-message";
-import { utf8Bytes } from "../src/lib/platform-limits";
+import { requireConfig } from "../src/config";
+import { taskDefinition } from "../src/tasks/registry";
+import { runTask, type TaskWork } from "../src/tasks/run-task";
+import { storedChannel, unstoredChannel } from "../src/tasks/task-channel";
 import { mergeIn, rehome, sendShipments } from "./agent-handoff";
 import {
   ensureSchema, insertRecord, lastReceived, loadAgents, loadMeta, newAgent, pruneRecords,
   recentRecords, runsOf, saveAgent, saveMeta, saveReceived, type AgentState, type OrganMeta, type Shipment, type TaskRecord,
 } from "./agent-store";
-import { handlerFor } from "./handlers/registry";
-import { systemClock, type Clock, type HandlerResult } from "./handlers/types";
 
-/** Results held back from a response stay this long for `collect`; after that they are gone. */
-const HELD_TTL_MS = 5 * 60 * 1000;
+/** Injected time source: task code gets `ctx.now()` / `ctx.sleep()` from it, so tests control time. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener("abort", () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+    }),
+};
 
 /** An agent hand-off that could not be delivered is tried again this much later, by the alarm, until it is. */
 export const HANDOFF_RETRY_MS = 5_000;
@@ -27,8 +41,9 @@ export const HANDOFF_RETRY_MS = 5_000;
 export class Organ extends DurableObject<Env> {
   private meta: OrganMeta | undefined;
   private agents: AgentState[] = [];
-  private readonly held = new Map<string, { results: OrganTaskResult[]; at: number }>();
-  /** Overridable so tests can run handlers against a fixed clock. */
+  /** Runs in progress here, by task id: cancel and a lost lease abort their signal. */
+  private readonly running = new Map<string, AbortController>();
+  /** Overridable so tests can run tasks against a fixed clock. */
   clock: Clock = systemClock;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -97,53 +112,59 @@ export class Organ extends DurableObject<Env> {
   }
 
   /**
-   * Runs the tasks concurrently, each on the best agent, then records all outcomes at once. A
-   * result over `resultMaxBytes` fails its task for good; results past `responseBudgetBytes` are
-   * held here for `collect`, so no response outgrows the RPC limit whatever the handlers return.
+   * Runs one task's code on the best agent, with its context (bindings, deadline signal, progress,
+   * steps), and records the agent's outcome. One task per call: each outcome goes back as soon as
+   * its task ends, and each call is its own request (its own outgoing connections).
    */
-  async executeBatch(tasks: OrganTask[], limits: OrganCallLimits): Promise<OrganBatchResult> {
+  async run(work: TaskWork): Promise<RunReport> {
     const meta = this.meta;
     if (!meta || this.agents.length === 0) {
-      const results = tasks.map((t) => ({ task_id: t.id, success: false, organ_id: "uninitialized", replica: 0, agent_id: null, error: "organ is not initialized", retry: true, not_run: true as const, latency_ms: 0 }));
-      return { results, held: null };
+      const verdict = { ok: false as const, retriable: true, error: "organ is not initialized" };
+      return { task_id: work.id, verdict, organ_id: "uninitialized", replica: 0, agent_id: null, latency_ms: 0, not_run: true };
     }
-    // Agents are chosen up front: scores only change when outcomes are recorded below.
-    const runs = await Promise.all(
-      tasks.map(async (task) => {
-        const agent = pickBestAgent(this.agents) as AgentState;
-        const started = this.clock.now();
-        const outcome = sized(await this.runHandler(task), limits.resultMaxBytes);
-        return { task, agent, outcome, latency_ms: Math.max(0, this.clock.now() - started) };
-      }),
-    );
-    const results = runs.map(({ task, agent, outcome, latency_ms }): OrganTaskResult => ({
-      task_id: task.id,
-      success: outcome.success,
-      organ_id: meta.organ_id,
-      replica: meta.replica,
-      agent_id: agent.agent_id,
-      ...(outcome.result ? { result: outcome.result } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-      retry: outcome.success ? false : outcome.retry !== false,
-      latency_ms,
-    }));
-    // The layout may have changed while the handlers ran: record() reads it afresh.
-    const strays = this.record(runs.map(({ task, agent, outcome, latency_ms }) => ({
+    const agent = pickBestAgent(this.agents) as AgentState;
+    const started = this.clock.now();
+    const abort = new AbortController();
+    this.running.set(work.id, abort);
+    const { token } = work;
+    let verdict: RunReport["verdict"];
+    try {
+      verdict = await runTask(taskDefinition(work.type), work, {
+        env: this.env,
+        channel: token === null ? unstoredChannel() : storedChannel(this.env, { ...work, token }),
+        now: () => this.clock.now(),
+        sleep: (ms, signal) => this.clock.sleep(ms, signal),
+        resultMaxBytes: requireConfig(this.env).RESULT_MAX_BYTES,
+        abort: abort.signal,
+      });
+    } catch (err) {
+      verdict = { ok: false, retriable: true, error: `task '${work.type}' could not run: ${errorMessage(err)}` };
+    } finally {
+      if (this.running.get(work.id) === abort) this.running.delete(work.id);
+    }
+    const latency_ms = Math.max(0, this.clock.now() - started);
+    // The layout may have changed while the task ran: record() reads it afresh.
+    const strays = this.record([{
       agent,
       record: {
-        agent_id: agent.agent_id, task_id: task.id, task_type: task.type, success: outcome.success,
-        quality: outcome.quality ?? (outcome.success ? 1 : 0), latency_ms, error: outcome.error ?? null, at: this.clock.now(),
+        agent_id: agent.agent_id, task_id: work.id, task_type: work.type, success: verdict.ok,
+        quality: verdict.ok ? 1 : 0, latency_ms, error: verdict.ok ? null : verdict.error, at: this.clock.now(),
       },
-    })));
+    }]);
     if (strays) await this.deliverOrRetry();
-    return this.respond(results, limits.responseBudgetBytes);
+    return { task_id: work.id, verdict, organ_id: meta.organ_id, replica: meta.replica, agent_id: agent.agent_id, latency_ms };
   }
 
-  /** The next results held under `key` that fit `budgetBytes`; `held` is null once all are out. */
-  collect(key: string, budgetBytes: number): OrganBatchResult {
-    const entry = this.held.get(key);
-    this.held.delete(key);
-    return this.respond(entry?.results ?? [], budgetBytes);
+  /** Aborts the signal of these tasks' runs here (cancelled, or their lease was lost); the ids running here. */
+  abort(taskIds: string[]): string[] {
+    const aborted: string[] = [];
+    for (const id of taskIds) {
+      const run = this.running.get(id);
+      if (!run) continue;
+      run.abort(new Error(`task ${id} was cancelled or its lease was lost`));
+      aborted.push(id);
+    }
+    return aborted;
   }
 
   getSummary(): OrganSummary {
@@ -180,34 +201,6 @@ export class Organ extends DurableObject<Env> {
   /** How often this replica ran `taskId` (within the kept history). */
   runsOf(taskId: string): number {
     return runsOf(this.ctx.storage.sql, taskId);
-  }
-
-  /** As many results as fit the budget (at least one); the rest are held under a fresh key. */
-  private respond(results: OrganTaskResult[], budgetBytes: number): OrganBatchResult {
-    const now = this.clock.now();
-    for (const [key, entry] of this.held) if (now - entry.at > HELD_TTL_MS) this.held.delete(key);
-    let bytes = 0;
-    let fit = 0;
-    while (fit < results.length) {
-      bytes += utf8Bytes(JSON.stringify(results[fit]));
-      if (fit > 0 && bytes > budgetBytes) break;
-      fit++;
-    }
-    if (fit === results.length) return { results, held: null };
-    const key = crypto.randomUUID();
-    this.held.set(key, { results: results.slice(fit), at: now });
-    return { results: results.slice(0, fit), held: key };
-  }
-
-  private async runHandler(task: OrganTask): Promise<HandlerResult> {
-    const handler = handlerFor(task.type);
-    if (!handler) return { success: false, error: `no handler for task type '${task.type}'`, retry: false };
-    try {
-      return await handler(task, this.clock);
-    } catch (err) {
-      // A handler bug or transient failure: retriable, and the message survives for the task row.
-      return { success: false, error: `handler '${task.type}' threw: ${errorMessage(err)}`, retry: true };
-    }
   }
 
   /**
@@ -267,12 +260,4 @@ export class Organ extends DurableObject<Env> {
     });
     return strays;
   }
-}
-
-/** A handler result too large to store fails its task permanently: running it again yields the same. */
-function sized(outcome: HandlerResult, maxBytes: number): HandlerResult {
-  if (!outcome.result) return outcome;
-  const bytes = utf8Bytes(JSON.stringify(outcome.result));
-  if (bytes <= maxBytes) return outcome;
-  return { success: false, error: `result of ${bytes} bytes exceeds RESULT_MAX_BYTES (${maxBytes})`, retry: false, quality: 0 };
 }

@@ -5,19 +5,20 @@ import type { ControlResult, ControlTask, CoordinatorStatusView, ExecuteResult, 
 import { applyReport, emptyMetrics, metricsSnapshot, type CoordinatorMetrics } from "../src/organism/coordinator-metrics";
 import { READ_ONLY_CONTROL_TYPES, type DecideResult, type DecideTask, type Decision, type OrganismView, type PassReport, type ReadOnlyControlType } from "../src/organism/decisions";
 import { initialOcps, pFast, stepOcps, type OcpsState } from "../src/organism/ocps";
-import type { OrganBatchResult, OrganCallLimits, OrganTask } from "../src/organism/organ-contracts";
+import type { RunReport, TaskWork } from "../src/organism/organ-contracts";
+import { timeoutOf } from "../src/dispatch/retry-policy";
+import { taskDefinitions } from "../src/tasks/registry";
 import { parseOrganismConfig, type OrganismConfig, type OrganismConfigResult } from "../src/organism/organism-config";
 import { replicaName, replicaOf } from "../src/organism/replicas";
 import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "../src/organism/routing";
 import type { Remote } from "../src/lib/remote";
-import { RPC_LIMITS, withMargin } from "../src/lib/platform-limits";
 import { loadApplied, loadOrganism, loadOverride, loadRuntime, nextEpoch, saveApplied, saveOrganism, saveOverride, saveRuntime } from "./coordinator-store";
 import { LoadShedder, overloadedError, type LoadSnapshot } from "./load-shedder";
 import type { Organ } from "./organ";
 import { initializeOrgans, summarizeOrgan, widestOrgans, type ReplicaRpc } from "./organ-fleet";
 
 /** An organ replica over RPC, typed by its own method signatures (see `Remote`). */
-type OrganStub = Remote<Pick<Organ, "initialize" | "deliver" | "getSummary" | "executeBatch">>;
+type OrganStub = Remote<Pick<Organ, "initialize" | "deliver" | "getSummary" | "run">>;
 
 type Ready = { config: Config; organism: OrganismConfig; routing: RoutingTable; view: OrganismView };
 
@@ -192,19 +193,23 @@ export class OrganismManager extends DurableObject<Env> {
   private async runOne(organId: string, replicas: number, task: ControlTask, config: Config): Promise<ControlResult<ExecuteResult>> {
     const id = crypto.randomUUID();
     const replica = replicaOf(id, replicas);
-    const organTask: OrganTask = { id, type: task.type, params: task.params, description: task.description, domain: task.domain, attempt: 1 };
-    const limits: OrganCallLimits = { resultMaxBytes: config.RESULT_MAX_BYTES, responseBudgetBytes: withMargin(RPC_LIMITS.messageBytes) };
-    let batch: OrganBatchResult;
+    const work: TaskWork = {
+      id, type: task.type, params: task.params, description: task.description, domain: task.domain, attempt: 1,
+      token: null, deadline: Date.now() + timeoutOf(task.type, config) * 1000, parents: null, last_heartbeat: null,
+    };
+    let r: RunReport;
     try {
-      batch = await this.organStub(replicaName(organId, replica)).executeBatch([organTask], limits);
+      r = await this.organStub(replicaName(organId, replica)).run(work);
     } catch (err) {
       return { ok: false, code: "unavailable", error: `organ '${organId}' unavailable: ${errorMessage(err)}` };
     }
-    const [r] = batch.results;
-    if (!r) return { ok: false, code: "unavailable", error: `organ '${organId}' returned no result` };
+    const { verdict } = r;
     return {
       ok: true,
-      value: { success: r.success, organ_id: organId, replica, agent_id: r.agent_id, latency_ms: r.latency_ms, result: r.result ?? null, retriable: r.retry, ...(r.error ? { error: r.error } : {}) },
+      value: {
+        success: verdict.ok, organ_id: organId, replica, agent_id: r.agent_id, latency_ms: r.latency_ms, result: verdict.ok ? verdict.result : null,
+        retriable: verdict.ok ? false : verdict.retriable, ...(verdict.ok ? {} : { error: verdict.error }),
+      },
     };
   }
 
@@ -281,7 +286,7 @@ export class OrganismManager extends DurableObject<Env> {
   }
 
   private markHealthy(config: Config, organism: OrganismConfig): void {
-    const routing = buildRoutingTable(organism);
+    const routing = buildRoutingTable(organism, taskDefinitions());
     this.ready = { config, organism, routing, view: { organs: organism.organs.map((o) => ({ organ_id: o.organ_id, replicas: o.replicas })), routing } };
     this.status = "healthy";
     this.error = undefined;

@@ -31,6 +31,8 @@ const configFields = z.object({
   TASK_LEASE_S: z.preprocess(blankAsUndefined, seconds(120)),
   HEARTBEAT_S: z.preprocess(blankAsUndefined, seconds(20)),
   DISPATCH_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(120)),
+  /** Seconds one attempt of a task may run unless its definition says (timeout_s); at most 840 (a consumer invocation lasts 15 min). */
+  TASK_TIMEOUT_S: z.preprocess(blankAsUndefined, z.coerce.number().finite().positive().max(840).default(60)),
   REAPER_INTERVAL_S: z.preprocess(blankAsUndefined, seconds(15)),
   RETRY_BASE_S: z.preprocess(blankAsUndefined, seconds(10)),
   RETRY_MAX_S: z.preprocess(blankAsUndefined, seconds(300)),

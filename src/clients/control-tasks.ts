@@ -8,8 +8,8 @@ export type RunControl = (taskId: string, type: ReadOnlyControlType, params: Rec
 
 const asOutcome = (taskId: string, r: ControlResult<Record<string, unknown>>): TaskOutcome =>
   r.ok
-    ? { id: taskId, ok: true, result: { success: true, path: "control", ...r.value } }
-    : { id: taskId, ok: false, retriable: r.code === "unavailable", error: r.error, result: { success: false, path: "control", code: r.code, error: r.error } };
+    ? { id: taskId, ok: true, result: r.value, execution: { path: "control" } }
+    : { id: taskId, ok: false, retriable: r.code === "unavailable", error: r.error, execution: { path: "control", code: r.code } };
 
 export function controlTasks(stub: () => CoordinatorStub): RunControl {
   return async (taskId, type, params) => {

@@ -68,6 +68,11 @@ export const tasks = sqliteTable(
     // Flow control (migration 0006).
     concurrencyKey: text("concurrency_key"),
     concurrencyLimit: integer("concurrency_limit"),
+    // What a task's code leaves while it runs (migration 0011). `logs` is not mapped: lists and
+    // reads of a task never carry it; the timeline route reads it on its own (store/task-logs.ts).
+    progress: text("progress", { mode: "json" }).$type<StoredProgress>(),
+    heartbeatDetails: text("heartbeat_details", { mode: "json" }).$type<unknown>(),
+    execution: text("execution", { mode: "json" }).$type<Record<string, unknown>>(),
     // Migration 0008 leaves the column `held` in place, unread and unwritten (dropping it would
     // rewrite every row in one statement); it is not mapped here.
   },
@@ -94,6 +99,14 @@ export const taskDeps = sqliteTable(
   { parentId: text("parent_id").notNull(), childId: text("child_id").notNull() },
   (t) => [primaryKey({ columns: [t.parentId, t.childId] }), index("task_deps_child_idx").on(t.childId)],
 );
+
+/** The last ctx.progress() a task stored. */
+export interface StoredProgress {
+  current: number;
+  total: number | null;
+  message: string | null;
+  at: number;
+}
 
 /** One state change in a task's timeline. */
 export type TimelineEntry = [at: number, from: TaskStatus | null, to: TaskStatus, attempt: number, actor: EventActor, message: string | null];

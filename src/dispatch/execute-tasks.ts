@@ -5,7 +5,7 @@ import { CircuitOpenError } from "../lib/circuit-breaker";
 import { errorMessage } from "../lib/error-message";
 import { settleWithin } from "../lib/timeout";
 import type { DecideResult, Decision, PassReport } from "../organism/decisions";
-import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
+import type { OutcomeSink, TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import type { OrganCall } from "./organ-calls";
 import { PassTally } from "./pass-tally";
 import { runFast } from "./run-fast";
@@ -15,6 +15,8 @@ export interface ExecuteDeps {
   config: Config;
   decide: Decide;
   call: OrganCall;
+  /** Aborts these tasks' runs on a replica (best effort). */
+  abort: (replica: string, ids: string[]) => Promise<void>;
   control: RunControl;
   /** Best effort; bounded by the caller. */
   report: (report: PassReport) => Promise<void>;
@@ -40,43 +42,41 @@ function refusedOutcome(task: TaskEnvelope, d: Of<"refused">): TaskOutcome {
 
 /**
  * The one way tasks run (a dispatcher pass, /organism/handle-task): one short `decide` call to
- * the coordinator, then the organs directly — one RPC per replica for the fast path, durable
- * plans for escalations, the coordinator's typed methods for read-only control — all at once,
- * within DISPATCH_TIMEOUT_S; then one small `report`. Outcomes come back in task order.
+ * the coordinator, then the organs directly — one call per fast-path task, durable plans for
+ * escalations, the coordinator's typed methods for read-only control — all at once. Each
+ * outcome goes to `sink` as soon as it is known; then one small `report`.
  */
-export async function executeTasks(pass: string, tasks: readonly TaskEnvelope[], deps: ExecuteDeps): Promise<TaskOutcome[]> {
-  if (tasks.length === 0) return [];
+export async function executeTasks(pass: string, tasks: readonly TaskEnvelope[], deps: ExecuteDeps, sink: OutcomeSink): Promise<void> {
+  if (tasks.length === 0) return;
   let decided: DecideResult;
   try {
     decided = await deps.decide(pass, tasks.map((t) => ({ id: t.id, type: t.type, domain: t.domain, drift_score: t.drift_score })));
   } catch (err) {
-    return notDecided(tasks, err);
+    for (const o of notDecided(tasks, err)) sink.outcome(o);
+    return;
   }
   const deadline = deps.now() + deps.config.DISPATCH_TIMEOUT_S * 1000;
   const tally = new PassTally(pass);
   const fast: { task: TaskEnvelope; decision: Of<"fast"> }[] = [];
   const escalate: { task: TaskEnvelope; decision: Of<"escalate"> }[] = [];
-  const outcomes = new Map<string, TaskOutcome>();
-  const controls: Promise<void>[] = [];
+  const others: Promise<void>[] = [];
+  const settle = (o: TaskOutcome) => {
+    tally.outcome(o);
+    sink.outcome(o);
+  };
   tasks.forEach((task, i) => {
     const decision = decided.decisions[i] ?? { kind: "refused", retriable: true, not_run: true, error: "coordinator returned no decision" };
     if (decision.kind === "fast") fast.push({ task, decision });
     else if (decision.kind === "escalate") escalate.push({ task, decision });
-    else if (decision.kind === "refused") outcomes.set(task.id, refusedOutcome(task, decision));
-    else controls.push(deps.control(task.id, decision.control, task.params).then((o) => void outcomes.set(task.id, o), (err: unknown) => void outcomes.set(task.id, { id: task.id, ok: false as const, retriable: true, error: errorMessage(err) })));
+    else if (decision.kind === "refused") settle(refusedOutcome(task, decision));
+    else others.push(deps.control(task.id, decision.control, task.params).then(sink.outcome, (err: unknown) => sink.outcome({ id: task.id, ok: false as const, retriable: true, error: errorMessage(err) })));
   });
-  const [fastOutcomes, planOutcomes] = await Promise.all([
-    runFast(fast, deps.call, deadline - deps.now(), deps.config, tally),
-    runPlans(escalate, { organism: decided.organism, config: deps.config, call: deps.call, plans: deps.plans, deadline, now: deps.now, tally }),
-    Promise.all(controls),
-  ]);
-  fastOutcomes.forEach((o) => outcomes.set(o.id, o));
-  planOutcomes.forEach((o, id) => outcomes.set(id, o));
-  const ordered = tasks.map((t): TaskOutcome => outcomes.get(t.id) ?? { id: t.id, ok: false, retriable: true, error: "no outcome" });
-  ordered.forEach((o, i) => {
-    if (decided.decisions[i]?.kind !== "control") tally.outcome(o);
-  });
+  others.push(
+    runPlans(escalate, { organism: decided.organism, config: deps.config, call: deps.call, plans: deps.plans, deadline, now: deps.now, tally }).then((outcomes) => {
+      for (const { task } of escalate) settle(outcomes.get(task.id) ?? { id: task.id, ok: false, retriable: true, error: "no outcome" });
+    }),
+  );
+  await Promise.all([runFast(fast, deps.call, deps.abort, deps.now, deps.config, tally, sink), ...others]);
   const reported = await settleWithin(deps.report(tally.done()), REPORT_WAIT_MS, "coordinator report");
   if (!reported.ok) console.warn(`pass report lost: ${reported.error}`);
-  return ordered;
 }

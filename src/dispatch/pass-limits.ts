@@ -1,6 +1,8 @@
 import { FOLLOW_UP_ROUNDS } from "../follow-ups";
 import { D1_JSON_BUDGET_BYTES, RPC_LIMITS, WORKER_MEMORY_BYTES, withMargin } from "../lib/platform-limits";
 import { MAX_TASK_INPUT_BYTES } from "../schemas/task";
+import { taskDefinitions } from "../tasks/registry";
+import { outcomeFlushes } from "./outcome-recorder";
 
 /** How much one pass may claim and spend: what it can run, hold and record afterwards. */
 export interface PassLimits {
@@ -13,6 +15,8 @@ export interface PassLimits {
   followUpRounds: number;
   /** The most D1 statements the pass can use, whatever its tasks do (passStatementReserve). */
   statementReserve: number;
+  /** The most writes its outcomes take (OutcomeRecorder). */
+  outcomeFlushes: number;
 }
 
 /** Enough to amortise a pass's fixed cost (two D1 round trips, a few RPCs) over many small tasks. */
@@ -24,8 +28,10 @@ export const PASS_MAX_INPUT_BYTES = 4 * 1024 * 1024;
  * well inside the isolate's memory (organ responses are split to the RPC limit on their own).
  */
 export const PASS_RESULT_BUDGET_BYTES = Math.floor(WORKER_MEMORY_BYTES * 0.375);
-/** The pass's outermost bound past DISPATCH_TIMEOUT_S: its hops (decide, organ calls) all end before it. */
+/** The pass's outermost bound past its last deadline: its hops (decide, organ calls) all end before it. */
 export const PASS_GRACE_MS = 1000;
+/** A task's organ call may outlast its deadline by this much (the organ itself ends the run at the deadline). */
+export const RUN_GRACE_MS = 2000;
 /** An outcome besides its result: id, status, times, error and message (retry-policy caps the error at ERROR_MAX_BYTES; the message quotes it once). */
 export const OUTCOME_OVERHEAD_BYTES = 16 * 1024;
 /**
@@ -53,6 +59,7 @@ export interface PassBudgetConfig {
   D1_QUERIES_PER_INVOCATION: number;
   RESULT_MAX_BYTES: number;
   DISPATCH_TIMEOUT_S: number;
+  TASK_TIMEOUT_S: number;
   HEARTBEAT_S: number;
   MAX_PLAN_STEPS: number;
 }
@@ -66,23 +73,35 @@ type ReserveConfig = Omit<PassBudgetConfig, "D1_QUERIES_PER_INVOCATION">;
 const log2Ceil = (n: number) => Math.ceil(Math.log2(Math.max(1, n)));
 
 /**
+ * The longest a pass can run: its slowest task's deadline (TASK_TIMEOUT_S, or a definition's
+ * timeout_s) or an escalation's DISPATCH_TIMEOUT_S, and the graces after it.
+ */
+export function maxPassMs(config: Pick<PassBudgetConfig, "DISPATCH_TIMEOUT_S" | "TASK_TIMEOUT_S">): number {
+  const longest = Math.max(config.DISPATCH_TIMEOUT_S, config.TASK_TIMEOUT_S, ...taskDefinitions().map((d) => d.timeout_s ?? 0));
+  return longest * 1000 + RUN_GRACE_MS + PASS_GRACE_MS;
+}
+
+/**
  * The most D1 statements a pass of `maxTasks` can use: its claim, and the claim's split (halved
  * down to one task, then one task found and claimed by id, and failed); a heartbeat per
- * HEARTBEAT_S; a plan write and one progress write per step round; its outcomes in chunks of
- * results of RESULT_MAX_BYTES, each with a dependency round; the split of a chunk whose write
- * fails (down to the one outcome, failed without its result); the follow-up's rounds and its
- * webhook take. Assumes one JSON array per heartbeat, plan round and webhook take (ids and plan
+ * HEARTBEAT_S; a plan write and one progress write per step round; its outcomes, written in up
+ * to outcomeFlushes group commits, in chunks of results of RESULT_MAX_BYTES, each with a
+ * dependency round; the split of a chunk whose write fails (down to the one outcome, failed
+ * without its result); after each commit, the follow-up's rounds and its webhook take. Assumes one JSON array per heartbeat, plan round and webhook take (ids and plan
  * progress of one pass fit D1_JSON_BUDGET_BYTES unless step results are near RESULT_MAX_BYTES).
  */
 export function passStatementReserve(config: ReserveConfig, maxTasks: number, followUpRounds: number): number {
   const claimSplit = log2Ceil(maxTasks) * STATEMENTS.claim + STATEMENTS.nextDue + STATEMENTS.claim + STATEMENTS.transition;
-  const heartbeats = Math.ceil((config.DISPATCH_TIMEOUT_S * 1000 + PASS_GRACE_MS) / (config.HEARTBEAT_S * 1000)) * STATEMENTS.jsonArray;
+  const passMs = maxPassMs(config);
+  const heartbeats = Math.ceil(passMs / (config.HEARTBEAT_S * 1000)) * STATEMENTS.jsonArray;
   const planWrites = (1 + config.MAX_PLAN_STEPS) * STATEMENTS.jsonArray;
   const perChunk = Math.max(1, Math.floor(D1_JSON_BUDGET_BYTES / (config.RESULT_MAX_BYTES + OUTCOME_OVERHEAD_BYTES)));
-  const outcomes = Math.ceil(maxTasks / perChunk) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
+  const flushes = outcomeFlushes(maxTasks, passMs);
+  // Each commit may end one chunk short of full: at most one chunk more per commit than the tasks fill.
+  const outcomes = (Math.ceil(maxTasks / perChunk) + flushes - 1) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
   // A failing chunk of n: at each of log2(n) + 1 sizes one failed write and one written half (no round).
   const outcomeSplit = 2 * (log2Ceil(Math.min(maxTasks, perChunk)) + 1) * STATEMENTS.transition;
-  const followUp = followUpRounds * STATEMENTS.dependencyRound + STATEMENTS.jsonArray;
+  const followUp = flushes * (followUpRounds * STATEMENTS.dependencyRound + STATEMENTS.jsonArray);
   return STATEMENTS.claim + claimSplit + heartbeats + planWrites + outcomes + outcomeSplit + followUp;
 }
 
@@ -105,9 +124,9 @@ export function passLimits(config: PassBudgetConfig): PassLimits {
       if (passStatementReserve(config, mid, rounds) <= budget) lo = mid;
       else hi = mid - 1;
     }
-    if (lo > 0) return { ...base, maxTasks: lo, followUpRounds: rounds, statementReserve: passStatementReserve(config, lo, rounds) };
+    if (lo > 0) return { ...base, maxTasks: lo, followUpRounds: rounds, statementReserve: passStatementReserve(config, lo, rounds), outcomeFlushes: outcomeFlushes(lo, maxPassMs(config)) };
   }
-  return { ...base, maxTasks: 1, followUpRounds: 0, statementReserve: passStatementReserve(config, 1, 0) };
+  return { ...base, maxTasks: 1, followUpRounds: 0, statementReserve: passStatementReserve(config, 1, 0), outcomeFlushes: 1 };
 }
 
 /** Why this config leaves no room for one pass, if it does not. */
@@ -115,5 +134,5 @@ export function passBudgetProblem(config: PassBudgetConfig): string | null {
   const need = passStatementReserve(config, 1, 0);
   const budget = statementBudget(config);
   if (need <= budget) return null;
-  return `${config.D1_QUERIES_PER_INVOCATION} queries per invocation leave ${budget} for the dispatcher, less than the ${need} a pass of one task can use (lower MAX_PLAN_STEPS, or DISPATCH_TIMEOUT_S against HEARTBEAT_S)`;
+  return `${config.D1_QUERIES_PER_INVOCATION} queries per invocation leave ${budget} for the dispatcher, less than the ${need} a pass of one task can use (lower MAX_PLAN_STEPS, or DISPATCH_TIMEOUT_S and TASK_TIMEOUT_S against HEARTBEAT_S)`;
 }

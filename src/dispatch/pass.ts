@@ -1,18 +1,19 @@
 import type { Config } from "../config";
 import { errorMessage } from "../lib/error-message";
 import { withTimeout } from "../lib/timeout";
-import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
+import type { OutcomeSink, TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { claimDueTasks, renewLeases, type ClaimedTask, type ClaimRequest, type ClaimResult } from "../store/claim-due-tasks";
 import type { Db } from "../store/db";
 import { failUnclaimable, nextDueTask } from "../store/fail-unclaimable";
-import { recordOutcomes, type RecordedOutcomes } from "../store/record-outcomes";
+import { recordOutcomes, type RecordedOutcomes, type WrittenOutcome } from "../store/record-outcomes";
 import { taskPlanStore } from "../store/task-plans";
-import { decideOutcome } from "./retry-policy";
-import { PASS_GRACE_MS, type PassLimits } from "./pass-limits";
+import { OutcomeRecorder } from "./outcome-recorder";
+import { decideOutcome, retryPolicyOf, timeoutOf } from "./retry-policy";
+import { PASS_GRACE_MS, RUN_GRACE_MS, type PassLimits } from "./pass-limits";
 import type { PlanStore } from "./run-plans";
 
-/** Runs a pass's claimed tasks (production: `executeTasks`, the decide-then-organs path). */
-export type RunTasks = (pass: string, tasks: TaskEnvelope[], plans: PlanStore) => Promise<TaskOutcome[]>;
+/** Runs a pass's claimed tasks (production: `executeTasks`, the decide-then-organs path), each outcome to `sink` as it ends. */
+export type RunTasks = (pass: string, tasks: TaskEnvelope[], plans: PlanStore, sink: OutcomeSink) => Promise<void>;
 
 /**
  * A pass asks before it claims anything: either a run it may make (or `release` unused when
@@ -44,34 +45,75 @@ export type PassResult =
       nextDueAt: number | null;
     };
 
-function toEnvelope(task: ClaimedTask): TaskEnvelope {
-  const { id, type, params, description, domain, drift_score, attempts, plan } = task;
-  return { id, type, params, description, domain, drift_score, attempt: attempts, plan };
+function toEnvelope(task: ClaimedTask, token: string, now: number, config: Config): TaskEnvelope {
+  const { id, type, params, description, domain, drift_score, attempts, plan, parents, last_heartbeat } = task;
+  return { id, type, params, description, domain, drift_score, attempt: attempts, plan, parents, last_heartbeat, token, deadline: now + timeoutOf(type, config) * 1000 };
 }
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
+/** What a pass's outcome writes add up to. */
+interface Recorded {
+  written: WrittenOutcome[];
+  released: number;
+}
+
 /**
- * Runs the tasks within DISPATCH_TIMEOUT_S while renewing their lease every HEARTBEAT_S. The run
- * itself gives back the attempt of tasks that never ran; a run that throws or overruns is a
- * retriable failure of every task, and counts as an attempt.
+ * Runs the claimed tasks and records each outcome soon after its task ends (OutcomeRecorder),
+ * renewing the lease of the tasks still running every HEARTBEAT_S; a task whose lease is gone
+ * (cancelled) has its run aborted. A run that throws or overruns every deadline is a retriable
+ * failure of the tasks still without an outcome, and counts as an attempt.
  */
-async function runWithLease(claimed: ClaimedTask[], token: string, run: RunTasks, deps: PassDeps): Promise<Map<string, TaskOutcome>> {
+async function runAndRecord(claimed: ClaimedTask[], token: string, run: RunTasks, deps: PassDeps, limits: PassLimits): Promise<Recorded> {
   const { config } = deps;
-  const ids = claimed.map((t) => t.id);
+  const started = deps.now();
+  const envelopes = claimed.map((t) => toEnvelope(t, token, started, config));
+  const byId = new Map(claimed.map((t) => [t.id, t]));
+  const open = new Set(byId.keys());
+  const aborts = new Map<string, () => Promise<void>>();
+  const withDependents = new Set(claimed.filter((t) => t.has_dependents === 1).map((t) => t.id));
+  const recorded: Recorded = { written: [], released: 0 };
+
+  const write = async (outcomes: TaskOutcome[]) => {
+    const now = deps.now();
+    const writes = outcomes.flatMap((o) => {
+      const task = byId.get(o.id);
+      return task ? [decideOutcome(task, o, config, now, deps.random(), retryPolicyOf(task.type, config))] : [];
+    });
+    const result = await recordOutcomes(deps.db, token, writes, now, withDependents);
+    recorded.written.push(...result.written);
+    recorded.released += await deps.followUp(result, limits.followUpRounds);
+  };
+  const recorder = new OutcomeRecorder(write, limits.outcomeFlushes);
+  const sink: OutcomeSink = {
+    outcome: (o) => {
+      if (!open.delete(o.id)) return; // one outcome per task
+      aborts.delete(o.id);
+      recorder.add(o);
+    },
+    started: (id, abort) => void aborts.set(id, abort),
+  };
   const heartbeat = setInterval(() => {
-    renewLeases(deps.db, ids, token, deps.now(), config.TASK_LEASE_S * 1000).catch((err) => console.warn("lease renewal failed", err));
+    const ids = [...open];
+    renewLeases(deps.db, ids, token, deps.now(), config.TASK_LEASE_S * 1000).then(
+      (held) => {
+        for (const id of ids) if (!held.has(id) && open.has(id)) void aborts.get(id)?.();
+      },
+      (err: unknown) => console.warn("lease renewal failed", err),
+    );
   }, config.HEARTBEAT_S * 1000);
   try {
-    const plans = taskPlanStore(deps.db, token, deps.now);
-    const outcomes = await withTimeout(run(token, claimed.map(toEnvelope), plans), config.DISPATCH_TIMEOUT_S * 1000 + PASS_GRACE_MS, "pass");
-    return new Map(outcomes.map((o) => [o.id, o]));
+    const lastDeadline = Math.max(...envelopes.map((e) => e.deadline), started + config.DISPATCH_TIMEOUT_S * 1000);
+    await withTimeout(run(token, envelopes, taskPlanStore(deps.db, token, deps.now), sink), lastDeadline - started + RUN_GRACE_MS + PASS_GRACE_MS, "pass");
+    for (const id of [...open]) sink.outcome({ id, ok: false, retriable: true, error: "the run returned no outcome" });
   } catch (err) {
     const error = errorMessage(err);
-    return new Map(ids.map((id) => [id, { id, ok: false, retriable: true, error }]));
+    for (const id of [...open]) sink.outcome({ id, ok: false, retriable: true, error });
   } finally {
     clearInterval(heartbeat);
   }
+  await recorder.close();
+  return recorded;
 }
 
 /**
@@ -136,21 +178,7 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
     return { kind: "ran", claimed: 0, full: split, nextDueAt: nextRunAfter };
   }
 
-  const outcomes = await runWithLease(claimed, token, admission.run, deps);
-  const now = deps.now();
-  const writes = claimed.map((task) =>
-    decideOutcome(
-      task,
-      outcomes.get(task.id) ?? { id: task.id, ok: false, retriable: true, error: "the run returned no outcome" },
-      deps.config,
-      now,
-      deps.random(),
-    ),
-  );
-  const withDependents = new Set(claimed.filter((t) => t.has_dependents === 1).map((t) => t.id));
-  const recorded = await recordOutcomes(deps.db, token, writes, now, withDependents);
-  const released = await deps.followUp(recorded, limits.followUpRounds);
-  const { written } = recorded;
+  const { written, released } = await runAndRecord(claimed, token, admission.run, deps, limits);
   const retryAt = written.reduce<number | null>((at, w) => (w.status === "retry" ? earliest(at, w.run_after) : at), null);
   const claimedBytes = claimed.reduce((n, t) => n + t.input_bytes, 0);
   return {

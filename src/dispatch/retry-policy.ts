@@ -2,6 +2,18 @@ import type { Config } from "../config";
 import type { TaskOutcome } from "../organism/task-contracts";
 import { utf8Bytes } from "../lib/platform-limits";
 import type { OutcomeWrite } from "../store/record-outcomes";
+import type { RetryPolicy } from "../tasks/define-task";
+import { taskDefinition } from "../tasks/registry";
+
+/** A type's retry policy: its definition's, else RETRY_BASE_S / RETRY_MAX_S. */
+export function retryPolicyOf(type: string, config: Pick<Config, "RETRY_BASE_S" | "RETRY_MAX_S">): RetryPolicy {
+  return taskDefinition(type)?.retry ?? { base_s: config.RETRY_BASE_S, max_s: config.RETRY_MAX_S };
+}
+
+/** Seconds one attempt of a type may run: its definition's timeout_s, else TASK_TIMEOUT_S. */
+export function timeoutOf(type: string, config: Pick<Config, "TASK_TIMEOUT_S">): number {
+  return taskDefinition(type)?.timeout_s ?? config.TASK_TIMEOUT_S;
+}
 
 export const JITTER = 0.2;
 
@@ -66,15 +78,17 @@ export interface ClaimedAttempt {
 export function decideOutcome(
   task: ClaimedAttempt,
   outcome: TaskOutcome,
-  config: Pick<Config, "RETRY_BASE_S" | "RETRY_MAX_S" | "RESULT_MAX_BYTES">,
+  config: Pick<Config, "RESULT_MAX_BYTES">,
   now: number,
   random: number,
+  policy: RetryPolicy,
 ): OutcomeWrite {
+  const execution = outcome.execution ?? null;
   if (outcome.ok) {
     // The one result that cannot be stored fails alone and for good: running it again yields the same.
     const problem = resultProblem(outcome.result, config.RESULT_MAX_BYTES);
-    if (problem) return { id: task.id, status: "failed", result: null, error: problem, run_after: null, message: `failed permanently: ${problem}` };
-    return { id: task.id, status: "completed", result: outcome.result, error: null, run_after: null, message: "completed" };
+    if (problem) return { id: task.id, status: "failed", result: null, execution, error: problem, run_after: null, message: `failed permanently: ${problem}` };
+    return { id: task.id, status: "completed", result: outcome.result ?? null, execution, error: null, run_after: null, message: "completed" };
   }
   // A failure's partial result (an escalation's steps) is kept only if it could be stored; its error is capped.
   const result = outcome.result === undefined || resultProblem(outcome.result, config.RESULT_MAX_BYTES) ? null : outcome.result;
@@ -82,22 +96,24 @@ export function decideOutcome(
   if (outcome.notRun) {
     // Not a failure of the task (shed, circuit open): retry without spending an attempt, after the
     // time the refusal asked for, else the first backoff step.
-    const delayMs = outcome.retryAfterMs ?? Math.round(backoffSeconds(1, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
+    const delayMs = outcome.retryAfterMs ?? Math.round(backoffSeconds(1, policy.base_s, policy.max_s, random) * 1000);
     const message = `not run, attempt not counted, retrying in ${Math.round(delayMs / 1000)}s: ${error}`;
-    return { id: task.id, status: "retry", result, error, run_after: now + delayMs, message, refund_attempt: true };
+    return { id: task.id, status: "retry", result, execution, error, run_after: now + delayMs, message, refund_attempt: true };
   }
   if (!outcome.retriable) {
-    return { id: task.id, status: "failed", result, error, run_after: null, message: `failed permanently: ${error}` };
+    return { id: task.id, status: "failed", result, execution, error, run_after: null, message: `failed permanently: ${error}` };
   }
   if (task.attempts >= task.max_attempts) {
     const exhausted = `attempts exhausted (${task.attempts}/${task.max_attempts}): ${error}`;
-    return { id: task.id, status: "failed", result, error: exhausted, run_after: null, message: exhausted };
+    return { id: task.id, status: "failed", result, execution, error: exhausted, run_after: null, message: exhausted };
   }
-  const delayMs = Math.round(backoffSeconds(task.attempts, config.RETRY_BASE_S, config.RETRY_MAX_S, random) * 1000);
+  // A RetryAfterError names its own time; otherwise the type's backoff.
+  const delayMs = outcome.retryAfterMs ?? Math.round(backoffSeconds(task.attempts, policy.base_s, policy.max_s, random) * 1000);
   return {
     id: task.id,
     status: "retry",
     result,
+    execution,
     error,
     run_after: now + delayMs,
     message: `attempt ${task.attempts} failed, retrying in ${Math.round(delayMs / 1000)}s: ${error}`,

@@ -5,7 +5,8 @@ import { solutionSteps, stepTaskId, type StepOutcome, type StoredPlan } from "..
 import { fallbackPlan, planEscalation, planWithTimeout, type PlannerInput, type PlanStep } from "../organism/planner";
 import { replicaName, replicaOf } from "../organism/replicas";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
-import { callReplicas, type OrganCall } from "./organ-calls";
+import type { TaskWork } from "../tasks/run-task";
+import { callReplica, type OrganCall } from "./organ-calls";
 import type { PassTally } from "./pass-tally";
 
 type Escalate = Extract<Decision, { kind: "escalate" }>;
@@ -36,8 +37,8 @@ interface Running {
   plan: StoredPlan;
 }
 
-const result = (r: Running, success: boolean, failed?: Parameters<typeof solutionSteps>[1]): Record<string, unknown> => ({
-  success,
+/** How an escalated task ran: its plan, each step's organ and result. */
+const execution = (r: Running, failed?: Parameters<typeof solutionSteps>[1]): Record<string, unknown> => ({
   path: "escalation",
   kind: "escalated",
   plan_source: r.plan.plan_source,
@@ -89,33 +90,39 @@ export async function runPlans(items: readonly { task: TaskEnvelope; decision: E
       const index = r.plan.done.length;
       const step = r.plan.steps[index] as PlanStep;
       const id = stepTaskId(r.task.id, index);
-      const task = { id, type: step.task.type, params: step.task.params, description: step.task.description, domain: step.task.domain, attempt: r.task.attempt };
+      // A step's own context is not stored (its progress is the plan's, stored below).
+      const task: TaskWork = {
+        id, type: step.task.type, params: step.task.params, description: step.task.description, domain: step.task.domain,
+        attempt: r.task.attempt, token: null, deadline: ctx.deadline, parents: null, last_heartbeat: null,
+      };
       return { r, index, step, replica: replicaName(step.organ_id, replicaOf(id, replicas.get(step.organ_id) ?? 1)), task };
     });
     if (timeLeft <= 0) {
-      for (const { r, index } of jobs) outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable: true, error: `escalation ran out of time before step ${index + 1}`, result: result(r, false) });
+      for (const { r, index } of jobs) outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable: true, error: `escalation ran out of time before step ${index + 1}`, execution: execution(r) });
       break;
     }
-    const replies = await callReplicas(jobs, ctx.call, timeLeft);
+    const replies = new Map(await Promise.all(jobs.map(async (j) => [j.task.id, await callReplica(j.replica, j.task, ctx.call, timeLeft)] as const)));
     const finished: { id: string; outcome: StepOutcome; message: string }[] = [];
     const next: Running[] = [];
     for (const { r, index, step, task } of jobs) {
       const reply = replies.get(task.id);
       const of = `step ${index + 1}/${r.plan.steps.length}`;
-      if (reply?.ok) ctx.tally.organRun(step.organ_id, reply.result.success, null, Infinity);
-      if (reply?.ok && reply.result.success) {
-        const outcome: StepOutcome = { organ_id: step.organ_id, replica: reply.result.replica, agent_id: reply.result.agent_id, result: reply.result.result ?? null, at: ctx.now() };
+      const verdict = reply?.ok ? reply.report.verdict : null;
+      if (reply?.ok) ctx.tally.organRun(step.organ_id, reply.report.verdict.ok, null, Infinity);
+      if (reply?.ok && verdict?.ok) {
+        const outcome: StepOutcome = { organ_id: step.organ_id, replica: reply.report.replica, agent_id: reply.report.agent_id, result: verdict.result, at: ctx.now() };
         r.plan.done.push(outcome);
         finished.push({ id: r.task.id, outcome, message: `${of} completed on ${step.organ_id}` });
-        if (r.plan.done.length === r.plan.steps.length) outcomes.set(r.task.id, { id: r.task.id, ok: true, result: result(r, true) });
+        // The plan's result is its last step's.
+        if (r.plan.done.length === r.plan.steps.length) outcomes.set(r.task.id, { id: r.task.id, ok: true, result: verdict.result, execution: execution(r) });
         else next.push(r);
         continue;
       }
-      const error = `${of} failed on ${step.organ_id}: ${reply ? (reply.ok ? (reply.result.error ?? "task failed") : reply.error) : "no reply"}`;
-      const failed = result(r, false, { step, error, result: reply?.ok ? (reply.result.result ?? null) : null });
-      const retriable = reply?.ok ? reply.result.retry : true;
+      const error = `${of} failed on ${step.organ_id}: ${reply ? (reply.ok ? (verdict && !verdict.ok ? verdict.error : "task failed") : reply.error) : "no reply"}`;
+      const failed = execution(r, { step, error, result: null });
+      const retriable = verdict && !verdict.ok ? verdict.retriable : true;
       const notRun = reply !== undefined && !reply.ok && reply.notRun;
-      outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable, error, result: failed, ...(notRun ? { notRun: true as const } : {}) });
+      outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable, error, execution: failed, ...(notRun ? { notRun: true as const } : {}) });
     }
     if (finished.length > 0) {
       // Best effort: a step whose progress was not stored runs again if the task is retried.

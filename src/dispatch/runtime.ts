@@ -6,6 +6,7 @@ import { CircuitOpenError } from "../lib/circuit-breaker";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { executeTasks, type ExecuteDeps } from "./execute-tasks";
 import type { PassAdmission } from "./pass";
+import { timeoutOf } from "./retry-policy";
 import { UNSTORED_PLANS } from "./run-plans";
 
 /**
@@ -16,7 +17,8 @@ export function runtime(env: Env, config: Config, coordinator: CoordinatorClient
   const organs = organClient(config, { stub: (name) => organStub(env, name) });
   const base: Omit<ExecuteDeps, "decide" | "plans"> = {
     config,
-    call: (replica, tasks, timeoutMs) => organs.executeBatch(replica, tasks, timeoutMs),
+    call: (replica, work, timeoutMs) => organs.run(replica, work, timeoutMs),
+    abort: (replica, ids) => organs.abort(replica, ids),
     control: controlTasks(() => organismStub(env)),
     report: (report) => coordinator.report(report),
     now: Date.now,
@@ -24,16 +26,18 @@ export function runtime(env: Env, config: Config, coordinator: CoordinatorClient
   const admit = (): PassAdmission => {
     const admission = coordinator.admit();
     if (!admission.admitted) return admission;
-    return { admitted: true, run: (pass, tasks, plans) => executeTasks(pass, tasks, { ...base, decide: admission.decide, plans }), release: admission.release };
+    return { admitted: true, run: (pass, tasks, plans, sink) => executeTasks(pass, tasks, { ...base, decide: admission.decide, plans }, sink), release: admission.release };
   };
   return {
     coordinator,
     admit,
     /** One task now, by the same path (POST /organism/handle-task); nothing is stored. */
-    async runNow(task: TaskEnvelope): Promise<TaskOutcome> {
+    async runNow(task: Omit<TaskEnvelope, "token" | "deadline" | "parents" | "last_heartbeat">): Promise<TaskOutcome> {
       const admission = admit();
       if (!admission.admitted) throw new CircuitOpenError(coordinator.breaker.name, admission.retryAfterMs);
-      const [outcome] = await admission.run(crypto.randomUUID(), [task], UNSTORED_PLANS);
+      const work: TaskEnvelope = { ...task, token: null, deadline: Date.now() + timeoutOf(task.type, config) * 1000, parents: null, last_heartbeat: null };
+      let outcome: TaskOutcome | undefined;
+      await admission.run(crypto.randomUUID(), [work], UNSTORED_PLANS, { outcome: (o) => void (outcome ??= o), started: () => undefined });
       return outcome ?? { id: task.id, ok: false, retriable: true, error: "no outcome" };
     },
   };

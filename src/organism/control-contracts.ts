@@ -46,7 +46,7 @@ export interface ExecuteResult {
   replica: number;
   agent_id: string | null;
   latency_ms: number;
-  result: Record<string, unknown> | null;
+  result: unknown;
   error?: string;
   retriable: boolean;
 }

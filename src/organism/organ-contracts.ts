@@ -1,9 +1,8 @@
 import type { RoleProbs } from "./agent-scoring";
 import type { OrganSpec, OrganType } from "./organism-config";
-import type { HandlerTask } from "../../durable-objects/handlers/types";
+import type { RunVerdict, TaskWork } from "../tasks/run-task";
 
-/** Shapes that cross the dispatcher → Organ RPC line. */
-export type OrganTask = HandlerTask;
+/** Shapes that cross the dispatcher → Organ RPC line: a task to run goes in as TaskWork. */
 
 /** What replica `replica` of an organ is told at initialisation. */
 export interface OrganInitSpec extends OrganSpec {
@@ -12,37 +11,22 @@ export interface OrganInitSpec extends OrganSpec {
   epoch: number;
 }
 
-export interface OrganTaskResult {
+/** One task's run on one replica: how it ended, and where (the task's `execution`). */
+export interface RunReport {
   task_id: string;
-  success: boolean;
+  verdict: RunVerdict;
   organ_id: string;
   replica: number;
   agent_id: string | null;
-  result?: Record<string, unknown>;
-  error?: string;
-  /** false: permanent failure (no handler, invalid params, result too large). */
-  retry: boolean;
+  latency_ms: number;
   /**
    * The organ never ran it (this replica is not initialized: not yet, or retired by a replica
    * change after the task was routed to it), so the task's attempt is given back.
    */
   not_run?: true;
-  latency_ms: number;
 }
 
-/** Sizes the organ enforces on one call. */
-export interface OrganCallLimits {
-  /** A larger handler result fails its task permanently. */
-  resultMaxBytes: number;
-  /** Results past this many bytes stay in the organ, to be fetched with `collect(key)`. */
-  responseBudgetBytes: number;
-}
-
-export interface OrganBatchResult {
-  results: OrganTaskResult[];
-  /** Results that did not fit the response: `collect` them under this key (in memory; lost if the object restarts). */
-  held: string | null;
-}
+export type { TaskWork };
 
 export interface AgentSummary {
   agent_id: string;

@@ -5,7 +5,7 @@ export interface StepOutcome {
   organ_id: string;
   replica: number;
   agent_id: string | null;
-  result: Record<string, unknown> | null;
+  result: unknown;
   at: number;
 }
 
@@ -22,7 +22,7 @@ export interface StoredPlan extends Plan {
 export const stepTaskId = (taskId: string, index: number) => `${taskId}:step:${index + 1}`;
 
 /** `{organ_id, success, task, result, error}` per step run so far: the seeds' result shape. */
-export function solutionSteps(plan: StoredPlan, failed?: { step: PlanStep; error: string; result: Record<string, unknown> | null }) {
+export function solutionSteps(plan: StoredPlan, failed?: { step: PlanStep; error: string; result: unknown }) {
   const done = plan.done.map((d, i) => ({ organ_id: d.organ_id, success: true, task: (plan.steps[i] as PlanStep).task, result: d.result, error: null }));
   return failed ? [...done, { organ_id: failed.step.organ_id, success: false, task: failed.step.task, result: failed.result, error: failed.error }] : done;
 }

@@ -10,11 +10,29 @@ export interface RoutingTable {
 const norm = (s: string) => s.trim().toLowerCase();
 const pairKey = (type: string, domain: string) => `${norm(type)}\u0000${norm(domain)}`;
 
-/** Organ task_types give the type routes (first owner wins); explicit routes override them. */
-export function buildRoutingTable(config: OrganismConfig): RoutingTable {
+/** What routing needs of a task definition. */
+export interface RoutedDefinition {
+  type: string;
+  organ?: string | undefined;
+}
+
+/**
+ * Where each type runs, most specific first: an explicit route of ORGANISM_CONFIG; an organ whose
+ * task_types list the type (first owner wins); the organ the type's definition names (if the
+ * organism has it); else, for any other defined type, the first organ. A type nothing defines and
+ * nothing routes has no route.
+ */
+export function buildRoutingTable(config: OrganismConfig, definitions: readonly RoutedDefinition[] = []): RoutingTable {
   const table: RoutingTable = { byType: {}, byTypeDomain: {} };
   for (const organ of config.organs) {
     for (const type of organ.task_types) table.byType[norm(type)] ??= organ.organ_id;
+  }
+  const organs = new Set(config.organs.map((o) => o.organ_id));
+  const first = config.organs[0]?.organ_id;
+  for (const def of definitions) {
+    if (def.organ !== undefined && !organs.has(def.organ)) continue;
+    const organ = def.organ ?? first;
+    if (organ !== undefined) table.byType[norm(def.type)] ??= organ;
   }
   for (const route of config.routes) {
     if (route.domain) table.byTypeDomain[pairKey(route.task_type, route.domain)] = route.organ_id;

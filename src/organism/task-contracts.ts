@@ -1,33 +1,38 @@
+import type { TaskWork } from "../tasks/run-task";
 import type { StoredPlan } from "./plan-progress";
 
 /** A claimed task as the dispatcher runs it, and the verdict it records for it. */
 
-/** One claimed task. */
-export interface TaskEnvelope {
-  id: string;
-  type: string;
-  params: Record<string, unknown>;
-  description: string | null;
-  domain: string | null;
+/** One claimed task: what its code gets (TaskWork), and what the coordinator decides by. */
+export interface TaskEnvelope extends TaskWork {
   drift_score: number;
-  /** 1-based number of this attempt (the task's `attempts` after the claim). */
-  attempt: number;
   /** An escalation plan stored by an earlier attempt: it resumes there. */
   plan?: StoredPlan | null;
 }
 
-/** The verdict for one task. `result` is stored as-is on success. */
+/** How a task ran (path, organ, replica, agent, p_fast, latency, plan): the task's `execution`. */
+export type Execution = Record<string, unknown>;
+
+/** The verdict for one task. `result` is what the task's code returned, stored as-is on success. */
 export type TaskOutcome =
-  | { id: string; ok: true; result: Record<string, unknown> }
+  | { id: string; ok: true; result: unknown; execution?: Execution }
   | {
       id: string;
       ok: false;
-      /** false: permanent (unknown type, invalid params, handler said retry:false). */
+      /** false: permanent (unknown type, invalid params, PermanentError). */
       retriable: boolean;
       error: string;
-      result?: Record<string, unknown>;
+      result?: unknown;
+      execution?: Execution;
       /** The task was refused before it ran (load shedding, open circuit): the attempt is given back. */
       notRun?: true;
-      /** With notRun: when to try again (an open circuit's recovery time); else one backoff step. */
+      /** When to try again: with notRun, an open circuit's recovery time; else a RetryAfterError's time. Default: backoff. */
       retryAfterMs?: number;
     };
+
+/** Where a pass's outcomes go as each task ends, and how a running task is stopped. */
+export interface OutcomeSink {
+  outcome(outcome: TaskOutcome): void;
+  /** The task is running somewhere `abort` can reach (cancel, lost lease). */
+  started(id: string, abort: () => Promise<void>): void;
+}

@@ -35,10 +35,10 @@ function viaCoordinator<T>(c: Context<AppEnv>, fn: (coordinator: CoordinatorStub
   return coordinatorClient(c.env, configOf(c)).call(fn);
 }
 
-/** The outcome as the HTTP answer: the result object, plus the task id and, on failure, whether a retry could help. */
+/** The outcome as the HTTP answer (the seeds' envelope): how it ran, its result, and on failure whether a retry could help. */
 function outcomeBody(outcome: TaskOutcome): z.infer<typeof resultSchema> {
-  if (outcome.ok) return { task_id: outcome.id, ...outcome.result, success: true };
-  return { task_id: outcome.id, ...(outcome.result ?? {}), success: false, error: outcome.error, retriable: outcome.retriable };
+  if (outcome.ok) return { task_id: outcome.id, ...outcome.execution, result: outcome.result ?? null, success: true };
+  return { task_id: outcome.id, ...outcome.execution, result: outcome.result ?? null, success: false, error: outcome.error, retriable: outcome.retriable };
 }
 
 /** A control answer as the HTTP answer (`{success, path:"control", …}`); its failures become HTTP errors. */
@@ -110,7 +110,7 @@ export const organismRoutes = createRouter()
     createRoute({ method: "post", path: "/organism/handle-task", summary: "Run one task synchronously", tags: ["organism"], request: jsonBody(organismTaskSchema), responses: { 200: json(resultSchema, "the task's outcome (success may be false)") } }),
     async (c) => {
       const body = c.req.valid("json");
-      const task: TaskEnvelope = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
+      const task = { id: crypto.randomUUID(), type: body.task_type, params: body.params, description: body.description ?? null, domain: body.domain ?? null, drift_score: body.drift_score, attempt: 1 };
       const outcome = await runtime(c.env, configOf(c)).runNow(task);
       // The coordinator could not be reached or refused for now: that is the service being unavailable.
       if (!outcome.ok && outcome.notRun) throw new AppError("unavailable", outcome.error);

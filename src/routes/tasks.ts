@@ -4,7 +4,8 @@ import { AppError } from "../errors";
 import { configOf, createRouter } from "../lib/router";
 import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "../schemas/task";
 import { dependentsPageSchema, dependentsQuerySchema, finishedHeader, waitQuerySchema } from "../schemas/task-api";
-import { eventToJson } from "../store/event-json";
+import { eventToJson, logToJson } from "../store/event-json";
+import { readLogs } from "../store/task-work";
 import { cancel, dependents, describe, describeCreated, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
 
 const idempotencyHeader = z.object({
@@ -27,6 +28,10 @@ const eventSchema = z
     message: z.string().nullable(),
   })
   .openapi("TaskEvent");
+
+const logSchema = z
+  .object({ at: z.string(), attempt: z.number().int(), level: z.enum(["info", "warn", "error"]), message: z.string(), data: z.unknown() })
+  .openapi("TaskLogLine");
 
 // Generic in the action, so the path stays a literal type in AppType.
 const actionRoute = <A extends "cancel" | "run">(action: A, summary: string) =>
@@ -98,19 +103,20 @@ export const taskRoutes = createRouter()
     createRoute({
       method: "get",
       path: "/tasks/{id}/events",
-      summary: "The task's timeline, oldest first: state changes and webhook attempts",
+      summary: "The task's timeline, oldest first: state changes and webhook attempts; and its code's log lines (ctx.log, the newest 200)",
       request: { params: taskIdParamSchema },
       responses: {
         200: {
           description: "events",
-          content: { "application/json": { schema: z.object({ task_id: z.string(), items: z.array(eventSchema) }) } },
+          content: { "application/json": { schema: z.object({ task_id: z.string(), items: z.array(eventSchema), logs: z.array(logSchema) }) } },
         },
         ...errorResponses(400, 404, 409),
       },
     }),
     async (c) => {
-      const row = await getTask(taskOps(c.env, configOf(c)), c.req.valid("param").id);
-      return c.json({ task_id: row.id, items: row.events.map(eventToJson) }, 200);
+      const ops = taskOps(c.env, configOf(c));
+      const row = await getTask(ops, c.req.valid("param").id);
+      return c.json({ task_id: row.id, items: row.events.map(eventToJson), logs: (await readLogs(ops.db, row.id)).map(logToJson) }, 200);
     },
   )
   .openapi(

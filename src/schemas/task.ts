@@ -146,7 +146,12 @@ export const taskSchema = z
     domain: z.string().nullable(),
     drift_score: z.number(),
     params: z.record(z.string(), z.unknown()),
-    result: z.unknown().openapi({ type: "object" }),
+    result: z.unknown().openapi({ description: "what the task's code returned (any JSON)" }),
+    execution: z.record(z.string(), z.unknown()).nullable().openapi({ description: "how it ran: path (fast, escalation, control), organ_id, replica, agent_id, p_fast, latency_ms; an escalation's plan and steps" }),
+    progress: z
+      .object({ current: z.number(), total: z.number().nullable(), message: z.string().nullable(), at: isoTime.nullable() })
+      .nullable()
+      .openapi({ description: "the last ctx.progress() the task's code reported (stored about once a second)" }),
     error: z.string().nullable(),
     attempts: z.number().int(),
     max_attempts: z.number().int(),

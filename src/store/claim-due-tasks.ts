@@ -9,7 +9,7 @@ import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
 
 /** What a pass needs of a claimed task to run it and decide its outcome. */
-export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params" | "description" | "domain" | "drift_score"> {
+export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params" | "description" | "domain" | "drift_score" | "parents" | "last_heartbeat"> {
   /** The attempt this claim started (attempts after the claim). */
   attempts: number;
   max_attempts: number;
@@ -120,10 +120,11 @@ const nextRunAfterQuery = (now: number) => sql`
   SELECT min(run_after) AS next FROM tasks INDEXED BY tasks_waiting_idx
   WHERE status IN ${CLAIMABLE} AND run_after IS NOT NULL AND run_after > ${now}`;
 
-interface RawClaimed extends Omit<ClaimedTask, "params" | "plan"> {
+interface RawClaimed extends Omit<ClaimedTask, "params" | "plan" | "parents" | "last_heartbeat"> {
   params: string;
   plan: string | null;
   depends_on: string | null;
+  heartbeat_details: string | null;
 }
 
 /**
@@ -143,11 +144,12 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.depends_on AS depends_on, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
       tasks.input_bytes AS input_bytes, tasks.plan AS plan, tasks.concurrency_key AS concurrency_key,
-      tasks.has_dependents AS has_dependents`,
+      tasks.has_dependents AS has_dependents, tasks.heartbeat_details AS heartbeat_details`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
-  const parsed = claimed.map(({ depends_on, ...r }) => ({
+  const parsed = claimed.map(({ depends_on, heartbeat_details, ...r }) => ({
     ...r,
+    last_heartbeat: heartbeat_details === null ? null : (JSON.parse(heartbeat_details) as unknown),
     params: JSON.parse(r.params) as Record<string, unknown>,
     plan: r.plan === null ? null : (JSON.parse(r.plan) as StoredPlan),
     depends_on: depends_on === null ? null : (JSON.parse(depends_on) as string[]),
@@ -160,14 +162,18 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
   };
 }
 
-/** Heartbeat: extends the lease of the tasks this claim still holds. */
-export async function renewLeases(db: Db, ids: string[], token: string, now: number, leaseMs: number): Promise<void> {
+/** Heartbeat: extends the lease of the tasks this claim still holds; the ids it still holds (a cancelled task's is gone). */
+export async function renewLeases(db: Db, ids: string[], token: string, now: number, leaseMs: number): Promise<Set<string>> {
+  const held = new Set<string>();
   for (const chunk of chunkJsonArray(ids, D1_JSON_BUDGET_BYTES)) {
-    await db.run(sql`
+    const rows = await db.all<{ id: string }>(sql`
       UPDATE tasks SET lease_expires_at = ${now + leaseMs}, last_heartbeat = ${now}, updated_at = ${now}
       WHERE id IN (SELECT value FROM json_each(${chunk.json}))
-        AND +status = 'running' AND locked_by = ${token}`);
+        AND +status = 'running' AND locked_by = ${token}
+      RETURNING id`);
+    for (const r of rows) held.add(r.id);
   }
+  return held;
 }
 
 /** Is work due now? The tasks the next claim would take only: bounded however long the backlog. */

@@ -3,7 +3,7 @@ import type { TaskStatus } from "../db/schema";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES, D1_LIMITS, withMargin } from "../lib/platform-limits";
 import type { Db } from "./db";
 
-/** What a dependent's handler sees of one parent, in params.parents (all null if the parent is gone). */
+/** What a dependent's code sees of one parent, in ctx.task.parents (all null if the parent is gone). */
 export interface ParentView {
   status: TaskStatus | null;
   result: unknown;
@@ -12,7 +12,6 @@ export interface ParentView {
 
 /** What of a claimed task decides its parents' read. */
 export interface ClaimedDependent {
-  params: Record<string, unknown>;
   depends_on: string[] | null;
   /** Includes its parents' result bytes, added when they released it (dependents.ts). */
   input_bytes: number;
@@ -52,21 +51,18 @@ async function readParents(db: Db, ids: string[]): Promise<Map<string, ParentVie
 }
 
 /**
- * Claimed tasks' params as their handlers see them: a dependent's gain `parents`, each parent's
+ * Claimed tasks with their `parents` (null for a task without): each parent's
  * status, result and error by id, read now (so always current). The claim returns only the
  * task's own params, because one value holding every parent's result can pass D1's 2,000,000-byte
  * limit and fail the claim, and with it every pass after (issue 20). Only a pass with dependents
  * pays: one read per PARENT_READ_BUDGET_BYTES of their parents' results (in practice one).
  */
-export async function withParentResults<T extends ClaimedDependent>(db: Db, tasks: T[]): Promise<T[]> {
+export async function withParentResults<T extends ClaimedDependent>(db: Db, tasks: T[]): Promise<(T & { parents: Record<string, ParentView> | null })[]> {
   const dependents = tasks.filter((t) => t.depends_on !== null);
   const parentsOf = new Map<T, Record<string, ParentView>>();
   for (const group of readGroups(dependents)) {
     const parents = await readParents(db, [...new Set(group.flatMap((t) => t.depends_on ?? []))]);
     for (const t of group) parentsOf.set(t, Object.fromEntries((t.depends_on ?? []).map((id) => [id, parents.get(id) ?? GONE])));
   }
-  return tasks.map((t) => {
-    const parents = parentsOf.get(t);
-    return parents ? { ...t, params: { ...t.params, parents } } : t;
-  });
+  return tasks.map((t) => ({ ...t, parents: parentsOf.get(t) ?? null }));
 }

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { ParentFailurePolicy, TaskRow, TaskStatus, TimelineEntry, WebhookState } from "../db/schema";
+import type { ParentFailurePolicy, StoredProgress, TaskRow, TaskStatus, TimelineEntry, WebhookState } from "../db/schema";
 import type { StoredPlan } from "../organism/plan-progress";
 
 /** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
@@ -40,6 +40,9 @@ export interface RawTaskRow {
   watched: number;
   concurrency_key: string | null;
   concurrency_limit: number | null;
+  progress: string | null;
+  heartbeat_details: string | null;
+  execution: string | null;
 }
 
 /** Every column of a task row, qualified: for RETURNING in an UPDATE … FROM, which allows no `tasks.*`. */
@@ -48,6 +51,7 @@ const COLUMNS = [
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
   "priority", "input_bytes", "request_hash", "sort_key", "events", "plan", "depends_on", "on_parent_failure", "waiting_on",
   "has_dependents", "release_cursor", "callback_url", "webhook_state", "webhook_due_at", "watched", "concurrency_key", "concurrency_limit",
+  "progress", "heartbeat_details", "execution",
 ] as const satisfies readonly (keyof RawTaskRow)[];
 export const RETURNING_TASK = sql.raw(`RETURNING ${COLUMNS.map((c) => `tasks.${c} AS ${c}`).join(", ")}`);
 
@@ -93,5 +97,8 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     watched: r.watched,
     concurrencyKey: r.concurrency_key,
     concurrencyLimit: r.concurrency_limit,
+    progress: parseJson(r.progress) as StoredProgress | null,
+    heartbeatDetails: parseJson(r.heartbeat_details),
+    execution: parseJson(r.execution) as Record<string, unknown> | null,
   };
 }

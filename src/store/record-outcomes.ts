@@ -10,6 +10,8 @@ export interface OutcomeWrite {
   id: string;
   status: "completed" | "failed" | "retry";
   result: unknown;
+  /** How the task ran (null: not known, e.g. its run was lost). */
+  execution?: unknown;
   error: string | null;
   run_after: number | null;
   /** Shown in the task's event timeline. */
@@ -59,6 +61,7 @@ async function writeOutcomes(db: Db, token: string, payload: string, now: number
     now,
     set: sql`attempts = attempts - coalesce(c.w->>'refund_attempt', 0),
              result = CASE WHEN c.w->>'result' IS NULL THEN NULL ELSE json(c.w->'result') END,
+             execution = CASE WHEN c.w->>'execution' IS NULL THEN NULL ELSE json(c.w->'execution') END,
              error = c.w->>'error', run_after = c.w->>'run_after',
              locked_by = NULL, lease_expires_at = NULL`,
     returning: WRITTEN_RETURNING,

@@ -34,6 +34,8 @@ export function taskToJson(row: TaskRow, flow: FlowState) {
     drift_score: row.driftScore,
     params: row.params,
     result: row.result ?? null,
+    execution: row.execution ?? null,
+    progress: row.progress ? { ...row.progress, at: toIso(row.progress.at) } : null,
     error: row.error,
     attempts: row.attempts,
     max_attempts: row.maxAttempts,

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { taskTypeSchema } from "../schemas/task";
+import type { ParentView } from "../store/parent-results";
 
 /** What a task's code gets besides its params (DESIGN §16). It never sees the task store or the queue. */
 export interface TaskContext {
@@ -42,11 +43,7 @@ export interface TaskInfo {
   parents: Record<string, ParentView> | null;
 }
 
-export interface ParentView {
-  status: string | null;
-  result: unknown;
-  error: string | null;
-}
+export type { ParentView } from "../store/parent-results";
 
 export interface TaskProgress {
   current: number;

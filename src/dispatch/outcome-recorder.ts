@@ -1,0 +1,65 @@
+import type { TaskOutcome } from "../organism/task-contracts";
+
+/** The first outcomes of a pass wait this long for company before they are written. */
+export const FIRST_FLUSH_MS = 10;
+
+/**
+ * The most writes a pass's outcomes take when its tasks run up to `maxRunMs`: the waits between
+ * writes double from FIRST_FLUSH_MS, so a pass that runs T has about log2(T / FIRST_FLUSH_MS)
+ * writes before its end, plus the last; never more than it has tasks.
+ */
+export function outcomeFlushes(maxTasks: number, maxRunMs: number): number {
+  return Math.max(1, Math.min(maxTasks, Math.floor(Math.log2(maxRunMs / FIRST_FLUSH_MS + 1)) + 1));
+}
+
+export interface RecorderTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/**
+ * Group commit for a pass's outcomes: each outcome is written soon after its task ends, together
+ * with the others that ended meanwhile, so a slow task holds back no fast one and a burst of fast
+ * ones is one write. The wait doubles after each write (a task that ends at t is written by about
+ * 2t), which bounds the writes a pass can make (outcomeFlushes); past `maxFlushes` - 1 writes the
+ * rest waits for `close`. Writes never overlap, so they land in order.
+ */
+export class OutcomeRecorder {
+  private pending: TaskOutcome[] = [];
+  private timer: unknown = null;
+  private writing: Promise<void> = Promise.resolve();
+  private flushes = 0;
+  private delayMs = FIRST_FLUSH_MS;
+  private failure: unknown;
+
+  constructor(
+    private readonly write: (outcomes: TaskOutcome[]) => Promise<void>,
+    private readonly maxFlushes: number,
+    private readonly timers: RecorderTimers = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as number) },
+  ) {}
+
+  add(outcome: TaskOutcome): void {
+    this.pending.push(outcome);
+    // The last write is close()'s.
+    if (this.timer === null && this.flushes < this.maxFlushes - 1) this.timer = this.timers.setTimeout(() => this.flush(), this.delayMs);
+  }
+
+  /** Writes what is left and waits for every write; rethrows the first write that failed. */
+  async close(): Promise<void> {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.flush();
+    await this.writing;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private flush(): void {
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.flushes++;
+    this.delayMs *= 2;
+    this.writing = this.writing.then(() => this.write(batch)).catch((err: unknown) => void (this.failure ??= err));
+  }
+}
