@@ -1,0 +1,14 @@
+/**
+ * The package's public surface (`import … from "seedcore-edge"`): define task types, run them in
+ * your own Worker, and export the Durable Object classes its wrangler.toml binds.
+ */
+export { seedcore } from "./worker";
+export { defineTask } from "./tasks/define-task";
+export type { ChildTask, LogLevel, ParentView, RetryPolicy, TaskContext, TaskDefinition, TaskInfo, TaskLog, TaskProgress } from "./tasks/define-task";
+export { PermanentError, RetryAfterError } from "./tasks/errors";
+export { OrganismManager } from "../durable-objects/organism-manager";
+export { Organ } from "../durable-objects/organ";
+export { TaskReaper } from "../durable-objects/task-reaper";
+export { TaskWaiter } from "../durable-objects/task-waiter";
+export { SeedCoreService } from "./service";
+export { z } from "zod";
