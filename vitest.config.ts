@@ -27,6 +27,7 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/apply-migrations.ts"],
+      globalSetup: ["./test/loopback-server.mjs"],
       include: ["test/**/*.test.ts"],
     },
   };

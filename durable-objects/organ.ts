@@ -30,6 +30,9 @@ export const systemClock: Clock = {
     }),
 };
 
+/** Agent outcomes wait this long for company before they are written (see recordSoon). */
+const RECORD_COALESCE_MS = 5;
+
 /** An agent hand-off that could not be delivered is tried again this much later, by the alarm, until it is. */
 export const HANDOFF_RETRY_MS = 5_000;
 
@@ -43,6 +46,7 @@ export class Organ extends DurableObject<Env> {
   private agents: AgentState[] = [];
   /** Runs in progress here, by task id: cancel and a lost lease abort their signal. */
   private readonly running = new Map<string, AbortController>();
+  private pendingRecords: { agent: AgentState; record: TaskRecord }[] = [];
   /** Overridable so tests can run tasks against a fixed clock. */
   clock: Clock = systemClock;
 
@@ -61,6 +65,7 @@ export class Organ extends DurableObject<Env> {
    * while its state was on the way is merged with it on arrival.
    */
   initialize(spec: OrganInitSpec): OrganSummary {
+    this.flushRecords();
     const sql = this.ctx.storage.sql;
     const roleProbs = ROLE_PROBS[spec.organ_type];
     const meta: OrganMeta = {
@@ -92,6 +97,7 @@ export class Organ extends DurableObject<Env> {
    * replica is on an older layout than a shipment: it cannot yet tell who owns the agent.
    */
   async receive(source: string, shipments: Shipment[]): Promise<boolean> {
+    this.flushRecords();
     const meta = this.meta;
     if (!meta || shipments.some((s) => s.epoch > meta.epoch)) return false;
     const sql = this.ctx.storage.sql;
@@ -143,16 +149,36 @@ export class Organ extends DurableObject<Env> {
       if (this.running.get(work.id) === abort) this.running.delete(work.id);
     }
     const latency_ms = Math.max(0, this.clock.now() - started);
-    // The layout may have changed while the task ran: record() reads it afresh.
-    const strays = this.record([{
+    this.recordSoon({
       agent,
       record: {
         agent_id: agent.agent_id, task_id: work.id, task_type: work.type, success: verdict.ok,
         quality: verdict.ok ? 1 : 0, latency_ms, error: verdict.ok ? null : verdict.error, at: this.clock.now(),
       },
-    }]);
-    if (strays) await this.deliverOrRetry();
+    });
     return { task_id: work.id, verdict, organ_id: meta.organ_id, replica: meta.replica, agent_id: agent.agent_id, latency_ms };
+  }
+
+  /**
+   * Agent outcomes of the runs that end together, written in one transaction a moment later (a
+   * burst of short tasks is one write, not one each). The layout may have changed while they ran:
+   * record() reads it afresh, and ships outcomes of agents that left to their new owner.
+   */
+  private recordSoon(run: { agent: AgentState; record: TaskRecord }): void {
+    this.pendingRecords.push(run);
+    if (this.pendingRecords.length === 1) setTimeout(() => this.flushRecords(), RECORD_COALESCE_MS);
+  }
+
+  /** Writes the pending agent outcomes now (also before any read of the agents, so reads see every run). */
+  private flushRecords(): void {
+    const runs = this.pendingRecords;
+    if (runs.length === 0) return;
+    this.pendingRecords = [];
+    try {
+      if (this.record(runs)) void this.deliverOrRetry();
+    } catch (err) {
+      console.error("agent outcomes could not be recorded", err);
+    }
   }
 
   /** Aborts the signal of these tasks' runs here (cancelled, or their lease was lost); the ids running here. */
@@ -168,6 +194,7 @@ export class Organ extends DurableObject<Env> {
   }
 
   getSummary(): OrganSummary {
+    this.flushRecords();
     const meta = this.meta;
     return {
       organ_id: meta?.organ_id ?? "uninitialized",
@@ -195,11 +222,13 @@ export class Organ extends DurableObject<Env> {
 
   /** The newest task records of one agent (at most TASK_HISTORY), newest first. */
   getAgentHistory(agentId: string, limit = TASK_HISTORY): TaskRecord[] {
+    this.flushRecords();
     return recentRecords(this.ctx.storage.sql, agentId, Math.min(limit, TASK_HISTORY));
   }
 
   /** How often this replica ran `taskId` (within the kept history). */
   runsOf(taskId: string): number {
+    this.flushRecords();
     return runsOf(this.ctx.storage.sql, taskId);
   }
 

@@ -9,3 +9,10 @@ declare global {
     }
   }
 }
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** test/loopback-server.mjs: a Node HTTP server for task code that calls an outside API. */
+    loopbackOrigin: string;
+  }
+}

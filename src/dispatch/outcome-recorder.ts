@@ -4,15 +4,16 @@ import type { TaskOutcome } from "../organism/task-contracts";
 export const FIRST_FLUSH_MS = 10;
 
 /**
- * The most writes a pass's outcomes take when its tasks run up to `maxRunMs`: the waits between
- * writes double from FIRST_FLUSH_MS, so a pass that runs T has about log2(T / FIRST_FLUSH_MS)
- * writes before its end, plus the last; never more than it has tasks.
+ * The most writes a pass's outcomes take when its tasks run up to `maxRunMs`: writes happen at
+ * FIRST_FLUSH_MS × 2^k after the pass started, so a pass that runs T has at most
+ * log2(T / FIRST_FLUSH_MS) + 1 of them before its end, plus the last; never more than it has tasks.
  */
 export function outcomeFlushes(maxTasks: number, maxRunMs: number): number {
-  return Math.max(1, Math.min(maxTasks, Math.floor(Math.log2(maxRunMs / FIRST_FLUSH_MS + 1)) + 1));
+  return Math.max(1, Math.min(maxTasks, Math.floor(Math.log2(Math.max(1, maxRunMs / FIRST_FLUSH_MS))) + 2));
 }
 
 export interface RecorderTimers {
+  now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
@@ -20,28 +21,35 @@ export interface RecorderTimers {
 /**
  * Group commit for a pass's outcomes: each outcome is written soon after its task ends, together
  * with the others that ended meanwhile, so a slow task holds back no fast one and a burst of fast
- * ones is one write. The wait doubles after each write (a task that ends at t is written by about
- * 2t), which bounds the writes a pass can make (outcomeFlushes); past `maxFlushes` - 1 writes the
- * rest waits for `close`. Writes never overlap, so they land in order.
+ * ones is one write. Writes happen at FIRST_FLUSH_MS × 2^k after the pass started (a task that
+ * ends at t is written by 2t, and at least FIRST_FLUSH_MS later), which bounds the writes a pass
+ * can make (outcomeFlushes); past `maxFlushes` - 1 writes the rest waits for `close`. Writes never
+ * overlap, so they land in order.
  */
 export class OutcomeRecorder {
   private pending: TaskOutcome[] = [];
   private timer: unknown = null;
   private writing: Promise<void> = Promise.resolve();
   private flushes = 0;
-  private delayMs = FIRST_FLUSH_MS;
   private failure: unknown;
+  private readonly started: number;
 
   constructor(
     private readonly write: (outcomes: TaskOutcome[]) => Promise<void>,
     private readonly maxFlushes: number,
-    private readonly timers: RecorderTimers = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as number) },
-  ) {}
+    private readonly timers: RecorderTimers = { now: Date.now, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as number) },
+  ) {
+    this.started = timers.now();
+  }
 
   add(outcome: TaskOutcome): void {
     this.pending.push(outcome);
     // The last write is close()'s.
-    if (this.timer === null && this.flushes < this.maxFlushes - 1) this.timer = this.timers.setTimeout(() => this.flush(), this.delayMs);
+    if (this.timer !== null || this.flushes >= this.maxFlushes - 1) return;
+    const elapsed = this.timers.now() - this.started;
+    let boundary = FIRST_FLUSH_MS;
+    while (boundary <= elapsed) boundary *= 2;
+    this.timer = this.timers.setTimeout(() => this.flush(), boundary - elapsed);
   }
 
   /** Writes what is left and waits for every write; rethrows the first write that failed. */
@@ -59,7 +67,6 @@ export class OutcomeRecorder {
     const batch = this.pending;
     this.pending = [];
     this.flushes++;
-    this.delayMs *= 2;
     this.writing = this.writing.then(() => this.write(batch)).catch((err: unknown) => void (this.failure ??= err));
   }
 }
