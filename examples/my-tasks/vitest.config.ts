@@ -9,7 +9,10 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+        miniflare: {
+          // HEARTBEAT_S: a running task learns of its cancel within 0.2 s (the cancel test).
+          bindings: { TEST_MIGRATIONS: migrations, HEARTBEAT_S: "0.2" },
+        },
       }),
     ],
     test: {

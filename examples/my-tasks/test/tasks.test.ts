@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
-import { api, finished, submit } from "./helpers";
+import { describe, expect, inject, it, vi } from "vitest";
+import { api, finished, submit, type TaskJson } from "./helpers";
 
 const quoteServer = inject("quoteServer");
 
@@ -51,5 +51,18 @@ describe("my-tasks on SeedCore Edge", () => {
     expect(done.status).toBe("failed");
     expect(done.attempts).toBe(1);
     expect(done.error).toContain("404");
+  });
+
+  it("fetch_quote's request is aborted through ctx.signal when the task is cancelled", async () => {
+    const tag = crypto.randomUUID();
+    const task = await submit("fetch_quote", { url: `${quoteServer}/hang?tag=${tag}` });
+    const seen = async () => (await (await fetch(`${quoteServer}/closed`)).json()) as { hanging: string[]; closed: string[] };
+    await vi.waitFor(async () => expect((await seen()).hanging).toContain(tag), { timeout: 10_000, interval: 100 });
+    const running = (await (await api(`/tasks/${task.id}`)).json()) as TaskJson;
+    expect(running.progress).toMatchObject({ current: 0, total: 2, message: "fetching" });
+    expect((await api(`/tasks/${task.id}/cancel`, { method: "POST" })).status).toBe(200);
+    // The running organ learns of the cancel at its next heartbeat (HEARTBEAT_S, 0.2 s in vitest.config.ts) and aborts the signal.
+    await vi.waitFor(async () => expect((await seen()).closed).toContain(tag), { timeout: 10_000, interval: 100 });
+    expect((await finished(task.id)).status).toBe("cancelled");
   });
 });
