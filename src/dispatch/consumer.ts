@@ -28,7 +28,7 @@ async function wakeFollowUp(report: DrainReport, deps: DispatchDeps): Promise<vo
     await sendWakeup(deps.queue, "breaker", delaySeconds);
     return;
   }
-  if (report.leftDueWork) await sendWakeup(deps.queue, "pass");
+  if (report.leftDueWork && !report.handedOver) await sendWakeup(deps.queue, "pass");
   if (report.nextDueAt !== null) await scheduleWakeup(deps.queue, "retry", report.nextDueAt, now);
 }
 
@@ -44,7 +44,7 @@ export async function dispatchBatch(batch: MessageBatch<unknown>, deps: Dispatch
     if (!parsed.success) console.warn(`queue message ${message.id} is not a wake-up (treated as one): ${parsed.error.message}`);
   }
   try {
-    const report = await drainDueWork(deps);
+    const report = await drainDueWork({ handOver: () => sendWakeup(deps.queue, "pass"), ...deps });
     await wakeFollowUp(report, deps);
     for (const message of batch.messages) message.ack();
   } catch (err) {

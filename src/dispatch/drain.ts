@@ -14,6 +14,11 @@ export const DRAIN_BUDGET_MS = 3_000;
 export interface DrainDeps extends PassDeps {
   /** D1 statements this invocation has run so far (see countStatements). */
   statementsUsed: () => number;
+  /**
+   * Called once, as soon as the drain stops starting passes with due work left while passes are
+   * still in flight (a long task keeps its pass open): another invocation takes over at once.
+   */
+  handOver?: () => Promise<void>;
 }
 
 export interface DrainReport {
@@ -21,6 +26,8 @@ export interface DrainReport {
   claimed: number;
   /** A pass ended full when the budget ran out: due work is left for the next wake-up. */
   leftDueWork: boolean;
+  /** handOver was called (a wake-up for the due work left is already out). */
+  handedOver: boolean;
   /** When the earliest waiting task becomes due, as the last passes saw it. */
   nextDueAt: number | null;
   /** The breaker refused a pass: stay away this long. */
@@ -46,7 +53,8 @@ export async function drainDueWork(deps: DrainDeps): Promise<DrainReport> {
   const limits = passLimits(deps.config);
   const budget = statementBudget(deps.config);
   const started = deps.now();
-  const report: DrainReport = { passes: 0, claimed: 0, leftDueWork: false, nextDueAt: null, refusedForMs: null };
+  const report: DrainReport = { passes: 0, claimed: 0, leftDueWork: false, handedOver: false, nextDueAt: null, refusedForMs: null };
+  let handingOver: Promise<void> | undefined;
   const workers: Promise<void>[] = [];
   let active = 0;
   let inFlight = 0;
@@ -59,10 +67,15 @@ export async function drainDueWork(deps: DrainDeps): Promise<DrainReport> {
         if (stop) return;
         if (deps.now() - started >= DRAIN_BUDGET_MS || !passFits(deps.statementsUsed(), inFlight, limits.statementReserve, budget)) {
           report.leftDueWork = true;
+          if (inFlight > 0 && deps.handOver && !handingOver) {
+            report.handedOver = true;
+            handingOver = deps.handOver().catch((err: unknown) => console.warn("hand-over wake-up failed", err));
+          }
           return;
         }
         inFlight++;
-        const result = await runPass(deps, limits).finally(() => inFlight--);
+        // A full claim starts the next pass at once: a long task must not hold the drain.
+        const result = await runPass(deps, limits, spawn).finally(() => inFlight--);
         report.passes++;
         if (result.kind === "refused") {
           stop = true;
@@ -90,6 +103,7 @@ export async function drainDueWork(deps: DrainDeps): Promise<DrainReport> {
   spawn();
   // Workers are only added by running workers, so once the last one in the list is done, all are.
   for (let i = 0; i < workers.length; i++) await workers[i];
+  await handingOver;
   if (failure !== undefined) throw failure;
   return report;
 }

@@ -153,9 +153,9 @@ async function claimOrSplit(db: Db, req: ClaimRequest): Promise<{ claim: ClaimRe
 /**
  * One dispatcher pass: claim the best due tasks (bounded by count and bytes), run them (the
  * coordinator decides, the organs run), record every outcome (fenced by the claim's token,
- * chunked to D1's limits).
+ * chunked to D1's limits). `claimedFull` is called as soon as a claim comes back full.
  */
-export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassResult> {
+export async function runPass(deps: PassDeps, limits: PassLimits, claimedFull: () => void = () => undefined): Promise<PassResult> {
   const admission = deps.admit();
   if (!admission.admitted) return { kind: "refused", retryAfterMs: admission.retryAfterMs };
   const token = deps.newToken();
@@ -183,15 +183,18 @@ export async function runPass(deps: PassDeps, limits: PassLimits): Promise<PassR
     return { kind: "ran", claimed: 0, full: split, nextDueAt: nextRunAfter };
   }
 
+  const claimedBytes = claimed.reduce((n, t) => n + t.input_bytes, 0);
+  const full = claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes;
+  // More is due: the drain may start the next pass now, not when this pass's slowest task ends.
+  if (full) claimedFull();
   const { written, released } = await runAndRecord(claimed, token, admission.run, deps, limits);
   const retryAt = written.reduce<number | null>((at, w) => (w.status === "retry" ? earliest(at, w.run_after) : at), null);
-  const claimedBytes = claimed.reduce((n, t) => n + t.input_bytes, 0);
   return {
     kind: "ran",
     claimed: claimed.length,
     // Released dependents are due now, a keyed task's outcome frees its key's slot, and a split
     // claim left the task that failed it due: look again at once.
-    full: split || released > 0 || claim.keyed || claimed.length >= limits.maxTasks || claimedBytes + limits.maxTaskInputBytes > limits.maxInputBytes,
+    full: split || released > 0 || claim.keyed || full,
     nextDueAt: earliest(nextRunAfter, retryAt),
   };
 }

@@ -5,6 +5,7 @@ import { defineTask } from "../../src/tasks/define-task";
 import { PermanentError, RetryAfterError } from "../../src/tasks/errors";
 import { registerTasks } from "../../src/tasks/registry";
 import { drain } from "../helpers/dispatch";
+import { recordingQueue } from "../helpers/recording-queue";
 import { getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api } from "../helpers/worker";
 import { env } from "cloudflare:workers";
@@ -266,6 +267,23 @@ describe("no head-of-line blocking", () => {
     expect((await getTask(slow.id)).status).toBe("completed");
     expect(new Set(fast.map((t) => t.id)).size).toBe(100);
   }, 20_000);
+});
+
+describe("a long task holds its pass, not the dispatch", () => {
+  it("hands the due work left over to a fresh wake-up while the long pass still runs", async () => {
+    const long = await insertTask({ type: "tw_progress", priority: 60 });
+    await insertTask({ type: "tw_fast" });
+    const { queue, sent } = recordingQueue();
+    // The Free plan's budget: one task a pass, and no room for a second pass beside it.
+    const drained = drain({ queue, config: { D1_QUERIES_PER_INVOCATION: 50 } });
+    await until(async () => sent.length, (n) => n > 0);
+    expect(sent.map((m) => m.body)).toEqual([{ kind: "wake", reason: "pass" }]);
+    expect((await getTask(long.id)).status).toBe("running");
+    open(long.id);
+    await drained;
+    expect(sent).toHaveLength(1);
+    expect((await getTask(long.id)).status).toBe("completed");
+  }, 15_000);
 });
 
 describe("I/O-bound work fans out", () => {
