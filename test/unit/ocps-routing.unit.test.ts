@@ -41,6 +41,21 @@ describe("routing", () => {
   it("returns undefined for an unknown type", () => {
     expect(resolveRoute(table, "teleport")).toBeUndefined();
   });
+
+  it("routes a defined type: config routes and task_types first, then the definition's organ, else the first organ", () => {
+    const defs = [
+      { type: "general_query", organ: "actuator_organ_1" }, // listed by utility_organ_1's task_types: config wins
+      { type: "send_email", organ: "actuator_organ_1" },
+      { type: "summarize" }, // no organ named: the first organ
+      { type: "ghost_work", organ: "no_such_organ" }, // names an organ the organism lacks: no route
+    ];
+    const routed = buildRoutingTable({ ...DEFAULT_ORGANISM_CONFIG, routes: [{ task_type: "summarize", organ_id: "cognitive_organ_1" }] }, defs);
+    expect(resolveRoute(routed, "general_query")).toBe("utility_organ_1");
+    expect(resolveRoute(routed, "send_email")).toBe("actuator_organ_1");
+    expect(resolveRoute(routed, "summarize")).toBe("cognitive_organ_1");
+    expect(resolveRoute(buildRoutingTable(DEFAULT_ORGANISM_CONFIG, defs), "summarize")).toBe("utility_organ_1");
+    expect(resolveRoute(routed, "ghost_work")).toBeUndefined();
+  });
 });
 
 describe("parseOrganismConfig", () => {
