@@ -95,6 +95,7 @@ export const show: Command = async (cli, opts, positionals) => {
     ["domain", task.domain],
     ["drift score", task.drift_score],
     ["attempts", `${task.attempts} of ${task.max_attempts}`],
+    ["progress", progressLine(task.progress)],
     ["params", JSON.stringify(task.params)],
     ["created", task.created_at],
     ["updated", task.updated_at],
@@ -109,6 +110,7 @@ export const show: Command = async (cli, opts, positionals) => {
   for (const [k, v] of fields) if (v !== null && v !== undefined && v !== "") out(`${`${k}:`.padEnd(15)}${v}`);
   if (task.error) out(`${"error:".padEnd(15)}${task.error}`);
   if (task.result != null) out(`result:\n${JSON.stringify(task.result, null, 2).replace(/^/gm, "  ")}`);
+  if (task.execution != null) out(`${"ran:".padEnd(15)}${executionLine(task.execution)}`);
   out("\nevents:");
   out(
     table(events.items, [
@@ -119,8 +121,27 @@ export const show: Command = async (cli, opts, positionals) => {
       { title: "MESSAGE", get: (e) => clip(e.message, 80) },
     ]).replace(/^/gm, "  "),
   );
+  if (events.logs.length > 0) {
+    out("\nlog:");
+    for (const l of events.logs) out(`  ${l.at} #${l.attempt} ${l.level.toUpperCase().padEnd(5)} ${l.message}${l.data === null ? "" : ` ${JSON.stringify(l.data)}`}`);
+  }
   return 0;
 };
+
+/** `3/10 (30%) copying files` from a task's progress. */
+export function progressLine(p: { current: number; total: number | null; message: string | null } | null): string | null {
+  if (!p) return null;
+  const share = p.total ? ` (${Math.round((p.current / p.total) * 100)}%)` : "";
+  return `${p.current}${p.total ? `/${p.total}` : ""}${share}${p.message ? ` ${p.message}` : ""}`;
+}
+
+/** `fast on utility_organ_1 replica 0, agent …, 12 ms` from a task's execution. */
+function executionLine(e: Record<string, unknown>): string {
+  const where = e["organ_id"] ? ` on ${String(e["organ_id"])}${e["replica"] === undefined ? "" : ` replica ${String(e["replica"])}`}` : "";
+  const agent = e["agent_id"] ? `, agent ${String(e["agent_id"])}` : "";
+  const latency = typeof e["latency_ms"] === "number" ? `, ${e["latency_ms"]} ms` : "";
+  return `${String(e["path"] ?? "?")}${where}${agent}${latency}`;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -147,7 +168,7 @@ export const watch: Command = async (cli, opts, positionals) => {
   }
   const task = await (await send(cli, cli.api.tasks[":id"].$get({ param: { id }, query: {} }))).json();
   if (opts.json) printJson(task);
-  else if (task.status === "completed") out(`result: ${JSON.stringify((task.result as { result?: unknown } | null)?.result ?? task.result)}`);
+  else if (task.status === "completed") out(`result: ${JSON.stringify(task.result)}`);
   if (task.status === "completed") return 0;
   process.stderr.write(`seedcore: task ${id.slice(0, 8)} ${task.status}${task.error ? `: ${task.error}` : ""}\n`);
   return 1;

@@ -5,5 +5,7 @@ declare namespace Cloudflare {
     API_TOKEN?: string;
     /** Set with `wrangler secret put WEBHOOK_SECRET`; signs completion webhooks (SeedCore-Signature). */
     WEBHOOK_SECRET?: string;
+    /** Optional JSON (see README "Configuration"); a Worker that uses the package need not set it. */
+    ORGANISM_CONFIG?: string;
   }
 }

@@ -297,6 +297,15 @@ export const CLIENT_SCRIPT = String.raw`
     return span;
   }
 
+  /** A task's last ctx.progress() as a bar with its numbers and message. */
+  function progressBar(p) {
+    if (!p) return null;
+    var span = el("span", { id: "task-progress" });
+    if (p.total) span.appendChild(el("progress", { max: String(p.total), value: String(p.current) }));
+    span.appendChild(document.createTextNode(" " + p.current + (p.total ? " / " + p.total + " (" + Math.round((p.current / p.total) * 100) + "%)" : "") + (p.message ? " — " + p.message : "")));
+    return span;
+  }
+
   async function loadTask(ref) {
     var t = await api("/tasks/" + encodeURIComponent(ref));
     var results = await Promise.all([api("/tasks/" + encodeURIComponent(t.id) + "/events"), api("/tasks/" + encodeURIComponent(t.id) + "/dependents?limit=50")]);
@@ -308,6 +317,7 @@ export const CLIENT_SCRIPT = String.raw`
     var dl = clear($("task-fields"));
     field(dl, "type", t.type); field(dl, "description", t.description); field(dl, "domain", t.domain);
     field(dl, "drift score", String(t.drift_score)); field(dl, "attempts", t.attempts + " of " + t.max_attempts);
+    field(dl, "progress", progressBar(t.progress));
     field(dl, "params", el("code", { text: JSON.stringify(t.params) }));
     field(dl, "created", t.created_at); field(dl, "updated", t.updated_at); field(dl, "run after", t.run_after);
     field(dl, "lease expires", t.lease_expires_at);
@@ -329,6 +339,15 @@ export const CLIENT_SCRIPT = String.raw`
       ]));
     });
     $("task-result").textContent = t.result == null ? "—" : JSON.stringify(t.result, null, 2);
+    $("task-execution").textContent = t.execution == null ? "—" : JSON.stringify(t.execution, null, 2);
+    var logs = clear($("task-logs"));
+    (events.logs || []).forEach(function (l) {
+      logs.appendChild(el("li", { class: "log-" + l.level }, [
+        el("span", { class: "muted", text: l.at + " #" + l.attempt + " " }), el("strong", { text: l.level + " " }), l.message,
+        l.data == null ? null : el("code", { text: " " + JSON.stringify(l.data) }),
+      ]));
+    });
+    if (!logs.firstChild) logs.appendChild(el("li", { class: "muted", text: "no log lines" }));
     $("task-error").textContent = t.error || "—";
   }
 

@@ -89,7 +89,8 @@ const BODY = `
   </section>
   <div class="grid">
     <section><h2>Timeline</h2><ol id="timeline"></ol></section>
-    <section><h2>Result</h2><pre id="task-result"></pre><h3>Error</h3><pre id="task-error"></pre></section>
+    <section><h2>Result</h2><pre id="task-result"></pre><h3>Error</h3><pre id="task-error"></pre><h3>How it ran</h3><pre id="task-execution"></pre></section>
+    <section><h2>Log</h2><ol id="task-logs" class="logs"></ol></section>
   </div>
 </main>`;
 

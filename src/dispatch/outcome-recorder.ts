@@ -42,8 +42,13 @@ export class OutcomeRecorder {
     this.started = timers.now();
   }
 
-  add(outcome: TaskOutcome): void {
+  /** `last`: no other task of the pass is still running, so waiting for company gains nothing. */
+  add(outcome: TaskOutcome, last = false): void {
     this.pending.push(outcome);
+    if (last) {
+      if (this.timer !== null) this.timers.clearTimeout(this.timer);
+      return this.flush();
+    }
     // The last write is close()'s.
     if (this.timer !== null || this.flushes >= this.maxFlushes - 1) return;
     const elapsed = this.timers.now() - this.started;

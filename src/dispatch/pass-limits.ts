@@ -87,7 +87,7 @@ export function maxPassMs(config: Pick<PassBudgetConfig, "DISPATCH_TIMEOUT_S" | 
  * HEARTBEAT_S; a plan write and one progress write per step round; its outcomes, written in up
  * to outcomeFlushes group commits, in chunks of results of RESULT_MAX_BYTES, each with a
  * dependency round; the split of a chunk whose write fails (down to the one outcome, failed
- * without its result); after each commit, the follow-up's rounds and its webhook take. Assumes one JSON array per heartbeat, plan round and webhook take (ids and plan
+ * without its result); after each commit its webhook take; then the follow-up's rounds, once. Assumes one JSON array per heartbeat, plan round and webhook take (ids and plan
  * progress of one pass fit D1_JSON_BUDGET_BYTES unless step results are near RESULT_MAX_BYTES).
  */
 export function passStatementReserve(config: ReserveConfig, maxTasks: number, followUpRounds: number): number {
@@ -101,7 +101,8 @@ export function passStatementReserve(config: ReserveConfig, maxTasks: number, fo
   const outcomes = (Math.ceil(maxTasks / perChunk) + flushes - 1) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
   // A failing chunk of n: at each of log2(n) + 1 sizes one failed write and one written half (no round).
   const outcomeSplit = 2 * (log2Ceil(Math.min(maxTasks, perChunk)) + 1) * STATEMENTS.transition;
-  const followUp = flushes * (followUpRounds * STATEMENTS.dependencyRound + STATEMENTS.jsonArray);
+  // Every commit takes its webhooks; the follow-up's rounds run once, after the last.
+  const followUp = flushes * STATEMENTS.jsonArray + followUpRounds * STATEMENTS.dependencyRound;
   return STATEMENTS.claim + claimSplit + heartbeats + planWrites + outcomes + outcomeSplit + followUp;
 }
 

@@ -74,6 +74,9 @@ async function runAndRecord(claimed: ClaimedTask[], token: string, run: RunTasks
   const withDependents = new Set(claimed.filter((t) => t.has_dependents === 1).map((t) => t.id));
   const recorded: Recorded = { written: [], released: 0 };
 
+  // Each write releases its own tasks' dependents in its transaction and sends their webhooks;
+  // what cascades further (`more`) waits for the follow-up rounds once every outcome is in.
+  let more = false;
   const write = async (outcomes: TaskOutcome[]) => {
     const now = deps.now();
     const writes = outcomes.flatMap((o) => {
@@ -82,14 +85,15 @@ async function runAndRecord(claimed: ClaimedTask[], token: string, run: RunTasks
     });
     const result = await recordOutcomes(deps.db, token, writes, now, withDependents);
     recorded.written.push(...result.written);
-    recorded.released += await deps.followUp(result, limits.followUpRounds);
+    more ||= result.dependents.more;
+    recorded.released += await deps.followUp({ ...result, dependents: { ...result.dependents, more: false } }, 0);
   };
   const recorder = new OutcomeRecorder(write, limits.outcomeFlushes);
   const sink: OutcomeSink = {
     outcome: (o) => {
       if (!open.delete(o.id)) return; // one outcome per task
       aborts.delete(o.id);
-      recorder.add(o);
+      recorder.add(o, open.size === 0);
     },
     started: (id, abort) => void aborts.set(id, abort),
   };
@@ -113,6 +117,7 @@ async function runAndRecord(claimed: ClaimedTask[], token: string, run: RunTasks
     clearInterval(heartbeat);
   }
   await recorder.close();
+  if (more) recorded.released += await deps.followUp({ written: [], dependents: { changed: [], more } }, limits.followUpRounds);
   return recorded;
 }
 

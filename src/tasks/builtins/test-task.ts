@@ -3,12 +3,17 @@ import { defineTask, type TaskContext } from "../define-task";
 
 const params = z.looseObject({});
 
-/** Echo: what went in comes back, so end-to-end tests can check the round trip. */
-const echo = (p: z.output<typeof params>, ctx: TaskContext) => ({ echo: p, description: ctx.task.description, task_type: ctx.task.type });
+/** Echo: what went in comes back (a dependent's parents too), so end-to-end tests can check the round trip. */
+const echo = (p: z.output<typeof params>, ctx: TaskContext) => ({
+  echo: p,
+  description: ctx.task.description,
+  task_type: ctx.task.type,
+  ...(ctx.task.parents ? { parents: ctx.task.parents } : {}),
+});
 
 export const testTask = defineTask({
   type: "test_task",
-  description: "Echoes its params, description and type",
+  description: "Echoes its params, description, type and a dependent's parents",
   params,
   run: echo,
 });
