@@ -7,7 +7,8 @@ import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { BENCH_VARS, getText, median, restarts, runtimeCpuMs } from "./lib.mjs";
-import { bulk, ESCALATING, keyed, latency, reads, single } from "./scenarios.mjs";
+import { bulk, ESCALATING, io, IO_ENTRY, keyed, latency, reads, single } from "./scenarios.mjs";
+import { startLoopback } from "../scripts/fixtures/loopback.mjs";
 import { ageSeededTasks, d1Execute, seedFinishedTasks } from "./seed.mjs";
 import { d1StoredBytes, rowCost } from "./storage.mjs";
 
@@ -16,7 +17,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 1_000_000);
 const READS = Number(process.env.BENCH_READS ?? 200);
 const LARGE = 100_000;
-const SCENARIOS = ["row_cost", "storage", "bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost"];
+const SCENARIOS = ["row_cost", "storage", "bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost", "io"];
 /** The list and retention indexes whose write cost index_cost measures, one dropped at a time. */
 const INDEXES = ["tasks_created_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_domain_created_idx", "tasks_finished_idx"];
 const DAY_MS = 86_400_000;
@@ -31,9 +32,9 @@ const wanted = (name) => ONLY.includes(name);
 failAfter(1_800_000, "bench");
 
 /** The Worker runs in its own process, so the load client's event loop is not the server's. */
-async function withServer(persistDir, fn) {
+async function withServer(persistDir, fn, { vars = {}, entry } = {}) {
   const port = await freePort();
-  const server = await spawnServer(port, persistDir, BENCH_VARS);
+  const server = await spawnServer(port, persistDir, { ...BENCH_VARS, ...vars }, entry);
   try {
     return await fn(`http://127.0.0.1:${port}`, () => runtimeCpuMs(server.pid));
   } finally {
@@ -175,6 +176,24 @@ if (wanted("index_cost")) {
   }
 }
 
+// I/O-bound tasks on the fixture Worker (its own task types) against a loopback server in this
+// process: 1,000 tasks that each wait 1 s on one request → wall time, and how many waited at once.
+if (wanted("io")) {
+  const loopback = await startLoopback();
+  try {
+    await withServer(
+      migratedStateDir("bench-io"),
+      async (base) => {
+        await io(base, loopback, { total: 100, ms: 100 }); // warm-up: isolates, DOs, the fixture's types
+        results.io = await repeat("io (1,000 × 1 s fetch)", () => io(base, loopback));
+      },
+      { entry: IO_ENTRY, vars: { LOOPBACK_ORIGIN: loopback.origin } },
+    );
+  } finally {
+    await loopback.close();
+  }
+}
+
 /** `a` ÷ `b` of the medians of one figure, when both scenarios ran. */
 const ratio = (a, b, key = "tasks_per_s") => (a && b ? a[key].median / b[key].median : undefined);
 const READ_KEYS = results.reads ? Object.keys(results.reads) : [];
@@ -272,6 +291,13 @@ const rows = [
         ["bulk tasks/s while retention deletes", fmt(r.retention_bulk.tasks_per_s)],
         ...(ratios.retention_bulk_vs_growth_tasks_per_s === undefined ? [] : [["… vs growth bulk", `${(ratios.retention_bulk_vs_growth_tasks_per_s * 100).toFixed(0)} %`]]),
         ["retention rows deleted meanwhile, per s (per window)", `${fmt(r.retention_bulk.pruned_per_s)} (${fmt(r.retention_bulk.pruned)})`],
+      ]
+    : []),
+  ...(r.io
+    ? [
+        ["io: 1,000 tasks × 1 s fetch, seconds until all terminal (target ≤ 20)", fmt(r.io.seconds)],
+        ["io: completed / failed", `${fmt(r.io.completed)} / ${fmt(r.io.failed)}`],
+        ["io: peak concurrent requests at the loopback server (mean over the run)", `${fmt(r.io.peak_concurrency)} (${fmt(r.io.mean_concurrency)})`],
       ]
     : []),
   ...["all", ...INDEXES].filter((k) => r[`index_cost_${k}`]).map((k) => [`bulk runtime CPU µs/task, ${k === "all" ? "all indexes" : `without ${k}`}`, fmt(r[`index_cost_${k}`].runtime_cpu_us_per_task)]),

@@ -144,3 +144,47 @@ export async function keyed(base, { total = 10_000, keys = 100, limit = 5, cpuMs
     await sampler;
   }
 }
+
+/** The fixture Worker of the `io` scenario (its own task types; see scripts/fixtures/work-worker.ts). */
+export const IO_ENTRY = "scripts/fixtures/work-worker.ts";
+
+/**
+ * 6. I/O-bound: `total` (1,000) `fixture_io` tasks, each waiting on one loopback request that
+ * answers after `ms` (1,000) ms, submitted as in bulk (100 per POST /tasks/batch, 4 callers) →
+ * wall time until every one is terminal, completed and failed counts, and the most requests the
+ * loopback server saw open at once (`loopback`: scripts/fixtures/loopback.mjs, in this process).
+ * Every task waits the same second, so the time past one second is the dispatcher's doing:
+ * 1,000 tasks in ≤ 20 s needs ≥ 50 of them waiting at once.
+ */
+export async function io(base, loopback, { total = 1000, ms = 1000, drainMs = 300_000 } = {}) {
+  loopback.resetSlow();
+  const before = (await getBody(base, "/stats?minutes=1")).by_status;
+  const calls = Math.ceil(total / 100);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < calls) {
+        const n = Math.min(100, total - next * 100);
+        next++;
+        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: n }, () => ({ type: "fixture_io", params: { ms } })) });
+      }
+    }),
+  );
+  const submitMs = performance.now() - t0;
+  await waitDrained(base, drainMs);
+  const seconds = (performance.now() - t0) / 1000;
+  const after = (await getBody(base, "/stats?minutes=1")).by_status;
+  const delta = (s) => (after[s] ?? 0) - (before[s] ?? 0);
+  return {
+    tasks: total,
+    seconds,
+    completed: delta("completed"),
+    failed: delta("failed"),
+    peak_concurrency: loopback.slow.peak,
+    // Tasks waiting at once on average: the waits' total over the wall time.
+    mean_concurrency: (total * ms) / 1000 / seconds,
+    served: loopback.slow.served,
+    submit_ms: submitMs,
+  };
+}

@@ -43,11 +43,13 @@ export function migratedStateDir(label) {
 /**
  * Starts the Worker on 127.0.0.1:`port` with state in `persistDir`; `vars` override [vars].
  * The inspector stays off (TOOLCHAIN: it turns load into a flood of messages) unless a
- * profiler asks for it with `inspectorPort`.
+ * profiler asks for it with `inspectorPort`. `entry` (a script path) replaces wrangler.toml's
+ * `main`, e.g. a fixture Worker with task types of its own (scripts/fixtures/work-worker.ts).
  */
-export async function startWorker({ port, persistDir, vars = {}, inspectorPort }) {
+export async function startWorker({ port, persistDir, vars = {}, inspectorPort, entry }) {
   const worker = await unstable_startWorker({
     config: "wrangler.toml",
+    ...(entry ? { entrypoint: path.resolve(entry) } : {}),
     bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text", value: String(v) }])),
     dev: {
       server: { hostname: "127.0.0.1", port },
@@ -62,9 +64,9 @@ export async function startWorker({ port, persistDir, vars = {}, inspectorPort }
 }
 
 /** A Worker in this process on a free port, serving a fresh migrated state directory. */
-export async function startFreshWorker(label, { vars, inspectorPort } = {}) {
+export async function startFreshWorker(label, { vars, inspectorPort, entry } = {}) {
   const port = await freePort();
-  const worker = await startWorker({ port, persistDir: migratedStateDir(label), vars, inspectorPort });
+  const worker = await startWorker({ port, persistDir: migratedStateDir(label), vars, inspectorPort, entry });
   return { worker, base: `http://127.0.0.1:${port}` };
 }
 
@@ -95,10 +97,11 @@ export async function scrapeMetrics(base, init) {
 /**
  * Starts the Worker in a child process of its own process group (scripts/serve.mjs), so a
  * crash test can SIGKILL it with workerd, and a load client does not share its event loop. The
- * group is killed when this process exits, however it exits.
+ * group is killed when this process exits, however it exits. `entry`: as in startWorker.
  */
-export function spawnServer(port, persistDir, vars = {}) {
-  const child = spawn(process.execPath, ["scripts/serve.mjs", String(port), persistDir, JSON.stringify(vars)], {
+export function spawnServer(port, persistDir, vars = {}, entry) {
+  const args = ["scripts/serve.mjs", String(port), persistDir, JSON.stringify(vars), ...(entry ? [path.resolve(entry)] : [])];
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
