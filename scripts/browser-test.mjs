@@ -70,7 +70,7 @@ try {
     { type: "sleep", params: { ms: 1500 } },
     { type: "analyze", description: "quarterly numbers", drift_score: 0.9 },
     { type: "execute", params: { action: "noop" } },
-    { type: "teleport", description: "no organ handles this" },
+    { type: "plan", params: { goal: ";" }, description: "nothing to plan: fails without retry" },
     { type: "test_task", run_immediately: false, description: "waiting for /run" },
   ];
   const r = await getJson(base, "/tasks/batch", { method: "POST", headers: auth, body: JSON.stringify({ tasks: background }) });
@@ -137,11 +137,11 @@ try {
   const sched = await post("/schedules", { name: "every-2s", cron: "*/2 * * * * *", task: { type: "ping" } });
   if (sched.status !== 201) throw new Error(`POST /schedules answered ${sched.status}: ${JSON.stringify(sched.body)}`);
   // A type is paused once some task had it (a pause of a name never seen is a 404).
-  await post("/tasks", { type: "report", run_immediately: false });
-  await post("/types/report/pause");
+  await post("/tasks", { type: "workflow_step", run_immediately: false });
+  await post("/types/workflow_step/pause");
   await post("/tasks/batch", {
     tasks: [
-      { type: "report", description: "held while its type is paused" },
+      { type: "workflow_step", description: "held while its type is paused" },
       // Two equal sleeps: tasks of one batch share created_at, so either may take the key's one slot first.
       { type: "sleep", params: { ms: 10000 }, concurrency_key: "browser:k", description: "one holds the key's slot" },
       { type: "sleep", params: { ms: 10000 }, concurrency_key: "browser:k", description: "the other waits for the key" },
@@ -151,7 +151,7 @@ try {
   await page.waitForSelector('#tasks [data-flow="waiting_on_key"]', { timeout: 30_000 });
   await page.waitForSelector('#tasks [data-flow="paused"]');
   await page.waitForFunction(() => Number(document.querySelector('#schedules tr[data-schedule="every-2s"] td.fired')?.textContent ?? 0) >= 2, null, { timeout: 30_000 });
-  await page.waitForSelector('#types tr[data-type="report"]');
+  await page.waitForSelector('#types tr[data-type="workflow_step"]');
   await page.waitForSelector('#keys tr[data-key="browser:k"]');
   await page.screenshot({ path: path.join(SHOTS, "dashboard-flow.png"), fullPage: true });
   step("schedule fired in the schedules panel; paused and waiting-on-key tasks marked; dashboard-flow.png saved");

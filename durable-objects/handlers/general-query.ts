@@ -1,4 +1,4 @@
-import { evaluateArithmetic, extractExpression } from "./arithmetic";
+import { evaluateArithmetic, extractExpression } from "../../src/tasks/builtins/arithmetic";
 import { queryText, type Handler } from "./types";
 
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];

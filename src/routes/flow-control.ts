@@ -6,6 +6,7 @@ import { createRouter } from "../lib/router";
 import { errorResponses, jsonResponse, taskTypeSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { getKey, getType, listKeys, listTypes, setKeyPaused, setTypePaused } from "../store/flow-pauses";
+import { CONTROL_TYPES, describeTypes } from "../tasks/describe-types";
 
 const typeSchema = z
   .object({ type: z.string(), paused: z.boolean(), counts: z.record(z.enum(TASK_STATUSES), z.number().int()) })
@@ -28,6 +29,34 @@ const pageQuery = z
   .strict();
 const page = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ items: z.array(item), next_cursor: z.string().nullable().openapi({ description: "null on the last page" }) }).openapi(name);
+
+const definedTypeSchema = z
+  .object({
+    type: z.string(),
+    description: z.string().nullable(),
+    timeout_s: z.number().nullable().openapi({ description: "seconds per attempt; null: the deployment's default" }),
+    max_attempts: z.number().int().nullable().openapi({ description: "default max_attempts of its tasks (a submission's own wins); null: MAX_TASK_ATTEMPTS" }),
+    retry: z.object({ base_s: z.number(), max_s: z.number() }).nullable().openapi({ description: "backoff; null: RETRY_BASE_S / RETRY_MAX_S" }),
+    organ: z.string().nullable().openapi({ description: "the organ that runs it; null: chosen by the organs' task_types" }),
+    params_schema: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ type: "object", description: "JSON Schema of the params a submission may give (null when the definition's schema has no JSON Schema form)" }),
+  })
+  .openapi("TaskDefinition");
+
+/** GET /types: the page of types seen in tasks, plus every defined type (not paged). */
+const typePageSchema = z
+  .object({
+    items: z.array(typeSchema),
+    next_cursor: z.string().nullable().openapi({ description: "null on the last page" }),
+    types: z.array(definedTypeSchema).openapi({ description: "the task types this Worker defines (a submission of any other type is refused), on every page" }),
+    control_types: z.array(z.string()).openapi({
+      description: "read-only control types also accepted as tasks: the coordinator answers them itself (no definition, params not read)",
+      example: ["get_organism_status"],
+    }),
+  })
+  .openapi("TaskTypePage");
 
 const typeParam = z.object({ type: taskTypeSchema.openapi({ param: { name: "type", in: "path" } }) });
 const keyParam = z.object({ key: z.string().min(1).max(128).openapi({ param: { name: "key", in: "path" }, example: "tenant:42" }) });
@@ -84,15 +113,18 @@ export const flowControlRoutes = createRouter()
     createRoute({
       method: "get",
       path: "/types",
-      summary: "Task types with their counts by status and paused flag",
+      summary: "Task types: the defined ones with their params schema, and those seen in tasks with their counts by status and paused flag",
       tags: ["flow control"],
       request: { query: pageQuery },
-      responses: { 200: jsonResponse(page(typeSchema, "TaskTypePage"), "one page, by name"), ...errorResponses(400, 401) },
+      responses: {
+        200: jsonResponse(typePageSchema, "one page of types seen in tasks (items, by name), and every defined type (types)"),
+        ...errorResponses(400, 401),
+      },
     }),
     async (c) => {
       const { after, limit } = c.req.valid("query");
       const items = await listTypes(openDb(c.env.DB), after ?? null, limit);
-      return c.json({ items, next_cursor: nextCursor(items, limit, (t) => t.type) }, 200);
+      return c.json({ items, next_cursor: nextCursor(items, limit, (t) => t.type), types: describeTypes(), control_types: [...CONTROL_TYPES] }, 200);
     },
   )
   .openapi(

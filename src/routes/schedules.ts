@@ -9,6 +9,7 @@ import { errorResponses, jsonResponse, taskSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { deleteSchedule, getSchedule, insertSchedule, listSchedules, setLastTask, updateSchedule, type RawSchedule, type ScheduleFields } from "../store/schedules";
 import { checkCallbacks } from "../submit-tasks";
+import { checkTaskInputs } from "../tasks/check-input";
 import { describeCreated, submit, taskOps } from "../task-operations";
 
 function scheduleToJson(s: RawSchedule) {
@@ -42,6 +43,9 @@ function firstSlot(cron: string, timezone: string, now: number): number | null {
 async function armFor(env: Env, next: number | null): Promise<void> {
   if (next !== null) await reaperStub(env).wakeBy(next);
 }
+
+/** A schedule's task is the body's `task`: its fields are named `task.type`, `task.params.ms`. */
+const taskField = (_index: number, field: string) => `task.${field}`;
 
 const nameParam = z.object({ name: scheduleNameSchema.openapi({ param: { name: "name", in: "path" } }) });
 const notFound = (name: string) => new AppError("not_found", `no schedule named '${name}'`);
@@ -99,6 +103,7 @@ export const scheduleRoutes = createRouter()
     }),
     async (c) => {
       const { name, ...fields } = c.req.valid("json");
+      checkTaskInputs([fields.task], taskField);
       checkCallbacks([fields.task], configOf(c), false);
       const now = Date.now();
       const next = firstSlot(fields.cron, fields.timezone, now);
@@ -154,7 +159,10 @@ export const scheduleRoutes = createRouter()
     async (c) => {
       const current = await mustGet(c.env, c.req.valid("param").name);
       const body = c.req.valid("json");
-      if (body.task) checkCallbacks([body.task], configOf(c), false);
+      if (body.task) {
+        checkTaskInputs([body.task], taskField);
+        checkCallbacks([body.task], configOf(c), false);
+      }
       const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
       return c.json(await rewrite(c.env, current, { ...fieldsOf(current), ...patch }, current.paused === 1), 200);
     },

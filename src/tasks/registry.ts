@@ -1,3 +1,4 @@
+import { BUILTIN_TASKS } from "./builtins";
 import type { AnyTaskDefinition, TaskDefinition } from "./define-task";
 import type { z } from "zod";
 
@@ -5,7 +6,7 @@ import type { z } from "zod";
  * The task types this Worker runs: the built-ins and the user's, registered once per isolate when
  * the module is evaluated (so routes, the dispatcher and the Durable Objects all see them).
  */
-const definitions = new Map<string, AnyTaskDefinition>();
+const definitions = new Map<string, AnyTaskDefinition>(BUILTIN_TASKS.map((def) => [def.type, def]));
 
 /** Registers definitions; the same definition twice is a no-op, two different ones for one type throw. */
 export function registerTasks(defs: readonly TaskDefinition<z.ZodType, unknown>[]): void {

@@ -10,6 +10,7 @@ import { submitTasks } from "../../src/submit-tasks";
 import { drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
+import { definedType } from "../helpers/task-types";
 import { api, postJson } from "../helpers/worker";
 
 const config = requireConfig(env);
@@ -229,7 +230,7 @@ describe("pause and resume", () => {
   });
 
   it("a task that waited in created while its type was paused runs once queued after the resume (run_immediately:false)", async () => {
-    const type = `pause-created-${crypto.randomUUID().slice(0, 8)}`;
+    const type = definedType(`pause-created-${crypto.randomUUID().slice(0, 8)}`);
     await insertTask({ type, status: "created" }); // the type exists, so it can be paused
     expect((await postJson(`/types/${type}/pause`, {})).status).toBe(200);
     const a = await (await postJson("/tasks", { type, run_immediately: false })).json<TaskBody>();
@@ -245,7 +246,7 @@ describe("pause and resume", () => {
   });
 
   it("shows paused exactly while the type's flag is set, in GET /tasks/{id}, the list filter and POST /tasks/{id}/run", async () => {
-    const type = `pause-shown-${crypto.randomUUID().slice(0, 8)}`;
+    const type = definedType(`pause-shown-${crypto.randomUUID().slice(0, 8)}`);
     const task = await insertTask({ type, status: "created" });
     await postJson(`/types/${type}/pause`, {});
     const run = await (await postJson(`/tasks/${task.id}/run`, {})).json<TaskBody>();
@@ -260,7 +261,7 @@ describe("pause and resume", () => {
   });
 
   it("a dependent that waited while its type was paused runs once its parent completes after the resume", async () => {
-    const type = `pause-child-${crypto.randomUUID().slice(0, 8)}`;
+    const type = definedType(`pause-child-${crypto.randomUUID().slice(0, 8)}`);
     await insertTask({ type, status: "created" });
     await postJson(`/types/${type}/pause`, {});
     const batch = await postJson("/tasks/batch", { tasks: [{ type: "ping", ref: "p" }, { type, depends_on: ["p"] }] });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluateArithmetic, extractExpression } from "../../durable-objects/handlers/arithmetic";
+import { evaluateArithmetic, extractExpression } from "../../src/tasks/builtins/arithmetic";
 
 describe("evaluateArithmetic", () => {
   it.each([
