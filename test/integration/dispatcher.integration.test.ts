@@ -7,7 +7,7 @@ import { dispatchBatch } from "../../src/dispatch/consumer";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { recordingQueue } from "../helpers/recording-queue";
-import { deliver, dispatchDeps, DLQ, drain, wakeBatch } from "../helpers/dispatch";
+import { batched, deliver, dispatchDeps, DLQ, drain, wakeBatch } from "../helpers/dispatch";
 import { openDb } from "../../src/store/db";
 import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
@@ -149,9 +149,9 @@ describe("outcomes", () => {
 
   it("treats a coordinator that throws (object reset) as a retriable failure", async () => {
     const task = await insertTask();
-    const runTasks = async (): Promise<TaskOutcome[]> => {
+    const runTasks = batched(async (): Promise<TaskOutcome[]> => {
       throw new Error("Durable Object reset because its code was updated");
-    };
+    });
     await drain({ runTasks });
     expect(await getTask(task.id)).toMatchObject({ status: "retry", attempts: 1 });
   });

@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { OrganismManager } from "../../durable-objects/organism-manager";
 import type { TaskOutcome } from "../../src/organism/task-contracts";
-import { evict, freshCoordinator, objectStub, resultOf, runOneVia, runVia, task } from "./organism-helpers";
+import { evict, freshCoordinator, executionOf, objectStub, runOneVia, runVia, task } from "./organism-helpers";
 
 describe("OrganismManager start-up", () => {
   it("answers ping and reports three healthy organs", async () => {
@@ -140,8 +140,9 @@ describe("OCPS valve through the run path", () => {
     const coord = freshCoordinator();
     const outcomes: TaskOutcome[] = [];
     for (let i = 0; i < 3; i++) outcomes.push(await runOneVia(coord, task("general_query", { drift_score: 0.3, description: "what time is it?" })));
-    expect(outcomes.map((o) => resultOf(o)["path"])).toEqual(["fast", "fast", "escalation"]);
-    expect(resultOf(outcomes[2]!)).toMatchObject({ success: true, kind: "escalated", plan_source: "fallback", p_fast: expect.closeTo(2 / 3, 5) });
+    expect(outcomes.map((o) => executionOf(o)["path"])).toEqual(["fast", "fast", "escalation"]);
+    expect(outcomes[2]).toMatchObject({ ok: true, result: { query_type: "time" } });
+    expect(executionOf(outcomes[2]!)).toMatchObject({ kind: "escalated", plan_source: "fallback", p_fast: expect.closeTo(2 / 3, 5) });
     expect(await coord.metricsView()).toMatchObject({ escalations: 1, fast_path: 2, tasks_total: 3, successes: 3, ocps: { S: 0 } });
   });
 
