@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { requireConfig } from "../../src/config";
 import { dispatchBatch } from "../../src/dispatch/consumer";
 import type { RunTasks } from "../../src/dispatch/pass";
+import { FIRST_FLUSH_MS } from "../../src/dispatch/outcome-recorder";
 import { passLimits, statementBudget } from "../../src/dispatch/pass-limits";
 import { D1_LIMITS } from "../../src/lib/platform-limits";
 import { openDb } from "../../src/store/db";
@@ -17,9 +18,22 @@ beforeEach(settleOtherTasks);
 
 const config = requireConfig(env);
 
-/** Every task returns a result of RESULT_MAX_BYTES, the largest a task may store. */
-const bigResults: RunTasks = async (_pass, tasks) =>
-  tasks.map((t) => ({ id: t.id, ok: true, result: { blob: "r".repeat(config.RESULT_MAX_BYTES - 16) } }));
+/**
+ * Every task returns a result of RESULT_MAX_BYTES, the largest a task may store, and the outcomes
+ * arrive as spread out as a pass allows: one per group commit (each wait twice the last, on the
+ * test's fake clock) until the last commit, which takes the rest. So every commit writes a chunk
+ * of its own with its dependency round and follow-up, and the pass makes all `flushes` writes.
+ */
+const bigResults = (flushes: number): RunTasks => async (_pass, tasks, _plans, sink) => {
+  let wait = FIRST_FLUSH_MS;
+  for (const [i, t] of tasks.entries()) {
+    sink.outcome({ id: t.id, ok: true, result: { blob: "r".repeat(config.RESULT_MAX_BYTES - 16) } });
+    if (i < flushes - 1) {
+      await vi.advanceTimersByTimeAsync(wait);
+      wait *= 2;
+    }
+  }
+};
 
 /** `n` queued parents, each with a child waiting on it: every outcome chunk carries a dependency round. */
 async function parentsWithChildren(domain: string, n: number): Promise<void> {
@@ -37,10 +51,17 @@ async function oneDrain(overrides: Partial<typeof config> = {}) {
   const log: RecordedStatement[] = [];
   const { queue, sends } = limitQueue();
   const now = Date.now();
-  await dispatchBatch(
-    wakeBatch(),
-    dispatchDeps({ db: openDb(recordingD1(env.DB, log)), queue, runTasks: bigResults, now: () => now, statementsUsed: () => log.length, config: overrides }),
-  );
+  const { outcomeFlushes } = passLimits({ ...config, ...overrides });
+  // The group commits' waits and the heartbeats run on a fake clock: a worst-case pass takes minutes of it.
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+  try {
+    await dispatchBatch(
+      wakeBatch(),
+      dispatchDeps({ db: openDb(recordingD1(env.DB, log)), queue, runTasks: bigResults(outcomeFlushes), now: () => now, statementsUsed: () => log.length, config: overrides }),
+    );
+  } finally {
+    vi.useRealTimers();
+  }
   // A round's last statement moves the parents' cursors (dependents.ts advanceCursors).
   const rounds = log.filter((s) => /INDEXED BY tasks_release_idx/.test(s.sql) && /UPDATE tasks SET release_cursor/.test(s.sql)).length;
   const claims = log.filter((s) => /'claimed' AS message/.test(s.sql) && /^\s*UPDATE/.test(s.sql));
