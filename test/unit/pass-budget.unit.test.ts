@@ -105,9 +105,18 @@ describe("a pass's statement reserve", () => {
   });
 
   it("grows by one chunk's write and round at each multiple of the results a chunk holds, not before", () => {
-    const at = passStatementReserve(paid, 2 * perChunk, 0);
-    expect(passStatementReserve(paid, 2 * perChunk - 1, 0)).toBe(at);
-    expect(passStatementReserve(paid, 2 * perChunk + 1, 0) - at).toBe(STATEMENTS.transition + STATEMENTS.dependencyRound);
+    // Past the pass sizes whose commits are capped by their task count (outcomeFlushes), so only the chunks change.
+    const k = Math.ceil((outcomeFlushes(PASS_MAX_TASKS, maxPassMs(paid)) + 1) / perChunk) + 1;
+    const at = passStatementReserve(paid, k * perChunk, 0);
+    expect(passStatementReserve(paid, k * perChunk - 1, 0)).toBe(at);
+    expect(passStatementReserve(paid, k * perChunk + 1, 0) - at).toBe(STATEMENTS.transition + STATEMENTS.dependencyRound);
+  });
+
+  it("a small pass has no more commits than tasks: a second task may add a commit, with its chunk and follow-up", () => {
+    const claimHalving = STATEMENTS.claim;
+    const commit = STATEMENTS.transition + STATEMENTS.dependencyRound + STATEMENTS.jsonArray;
+    const splitLevel = 2 * STATEMENTS.transition; // a chunk of two can fail and be halved once
+    expect(passStatementReserve(paid, 2, 0) - passStatementReserve(paid, 1, 0)).toBe(claimHalving + commit + splitLevel);
   });
 
   it("counts one more heartbeat once the longest run plus the graces passes a multiple of HEARTBEAT_S", () => {
