@@ -20,7 +20,7 @@ describe("OrganismManager start-up", () => {
     for (const [config, reason] of [["{not json", "config is not valid JSON"], [{ organs: [] }, "config is invalid: organs"], [42, "config is invalid"]] as const) {
       expect(await coord.initialize(config)).toEqual({ ok: false, code: "invalid_params", error: expect.stringContaining(reason) });
       expect(await coord.getStatus()).toMatchObject({ status: "healthy", organism_initialized: true });
-      expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { path: "fast" } });
+      expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { pong: true }, execution: { path: "fast" } });
     }
     const override = await runInDurableObject(objectStub(coord), async (_instance: OrganismManager, state) => state.storage.kv.get("config_override"));
     expect(override).toBeUndefined();
@@ -34,7 +34,7 @@ describe("OrganismManager start-up", () => {
     let coord = freshCoordinator(name);
     const utilityOnly = { organs: [{ organ_id: "utility_organ_1", organ_type: "Utility", task_types: ["ping"] }] };
     expect(await coord.initialize(utilityOnly)).toMatchObject({ ok: true, value: { status: "healthy" } });
-    expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { path: "fast", organ_id: "utility_organ_1" } });
+    expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { pong: true }, execution: { path: "fast", organ_id: "utility_organ_1" } });
     await evict(coord);
     coord = freshCoordinator(name);
     expect((await coord.getStatus()).organs.map((o) => o.organ_id)).toEqual(["utility_organ_1"]);
