@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Organ } from "../../durable-objects/organ";
 import type { Remote } from "../../src/lib/remote";
 import type { RunReport, TaskWork } from "../../src/organism/organ-contracts";
@@ -9,7 +9,7 @@ import { evict } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
 /** Typed by the class's own signatures (see `Remote`); the generated stub types collapse results to `never`. */
-type OrganRpc = Remote<Pick<Organ, "initialize" | "run" | "getSummary" | "getAgentHistory" | "deliver">>;
+type OrganRpc = Remote<Pick<Organ, "initialize" | "run" | "abort" | "getSummary" | "getAgentHistory" | "deliver">>;
 const organ = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name)) as unknown as Omit<RawOrganStub, keyof OrganRpc> & OrganRpc;
 const spec = (organ_id: string, agent_count = 3, replicas = 1, replica = 0, epoch = 1) => ({ organ_id, organ_type: "Utility" as const, agent_count, replicas, replica, epoch, task_types: ["ping"] });
 /** Runs the tasks one call each, one after another (each call's outcome is recorded before the next picks its agent). */
@@ -87,6 +87,28 @@ describe("Organ limits", () => {
     expect(over.verdict).toEqual({ ok: false, retriable: false, error: expect.stringMatching(new RegExp(`^result of \\d+ bytes exceeds RESULT_MAX_BYTES \\(${max}\\)$`)) });
     // A result the organ refused is a failure of its agent like any other.
     expect((await stub.getAgentHistory(over.agent_id!, 10))[0]).toMatchObject({ task_id: over.task_id, error: expect.stringContaining("exceeds RESULT_MAX_BYTES") });
+  });
+
+  it("ends a run at its deadline: a retriable timeout, the late result discarded", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const stub = organ(id);
+    await stub.initialize({ ...spec(id), task_types: ["sleep"] });
+    const started = Date.now();
+    const report = await stub.run({ ...organTask("sleep", { ms: 5000 }), deadline: Date.now() + 100 });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(report.verdict).toMatchObject({ ok: false, retriable: true, timedOut: true, error: expect.stringMatching(/^timed out/) });
+  });
+
+  it("abort(ids) stops the runs in progress here (cancel, lost lease) and names them", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const stub = organ(id);
+    await stub.initialize({ ...spec(id), task_types: ["sleep"] });
+    const work = organTask("sleep", { ms: 5000 });
+    const running = stub.run(work);
+    await vi.waitFor(async () => expect(await stub.abort([work.id, "not-running"])).toEqual([work.id]), { timeout: 2000, interval: 20 });
+    const report = await running;
+    expect(report.verdict).toMatchObject({ ok: false, retriable: false, cancelled: true });
+    expect(await stub.abort([work.id])).toEqual([]);
   });
 
   it("partitions agents across replicas and keeps every agent's state when the replica count changes", async () => {

@@ -65,7 +65,9 @@ async function oneDrain(overrides: Partial<typeof config> = {}) {
   // A round's last statement moves the parents' cursors (dependents.ts advanceCursors).
   const rounds = log.filter((s) => /INDEXED BY tasks_release_idx/.test(s.sql) && /UPDATE tasks SET release_cursor/.test(s.sql)).length;
   const claims = log.filter((s) => /'claimed' AS message/.test(s.sql) && /^\s*UPDATE/.test(s.sql));
-  return { log, sends, rounds, claimed: claims.reduce((n, s) => n + (s.rows ?? 0), 0) };
+  // recordOutcomes' write (its SET gives a not-run task's attempt back).
+  const outcomeWrites = log.filter((s) => /refund_attempt/.test(s.sql)).length;
+  return { log, sends, rounds, passes: claims.filter((s) => (s.rows ?? 0) > 0).length, outcomeWrites, claimed: claims.reduce((n, s) => n + (s.rows ?? 0), 0) };
 }
 
 async function completed(domain: string): Promise<number> {
@@ -77,8 +79,11 @@ describe("the per-invocation D1 statement budget holds in the worst case", { tim
     const full = passLimits(config).maxTasks;
     expect(full).toBe(192);
     await parentsWithChildren("worst-paid", 4 * full);
-    const { log, sends, rounds, claimed } = await oneDrain();
+    const { log, sends, rounds, claimed, passes, outcomeWrites } = await oneDrain();
     expect(log.length).toBeLessThanOrEqual(statementBudget(config));
+    // Every pass spent all its group commits (the outcomes arrived spread out), each a chunk write of its own.
+    expect(passes).toBeGreaterThan(0);
+    expect(outcomeWrites).toBeGreaterThanOrEqual(passes * passLimits(config).outcomeFlushes);
     expect(log.length).toBeLessThanOrEqual(D1_LIMITS.queriesPerInvocation);
     // It ran full passes whose chunks carried dependency rounds, and handed the rest to a new wake-up.
     expect(claimed).toBeGreaterThanOrEqual(full);
