@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import { requireConfig } from "../../src/config";
 import { alwaysAdmit, dispatchBatch, type DispatchDeps } from "../../src/dispatch/consumer";
 import type { RunTasks } from "../../src/dispatch/pass";
+import type { PlanStore } from "../../src/dispatch/run-plans";
+import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
 import { runtime } from "../../src/dispatch/runtime";
 import type { TaskMessage } from "../../src/dispatch/message";
 import { resetPendingWakeup } from "../../src/dispatch/wakeups";
@@ -38,6 +40,19 @@ export function dispatchDeps(overrides: DepsOverrides = {}): DispatchDeps {
     newToken: () => crypto.randomUUID(),
     statementsUsed: () => 0,
     ...rest,
+  };
+}
+
+/** A fake run in the old batch style: every outcome of the pass at once, when the run ends. */
+export type BatchRun = (pass: string, tasks: TaskEnvelope[], plans: PlanStore) => Promise<readonly TaskOutcome[]>;
+
+/**
+ * Adapts a batch-style fake run to RunTasks: each outcome it returns goes to the sink, in order,
+ * when the run ends (as if every task ended together).
+ */
+export function batched(run: BatchRun): RunTasks {
+  return async (pass, tasks, plans, sink) => {
+    for (const outcome of await run(pass, tasks, plans)) sink.outcome(outcome);
   };
 }
 

@@ -8,7 +8,7 @@ import { executeTasks } from "../../src/dispatch/execute-tasks";
 import type { OrganCall } from "../../src/dispatch/organ-calls";
 import { UNSTORED_PLANS } from "../../src/dispatch/run-plans";
 import type { PassReport } from "../../src/organism/decisions";
-import type { TaskEnvelope } from "../../src/organism/task-contracts";
+import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
 import { postJson } from "../helpers/worker";
 import { freshCoordinator, task } from "./organism-helpers";
 
@@ -20,28 +20,40 @@ function counted(coord = freshCoordinator(), call?: OrganCall) {
   const organs = organClient(config, { stub: (name) => organStub(env, name) });
   const counts = { decide: 0, report: 0, organCalls: [] as string[] };
   const reports: PassReport[] = [];
-  const run = (tasks: TaskEnvelope[]) =>
-    executeTasks(crypto.randomUUID(), tasks, {
-      config,
-      decide: (pass, t) => (counts.decide++, coord.decide(pass, t)),
-      call: (replica, t, timeoutMs) => (counts.organCalls.push(replica), (call ?? ((r, x, ms) => organs.executeBatch(r, x, ms)))(replica, t, timeoutMs)),
-      control: controlTasks(() => coord),
-      report: (r) => (counts.report++, reports.push(r), coord.report(r)),
-      plans: UNSTORED_PLANS,
-      now: Date.now,
-    });
+  /** The outcomes in task order (each task's first: the one a pass records). */
+  const run = async (tasks: TaskEnvelope[]): Promise<TaskOutcome[]> => {
+    const outcomes = new Map<string, TaskOutcome>();
+    await executeTasks(
+      crypto.randomUUID(),
+      tasks,
+      {
+        config,
+        decide: (pass, t) => (counts.decide++, coord.decide(pass, t)),
+        call: (replica, work, timeoutMs) => (counts.organCalls.push(replica), (call ?? ((r, x, ms) => organs.run(r, x, ms)))(replica, work, timeoutMs)),
+        abort: (replica, ids) => organs.abort(replica, ids),
+        control: controlTasks(() => coord),
+        report: (r) => (counts.report++, reports.push(r), coord.report(r)),
+        plans: UNSTORED_PLANS,
+        now: Date.now,
+      },
+      { outcome: (o) => void (outcomes.has(o.id) || outcomes.set(o.id, o)), started: () => undefined },
+    );
+    return tasks.map((t): TaskOutcome => outcomes.get(t.id) ?? { id: t.id, ok: false, retriable: true, error: "no outcome" });
+  };
   return { coord, counts, reports, run };
 }
 
 describe("the coordinator decides, the dispatcher delivers", () => {
-  it("one decide and one report per pass, one organ call per replica touched", async () => {
+  it("one decide and one report per pass, one organ call per task, to its organ", async () => {
     const { counts, run, reports } = counted();
     const tasks = [...Array.from({ length: 40 }, () => task("ping")), ...Array.from({ length: 10 }, () => task("execute", { params: { action: "noop" } }))];
     const outcomes = await run(tasks);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(counts.decide).toBe(1);
     expect(counts.report).toBe(1);
-    expect(counts.organCalls.sort()).toEqual(["actuator_organ_1", "utility_organ_1"]);
+    expect(counts.organCalls).toHaveLength(50);
+    expect(counts.organCalls.filter((r) => r === "utility_organ_1")).toHaveLength(40);
+    expect(counts.organCalls.filter((r) => r === "actuator_organ_1")).toHaveLength(10);
     expect(reports[0]).toMatchObject({ successes: 50, failures: 0, by_organ: { utility_organ_1: { tasks: 40 }, actuator_organ_1: { tasks: 10 } } });
   });
 
@@ -49,7 +61,7 @@ describe("the coordinator decides, the dispatcher delivers", () => {
     const organs = organClient(config, { stub: (name) => organStub(env, name) });
     const call: OrganCall = async (replica, t, ms) => {
       if (replica === "actuator_organ_1") throw new Error("network connection lost");
-      return organs.executeBatch(replica, t, ms);
+      return organs.run(replica, t, ms);
     };
     const { run } = counted(freshCoordinator(), call);
     const [ping, act] = await run([task("ping"), task("execute", { params: { action: "noop" } })]);
@@ -60,9 +72,9 @@ describe("the coordinator decides, the dispatcher delivers", () => {
   it("an overloaded organ is not called again at once: its tasks come back not run, to retry with backoff", async () => {
     resetBreakers();
     let calls = 0;
-    const overloaded = { executeBatch: async () => { calls++; throw flagged("overloaded"); }, collect: async () => ({ results: [], held: null }) } as unknown as OrganRpc;
+    const overloaded = { run: async () => { calls++; throw flagged("overloaded"); }, abort: async () => [] } as unknown as OrganRpc;
     const organs = organClient(config, { stub: () => overloaded });
-    const { run } = counted(freshCoordinator(), (r, t, ms) => organs.executeBatch(r, t, ms));
+    const { run } = counted(freshCoordinator(), (r, t, ms) => organs.run(r, t, ms));
     const [outcome] = await run([task("ping")]);
     expect(outcome).toMatchObject({ ok: false, retriable: true, notRun: true });
     expect(calls).toBe(1);
@@ -74,14 +86,14 @@ describe("the coordinator decides, the dispatcher delivers", () => {
     let calls = 0;
     const real = organStub(env, "utility_organ_1");
     const flaky = {
-      executeBatch: async (...args: Parameters<OrganRpc["executeBatch"]>) => {
+      run: async (...args: Parameters<OrganRpc["run"]>) => {
         if (++calls === 1) throw flagged("retryable");
-        return real.executeBatch(...args);
+        return real.run(...args);
       },
-      collect: (...args: Parameters<OrganRpc["collect"]>) => real.collect(...args),
+      abort: (...args: Parameters<OrganRpc["abort"]>) => real.abort(...args),
     } as unknown as OrganRpc;
     const organs = organClient(config, { stub: () => flaky, sleep: async () => undefined });
-    const { run } = counted(freshCoordinator(), (r, t, ms) => organs.executeBatch(r, t, ms));
+    const { run } = counted(freshCoordinator(), (r, t, ms) => organs.run(r, t, ms));
     expect((await run([task("ping")]))[0]).toMatchObject({ ok: true });
     expect(calls).toBe(2);
     resetBreakers();

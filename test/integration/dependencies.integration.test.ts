@@ -7,6 +7,9 @@ import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
 import { getTask, settleOtherTasks } from "../helpers/tasks";
 import { api, postJson } from "../helpers/worker";
 import { openDb } from "../../src/store/db";
+import { echoParentsType } from "../helpers/task-types";
+
+const ECHO_PARENTS = echoParentsType();
 
 beforeEach(settleOtherTasks);
 
@@ -47,7 +50,7 @@ describe("depends_on", () => {
       { type: "test_task", ref: "a", params: { n: "a" } },
       { type: "test_task", ref: "b", params: { n: "b" }, depends_on: ["a"] },
       { type: "test_task", ref: "c", params: { n: "c" }, depends_on: ["a"] },
-      { type: "test_task", params: { n: "d" }, depends_on: ["b", "c"] },
+      { type: ECHO_PARENTS, params: { n: "d" }, depends_on: ["b", "c"] },
     ]);
     expect(a).toMatchObject({ status: "queued", waiting_on: 0, depends_on: [] });
     expect(b).toMatchObject({ status: "created", waiting_on: 1, depends_on: [a!.id], on_parent_failure: "fail" });
@@ -61,12 +64,14 @@ describe("depends_on", () => {
     expect(dStart).toBeGreaterThanOrEqual(await enteredAt(b!.id, "completed"));
     expect(dStart).toBeGreaterThanOrEqual(await enteredAt(c!.id, "completed"));
 
-    const seen = (await task(d!.id)).result as { result: { echo: { parents: Record<string, { status: string; result: { result: { echo: { n: string } } } }> } } };
-    const parents = seen.result.echo.parents;
+    // What d's code saw: its own params, and its parents (with their results) as ctx.task.parents.
+    const seen = (await task(d!.id)).result as { echo: Record<string, unknown>; parents: Record<string, { status: string; result: unknown }> };
+    expect(seen.echo).toEqual({ n: "d" });
+    const parents = seen.parents;
     expect(Object.keys(parents).sort()).toEqual([b!.id, c!.id].sort());
-    expect(parents[b!.id]).toMatchObject({ status: "completed", result: { result: { echo: { n: "b" } } } });
-    expect(parents[c!.id]).toMatchObject({ status: "completed", result: { result: { echo: { n: "c" } } } });
-    // The stored params stay as submitted: parents are added only for the handler.
+    expect(parents[b!.id]).toMatchObject({ status: "completed", result: { echo: { n: "b" }, task_type: "test_task" } });
+    expect(parents[c!.id]).toMatchObject({ status: "completed", result: { echo: { n: "c" }, task_type: "test_task" } });
+    // The stored params stay as submitted.
     expect((await task(d!.id)).params).toEqual({ n: "d" });
 
     const children = await (await api(`/tasks/${a!.id}/dependents`)).json<{ items: { id: string }[] }>();
@@ -99,12 +104,12 @@ describe("depends_on", () => {
     const [bad, good, child] = await batch([
       { type: "flaky", ref: "bad", params: { fail_times: 5 }, max_attempts: 1 },
       { type: "ping", ref: "good" },
-      { type: "test_task", depends_on: ["bad", "good"], on_parent_failure: "run" },
+      { type: ECHO_PARENTS, depends_on: ["bad", "good"], on_parent_failure: "run" },
     ]);
     await runUntilFinished([bad!.id, good!.id, child!.id]);
     const c = await task(child!.id);
     expect(c.status).toBe("completed");
-    const parents = (c.result as { result: { echo: { parents: Record<string, { status: string; error: string | null }> } } }).result.echo.parents;
+    const parents = (c.result as { parents: Record<string, { status: string; error: string | null }> }).parents;
     expect(parents[bad!.id]).toMatchObject({ status: "failed", error: expect.stringMatching(/attempts exhausted/) });
     expect(parents[good!.id]?.status).toBe("completed");
   });

@@ -5,14 +5,14 @@ import { followUpDeps } from "../../src/follow-ups";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
 import { ROUND_EDGES } from "../../src/store/dependents";
-import { drain } from "../helpers/dispatch";
+import { batched, drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, insertTasks, newTask, settleOtherTasks } from "../helpers/tasks";
 
 beforeEach(settleOtherTasks);
 
 const config = requireConfig(env);
-const ok = async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { n: 1 } }));
+const ok = batched(async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { n: 1 } })));
 
 /** An id that sorts before every random one: the round meets this parent first. */
 const firstId = () => `00000000${crypto.randomUUID().slice(8)}`;
@@ -93,7 +93,7 @@ describe("every finished parent's edges are all visited", () => {
   it("a chain of 300 whose root fails: the failure goes down every link, with the reason", { timeout: 120_000 }, async () => {
     const ids = Array.from({ length: 300 }, (_, i) => (i === 0 ? firstId() : crypto.randomUUID()));
     await insertTasks(ids.map((id, i) => newTask({ id, type: "ping", status: i === 0 ? "queued" : "created", depends_on: i === 0 ? null : [ids[i - 1]!], on_parent_failure: i === 0 ? null : "fail" })));
-    const failRoot = async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: false, retriable: false, error: "root broke" }));
+    const failRoot = batched(async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: false, retriable: false, error: "root broke" })));
     await drain({ runTasks: failRoot });
     // What the follow-up rounds did not reach, the alarm's rounds finish (not its backstop: that would be a bug).
     for (let i = 0; i < 5 && (await tally(ids)).byStatus.created; i++) expect(await maintenance()).toMatchObject({ dependents_rescued: 0 });

@@ -7,7 +7,7 @@ import { dispatchBatch } from "../../src/dispatch/consumer";
 import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { recordingQueue } from "../helpers/recording-queue";
-import { deliver, dispatchDeps, DLQ, drain, wakeBatch } from "../helpers/dispatch";
+import { batched, deliver, dispatchDeps, DLQ, drain, wakeBatch } from "../helpers/dispatch";
 import { openDb } from "../../src/store/db";
 import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
@@ -139,19 +139,23 @@ describe("outcomes", () => {
     expect(row.error).toContain("no route for task type 'no_such_type'");
   });
 
-  it("counts a coordinator timeout as an attempt", async () => {
+  it("counts a task that runs past its deadline (TASK_TIMEOUT_S) as an attempt, its late result discarded", async () => {
     const task = await insertTask({ type: "sleep", params: { ms: 3000 } });
-    await drain({ config: { DISPATCH_TIMEOUT_S: 0.2 } });
+    const started = Date.now();
+    await drain({ config: { TASK_TIMEOUT_S: 0.2 } });
+    // The organ ends the run at the deadline: the pass does not wait for the task's own end.
+    expect(Date.now() - started).toBeLessThan(2500);
     const row = await getTask(task.id);
-    expect(row).toMatchObject({ status: "retry", attempts: 1 });
+    expect(row).toMatchObject({ status: "retry", attempts: 1, result: null });
     expect(row.error).toMatch(/timed out/);
+    expect(row.execution).toMatchObject({ path: "fast", timed_out: true });
   });
 
   it("treats a coordinator that throws (object reset) as a retriable failure", async () => {
     const task = await insertTask();
-    const runTasks = async (): Promise<TaskOutcome[]> => {
+    const runTasks = batched(async (): Promise<TaskOutcome[]> => {
       throw new Error("Durable Object reset because its code was updated");
-    };
+    });
     await drain({ runTasks });
     expect(await getTask(task.id)).toMatchObject({ status: "retry", attempts: 1 });
   });

@@ -24,8 +24,10 @@ describe("durable escalation plans", () => {
     await drain();
     const row = await getTask(t.id);
     expect(row.status).toBe("completed");
-    expect(row.result).toMatchObject({ success: true, path: "escalation", kind: "escalated", plan_source: "params" });
-    const steps = (row.result as { solution_steps: { organ_id: string; success: boolean; result: unknown }[] }).solution_steps;
+    // The task's result is its last step's (analyze of nothing); the plan is its execution.
+    expect(row.result).toEqual({ characters: 0, words: 0, numbers: 0, numbers_sum: 0, numbers_mean: null, summary: "" });
+    expect(row.execution).toMatchObject({ path: "escalation", kind: "escalated", plan_source: "params" });
+    const steps = (row.execution as { solution_steps: { organ_id: string; success: boolean; result: unknown }[] }).solution_steps;
     expect(steps.map((s) => [s.organ_id, s.success])).toEqual([["actuator_organ_1", true], ["utility_organ_1", true], ["cognitive_organ_1", true]]);
     expect(steps[0]!.result).toMatchObject({ effect: "email", applied: true });
     expect((await eventsOf(t.id)).map((e) => e.message)).toEqual(["submitted", "claimed", "step 1/3 completed on actuator_organ_1", "step 2/3 completed on utility_organ_1", "step 3/3 completed on cognitive_organ_1", "completed"]);
@@ -60,7 +62,8 @@ describe("durable escalation plans", () => {
     await dying;
     const row = await getTask(t.id);
     expect(row).toMatchObject({ status: "completed", attempts: 2 });
-    expect((row.result as { solution_steps: unknown[] }).solution_steps).toHaveLength(3);
+    expect((row.execution as { solution_steps: unknown[] }).solution_steps).toHaveLength(3);
+    expect(row.result).toMatchObject({ pong: true });
     expect(await organ("actuator_organ_1").runsOf(stepTaskId(t.id, 0))).toBe(1);
     expect((await eventsOf(t.id)).filter((e) => e.message === "step 1/3 completed on actuator_organ_1")).toHaveLength(1);
   });

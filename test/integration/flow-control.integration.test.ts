@@ -7,7 +7,7 @@ import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { taskInputSchema } from "../../src/schemas/task";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { submitTasks } from "../../src/submit-tasks";
-import { drain } from "../helpers/dispatch";
+import { batched, drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { definedType } from "../helpers/task-types";
@@ -17,7 +17,8 @@ const config = requireConfig(env);
 const claim = (maxTasks: number, leaseMs = 60_000, now = Date.now()) =>
   claimDueTasks(db(), { token: crypto.randomUUID(), now, leaseMs, maxTasks, maxInputBytes: 1e9 });
 /** A RunTasks that completes every task: (pass id, tasks, plan store) → outcomes. */
-const ok = async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } }));
+const complete = async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } }));
+const ok = batched(complete);
 const maintenance = (now = Date.now()) =>
   runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: () => now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) });
 const statusOf = async (id: string) => (await getTask(id)).status;
@@ -85,12 +86,12 @@ describe("concurrency keys", () => {
     const tasks = await insertTasks(Array.from({ length: 40 }, () => newTask({ type: "ping", concurrency_key: key, concurrency_limit: 2, max_attempts: 20 })));
     const samples: number[] = [];
     const sample = async () => samples.push(await count("concurrency_key = ? AND status = 'running'", key));
-    const slowOk = async (pass: string, envelopes: TaskEnvelope[]) => {
+    const slowOk = batched(async (pass: string, envelopes: TaskEnvelope[]) => {
       await sample();
       await new Promise((r) => setTimeout(r, 3));
       await sample();
-      return ok(pass, envelopes);
-    };
+      return complete(pass, envelopes);
+    });
     let rounds = 0;
     while ((await count("concurrency_key = ? AND status NOT IN ('completed', 'failed')", key)) > 0) {
       if (++rounds > 60) throw new Error("the key's tasks did not finish");
@@ -113,13 +114,13 @@ describe("concurrency keys", () => {
     let running = 0;
     let most = 0;
     await drain({
-      runTasks: async (pass, envelopes) => {
+      runTasks: batched(async (pass, envelopes) => {
         running += envelopes.length;
         most = Math.max(most, running);
         await new Promise((r) => setTimeout(r, 2));
         running -= envelopes.length;
-        return ok(pass, envelopes);
-      },
+        return complete(pass, envelopes);
+      }),
     });
     for (const t of tasks) expect(await statusOf(t.row.id)).toBe("completed");
     expect(most).toBe(1);
@@ -133,15 +134,14 @@ describe("concurrency keys", () => {
     const lone = await insertTask({ type: "ping" }); // no key, submitted after A's backlog
     const bTasks = await insertTasks(Array.from({ length: 10 }, () => newTask({ type: "ping", concurrency_key: b, concurrency_limit: 1000 })));
     const finished: string[] = [];
-    const record = async (pass: string, envelopes: TaskEnvelope[]) => {
+    const record = async (pass: string, envelopes: Pick<TaskEnvelope, "id">[]) => {
       finished.push(...envelopes.map((e) => e.id));
-      return ok(pass, envelopes);
     };
     // One pass at a time, so the order of finishing is the order of claiming.
     while (finished.length < 300) {
       const before = finished.length;
       const { claimed } = await claim(96);
-      await record("in-order", claimed.map((t) => ({ id: t.id, type: t.type, params: t.params, description: t.description, domain: t.domain, drift_score: t.drift_score, attempt: t.attempts })));
+      await record("in-order", claimed);
       await sql("UPDATE tasks SET status = 'completed', locked_by = NULL WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(claimed.map((t) => t.id)));
       if (finished.length === before) break;
     }

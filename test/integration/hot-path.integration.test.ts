@@ -5,7 +5,7 @@ import { PASS_CONCURRENCY } from "../../src/dispatch/drain";
 import { passLimits } from "../../src/dispatch/pass-limits";
 import { createTasks } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
-import { drain } from "../helpers/dispatch";
+import { batched, drain } from "../helpers/dispatch";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
 import { newTask, settleOtherTasks } from "../helpers/tasks";
 import { fetchWithEnv } from "../helpers/worker";
@@ -20,7 +20,7 @@ async function recordPipeline(n: number): Promise<{ submit: RecordedStatement[];
   const dispatch: RecordedStatement[] = [];
   await drain({
     db: openDb(recordingD1(env.DB, dispatch)),
-    runTasks: async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+    runTasks: batched(async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } }))),
   });
   return { submit, dispatch };
 }
@@ -36,7 +36,7 @@ async function recordDependencies(): Promise<RecordedStatement[]> {
   for (let i = 0; i < 3; i++) {
     await drain({
       db: recorded,
-      runTasks: async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } })),
+      runTasks: batched(async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> => envelopes.map((e) => ({ id: e.id, ok: true, result: { success: true } }))),
     });
   }
   return log;

@@ -7,10 +7,10 @@ import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { replicaName } from "../../src/organism/replicas";
 import type { Remote } from "../../src/lib/remote";
 import { nextEpoch } from "../../durable-objects/coordinator-store";
-import { freshCoordinator, objectStub, resultOf, runVia, task } from "./organism-helpers";
+import { executionOf, freshCoordinator, objectStub, runVia, task } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
-type OrganRpc = Remote<Pick<Organ, "getSummary" | "getAgentHistory" | "initialize" | "executeBatch" | "receive" | "deliver">>;
+type OrganRpc = Remote<Pick<Organ, "getSummary" | "getAgentHistory" | "initialize" | "run" | "receive" | "deliver">>;
 const rawOrgan = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name));
 const organ = (name: string) => rawOrgan(name) as unknown as OrganRpc;
 
@@ -33,8 +33,8 @@ async function holdSleeps(names: string[]) {
 const organSpec = (organId: string, replicas: number) => ({ organs: [{ organ_id: organId, organ_type: "Utility" as const, agent_count: 4, replicas, task_types: ["ping", "sleep", "flaky"] }] });
 const pings = (n: number) => Array.from({ length: n }, () => task("ping"));
 const agentOf = (o: TaskOutcome) => {
-  if (!o.result) throw new Error(`task ${o.id} did not run: ${o.ok ? "" : o.error}`);
-  return resultOf(o)["agent_id"] as string;
+  if (!o.execution) throw new Error(`task ${o.id} did not run: ${o.ok ? "" : o.error}`);
+  return executionOf(o)["agent_id"] as string;
 };
 
 /**
@@ -114,9 +114,11 @@ describe("the issue's repro: 1,500 tasks while the replica count changes", () =>
 });
 
 describe("hand-offs between replicas", () => {
-  const LIMITS = { resultMaxBytes: 262_144, responseBudgetBytes: 1_000_000 };
   const layout = (organ_id: string, replicas: number, replica: number, epoch: number) => ({ organ_id, organ_type: "Utility" as const, agent_count: 2, replicas, replica, epoch, task_types: ["ping"] });
-  const pingTasks = (n: number) => Array.from({ length: n }, () => ({ id: crypto.randomUUID(), type: "ping", params: {}, description: null, domain: null, attempt: 1 }));
+  const pingTasks = (n: number) => Array.from({ length: n }, () => ({
+    id: crypto.randomUUID(), type: "ping", params: {}, description: null, domain: null, attempt: 1,
+    token: null, deadline: Date.now() + 60_000, parents: null, last_heartbeat: null,
+  }));
   const counts = async (stub: OrganRpc) => (await stub.getSummary()).agents.map((a) => [a.agent_id, a.tasks_processed]);
 
   /** Two replicas of two agents; replica 1's agent runs three tasks; then the organ shrinks to one replica at epoch 2. */
@@ -125,7 +127,7 @@ describe("hand-offs between replicas", () => {
     const [zero, one] = [organ(id), organ(`${id}#1`)];
     await zero.initialize(layout(id, 2, 0, 1));
     await one.initialize(layout(id, 2, 1, 1));
-    await one.executeBatch(pingTasks(3), LIMITS);
+    for (const t of pingTasks(3)) await one.run(t);
     await one.initialize(layout(id, 1, 1, 2));
     return { id, zero, one };
   }

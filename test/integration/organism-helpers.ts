@@ -35,22 +35,36 @@ export async function evict(stub: object): Promise<void> {
 }
 
 export function task(type: string, over: Partial<TaskEnvelope> = {}): TaskEnvelope {
-  return { id: crypto.randomUUID(), type, params: {}, description: null, domain: null, drift_score: 0, attempt: 1, ...over };
+  return {
+    id: crypto.randomUUID(), type, params: {}, description: null, domain: null, drift_score: 0, attempt: 1,
+    token: null, deadline: Date.now() + requireConfig(env).TASK_TIMEOUT_S * 1000, parents: null, last_heartbeat: null, ...over,
+  };
 }
 
-/** Runs tasks by the production path (decide, then the organs) with `coord` deciding. */
-export function runVia(coord: CoordinatorStub, tasks: TaskEnvelope[], plans: PlanStore = UNSTORED_PLANS): Promise<TaskOutcome[]> {
+/**
+ * Runs tasks by the production path (decide, then the organs) with `coord` deciding; their
+ * outcomes in task order (each task's first, as the pass records it).
+ */
+export async function runVia(coord: CoordinatorStub, tasks: TaskEnvelope[], plans: PlanStore = UNSTORED_PLANS): Promise<TaskOutcome[]> {
   const config = requireConfig(env);
   const organs = organClient(config, { stub: (name) => organStub(env, name) });
-  return executeTasks(crypto.randomUUID(), tasks, {
-    config,
-    decide: (pass, t) => coord.decide(pass, t),
-    call: (replica, t, timeoutMs) => organs.executeBatch(replica, t, timeoutMs),
-    control: controlTasks(() => coord),
-    report: (r) => coord.report(r),
-    plans,
-    now: Date.now,
-  });
+  const outcomes = new Map<string, TaskOutcome>();
+  await executeTasks(
+    crypto.randomUUID(),
+    tasks,
+    {
+      config,
+      decide: (pass, t) => coord.decide(pass, t),
+      call: (replica, work, timeoutMs) => organs.run(replica, work, timeoutMs),
+      abort: (replica, ids) => organs.abort(replica, ids),
+      control: controlTasks(() => coord),
+      report: (r) => coord.report(r),
+      plans,
+      now: Date.now,
+    },
+    { outcome: (o) => void (outcomes.has(o.id) || outcomes.set(o.id, o)), started: () => undefined },
+  );
+  return tasks.map((t): TaskOutcome => outcomes.get(t.id) ?? { id: t.id, ok: false, retriable: true, error: "no outcome" });
 }
 
 export async function runOneVia(coord: CoordinatorStub, t: TaskEnvelope): Promise<TaskOutcome> {
@@ -58,8 +72,14 @@ export async function runOneVia(coord: CoordinatorStub, t: TaskEnvelope): Promis
   return outcome as TaskOutcome;
 }
 
-/** Narrows an outcome's result to a plain record for assertions. */
-export function resultOf(outcome: { result?: Record<string, unknown> }): Record<string, unknown> {
-  if (!outcome.result) throw new Error("outcome has no result");
-  return outcome.result;
+/** Narrows an outcome's result (what the task's code returned) to a plain record for assertions. */
+export function resultOf(outcome: { result?: unknown }): Record<string, unknown> {
+  if (outcome.result === null || typeof outcome.result !== "object") throw new Error("outcome has no record result");
+  return outcome.result as Record<string, unknown>;
+}
+
+/** An outcome's execution (how it ran: path, organ, replica, agent, p_fast, plan). */
+export function executionOf(outcome: { execution?: Record<string, unknown> }): Record<string, unknown> {
+  if (!outcome.execution) throw new Error("outcome has no execution");
+  return outcome.execution;
 }

@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { OrganismManager } from "../../durable-objects/organism-manager";
 import type { TaskOutcome } from "../../src/organism/task-contracts";
-import { evict, freshCoordinator, objectStub, resultOf, runOneVia, runVia, task } from "./organism-helpers";
+import { evict, freshCoordinator, executionOf, objectStub, runOneVia, runVia, task } from "./organism-helpers";
 
 describe("OrganismManager start-up", () => {
   it("answers ping and reports three healthy organs", async () => {
@@ -20,7 +20,7 @@ describe("OrganismManager start-up", () => {
     for (const [config, reason] of [["{not json", "config is not valid JSON"], [{ organs: [] }, "config is invalid: organs"], [42, "config is invalid"]] as const) {
       expect(await coord.initialize(config)).toEqual({ ok: false, code: "invalid_params", error: expect.stringContaining(reason) });
       expect(await coord.getStatus()).toMatchObject({ status: "healthy", organism_initialized: true });
-      expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { path: "fast" } });
+      expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { pong: true }, execution: { path: "fast" } });
     }
     const override = await runInDurableObject(objectStub(coord), async (_instance: OrganismManager, state) => state.storage.kv.get("config_override"));
     expect(override).toBeUndefined();
@@ -34,7 +34,7 @@ describe("OrganismManager start-up", () => {
     let coord = freshCoordinator(name);
     const utilityOnly = { organs: [{ organ_id: "utility_organ_1", organ_type: "Utility", task_types: ["ping"] }] };
     expect(await coord.initialize(utilityOnly)).toMatchObject({ ok: true, value: { status: "healthy" } });
-    expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { path: "fast", organ_id: "utility_organ_1" } });
+    expect(await runOneVia(coord, task("ping"))).toMatchObject({ ok: true, result: { pong: true }, execution: { path: "fast", organ_id: "utility_organ_1" } });
     await evict(coord);
     coord = freshCoordinator(name);
     expect((await coord.getStatus()).organs.map((o) => o.organ_id)).toEqual(["utility_organ_1"]);
@@ -140,8 +140,9 @@ describe("OCPS valve through the run path", () => {
     const coord = freshCoordinator();
     const outcomes: TaskOutcome[] = [];
     for (let i = 0; i < 3; i++) outcomes.push(await runOneVia(coord, task("general_query", { drift_score: 0.3, description: "what time is it?" })));
-    expect(outcomes.map((o) => resultOf(o)["path"])).toEqual(["fast", "fast", "escalation"]);
-    expect(resultOf(outcomes[2]!)).toMatchObject({ success: true, kind: "escalated", plan_source: "fallback", p_fast: expect.closeTo(2 / 3, 5) });
+    expect(outcomes.map((o) => executionOf(o)["path"])).toEqual(["fast", "fast", "escalation"]);
+    expect(outcomes[2]).toMatchObject({ ok: true, result: { query_type: "time" } });
+    expect(executionOf(outcomes[2]!)).toMatchObject({ kind: "escalated", plan_source: "fallback", p_fast: expect.closeTo(2 / 3, 5) });
     expect(await coord.metricsView()).toMatchObject({ escalations: 1, fast_path: 2, tasks_total: 3, successes: 3, ocps: { S: 0 } });
   });
 

@@ -1,18 +1,27 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Organ } from "../../durable-objects/organ";
 import type { Remote } from "../../src/lib/remote";
+import type { RunReport, TaskWork } from "../../src/organism/organ-contracts";
+import { requireConfig } from "../../src/config";
 import { evict } from "./organism-helpers";
 
 type RawOrganStub = ReturnType<typeof env.ORGAN.get>;
 /** Typed by the class's own signatures (see `Remote`); the generated stub types collapse results to `never`. */
-type OrganRpc = Remote<Pick<Organ, "initialize" | "executeBatch" | "getSummary" | "getAgentHistory" | "collect" | "deliver">>;
+type OrganRpc = Remote<Pick<Organ, "initialize" | "run" | "abort" | "getSummary" | "getAgentHistory" | "deliver">>;
 const organ = (name: string) => env.ORGAN.get(env.ORGAN.idFromName(name)) as unknown as Omit<RawOrganStub, keyof OrganRpc> & OrganRpc;
 const spec = (organ_id: string, agent_count = 3, replicas = 1, replica = 0, epoch = 1) => ({ organ_id, organ_type: "Utility" as const, agent_count, replicas, replica, epoch, task_types: ["ping"] });
-const LIMITS = { resultMaxBytes: 262_144, responseBudgetBytes: 24 * 1024 * 1024 };
-const run = async (stub: OrganRpc, tasks: ReturnType<typeof organTask>[]) => (await stub.executeBatch(tasks, LIMITS)).results;
-const organTask = (type: string, params: Record<string, unknown> = {}) => ({ id: crypto.randomUUID(), type, params, description: null, domain: null, attempt: 1 });
+/** Runs the tasks one call each, one after another (each call's outcome is recorded before the next picks its agent). */
+const run = async (stub: OrganRpc, tasks: TaskWork[]): Promise<RunReport[]> => {
+  const reports: RunReport[] = [];
+  for (const t of tasks) reports.push(await stub.run(t));
+  return reports;
+};
+const organTask = (type: string, params: Record<string, unknown> = {}): TaskWork => ({
+  id: crypto.randomUUID(), type, params, description: null, domain: null, attempt: 1,
+  token: null, deadline: Date.now() + 60_000, parents: null, last_heartbeat: null,
+});
 
 describe("Organ", () => {
   it("creates agents idempotently with Utility role probabilities", async () => {
@@ -24,13 +33,14 @@ describe("Organ", () => {
     expect(summary.agents[0]).toMatchObject({ role_probs: { E: 0.2, S: 0.3, O: 0.5 }, capability: 0.5, mem_util: 0, tasks_processed: 0 });
   });
 
-  it("runs a batch on the best agent and applies c = 0.9c + 0.1(0.6s + 0.4q) in SQLite", async () => {
+  it("runs each task on the best agent and applies c = 0.9c + 0.1(0.6s + 0.4q) in SQLite", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
     await stub.initialize(spec(id));
     const results = await run(stub, [organTask("ping"), organTask("execute", { action: "nope" })]);
-    // Ties go to the first agent, so both tasks land on agent 0.
-    expect(results.map((r) => [r.agent_id, r.success, r.retry])).toEqual([[`${id}_agent_0`, true, false], [`${id}_agent_0`, false, false]]);
+    // Ties go to the first agent, and its success keeps it ahead, so both tasks land on agent 0.
+    expect(results.map((r) => [r.agent_id, r.verdict.ok, r.verdict.ok ? null : r.verdict.retriable])).toEqual([[`${id}_agent_0`, true, null], [`${id}_agent_0`, false, false]]);
+    expect(results[0]!.verdict).toEqual({ ok: true, result: { pong: true, at: expect.any(String) } });
     const expected = 0.9 * (0.9 * 0.5 + 0.1 * (0.6 + 0.4)) + 0.1 * 0;
     const row = await runInDurableObject(stub as unknown as RawOrganStub, (_i: Organ, state) =>
       state.storage.sql.exec<{ capability: number; successes: number; failures: number; quality_scores: string }>(
@@ -58,30 +68,47 @@ describe("Organ", () => {
   it("refuses work retriably before it is initialised and permanently for unknown types", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
-    expect((await run(stub, [organTask("ping")]))[0]).toMatchObject({ success: false, retry: true, not_run: true, error: "organ is not initialized" });
+    expect(await stub.run(organTask("ping"))).toMatchObject({ not_run: true, verdict: { ok: false, retriable: true, error: "organ is not initialized" } });
     await stub.initialize(spec(id));
-    expect((await run(stub, [organTask("teleport")]))[0]).toMatchObject({ success: false, retry: false, error: "no handler for task type 'teleport'" });
+    expect(await stub.run(organTask("teleport"))).toMatchObject({ verdict: { ok: false, retriable: false, error: "unknown task type 'teleport' (no definition)" } });
   });
 });
 
 describe("Organ limits", () => {
-  it("fails a result over the limit permanently, and holds back results past the response budget for collect", async () => {
+  it("fails a result over RESULT_MAX_BYTES permanently; one just under it comes back whole", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);
     await stub.initialize({ ...spec(id), task_types: ["test_task"] });
-    const tasks = Array.from({ length: 6 }, (_, i) => organTask("test_task", { blob: "x".repeat(i === 5 ? 5000 : 1000) }));
-    const first = await stub.executeBatch(tasks, { resultMaxBytes: 4000, responseBudgetBytes: 2500 });
-    expect(first.held).not.toBeNull();
-    expect(first.results.length).toBeLessThan(6);
-    const all = [...first.results];
-    for (let held = first.held; held !== null; ) {
-      const next = await stub.collect(held, 2500);
-      all.push(...next.results);
-      held = next.held;
-    }
-    expect(all.map((r) => r.task_id)).toEqual(tasks.map((t) => t.id));
-    expect(all.slice(0, 5).every((r) => r.success)).toBe(true);
-    expect(all[5]).toMatchObject({ success: false, retry: false, error: expect.stringMatching(/^result of \d+ bytes exceeds RESULT_MAX_BYTES \(4000\)$/) });
+    const max = requireConfig(env).RESULT_MAX_BYTES;
+    // test_task echoes its params: {"echo":{"blob":"…"},"description":null,"task_type":"test_task"} is 62 bytes besides the blob.
+    const under = await stub.run(organTask("test_task", { blob: "x".repeat(max - 1000) }));
+    expect(under.verdict).toMatchObject({ ok: true, result: { echo: { blob: expect.any(String) } } });
+    const over = await stub.run(organTask("test_task", { blob: "x".repeat(max) }));
+    expect(over.verdict).toEqual({ ok: false, retriable: false, error: expect.stringMatching(new RegExp(`^result of \\d+ bytes exceeds RESULT_MAX_BYTES \\(${max}\\)$`)) });
+    // A result the organ refused is a failure of its agent like any other.
+    expect((await stub.getAgentHistory(over.agent_id!, 10))[0]).toMatchObject({ task_id: over.task_id, error: expect.stringContaining("exceeds RESULT_MAX_BYTES") });
+  });
+
+  it("ends a run at its deadline: a retriable timeout, the late result discarded", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const stub = organ(id);
+    await stub.initialize({ ...spec(id), task_types: ["sleep"] });
+    const started = Date.now();
+    const report = await stub.run({ ...organTask("sleep", { ms: 5000 }), deadline: Date.now() + 100 });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(report.verdict).toMatchObject({ ok: false, retriable: true, timedOut: true, error: expect.stringMatching(/^timed out/) });
+  });
+
+  it("abort(ids) stops the runs in progress here (cancel, lost lease) and names them", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const stub = organ(id);
+    await stub.initialize({ ...spec(id), task_types: ["sleep"] });
+    const work = organTask("sleep", { ms: 5000 });
+    const running = stub.run(work);
+    await vi.waitFor(async () => expect(await stub.abort([work.id, "not-running"])).toEqual([work.id]), { timeout: 2000, interval: 20 });
+    const report = await running;
+    expect(report.verdict).toMatchObject({ ok: false, retriable: false, cancelled: true });
+    expect(await stub.abort([work.id])).toEqual([]);
   });
 
   it("partitions agents across replicas and keeps every agent's state when the replica count changes", async () => {

@@ -106,7 +106,11 @@ describe("POST /organism/initialize with a config", () => {
   it("applies a valid one, and \"\" goes back to the default", async () => {
     const utilityOnly = { organs: [{ organ_id: "utility_organ_1", organ_type: "Utility", task_types: ["ping"] }] };
     expect(await call("/organism/initialize", { method: "POST", body: { config: JSON.stringify(utilityOnly) } })).toMatchObject({ status: 200, body: { status: "healthy", organs: [{ organ_id: "utility_organ_1" }] } });
-    expect(await call("/organism/handle-task", { method: "POST", body: { task_type: "plan" } })).toMatchObject({ body: { success: false, error: "no route for task type 'plan'" } });
+    // 'plan', listed by no organ of this config, is a defined type: it runs on the first (only) organ; an undefined type has no route.
+    expect(await call("/organism/handle-task", { method: "POST", body: { task_type: "plan", params: { goal: "a then b" } } })).toMatchObject({
+      body: { success: true, path: "fast", organ_id: "utility_organ_1", result: { goal: "a then b", steps: [{ step: 1, description: "a" }, { step: 2, description: "b" }] } },
+    });
+    expect(await call("/organism/handle-task", { method: "POST", body: { task_type: "teleport" } })).toMatchObject({ body: { success: false, error: "no route for task type 'teleport'" } });
     expect(await call("/organism/initialize", { method: "POST", body: { config: "" } })).toMatchObject({ status: 200, body: { status: "healthy" } });
     expect(((await call("/organism/status")).body["organs"] as unknown[])).toHaveLength(3);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { freshCoordinator, resultOf, runOneVia, runVia, task } from "./organism-helpers";
+import { executionOf, freshCoordinator, resultOf, runOneVia, runVia, task } from "./organism-helpers";
 
 const step = (organ_id: string, type = "ping") => ({ organ_id, task: { type } });
 
@@ -10,8 +10,14 @@ describe("fast path and batches", () => {
       task("general_query", { description: "what is 12*(3+4)?" }),
       task("general_query", { params: { query: "what time is it in UTC?" } }),
     ]);
-    expect(math).toMatchObject({ ok: true, result: { success: true, path: "fast", organ_id: "utility_organ_1", agent_id: expect.stringMatching(/^utility_organ_1_agent_\d$/), p_fast: 1, latency_ms: expect.any(Number), result: { answer: 84 } } });
-    expect(resultOf(time!)["result"]).toMatchObject({ answer: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
+    // The result is what the task's code returned; where it ran is its execution.
+    expect(math).toMatchObject({
+      ok: true,
+      result: { answer: 84 },
+      execution: { path: "fast", organ_id: "utility_organ_1", agent_id: expect.stringMatching(/^utility_organ_1_agent_\d$/), p_fast: 1, latency_ms: expect.any(Number) },
+    });
+    expect(resultOf(math!)).not.toHaveProperty("path");
+    expect(resultOf(time!)).toMatchObject({ answer: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) });
   });
 
   it("keeps outcomes in task order across organs and failure kinds", async () => {
@@ -25,11 +31,11 @@ describe("fast path and batches", () => {
     ];
     const outcomes = await runVia(coord, tasks);
     expect(outcomes.map((o) => o.id)).toEqual(tasks.map((t) => t.id));
-    expect(outcomes[0]).toMatchObject({ ok: true, result: { organ_id: "actuator_organ_1", result: { output: 3 } } });
+    expect(outcomes[0]).toMatchObject({ ok: true, result: { output: 3 }, execution: { organ_id: "actuator_organ_1" } });
     expect(outcomes[1]).toEqual({ id: tasks[1]!.id, ok: false, retriable: false, error: "no route for task type 'teleport'" });
-    expect(outcomes[2]).toMatchObject({ ok: false, retriable: false, result: { success: false, path: "fast" } });
+    expect(outcomes[2]).toMatchObject({ ok: false, retriable: false, execution: { path: "fast" } });
     expect(outcomes[3]).toMatchObject({ ok: false, retriable: true, error: expect.stringContaining("flaky") });
-    expect(outcomes[4]).toMatchObject({ ok: true, result: { organ_id: "cognitive_organ_1" } });
+    expect(outcomes[4]).toMatchObject({ ok: true, result: { words: 2 }, execution: { organ_id: "cognitive_organ_1" } });
     // The same flaky task succeeds on its second attempt.
     expect(await runOneVia(coord, task("flaky", { params: { fail_times: 1 }, attempt: 2 }))).toMatchObject({ ok: true });
   });
@@ -39,8 +45,9 @@ describe("escalation", () => {
   it("runs a valid params.plan in order", async () => {
     const coord = freshCoordinator();
     const out = await runOneVia(coord, task("general_query", { drift_score: 1, params: { plan: [step("utility_organ_1"), step("actuator_organ_1", "workflow_step")] } }));
-    expect(out).toMatchObject({ ok: true, result: { success: true, path: "escalation", kind: "escalated", plan_source: "params" } });
-    const steps = resultOf(out)["solution_steps"] as { organ_id: string; success: boolean }[];
+    // The plan's result is its last step's; the plan itself is the execution.
+    expect(out).toMatchObject({ ok: true, result: { step: null, status: "done" }, execution: { path: "escalation", kind: "escalated", plan_source: "params" } });
+    const steps = executionOf(out)["solution_steps"] as { organ_id: string; success: boolean }[];
     expect(steps.map((s) => [s.organ_id, s.success])).toEqual([["utility_organ_1", true], ["actuator_organ_1", true]]);
   });
 
@@ -51,19 +58,21 @@ describe("escalation", () => {
       task("ping", { drift_score: 1, params: { plan: tooLong } }),
       task("ping", { drift_score: 1, params: { plan: [step("ghost_organ")] } }),
     ]);
-    expect(resultOf(long!)).toMatchObject({ success: true, plan_source: "fallback", fallback_reason: expect.stringContaining("MAX_PLAN_STEPS") });
-    expect(resultOf(ghost!)).toMatchObject({ plan_source: "fallback", fallback_reason: expect.stringContaining("ghost_organ") });
-    expect(resultOf(ghost!)["solution_steps"]).toEqual([{ organ_id: "utility_organ_1", success: true, task: expect.objectContaining({ type: "ping" }), result: expect.any(Object), error: null }]);
+    expect(long).toMatchObject({ ok: true, result: { pong: true } });
+    expect(executionOf(long!)).toMatchObject({ plan_source: "fallback", fallback_reason: expect.stringContaining("MAX_PLAN_STEPS") });
+    expect(executionOf(ghost!)).toMatchObject({ plan_source: "fallback", fallback_reason: expect.stringContaining("ghost_organ") });
+    expect(executionOf(ghost!)["solution_steps"]).toEqual([{ organ_id: "utility_organ_1", success: true, task: expect.objectContaining({ type: "ping" }), result: expect.any(Object), error: null }]);
   });
 
   it("decomposes when forced and stops at a failing step", async () => {
     const coord = freshCoordinator();
     const ok = await runOneVia(coord, task("general_query", { drift_score: 1, description: "what is 2+2", params: { force_decomposition: true } }));
-    expect(resultOf(ok)).toMatchObject({ success: true, plan_source: "decomposition" });
-    expect((resultOf(ok)["solution_steps"] as unknown[]).length).toBe(3);
+    expect(ok).toMatchObject({ ok: true });
+    expect(executionOf(ok)).toMatchObject({ path: "escalation", plan_source: "decomposition" });
+    expect((executionOf(ok)["solution_steps"] as unknown[]).length).toBe(3);
     const bad = await runOneVia(coord, task("ping", { drift_score: 1, params: { plan: [step("utility_organ_1", "execute"), step("utility_organ_1")] } }));
-    expect(bad).toMatchObject({ ok: false, retriable: false, result: { success: false, path: "escalation" } });
-    expect(resultOf(bad)["solution_steps"]).toHaveLength(1);
+    expect(bad).toMatchObject({ ok: false, retriable: false, execution: { path: "escalation" } });
+    expect(executionOf(bad)["solution_steps"]).toEqual([expect.objectContaining({ organ_id: "utility_organ_1", success: false })]);
   });
 });
 
@@ -71,7 +80,7 @@ describe("control", () => {
   it("read-only control types run as tasks; the coordinator answers them itself", async () => {
     const coord = freshCoordinator();
     await runOneVia(coord, task("ping"));
-    expect(await runOneVia(coord, task("get_organism_status"))).toMatchObject({ ok: true, result: { success: true, path: "control", status: "healthy", organism_initialized: true } });
+    expect(await runOneVia(coord, task("get_organism_status"))).toMatchObject({ ok: true, result: { status: "healthy", organism_initialized: true }, execution: { path: "control" } });
     const summary = resultOf(await runOneVia(coord, task("get_organism_summary")));
     const organs = summary["organs"] as Record<string, { agents: unknown[]; tasks_processed: number; replicas: unknown[] }>;
     expect(Object.keys(organs)).toEqual(["utility_organ_1", "actuator_organ_1", "cognitive_organ_1"]);

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
 import { openDb } from "../../src/store/db";
 import { PARENT_READ_BUDGET_BYTES, withParentResults, type ParentView } from "../../src/store/parent-results";
-import { drain } from "../helpers/dispatch";
+import { batched, drain } from "../helpers/dispatch";
 import { d1Violations, expectWithinLimits, limitQueue } from "../helpers/limits";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
 import { getTask, insertTasks, newTask, settleOtherTasks } from "../helpers/tasks";
@@ -26,12 +26,17 @@ describe("parents' results reach the child within D1's limits", () => {
     const parents = await insertTasks(Array.from({ length: nParents }, (_, i) => newTask({ params: bigParams(i) })));
     const [child] = await insertTasks([newTask({ type: "ping", status: "created", depends_on: parents.map((p) => p.row.id) })]);
     const healthy = await insertTasks(Array.from({ length: nHealthy }, () => newTask({ type: "ping" })), Date.now() + 1);
-    const seen: Record<string, ParentView>[] = [];
-    const run = async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> =>
+    const seen: (Record<string, ParentView> | null)[] = [];
+    const childParams: Record<string, unknown>[] = [];
+    // The child's code gets its parents as ctx.task.parents (the claimed task's `parents`), its params as submitted.
+    const run = batched(async (_pass: string, envelopes: TaskEnvelope[]): Promise<TaskOutcome[]> =>
       envelopes.map((e) => {
-        if (e.id === child!.row.id) seen.push(e.params.parents as Record<string, ParentView>);
+        if (e.id === child!.row.id) {
+          seen.push(e.parents);
+          childParams.push(e.params);
+        } else expect(e.parents).toBeNull();
         return { id: e.id, ok: true, result: e.type === "test_task" ? { echo: e.params } : { pong: true } };
-      });
+      }));
     const log: RecordedStatement[] = [];
     const { queue, sends } = limitQueue();
     const database = openDb(recordingD1(env.DB, log));
@@ -47,6 +52,7 @@ describe("parents' results reach the child within D1's limits", () => {
     expect(await getTask(child!.row.id)).toMatchObject({ status: "completed", attempts: 1 });
     expect(seen).toHaveLength(1);
     const received = seen[0]!;
+    expect(childParams).toEqual([{}]);
     expect(Object.keys(received).sort()).toEqual(parents.map((p) => p.row.id).sort());
     for (const [i, p] of parents.entries()) {
       expect(received[p.row.id]).toMatchObject({ status: "completed", error: null, result: { echo: { i, pad: bigParams(i).pad } } });
@@ -79,8 +85,9 @@ describe("parents' results reach the child within D1's limits", () => {
       const out = await withParentResults(openDb(recordingD1(env.DB, log)), [...tasks]);
       expect(reads(log)).toBe(expected);
       for (const [i, t] of out.entries()) {
-        if (tasks[i]!.depends_on === null) expect(t.params).toEqual({ own: 1 });
-        else expect(t.params).toEqual({ own: 1, parents: { [parent!.row.id]: { status: "created", result: null, error: null } } });
+        expect(t.params).toEqual({ own: 1 });
+        if (tasks[i]!.depends_on === null) expect(t.parents).toBeNull();
+        else expect(t.parents).toEqual({ [parent!.row.id]: { status: "created", result: null, error: null } });
       }
     }
   });

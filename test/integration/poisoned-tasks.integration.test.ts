@@ -3,7 +3,8 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { openDb } from "../../src/store/db";
 import { dispatchBatch } from "../../src/dispatch/consumer";
 import { ERROR_MAX_BYTES } from "../../src/dispatch/retry-policy";
-import { dispatchDeps, drain, wakeBatch } from "../helpers/dispatch";
+import { batched, dispatchDeps, drain, wakeBatch } from "../helpers/dispatch";
+import type { TaskOutcome } from "../../src/organism/task-contracts";
 import { d1Violations } from "../helpers/limits";
 import { productionD1, TOO_BIG } from "../helpers/production-d1";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
@@ -138,8 +139,8 @@ describe("whatever a task's code throws is stored within the limits", { timeout:
     const log: RecordedStatement[] = [];
     await drain({
       db: openDb(recordingD1(productionD1(env.DB), log)),
-      runTasks: async (_pass, claimed) =>
-        claimed.map((t) => (t.id === loud ? { id: t.id, ok: false, retriable: true, error: "x".repeat(3_000_000) } : { id: t.id, ok: true, result: { ok: 1 } })),
+      runTasks: batched(async (_pass, claimed) =>
+        claimed.map((t): TaskOutcome => (t.id === loud ? { id: t.id, ok: false, retriable: true, error: "x".repeat(3_000_000) } : { id: t.id, ok: true, result: { ok: 1 } }))),
     });
     expect(await statusesOf("huge-error")).toEqual({ completed: 29, retry: 1 });
     const row = await env.DB.prepare("SELECT status, error FROM tasks WHERE id = ?").bind(loud).first<{ status: string; error: string }>();

@@ -14,7 +14,7 @@ import { rateLimit, rateLimitKey, rateLimitStats, type Limiter } from "../../src
 import { createRouter } from "../../src/lib/router";
 import { windowLimiter } from "../helpers/limiter";
 import { recordingQueue } from "../helpers/recording-queue";
-import { deliver, dispatchDeps, drain, TASK_QUEUE, wakeBatch } from "../helpers/dispatch";
+import { batched, deliver, dispatchDeps, drain, TASK_QUEUE, wakeBatch } from "../helpers/dispatch";
 import { eventsOf, getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api } from "../helpers/worker";
 import { freshCoordinator, objectStub, task } from "./organism-helpers";
@@ -102,8 +102,8 @@ describe("dispatcher under an open coordinator breaker", () => {
 describe("load shedding in the coordinator", () => {
   it("a shed task goes back to retry without spending an attempt, however often it is shed", async () => {
     const t = await insertTask({ max_attempts: 1 });
-    const overloaded = async (_pass: string, tasks: { id: string }[]): Promise<TaskOutcome[]> =>
-      tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" }));
+    const overloaded = batched(async (_pass: string, tasks: { id: string }[]): Promise<TaskOutcome[]> =>
+      tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" })));
     for (let shed = 0; shed < 3; shed++) {
       await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
       await drain({ runTasks: overloaded });

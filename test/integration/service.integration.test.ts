@@ -32,9 +32,10 @@ describe("the example Worker (examples/service-client) over the service binding"
     await dispatchWhenQueued();
     const res = await answer;
     expect(res.status).toBe(200);
-    const body = await res.json<{ status: string; result: { result: { echo: unknown } } }>();
+    const body = await res.json<{ status: string; result: { echo: unknown } }>();
     expect(body.status).toBe("completed");
-    expect(body.result.result.echo).toEqual({ hello: "binding" });
+    // The task's result is what test_task's code returned.
+    expect(body.result.echo).toEqual({ hello: "binding" });
   });
 
   it("turns the service's error codes into its own answers", async () => {

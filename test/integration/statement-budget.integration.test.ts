@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { requireConfig } from "../../src/config";
 import { dispatchBatch } from "../../src/dispatch/consumer";
 import type { RunTasks } from "../../src/dispatch/pass";
+import { FIRST_FLUSH_MS } from "../../src/dispatch/outcome-recorder";
 import { passLimits, statementBudget } from "../../src/dispatch/pass-limits";
 import { D1_LIMITS } from "../../src/lib/platform-limits";
 import { openDb } from "../../src/store/db";
@@ -17,9 +18,22 @@ beforeEach(settleOtherTasks);
 
 const config = requireConfig(env);
 
-/** Every task returns a result of RESULT_MAX_BYTES, the largest a task may store. */
-const bigResults: RunTasks = async (_pass, tasks) =>
-  tasks.map((t) => ({ id: t.id, ok: true, result: { blob: "r".repeat(config.RESULT_MAX_BYTES - 16) } }));
+/**
+ * Every task returns a result of RESULT_MAX_BYTES, the largest a task may store, and the outcomes
+ * arrive as spread out as a pass allows: one per group commit (each wait twice the last, on the
+ * test's fake clock) until the last commit, which takes the rest. So every commit writes a chunk
+ * of its own with its dependency round and follow-up, and the pass makes all `flushes` writes.
+ */
+const bigResults = (flushes: number): RunTasks => async (_pass, tasks, _plans, sink) => {
+  let wait = FIRST_FLUSH_MS;
+  for (const [i, t] of tasks.entries()) {
+    sink.outcome({ id: t.id, ok: true, result: { blob: "r".repeat(config.RESULT_MAX_BYTES - 16) } });
+    if (i < flushes - 1) {
+      await vi.advanceTimersByTimeAsync(wait);
+      wait *= 2;
+    }
+  }
+};
 
 /** `n` queued parents, each with a child waiting on it: every outcome chunk carries a dependency round. */
 async function parentsWithChildren(domain: string, n: number): Promise<void> {
@@ -37,14 +51,23 @@ async function oneDrain(overrides: Partial<typeof config> = {}) {
   const log: RecordedStatement[] = [];
   const { queue, sends } = limitQueue();
   const now = Date.now();
-  await dispatchBatch(
-    wakeBatch(),
-    dispatchDeps({ db: openDb(recordingD1(env.DB, log)), queue, runTasks: bigResults, now: () => now, statementsUsed: () => log.length, config: overrides }),
-  );
+  const { outcomeFlushes } = passLimits({ ...config, ...overrides });
+  // The group commits' waits and the heartbeats run on a fake clock: a worst-case pass takes minutes of it.
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+  try {
+    await dispatchBatch(
+      wakeBatch(),
+      dispatchDeps({ db: openDb(recordingD1(env.DB, log)), queue, runTasks: bigResults(outcomeFlushes), now: () => now, statementsUsed: () => log.length, config: overrides }),
+    );
+  } finally {
+    vi.useRealTimers();
+  }
   // A round's last statement moves the parents' cursors (dependents.ts advanceCursors).
   const rounds = log.filter((s) => /INDEXED BY tasks_release_idx/.test(s.sql) && /UPDATE tasks SET release_cursor/.test(s.sql)).length;
   const claims = log.filter((s) => /'claimed' AS message/.test(s.sql) && /^\s*UPDATE/.test(s.sql));
-  return { log, sends, rounds, claimed: claims.reduce((n, s) => n + (s.rows ?? 0), 0) };
+  // recordOutcomes' write (its SET gives a not-run task's attempt back).
+  const outcomeWrites = log.filter((s) => /refund_attempt/.test(s.sql)).length;
+  return { log, sends, rounds, passes: claims.filter((s) => (s.rows ?? 0) > 0).length, outcomeWrites, claimed: claims.reduce((n, s) => n + (s.rows ?? 0), 0) };
 }
 
 async function completed(domain: string): Promise<number> {
@@ -56,8 +79,11 @@ describe("the per-invocation D1 statement budget holds in the worst case", { tim
     const full = passLimits(config).maxTasks;
     expect(full).toBe(192);
     await parentsWithChildren("worst-paid", 4 * full);
-    const { log, sends, rounds, claimed } = await oneDrain();
+    const { log, sends, rounds, claimed, passes, outcomeWrites } = await oneDrain();
     expect(log.length).toBeLessThanOrEqual(statementBudget(config));
+    // Every pass spent all its group commits (the outcomes arrived spread out), each a chunk write of its own.
+    expect(passes).toBeGreaterThan(0);
+    expect(outcomeWrites).toBeGreaterThanOrEqual(passes * passLimits(config).outcomeFlushes);
     expect(log.length).toBeLessThanOrEqual(D1_LIMITS.queriesPerInvocation);
     // It ran full passes whose chunks carried dependency rounds, and handed the rest to a new wake-up.
     expect(claimed).toBeGreaterThanOrEqual(full);

@@ -81,7 +81,7 @@ describe("completion webhooks", () => {
 
     const { url, body, headers } = hook.received[1]!;
     expect(url).toBe(HOOK);
-    expect(JSON.parse(body)).toMatchObject({ id: task.id, status: "completed", result: { success: true } });
+    expect(JSON.parse(body)).toMatchObject({ id: task.id, status: "completed", result: { pong: true }, execution: { path: "fast" } });
     const signature = headers.get("seedcore-signature")!;
     const t = Number(/^t=(\d+),v1=[0-9a-f]{64}$/.exec(signature)?.[1]);
     expect(Math.abs(t - Date.now() / 1000)).toBeLessThan(60);

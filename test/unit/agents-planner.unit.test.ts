@@ -34,7 +34,9 @@ describe("agent scoring", () => {
 });
 
 describe("planner", () => {
-  const task = (params: Record<string, unknown>): TaskEnvelope => ({ id: "t", type: "general_query", params, description: "d", domain: null, drift_score: 0.9, attempt: 1 });
+  const task = (params: Record<string, unknown>): TaskEnvelope => ({
+    id: "t", type: "general_query", params, description: "d", domain: null, drift_score: 0.9, attempt: 1, token: null, deadline: 0, parents: null, last_heartbeat: null,
+  });
   const input = (params: Record<string, unknown>, maxSteps = 16): PlannerInput => ({
     task: task(params), routedOrganId: "utility_organ_1", maxSteps, routing: buildRoutingTable(DEFAULT_ORGANISM_CONFIG),
     knownOrgans: new Set(DEFAULT_ORGANISM_CONFIG.organs.map((o) => o.organ_id)),

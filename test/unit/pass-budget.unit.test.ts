@@ -3,6 +3,7 @@ import { parseConfig, type Config } from "../../src/config";
 import { PASS_CONCURRENCY, passFits } from "../../src/dispatch/drain";
 import {
   OUTCOME_OVERHEAD_BYTES,
+  maxPassMs,
   PASS_GRACE_MS,
   passBudgetProblem,
   passLimits,
@@ -10,8 +11,10 @@ import {
   PASS_MAX_TASKS,
   STATEMENT_BUDGET_SHARE,
   statementBudget,
+  RUN_GRACE_MS,
   STATEMENTS,
 } from "../../src/dispatch/pass-limits";
+import { FIRST_FLUSH_MS, outcomeFlushes } from "../../src/dispatch/outcome-recorder";
 import { decideOutcome, ERROR_MAX_BYTES } from "../../src/dispatch/retry-policy";
 import { FOLLOW_UP_ROUNDS } from "../../src/follow-ups";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES, D1_LIMITS, utf8Bytes } from "../../src/lib/platform-limits";
@@ -48,15 +51,35 @@ describe("D1_QUERIES_PER_INVOCATION", () => {
 describe("a pass's statement reserve", () => {
   const perChunk = Math.floor(D1_JSON_BUDGET_BYTES / (paid.RESULT_MAX_BYTES + OUTCOME_OVERHEAD_BYTES));
 
-  it("adds up the claim and its split, heartbeats, plan writes, outcome chunks with rounds, the outcome split and the follow-up", () => {
+  it("adds up the claim and its split, heartbeats, plan writes, outcome chunks with rounds over every group commit, the outcome split and a follow-up per commit", () => {
     const n = 192;
+    const passMs = Math.max(paid.DISPATCH_TIMEOUT_S, paid.TASK_TIMEOUT_S) * 1000 + RUN_GRACE_MS + PASS_GRACE_MS;
+    expect(maxPassMs(paid)).toBe(passMs);
+    const flushes = outcomeFlushes(n, passMs);
     const claimSplit = Math.ceil(Math.log2(n)) * STATEMENTS.claim + STATEMENTS.nextDue + STATEMENTS.claim + STATEMENTS.transition;
-    const heartbeats = Math.ceil((paid.DISPATCH_TIMEOUT_S * 1000 + PASS_GRACE_MS) / (paid.HEARTBEAT_S * 1000));
+    const heartbeats = Math.ceil(passMs / (paid.HEARTBEAT_S * 1000));
     const plans = 1 + paid.MAX_PLAN_STEPS;
-    const outcomes = Math.ceil(n / perChunk) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
+    // Each commit may leave one chunk short of full.
+    const outcomes = (Math.ceil(n / perChunk) + flushes - 1) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
     const outcomeSplit = 2 * (Math.ceil(Math.log2(perChunk)) + 1) * STATEMENTS.transition;
-    const followUp = FOLLOW_UP_ROUNDS * STATEMENTS.dependencyRound + 1;
+    const followUp = flushes * (FOLLOW_UP_ROUNDS * STATEMENTS.dependencyRound + 1);
     expect(passStatementReserve(paid, n, FOLLOW_UP_ROUNDS)).toBe(STATEMENTS.claim + claimSplit + heartbeats + plans + outcomes + outcomeSplit + followUp);
+  });
+
+  it("counts the group commits a pass's outcomes can take: doubling waits over its longest run, never more than its tasks", () => {
+    const passMs = maxPassMs(paid);
+    // Writes at about 10, 30, 70, … ms (each wait twice the last) until the pass's end, plus close's.
+    const expected = Math.floor(Math.log2(passMs / FIRST_FLUSH_MS + 1)) + 1;
+    expect(outcomeFlushes(1000, passMs)).toBe(expected);
+    expect(outcomeFlushes(3, passMs)).toBe(3);
+    expect(outcomeFlushes(1, passMs)).toBe(1);
+    expect(outcomeFlushes(1000, 0)).toBe(1);
+    // A longer TASK_TIMEOUT_S means more commits, and a bigger reserve.
+    const slow = { ...paid, TASK_TIMEOUT_S: 600 };
+    expect(outcomeFlushes(1000, maxPassMs(slow))).toBeGreaterThan(expected);
+    expect(passStatementReserve(slow, 192, FOLLOW_UP_ROUNDS)).toBeGreaterThan(passStatementReserve(paid, 192, FOLLOW_UP_ROUNDS));
+    expect(passLimits(paid).outcomeFlushes).toBe(outcomeFlushes(passLimits(paid).maxTasks, passMs));
+    expect(passLimits(free).outcomeFlushes).toBe(1);
   });
 
   it("counts the chunks recordOutcomes makes while an outcome's error and message stay within OUTCOME_OVERHEAD_BYTES", () => {
@@ -75,20 +98,30 @@ describe("a pass's statement reserve", () => {
   it("fits the worst outcome decideOutcome writes (the longest error, quoted in its message) within OUTCOME_OVERHEAD_BYTES", () => {
     const error = "\u{1F600}".repeat(1_000_000);
     for (const retriable of [true, false]) {
-      const write = decideOutcome({ id: crypto.randomUUID(), attempts: 3, max_attempts: 3 }, { id: "t", ok: false, retriable, error }, paid, Date.now(), 0.5);
+      const write = decideOutcome({ id: crypto.randomUUID(), attempts: 3, max_attempts: 3 }, { id: "t", ok: false, retriable, error }, paid, Date.now(), 0.5, { base_s: paid.RETRY_BASE_S, max_s: paid.RETRY_MAX_S });
       expect(utf8Bytes(JSON.stringify({ ...write, result: null }))).toBeLessThanOrEqual(OUTCOME_OVERHEAD_BYTES);
       expect(utf8Bytes(write.error ?? "")).toBeGreaterThan(ERROR_MAX_BYTES / 2);
     }
   });
 
   it("grows by one chunk's write and round at each multiple of the results a chunk holds, not before", () => {
-    const at = passStatementReserve(paid, 2 * perChunk, 0);
-    expect(passStatementReserve(paid, 2 * perChunk - 1, 0)).toBe(at);
-    expect(passStatementReserve(paid, 2 * perChunk + 1, 0) - at).toBe(STATEMENTS.transition + STATEMENTS.dependencyRound);
+    // Past the pass sizes whose commits are capped by their task count (outcomeFlushes), so only the chunks change.
+    const k = Math.ceil((outcomeFlushes(PASS_MAX_TASKS, maxPassMs(paid)) + 1) / perChunk) + 1;
+    const at = passStatementReserve(paid, k * perChunk, 0);
+    expect(passStatementReserve(paid, k * perChunk - 1, 0)).toBe(at);
+    expect(passStatementReserve(paid, k * perChunk + 1, 0) - at).toBe(STATEMENTS.transition + STATEMENTS.dependencyRound);
   });
 
-  it("counts one more heartbeat once DISPATCH_TIMEOUT_S plus the grace passes a multiple of HEARTBEAT_S", () => {
-    const timed = { ...paid, DISPATCH_TIMEOUT_S: 120 - PASS_GRACE_MS / 1000 }; // a pass lasts at most 120 s
+  it("a small pass has no more commits than tasks: a second task may add a commit, with its chunk and follow-up", () => {
+    const claimHalving = STATEMENTS.claim;
+    const commit = STATEMENTS.transition + STATEMENTS.dependencyRound + STATEMENTS.jsonArray;
+    const splitLevel = 2 * STATEMENTS.transition; // a chunk of two can fail and be halved once
+    expect(passStatementReserve(paid, 2, 0) - passStatementReserve(paid, 1, 0)).toBe(claimHalving + commit + splitLevel);
+  });
+
+  it("counts one more heartbeat once the longest run plus the graces passes a multiple of HEARTBEAT_S", () => {
+    const timed = { ...paid, DISPATCH_TIMEOUT_S: 1, TASK_TIMEOUT_S: 120 - (RUN_GRACE_MS + PASS_GRACE_MS) / 1000 }; // a pass lasts at most 120 s
+    expect(maxPassMs(timed)).toBe(120_000);
     const at = passStatementReserve({ ...timed, HEARTBEAT_S: 20 }, 1, 0); // 6 heartbeats
     expect(passStatementReserve({ ...timed, HEARTBEAT_S: 19.9 }, 1, 0)).toBe(at + 1);
     expect(passStatementReserve({ ...timed, HEARTBEAT_S: 24 }, 1, 0)).toBe(at - 1);
