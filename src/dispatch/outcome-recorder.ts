@@ -9,7 +9,8 @@ export const FIRST_FLUSH_MS = 10;
  * log2(T / FIRST_FLUSH_MS) + 1 of them before its end, plus the last; never more than it has tasks.
  */
 export function outcomeFlushes(maxTasks: number, maxRunMs: number): number {
-  return Math.max(1, Math.min(maxTasks, Math.floor(Math.log2(Math.max(1, maxRunMs / FIRST_FLUSH_MS))) + 2));
+  const timed = maxRunMs < FIRST_FLUSH_MS ? 0 : Math.floor(Math.log2(maxRunMs / FIRST_FLUSH_MS)) + 1;
+  return Math.max(1, Math.min(maxTasks, timed + 1));
 }
 
 export interface RecorderTimers {

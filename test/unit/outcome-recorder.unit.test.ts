@@ -31,31 +31,46 @@ describe("OutcomeRecorder (group commit)", () => {
     expect(writes).toHaveLength(1); // nothing left for close
   });
 
-  it("doubles the wait after each write, so a task ending at t is written by about 2t", async () => {
-    const { r, writes } = recorder(10);
+  it("writes at FIRST_FLUSH_MS × 2^k after the pass started, so a task ending at t is written by 2t", async () => {
+    const { r, writes } = recorder(20);
     r.add(ok("a"));
-    await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS); // written at 10
+    await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS); // 10: written
     r.add(ok("b"));
-    await vi.advanceTimersByTimeAsync(2 * FIRST_FLUSH_MS - 1);
+    await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS - 1);
     expect(writes.map((w) => w.ids)).toEqual([["a"]]);
-    await vi.advanceTimersByTimeAsync(1); // written at 30
-    r.add(ok("c"));
-    await vi.advanceTimersByTimeAsync(4 * FIRST_FLUSH_MS); // written at 70
+    await vi.advanceTimersByTimeAsync(1); // 20: written
+    await vi.advanceTimersByTimeAsync(5);
+    r.add(ok("c")); // at 25: the next boundary is 40
+    await vi.advanceTimersByTimeAsync(475);
+    r.add(ok("d")); // at 500: the next boundary is 640
+    await vi.advanceTimersByTimeAsync(140);
     expect(writes).toEqual([
       { at: FIRST_FLUSH_MS, ids: ["a"] },
-      { at: 3 * FIRST_FLUSH_MS, ids: ["b"] },
-      { at: 7 * FIRST_FLUSH_MS, ids: ["c"] },
+      { at: 2 * FIRST_FLUSH_MS, ids: ["b"] },
+      { at: 4 * FIRST_FLUSH_MS, ids: ["c"] },
+      { at: 64 * FIRST_FLUSH_MS, ids: ["d"] },
     ]);
     await r.close();
   });
 
+  it("writes the pass's last outcome at once: nothing else can join it", async () => {
+    const { r, writes } = recorder(20);
+    r.add(ok("a"));
+    r.add(ok("b"), true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([{ at: 0, ids: ["a", "b"] }]);
+    await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS);
+    await r.close();
+    expect(writes).toHaveLength(1);
+  });
+
   it("starts no timer while nothing is pending: a quiet spell costs no write", async () => {
-    const { r, writes } = recorder(10);
+    const { r, writes } = recorder(20);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(writes).toEqual([]);
-    r.add(ok("a"));
-    await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS);
-    expect(writes).toEqual([{ at: 10_000 + FIRST_FLUSH_MS, ids: ["a"] }]);
+    r.add(ok("a")); // at 10,000: the next boundary is 10,240
+    await vi.advanceTimersByTimeAsync(240);
+    expect(writes).toEqual([{ at: 1024 * FIRST_FLUSH_MS, ids: ["a"] }]);
     await r.close();
     expect(writes).toHaveLength(1);
   });
@@ -131,40 +146,32 @@ describe("OutcomeRecorder (group commit)", () => {
 });
 
 describe("outcomeFlushes", () => {
-  it("bounds the writes the doubling waits allow over a run: log2(T / FIRST_FLUSH_MS + 1) + 1, at least 1, at most the tasks", () => {
+  it("bounds the writes over a run of T: one per boundary FIRST_FLUSH_MS × 2^k ≤ T, plus close's; at most the tasks", () => {
     expect(outcomeFlushes(100, 0)).toBe(1);
-    expect(outcomeFlushes(100, FIRST_FLUSH_MS)).toBe(2); // one timed write at 10 ms, then close's
-    expect(outcomeFlushes(100, 3 * FIRST_FLUSH_MS)).toBe(3); // at 10 and 30 ms
-    expect(outcomeFlushes(100, 3 * FIRST_FLUSH_MS - 1)).toBe(2);
-    expect(outcomeFlushes(100, 123_000)).toBe(Math.floor(Math.log2(12_301)) + 1);
+    expect(outcomeFlushes(100, FIRST_FLUSH_MS - 1)).toBe(1);
+    expect(outcomeFlushes(100, FIRST_FLUSH_MS)).toBe(2); // at 10 ms, then close's
+    expect(outcomeFlushes(100, 2 * FIRST_FLUSH_MS - 1)).toBe(2);
+    expect(outcomeFlushes(100, 2 * FIRST_FLUSH_MS)).toBe(3); // at 10 and 20 ms
+    expect(outcomeFlushes(100, 123_000)).toBe(Math.floor(Math.log2(12_300)) + 2);
     expect(outcomeFlushes(5, 123_000)).toBe(5);
     expect(outcomeFlushes(1, 123_000)).toBe(1);
     expect(outcomeFlushes(0, 123_000)).toBe(1);
   });
 
-  it("is never exceeded by a recorder fed the worst case: one outcome per timed write over the whole run", async () => {
+  it("is never exceeded by a recorder fed the worst case: an outcome just after every write, over the whole run", async () => {
     vi.useFakeTimers();
     try {
       const runMs = 123_000;
       const max = outcomeFlushes(1000, runMs);
-      const { r, writes } = recorder(1000);
-      // A recorder with no cap, fed one outcome as soon as each write is done, for the whole run.
+      const { r, writes } = recorder(1000); // no cap of its own
       const start = Date.now();
       let i = 0;
       while (Date.now() - start <= runMs) {
         r.add(ok(`t${i++}`));
-        await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS * 2 ** writes.length);
+        await vi.advanceTimersByTimeAsync(1);
       }
       await r.close();
-      expect(writes.length).toBeLessThanOrEqual(max + 1);
-      // The cap the pass uses holds it to exactly max.
-      const capped = recorder(max);
-      for (let j = 0; j < i; j++) {
-        capped.r.add(ok(`t${j}`));
-        await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS * 2 ** j);
-      }
-      await capped.r.close();
-      expect(capped.writes).toHaveLength(max);
+      expect(writes.length).toBeLessThanOrEqual(max);
     } finally {
       vi.useRealTimers();
     }

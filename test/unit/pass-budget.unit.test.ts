@@ -51,7 +51,7 @@ describe("D1_QUERIES_PER_INVOCATION", () => {
 describe("a pass's statement reserve", () => {
   const perChunk = Math.floor(D1_JSON_BUDGET_BYTES / (paid.RESULT_MAX_BYTES + OUTCOME_OVERHEAD_BYTES));
 
-  it("adds up the claim and its split, heartbeats, plan writes, outcome chunks with rounds over every group commit, the outcome split and a follow-up per commit", () => {
+  it("adds up the claim and its split, heartbeats, plan writes, outcome chunks with rounds over every group commit, the outcome split, a webhook take per commit and the follow-up rounds once", () => {
     const n = 192;
     const passMs = Math.max(paid.DISPATCH_TIMEOUT_S, paid.TASK_TIMEOUT_S) * 1000 + RUN_GRACE_MS + PASS_GRACE_MS;
     expect(maxPassMs(paid)).toBe(passMs);
@@ -62,14 +62,14 @@ describe("a pass's statement reserve", () => {
     // Each commit may leave one chunk short of full.
     const outcomes = (Math.ceil(n / perChunk) + flushes - 1) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
     const outcomeSplit = 2 * (Math.ceil(Math.log2(perChunk)) + 1) * STATEMENTS.transition;
-    const followUp = flushes * (FOLLOW_UP_ROUNDS * STATEMENTS.dependencyRound + 1);
+    const followUp = flushes * STATEMENTS.jsonArray + FOLLOW_UP_ROUNDS * STATEMENTS.dependencyRound;
     expect(passStatementReserve(paid, n, FOLLOW_UP_ROUNDS)).toBe(STATEMENTS.claim + claimSplit + heartbeats + plans + outcomes + outcomeSplit + followUp);
   });
 
-  it("counts the group commits a pass's outcomes can take: doubling waits over its longest run, never more than its tasks", () => {
+  it("counts the group commits a pass's outcomes can take: doubling boundaries over its longest run, never more than its tasks", () => {
     const passMs = maxPassMs(paid);
-    // Writes at about 10, 30, 70, … ms (each wait twice the last) until the pass's end, plus close's.
-    const expected = Math.floor(Math.log2(passMs / FIRST_FLUSH_MS + 1)) + 1;
+    // Writes at 10, 20, 40, … ms after the pass started until its end, plus the last.
+    const expected = Math.floor(Math.log2(passMs / FIRST_FLUSH_MS)) + 2;
     expect(outcomeFlushes(1000, passMs)).toBe(expected);
     expect(outcomeFlushes(3, passMs)).toBe(3);
     expect(outcomeFlushes(1, passMs)).toBe(1);
@@ -134,13 +134,13 @@ describe("a pass's statement reserve", () => {
 });
 
 describe("pass limits follow the plan", () => {
-  it("Workers Paid: the memory cap of 192 tasks at 256 KiB results, every follow-up round, and three passes fit side by side", () => {
+  it("Workers Paid: the memory cap of 192 tasks at 256 KiB results, every follow-up round, and two worst-case passes fit side by side", () => {
     const limits = passLimits(paid);
     expect(statementBudget(paid)).toBe(Math.floor(1000 * STATEMENT_BUDGET_SHARE));
     expect(limits).toMatchObject({ maxTasks: 192, followUpRounds: FOLLOW_UP_ROUNDS });
     expect(limits.statementReserve).toBe(passStatementReserve(paid, 192, FOLLOW_UP_ROUNDS));
-    expect(passFits(0, 2, limits.statementReserve, statementBudget(paid))).toBe(true);
-    expect(passFits(0, 3, limits.statementReserve, statementBudget(paid))).toBe(false);
+    expect(passFits(0, 1, limits.statementReserve, statementBudget(paid))).toBe(true);
+    expect(passFits(0, 2, limits.statementReserve, statementBudget(paid))).toBe(false);
   });
 
   it("Free: a pass of one task without follow-up rounds, within 50 queries; two tasks would not fit", () => {
@@ -162,11 +162,12 @@ describe("pass limits follow the plan", () => {
     }
   });
 
-  it("small results: up to PASS_MAX_TASKS a pass, and PASS_CONCURRENCY passes fit at 1,000 queries", () => {
+  it("small results: up to PASS_MAX_TASKS a pass, and three passes fit at 1,000 queries", () => {
     const c = config({ RESULT_MAX_BYTES: "4096" });
     const limits = passLimits(c);
     expect(limits.maxTasks).toBe(PASS_MAX_TASKS);
-    expect(passFits(0, PASS_CONCURRENCY - 1, limits.statementReserve, statementBudget(c))).toBe(true);
+    expect(passFits(0, 2, limits.statementReserve, statementBudget(c))).toBe(true);
+    expect(passFits(0, PASS_CONCURRENCY - 1, limits.statementReserve, statementBudget(c))).toBe(false);
   });
 });
 
