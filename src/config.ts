@@ -26,7 +26,8 @@ const configFields = z.object({
   FAST_PATH_LATENCY_SLO_MS: z.preprocess(blankAsUndefined, seconds(1000)),
   COGNITIVE_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(8)),
   COGNITIVE_MAX_INFLIGHT: z.preprocess(blankAsUndefined, count(64)),
-  MAX_PLAN_STEPS: z.preprocess(blankAsUndefined, count(16)),
+  /** Unset: 16, or the most the invocation's D1 budget allows a pass (8 on Workers Free). */
+  MAX_PLAN_STEPS: z.preprocess(blankAsUndefined, z.coerce.number().int().positive().optional()),
   MAX_TASK_ATTEMPTS: z.preprocess(blankAsUndefined, count(3)),
   TASK_LEASE_S: z.preprocess(blankAsUndefined, seconds(120)),
   HEARTBEAT_S: z.preprocess(blankAsUndefined, seconds(20)),
@@ -77,25 +78,36 @@ const configFields = z.object({
  * A lease must survive a missed heartbeat or two: with HEARTBEAT_S above a third of TASK_LEASE_S,
  * one slow renewal lets the reaper take a task that is still running, and it runs again.
  */
+/** The default MAX_PLAN_STEPS: 16, fewer when a pass with 16 could not fit the D1 budget. */
+export const DEFAULT_MAX_PLAN_STEPS = 16;
+
+type ParsedFields = Omit<z.infer<typeof configFields>, "MAX_PLAN_STEPS"> & { MAX_PLAN_STEPS: number };
+
 const configSchema = configFields
+  .transform((c): ParsedFields => {
+    if (c.MAX_PLAN_STEPS !== undefined) return { ...c, MAX_PLAN_STEPS: c.MAX_PLAN_STEPS };
+    let steps = DEFAULT_MAX_PLAN_STEPS;
+    while (steps > 1 && passBudgetProblem({ ...c, MAX_PLAN_STEPS: steps }) !== null) steps--;
+    return { ...c, MAX_PLAN_STEPS: steps };
+  })
   .refine((c) => c.HEARTBEAT_S * 3 <= c.TASK_LEASE_S, {
     path: ["HEARTBEAT_S"],
     error: (issue) => {
-      const c = issue.input as z.infer<typeof configFields>;
+      const c = issue.input as ParsedFields;
       return `HEARTBEAT_S (${c.HEARTBEAT_S}) must be at most a third of TASK_LEASE_S (${c.TASK_LEASE_S})`;
     },
   })
   // A dispatcher that cannot afford one pass would claim nothing, ever.
   .refine((c) => passBudgetProblem(c) === null, {
     path: ["D1_QUERIES_PER_INVOCATION"],
-    error: (issue) => passBudgetProblem(issue.input as z.infer<typeof configFields>) ?? "",
+    error: (issue) => passBudgetProblem(issue.input as ParsedFields) ?? "",
   });
 
 export type Config = z.infer<typeof configSchema>;
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
 
-type EnvVars = Partial<Record<keyof z.infer<typeof configFields>, unknown>>;
+type EnvVars = Partial<Record<keyof z.input<typeof configFields>, unknown>>;
 
 /** An isolate reuses one env object across requests: parse it once, not on every request. */
 const parsedByEnv = new WeakMap<EnvVars, ConfigResult>();

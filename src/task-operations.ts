@@ -15,6 +15,7 @@ import { findTask, watchTask } from "./store/find-task";
 import { flowStates } from "./store/flow-state";
 import { listTasks } from "./store/list-tasks";
 import { NOT_WAITING, taskToJson, type TaskJson } from "./store/task-json";
+import { readPlanViews } from "./store/task-plans";
 import { submitTasks } from "./submit-tasks";
 import { waiterStub } from "./clients/waiter-stub";
 
@@ -44,15 +45,15 @@ export const getTask = (ops: TaskOps, ref: string): Promise<TaskRow> => resolveT
 
 /** Tasks as answered to a reader: with whether each waits on a pause or on its key's limit (one read for all). */
 export async function describeAll(ops: TaskOps, rows: TaskRow[]): Promise<TaskJson[]> {
-  const flow = await flowStates(ops.db, rows);
-  return rows.map((r) => taskToJson(r, flow.get(r.id) ?? NOT_WAITING));
+  const [flow, plans] = await Promise.all([flowStates(ops.db, rows), readPlanViews(ops.db, rows.map((r) => r.id))]);
+  return rows.map((r) => taskToJson(r, flow.get(r.id) ?? NOT_WAITING, plans.get(r.id) ?? null));
 }
 
 /** A task just submitted, as answered: its flow state came with the insert (no second read). */
 export const describeCreated = (created: CreatedTask): TaskJson => taskToJson(created.row, created.flow);
 
 export async function describe(ops: TaskOps, row: TaskRow): Promise<TaskJson> {
-  return taskToJson(row, (await flowStates(ops.db, [row])).get(row.id) ?? NOT_WAITING);
+  return (await describeAll(ops, [row]))[0] as TaskJson;
 }
 
 /**

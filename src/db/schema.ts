@@ -1,5 +1,4 @@
 import { sql } from "drizzle-orm";
-import type { StoredPlan } from "../organism/plan-progress";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Task statuses, lowercase everywhere (D1 and JSON). */
@@ -51,8 +50,6 @@ export const tasks = sqliteTable(
     sortKey: integer("sort_key").generatedAlwaysAs(sql`max(created_at, coalesce(run_after, 0)) - priority * 1000`, { mode: "virtual" }),
     /** The timeline: a JSON array of [at, from_status, to_status, attempt, actor, message]. */
     events: text("events", { mode: "json" }).$type<TimelineEntry[]>().notNull().default(sql`'[]'`),
-    /** An escalation plan and its progress (migrations/0004). */
-    plan: text("plan", { mode: "json" }).$type<StoredPlan>(),
     /** Parent ids (JSON array), NULL when the task has none; see migrations/0007. */
     dependsOn: text("depends_on", { mode: "json" }).$type<string[]>(),
     onParentFailure: text("on_parent_failure", { enum: PARENT_FAILURE_POLICIES }),
@@ -73,6 +70,8 @@ export const tasks = sqliteTable(
     progress: text("progress", { mode: "json" }).$type<StoredProgress>(),
     heartbeatDetails: text("heartbeat_details", { mode: "json" }).$type<unknown>(),
     execution: text("execution", { mode: "json" }).$type<Record<string, unknown>>(),
+    // Migration 0004's column `plan` is no longer written or read: a plan and its finished steps
+    // are rows of task_steps, like ctx.step's (migration 0011), so it is not mapped.
     // Migration 0008 leaves the column `held` in place, unread and unwritten (dropping it would
     // rewrite every row in one statement); it is not mapped here.
   },

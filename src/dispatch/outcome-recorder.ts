@@ -13,6 +13,8 @@ export function outcomeFlushes(maxTasks: number, maxRunMs: number): number {
   return Math.max(1, Math.min(maxTasks, timed + 1));
 }
 
+export const SYSTEM_TIMERS: RecorderTimers = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as number) };
+
 export interface RecorderTimers {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
@@ -38,7 +40,7 @@ export class OutcomeRecorder {
   constructor(
     private readonly write: (outcomes: TaskOutcome[]) => Promise<void>,
     private readonly maxFlushes: number,
-    private readonly timers: RecorderTimers = { now: Date.now, setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as number) },
+    private readonly timers: RecorderTimers = SYSTEM_TIMERS,
   ) {
     this.started = timers.now();
   }

@@ -84,7 +84,7 @@ export function maxPassMs(config: Pick<PassBudgetConfig, "DISPATCH_TIMEOUT_S" | 
 /**
  * The most D1 statements a pass of `maxTasks` can use: its claim, and the claim's split (halved
  * down to one task, then one task found and claimed by id, and failed); a heartbeat per
- * HEARTBEAT_S; a plan write and one progress write per step round; its outcomes, written in up
+ * HEARTBEAT_S; the stored plans' read, the new plans' write and two writes per step round; its outcomes, written in up
  * to outcomeFlushes group commits, in chunks of results of RESULT_MAX_BYTES, each with a
  * dependency round; the split of a chunk whose write fails (down to the one outcome, failed
  * without its result); after each commit its webhook take; then the follow-up's rounds, once. Assumes one JSON array per heartbeat, plan round and webhook take (ids and plan
@@ -94,7 +94,8 @@ export function passStatementReserve(config: ReserveConfig, maxTasks: number, fo
   const claimSplit = log2Ceil(maxTasks) * STATEMENTS.claim + STATEMENTS.nextDue + STATEMENTS.claim + STATEMENTS.transition;
   const passMs = maxPassMs(config);
   const heartbeats = Math.ceil(passMs / (config.HEARTBEAT_S * 1000)) * STATEMENTS.jsonArray;
-  const planWrites = (1 + config.MAX_PLAN_STEPS) * STATEMENTS.jsonArray;
+  // Plans: one read of the stored ones, one write of the new ones, two per step round (the step's row, its timeline entry and progress).
+  const planWrites = (2 + 2 * config.MAX_PLAN_STEPS) * STATEMENTS.jsonArray;
   const perChunk = Math.max(1, Math.floor(D1_JSON_BUDGET_BYTES / (config.RESULT_MAX_BYTES + OUTCOME_OVERHEAD_BYTES)));
   const flushes = outcomeFlushes(maxTasks, passMs);
   // Each commit may end one chunk short of full: at most one chunk more per commit than the tasks fill.

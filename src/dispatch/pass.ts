@@ -7,7 +7,7 @@ import type { Db } from "../store/db";
 import { failUnclaimable, nextDueTask } from "../store/fail-unclaimable";
 import { recordOutcomes, type RecordedOutcomes, type WrittenOutcome } from "../store/record-outcomes";
 import { taskPlanStore } from "../store/task-plans";
-import { OutcomeRecorder } from "./outcome-recorder";
+import { OutcomeRecorder, SYSTEM_TIMERS } from "./outcome-recorder";
 import { decideOutcome, retryPolicyOf, timeoutOf } from "./retry-policy";
 import { PASS_GRACE_MS, RUN_GRACE_MS, type PassLimits } from "./pass-limits";
 import type { PlanStore } from "./run-plans";
@@ -46,8 +46,8 @@ export type PassResult =
     };
 
 function toEnvelope(task: ClaimedTask, token: string, now: number, config: Config): TaskEnvelope {
-  const { id, type, params, description, domain, drift_score, attempts, plan, parents, last_heartbeat } = task;
-  return { id, type, params, description, domain, drift_score, attempt: attempts, plan, parents, last_heartbeat, token, deadline: now + timeoutOf(type, config) * 1000 };
+  const { id, type, params, description, domain, drift_score, attempts, parents, last_heartbeat } = task;
+  return { id, type, params, description, domain, drift_score, attempt: attempts, parents, last_heartbeat, token, deadline: now + timeoutOf(type, config) * 1000 };
 }
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
@@ -88,7 +88,7 @@ async function runAndRecord(claimed: ClaimedTask[], token: string, run: RunTasks
     more ||= result.dependents.more;
     recorded.released += await deps.followUp({ ...result, dependents: { ...result.dependents, more: false } }, 0);
   };
-  const recorder = new OutcomeRecorder(write, limits.outcomeFlushes);
+  const recorder = new OutcomeRecorder(write, limits.outcomeFlushes, { ...SYSTEM_TIMERS, now: deps.now });
   const sink: OutcomeSink = {
     outcome: (o) => {
       if (!open.delete(o.id)) return; // one outcome per task

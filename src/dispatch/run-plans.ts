@@ -11,14 +11,19 @@ import type { PassTally } from "./pass-tally";
 
 type Escalate = Extract<Decision, { kind: "escalate" }>;
 
-/** Where plans and their progress are kept: the task rows (a pass), or nowhere (a synchronous call). */
+/**
+ * Where plans and their progress are kept: the tasks' steps (a pass: `task_steps`, the rows
+ * ctx.step writes), or nowhere (a synchronous call).
+ */
 export interface PlanStore {
+  /** The plans earlier attempts stored, with their finished steps. */
+  load(ids: readonly string[]): Promise<Map<string, StoredPlan>>;
   save(plans: readonly { id: string; plan: StoredPlan }[]): Promise<void>;
-  recordSteps(steps: readonly { id: string; outcome: StepOutcome; message: string }[]): Promise<void>;
+  recordSteps(steps: readonly { id: string; index: number; total: number; outcome: StepOutcome; message: string }[]): Promise<void>;
 }
 
 /** For `/organism/handle-task`: nothing to resume, so nothing to keep. */
-export const UNSTORED_PLANS: PlanStore = { save: async () => undefined, recordSteps: async () => undefined };
+export const UNSTORED_PLANS: PlanStore = { load: async () => new Map(), save: async () => undefined, recordSteps: async () => undefined };
 
 export interface PlanContext {
   organism: OrganismView;
@@ -35,6 +40,8 @@ interface Running {
   task: TaskEnvelope;
   decision: Escalate;
   plan: StoredPlan;
+  /** The plan was stored by an earlier attempt (a resume). */
+  stored: boolean;
 }
 
 /** How an escalated task ran: its plan, each step's organ and result. */
@@ -64,15 +71,29 @@ async function planFor(task: TaskEnvelope, decision: Escalate, ctx: PlanContext)
 }
 
 /**
- * Escalated tasks: the plan is made once (with the shared planner) and stored before step 1 runs;
- * then round by round every task's next step runs, one RPC per replica per round, and each
- * finished step is stored before the next. A retry, a crash or an expired lease resumes at the
- * first unfinished step, so a finished step (a side effect) never runs again.
+ * Escalated tasks: the plan is made once (with the shared planner) and stored as a step before
+ * step 1 runs; then round by round every task's next step runs, one organ call per task, and each
+ * finished step is stored (as ctx.step stores one) before the next. A retry, a crash or an expired
+ * lease resumes at the first unfinished step, so a finished step (a side effect) never runs again.
  */
 export async function runPlans(items: readonly { task: TaskEnvelope; decision: Escalate }[], ctx: PlanContext): Promise<Map<string, TaskOutcome>> {
   const outcomes = new Map<string, TaskOutcome>();
-  const all: Running[] = await Promise.all(items.map(async ({ task, decision }) => ({ task, decision, plan: task.plan ?? (await planFor(task, decision, ctx)) })));
-  const fresh = all.filter((r) => !r.task.plan);
+  if (items.length === 0) return outcomes;
+  let stored: Map<string, StoredPlan>;
+  try {
+    stored = await ctx.plans.load(items.map((i) => i.task.id));
+  } catch (err) {
+    // Nothing has run: the tasks come back with their attempt given back.
+    for (const { task } of items) outcomes.set(task.id, { id: task.id, ok: false, retriable: true, notRun: true, error: `stored plans could not be read: ${errorMessage(err)}` });
+    return outcomes;
+  }
+  const all: Running[] = await Promise.all(
+    items.map(async ({ task, decision }) => {
+      const plan = stored.get(task.id);
+      return { task, decision, plan: plan ?? (await planFor(task, decision, ctx)), stored: plan !== undefined };
+    }),
+  );
+  const fresh = all.filter((r) => !r.stored);
   let active = all;
   if (fresh.length > 0) {
     try {
@@ -80,7 +101,7 @@ export async function runPlans(items: readonly { task: TaskEnvelope; decision: E
     } catch (err) {
       // Nothing has run: these tasks come back with their attempt given back.
       for (const r of fresh) outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable: true, notRun: true, error: `plan could not be stored: ${errorMessage(err)}` });
-      active = all.filter((r) => r.task.plan);
+      active = all.filter((r) => r.stored);
     }
   }
   const replicas = new Map(ctx.organism.organs.map((o) => [o.organ_id, o.replicas]));
@@ -102,7 +123,7 @@ export async function runPlans(items: readonly { task: TaskEnvelope; decision: E
       break;
     }
     const replies = new Map(await Promise.all(jobs.map(async (j) => [j.task.id, await callReplica(j.replica, j.task, ctx.call, timeLeft)] as const)));
-    const finished: { id: string; outcome: StepOutcome; message: string }[] = [];
+    const finished: { id: string; index: number; total: number; outcome: StepOutcome; message: string }[] = [];
     const next: Running[] = [];
     for (const { r, index, step, task } of jobs) {
       const reply = replies.get(task.id);
@@ -112,7 +133,7 @@ export async function runPlans(items: readonly { task: TaskEnvelope; decision: E
       if (reply?.ok && verdict?.ok) {
         const outcome: StepOutcome = { organ_id: step.organ_id, replica: reply.report.replica, agent_id: reply.report.agent_id, result: verdict.result, at: ctx.now() };
         r.plan.done.push(outcome);
-        finished.push({ id: r.task.id, outcome, message: `${of} completed on ${step.organ_id}` });
+        finished.push({ id: r.task.id, index, total: r.plan.steps.length, outcome, message: `${of} completed on ${step.organ_id}` });
         // The plan's result is its last step's.
         if (r.plan.done.length === r.plan.steps.length) outcomes.set(r.task.id, { id: r.task.id, ok: true, result: verdict.result, execution: execution(r) });
         else next.push(r);

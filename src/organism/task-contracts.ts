@@ -1,13 +1,10 @@
 import type { TaskWork } from "../tasks/run-task";
-import type { StoredPlan } from "./plan-progress";
 
 /** A claimed task as the dispatcher runs it, and the verdict it records for it. */
 
 /** One claimed task: what its code gets (TaskWork), and what the coordinator decides by. */
 export interface TaskEnvelope extends TaskWork {
   drift_score: number;
-  /** An escalation plan stored by an earlier attempt: it resumes there. */
-  plan?: StoredPlan | null;
 }
 
 /** How a task ran (path, organ, replica, agent, p_fast, latency, plan): the task's `execution`. */

@@ -1,6 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
-import type { StoredPlan } from "../organism/plan-progress";
 import type { TaskEnvelope } from "../organism/task-contracts";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
@@ -14,8 +13,6 @@ export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params"
   attempts: number;
   max_attempts: number;
   input_bytes: number;
-  /** An escalation plan an earlier attempt stored: the run resumes it. */
-  plan: StoredPlan | null;
   concurrency_key: string | null;
   /** 1 when children depend on it: its outcome write carries a dependency round. */
   has_dependents: number;
@@ -120,9 +117,8 @@ const nextRunAfterQuery = (now: number) => sql`
   SELECT min(run_after) AS next FROM tasks INDEXED BY tasks_waiting_idx
   WHERE status IN ${CLAIMABLE} AND run_after IS NOT NULL AND run_after > ${now}`;
 
-interface RawClaimed extends Omit<ClaimedTask, "params" | "plan" | "parents" | "last_heartbeat"> {
+interface RawClaimed extends Omit<ClaimedTask, "params" | "parents" | "last_heartbeat"> {
   params: string;
-  plan: string | null;
   depends_on: string | null;
   heartbeat_details: string | null;
 }
@@ -143,7 +139,7 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
              lease_expires_at = ${req.now + req.leaseMs}, last_heartbeat = ${req.now}`,
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.depends_on AS depends_on, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
-      tasks.input_bytes AS input_bytes, tasks.plan AS plan, tasks.concurrency_key AS concurrency_key,
+      tasks.input_bytes AS input_bytes, tasks.concurrency_key AS concurrency_key,
       tasks.has_dependents AS has_dependents, tasks.heartbeat_details AS heartbeat_details`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
@@ -151,7 +147,6 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
     ...r,
     last_heartbeat: heartbeat_details === null ? null : (JSON.parse(heartbeat_details) as unknown),
     params: JSON.parse(r.params) as Record<string, unknown>,
-    plan: r.plan === null ? null : (JSON.parse(r.plan) as StoredPlan),
     depends_on: depends_on === null ? null : (JSON.parse(depends_on) as string[]),
   }));
   return {

@@ -1,6 +1,5 @@
 import { sql } from "drizzle-orm";
 import type { ParentFailurePolicy, StoredProgress, TaskRow, TaskStatus, TimelineEntry, WebhookState } from "../db/schema";
-import type { StoredPlan } from "../organism/plan-progress";
 
 /** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
 export interface RawTaskRow {
@@ -28,7 +27,6 @@ export interface RawTaskRow {
   request_hash: string | null;
   sort_key: number | null;
   events: string;
-  plan: string | null;
   depends_on: string | null;
   on_parent_failure: ParentFailurePolicy | null;
   waiting_on: number;
@@ -49,7 +47,7 @@ export interface RawTaskRow {
 const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
-  "priority", "input_bytes", "request_hash", "sort_key", "events", "plan", "depends_on", "on_parent_failure", "waiting_on",
+  "priority", "input_bytes", "request_hash", "sort_key", "events", "depends_on", "on_parent_failure", "waiting_on",
   "has_dependents", "release_cursor", "callback_url", "webhook_state", "webhook_due_at", "watched", "concurrency_key", "concurrency_limit",
   "progress", "heartbeat_details", "execution",
 ] as const satisfies readonly (keyof RawTaskRow)[];
@@ -85,7 +83,6 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     requestHash: r.request_hash,
     sortKey: r.sort_key,
     events: JSON.parse(r.events) as TimelineEntry[],
-    plan: parseJson(r.plan) as StoredPlan | null,
     dependsOn: parseJson(r.depends_on) as string[] | null,
     onParentFailure: r.on_parent_failure,
     waitingOn: r.waiting_on,

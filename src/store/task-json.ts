@@ -1,15 +1,6 @@
 import type { TaskRow } from "../db/schema";
 import { toIso } from "../lib/time";
-import type { StoredPlan } from "../organism/plan-progress";
-
-/** An escalation plan's steps and how far it got (the results are in `result.solution_steps`). */
-function planToJson(plan: StoredPlan) {
-  return {
-    plan_source: plan.plan_source,
-    ...(plan.fallback_reason ? { fallback_reason: plan.fallback_reason } : {}),
-    steps: plan.steps.map((s, i) => ({ organ_id: s.organ_id, type: s.task.type, done: i < plan.done.length, finished_at: toIso(plan.done[i]?.at ?? null) })),
-  };
-}
+import type { PlanView } from "./task-plans";
 
 /** Why a waiting task is not being claimed: its type's or key's flags (see flow-state.ts). */
 export interface FlowState {
@@ -22,9 +13,10 @@ export const NOT_WAITING: FlowState = { paused: false, waiting_on_key: false };
 
 /**
  * A task as the API shows it: snake_case, ISO-8601 UTC times. A task that may be waiting needs
- * its flow state from flowStates (task-operations.ts `describe`), so `paused` agrees with its flags.
+ * its flow state from flowStates (task-operations.ts `describe`), so `paused` agrees with its flags;
+ * an escalated one its plan from readPlanViews.
  */
-export function taskToJson(row: TaskRow, flow: FlowState) {
+export function taskToJson(row: TaskRow, flow: FlowState, plan: PlanView | null = null) {
   return {
     id: row.id,
     status: row.status,
@@ -52,7 +44,7 @@ export function taskToJson(row: TaskRow, flow: FlowState) {
     webhook_state: row.webhookState,
     created_at: toIso(row.createdAt) as string,
     updated_at: toIso(row.updatedAt) as string,
-    plan: row.plan ? planToJson(row.plan) : null,
+    plan: plan ? { ...plan, steps: plan.steps.map((s) => ({ ...s, finished_at: toIso(s.finished_at) })) } : null,
     priority: row.priority,
     concurrency_key: row.concurrencyKey,
     concurrency_limit: row.concurrencyLimit,

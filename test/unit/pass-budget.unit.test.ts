@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig, type Config } from "../../src/config";
+import { DEFAULT_MAX_PLAN_STEPS, parseConfig, type Config } from "../../src/config";
 import { PASS_CONCURRENCY, passFits } from "../../src/dispatch/drain";
 import {
   OUTCOME_OVERHEAD_BYTES,
@@ -46,6 +46,14 @@ describe("D1_QUERIES_PER_INVOCATION", () => {
     if (!parsed.ok) expect(parsed.error).toMatch(/D1_QUERIES_PER_INVOCATION: 50 queries per invocation leave 45 for the dispatcher, less than the \d+ a pass of one task can use/);
     expect(passBudgetProblem(free)).toBeNull();
   });
+
+  it("MAX_PLAN_STEPS left unset is 16, or the most a pass of one task fits in the budget (Free: fewer)", () => {
+    expect(paid.MAX_PLAN_STEPS).toBe(DEFAULT_MAX_PLAN_STEPS);
+    expect(free.MAX_PLAN_STEPS).toBeLessThan(DEFAULT_MAX_PLAN_STEPS);
+    expect(passBudgetProblem(free)).toBeNull();
+    expect(passBudgetProblem({ ...free, MAX_PLAN_STEPS: free.MAX_PLAN_STEPS + 1 })).not.toBeNull();
+    expect(config({ D1_QUERIES_PER_INVOCATION: "50", MAX_PLAN_STEPS: "3" }).MAX_PLAN_STEPS).toBe(3);
+  });
 });
 
 describe("a pass's statement reserve", () => {
@@ -58,7 +66,7 @@ describe("a pass's statement reserve", () => {
     const flushes = outcomeFlushes(n, passMs);
     const claimSplit = Math.ceil(Math.log2(n)) * STATEMENTS.claim + STATEMENTS.nextDue + STATEMENTS.claim + STATEMENTS.transition;
     const heartbeats = Math.ceil(passMs / (paid.HEARTBEAT_S * 1000));
-    const plans = 1 + paid.MAX_PLAN_STEPS;
+    const plans = 2 + 2 * paid.MAX_PLAN_STEPS;
     // Each commit may leave one chunk short of full.
     const outcomes = (Math.ceil(n / perChunk) + flushes - 1) * (STATEMENTS.transition + STATEMENTS.dependencyRound);
     const outcomeSplit = 2 * (Math.ceil(Math.log2(perChunk)) + 1) * STATEMENTS.transition;
@@ -128,7 +136,7 @@ describe("a pass's statement reserve", () => {
   });
 
   it("counts each plan step and each follow-up round", () => {
-    expect(passStatementReserve({ ...paid, MAX_PLAN_STEPS: 17 }, 1, 0) - passStatementReserve(paid, 1, 0)).toBe(1);
+    expect(passStatementReserve({ ...paid, MAX_PLAN_STEPS: 17 }, 1, 0) - passStatementReserve(paid, 1, 0)).toBe(2);
     expect(passStatementReserve(paid, 1, 1) - passStatementReserve(paid, 1, 0)).toBe(STATEMENTS.dependencyRound);
   });
 });
