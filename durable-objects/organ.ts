@@ -160,13 +160,16 @@ export class Organ extends DurableObject<Env> {
   }
 
   /**
-   * Agent outcomes of the runs that end together, written in one transaction a moment later (a
-   * burst of short tasks is one write, not one each). The layout may have changed while they ran:
+   * Agent outcomes of the runs that end together, written in one transaction: at once when no
+   * other run is in progress, else a moment later (a burst of short tasks is a few writes, not
+   * one each). The layout may have changed while they ran:
    * record() reads it afresh, and ships outcomes of agents that left to their new owner.
    */
   private recordSoon(run: { agent: AgentState; record: TaskRecord }): void {
     this.pendingRecords.push(run);
-    if (this.pendingRecords.length === 1) setTimeout(() => this.flushRecords(), RECORD_COALESCE_MS);
+    // The last run of a burst writes them all before it answers (so an eviction loses none).
+    if (this.running.size === 0) this.flushRecords();
+    else if (this.pendingRecords.length === 1) setTimeout(() => this.flushRecords(), RECORD_COALESCE_MS);
   }
 
   /** Writes the pending agent outcomes now (also before any read of the agents, so reads see every run). */

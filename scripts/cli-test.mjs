@@ -71,7 +71,7 @@ try {
   await check("watch <prefix> until completed", ["watch", short, "--interval", "200", "--timeout", "30"], { stdout: [short, "completed", "84"] });
   await check("show <prefix>", ["show", short], { stdout: [`id:            ${id}`, "status:        completed", "events:", "new -> queued", "queued -> running", "running -> completed", '"answer": 84'] });
   await check("show --json", ["show", id, "--json"], {
-    json: (t) => (t.id === id && t.events.length === 3 && t.result.success === true ? null : `unexpected ${JSON.stringify(t).slice(0, 200)}`),
+    json: (t) => (t.id === id && t.events.length === 3 && t.result.answer === 84 && t.execution.path === "fast" ? null : `unexpected ${JSON.stringify(t).slice(0, 200)}`),
   });
   await check("list", ["list"], { stdout: ["ID", "STATUS", "TYPE", short, "completed", "what is 12*(3+4)?"] });
   await check("list --status completed --json", ["list", "--status", "completed", "--json"], {
@@ -101,7 +101,8 @@ try {
   await check("the dependent follows", ["watch", kid, "--interval", "200", "--timeout", "30"], { stdout: ["completed"] });
 
   // a task that fails: watch exits 1 and says why
-  await check("watch a failing task: exit 1", ["submit", "no_such_type", "--wait"], { code: 1, stderr: ["failed", "no route for task type 'no_such_type'"] });
+  await check("watch a failing task: exit 1", ["submit", "plan", "--params", '{"goal":";"}', "--wait"], { code: 1, stderr: ["failed", "nothing to plan"] });
+  await check("submit an unknown type: 400 naming it", ["submit", "no_such_type"], { code: 1, stderr: ["unknown task type 'no_such_type'", "HTTP 400"] });
 
   // metrics
   await check("metrics", ["metrics"], { stdout: ["# TYPE seedcore_tasks gauge", "seedcore_tasks_completed_total", "seedcore_task_queue_wait_seconds_bucket", "seedcore_p_fast"] });
@@ -150,10 +151,10 @@ try {
   await check("schedules delete", ["schedules", "delete", "cli-every-hour"], { stdout: ["deleted schedule cli-every-hour"] });
   await check("schedules show a deleted one: exit 1", ["schedules", "show", "cli-every-hour"], { code: 1, stderr: ["[HTTP 404]"] });
   // A type is paused once some task had it (a pause of a name never seen is a 404).
-  await check("submit --created", ["submit", "echo", "--created", "--json"], { json: (t) => (t.status === "created" ? null : JSON.stringify(t)) });
-  await check("pause-type", ["pause-type", "echo"], { stdout: ["type echo: paused"] });
-  await check("types", ["types"], { stdout: ["TYPE", "QUEUED", "COMPLETED", "echo", "paused", "ping"] });
-  await check("resume-type", ["resume-type", "echo"], { stdout: ["type echo: active"] });
+  await check("submit --created", ["submit", "workflow_step", "--created", "--json"], { json: (t) => (t.status === "created" ? null : JSON.stringify(t)) });
+  await check("pause-type", ["pause-type", "workflow_step"], { stdout: ["type workflow_step: paused"] });
+  await check("types", ["types"], { stdout: ["TYPE", "QUEUED", "COMPLETED", "workflow_step", "paused", "ping"] });
+  await check("resume-type", ["resume-type", "workflow_step"], { stdout: ["type workflow_step: active"] });
   await check("pause-key", ["pause-key", "cli:k"], { stdout: ["key cli:k: paused"] });
   await check("keys --json", ["keys", "--json"], { json: (p) => (p.items.some((k) => k.key === "cli:k" && k.paused && k.limit === 2) ? null : JSON.stringify(p)) });
   await check("resume-key", ["resume-key", "cli:k"], { stdout: ["key cli:k: active"] });

@@ -15,7 +15,7 @@ import { findTask, watchTask } from "./store/find-task";
 import { flowStates } from "./store/flow-state";
 import { listTasks } from "./store/list-tasks";
 import { NOT_WAITING, taskToJson, type TaskJson } from "./store/task-json";
-import { readPlanViews } from "./store/task-plans";
+import { readPlanViews, type PlanView } from "./store/task-plans";
 import { submitTasks } from "./submit-tasks";
 import { waiterStub } from "./clients/waiter-stub";
 
@@ -44,8 +44,12 @@ export function submit(ops: TaskOps, inputs: TaskInput[], headerKey: string | nu
 export const getTask = (ops: TaskOps, ref: string): Promise<TaskRow> => resolveTask(ops.db, ref);
 
 /** Tasks as answered to a reader: with whether each waits on a pause or on its key's limit (one read for all). */
+/** A task that may have an escalation plan: it escalated, or it is running (maybe before its first step). */
+const mayHavePlan = (r: TaskRow) => r.status === "running" || r.execution?.["path"] === "escalation";
+
 export async function describeAll(ops: TaskOps, rows: TaskRow[]): Promise<TaskJson[]> {
-  const [flow, plans] = await Promise.all([flowStates(ops.db, rows), readPlanViews(ops.db, rows.map((r) => r.id))]);
+  const planned = rows.filter(mayHavePlan).map((r) => r.id);
+  const [flow, plans] = await Promise.all([flowStates(ops.db, rows), planned.length > 0 ? readPlanViews(ops.db, planned) : new Map<string, PlanView>()]);
   return rows.map((r) => taskToJson(r, flow.get(r.id) ?? NOT_WAITING, plans.get(r.id) ?? null));
 }
 

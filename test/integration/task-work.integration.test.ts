@@ -6,6 +6,7 @@ import { PermanentError, RetryAfterError } from "../../src/tasks/errors";
 import { registerTasks } from "../../src/tasks/registry";
 import { drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
+import { requireConfig } from "../../src/config";
 import { getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api } from "../helpers/worker";
 import { env } from "cloudflare:workers";
@@ -275,7 +276,7 @@ describe("a long task holds its pass, not the dispatch", () => {
     await insertTask({ type: "tw_fast" });
     const { queue, sent } = recordingQueue();
     // The Free plan's budget: one task a pass, and no room for a second pass beside it.
-    const drained = drain({ queue, config: { D1_QUERIES_PER_INVOCATION: 50 } });
+    const drained = drain({ queue, config: { D1_QUERIES_PER_INVOCATION: 50, MAX_PLAN_STEPS: requireConfig({ D1_QUERIES_PER_INVOCATION: "50" }).MAX_PLAN_STEPS } });
     await until(async () => sent.length, (n) => n > 0);
     expect(sent.map((m) => m.body)).toEqual([{ kind: "wake", reason: "pass" }]);
     expect((await getTask(long.id)).status).toBe("running");
