@@ -108,7 +108,7 @@ export function definitionProblem(def: AnyTaskDefinition): string | null {
  * Defines a task type. The definition is checked here (a bad one throws at start-up, not at the
  * first task); it runs once it is registered (`seedcore({ tasks })` or `registerTasks`).
  */
-export function defineTask<P extends z.ZodType, R>(def: TaskDefinition<P, R>): TaskDefinition<P, R> {
+export function defineTask<const T extends string, P extends z.ZodType, R>(def: TaskDefinition<P, R> & { type: T }): TaskDefinition<P, R> & { type: T } {
   const problem = definitionProblem(def as unknown as AnyTaskDefinition);
   if (problem) throw new TypeError(`defineTask: ${problem}`);
   return def;
