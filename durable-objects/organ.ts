@@ -1,12 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { agentScore, memUtil, pickBestAgent, QUALITY_WINDOW, ROLE_PROBS, TASK_HISTORY, updateCapability } from "../src/organism/agent-scoring";
-import type { OrganInitSpec, OrganSummary, RunReport } from "../src/organism/organ-contracts";
+import type { GroupReply, OrganInitSpec, OrganSummary, RunReport } from "../src/organism/organ-contracts";
 import { agentsOfReplica, replicaName } from "../src/organism/replicas";
 import type { Remote } from "../src/lib/remote";
 import { errorMessage } from "../src/lib/error-message";
 import { requireConfig } from "../src/config";
 import { taskDefinition } from "../src/tasks/registry";
-import { runTask, type TaskWork } from "../src/tasks/run-task";
+import { runTask, type RunControl, type TaskWork } from "../src/tasks/run-task";
+import { DeadlineWatch } from "../src/lib/deadline-watch";
 import { storedChannel, unstoredChannel } from "../src/tasks/task-channel";
 import { mergeIn, rehome, sendShipments } from "./agent-handoff";
 import {
@@ -30,6 +31,18 @@ export const systemClock: Clock = {
     }),
 };
 
+/** A group's answer waits this long after its first report for the ones about to follow. */
+const GROUP_COALESCE_MS = 5;
+/** A group whose reports nobody collects (its dispatcher died) is dropped after this long. */
+const GROUP_TTL_MS = 15 * 60 * 1000;
+
+interface RunningGroup {
+  reports: RunReport[];
+  remaining: number;
+  at: number;
+  changed: () => void;
+}
+
 /** Agent outcomes wait this long for company before they are written (see recordSoon). */
 const RECORD_COALESCE_MS = 5;
 
@@ -45,8 +58,10 @@ export class Organ extends DurableObject<Env> {
   private meta: OrganMeta | undefined;
   private agents: AgentState[] = [];
   /** Runs in progress here, by task id: cancel and a lost lease abort their signal. */
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, RunControl>();
+  private readonly deadlines = new DeadlineWatch();
   private pendingRecords: { agent: AgentState; record: TaskRecord }[] = [];
+  private readonly groups = new Map<string, RunningGroup>();
   /** Overridable so tests can run tasks against a fixed clock. */
   clock: Clock = systemClock;
 
@@ -130,8 +145,8 @@ export class Organ extends DurableObject<Env> {
     }
     const agent = pickBestAgent(this.agents) as AgentState;
     const started = this.clock.now();
-    const abort = new AbortController();
-    this.running.set(work.id, abort);
+    const control: RunControl = {};
+    this.running.set(work.id, control);
     const { token } = work;
     let verdict: RunReport["verdict"];
     try {
@@ -141,12 +156,13 @@ export class Organ extends DurableObject<Env> {
         now: () => this.clock.now(),
         sleep: (ms, signal) => this.clock.sleep(ms, signal),
         resultMaxBytes: requireConfig(this.env).RESULT_MAX_BYTES,
-        abort: abort.signal,
+        control,
+        watchDeadline: (at, expire) => this.deadlines.watch(at, expire),
       });
     } catch (err) {
       verdict = { ok: false, retriable: true, error: `task '${work.type}' could not run: ${errorMessage(err)}` };
     } finally {
-      if (this.running.get(work.id) === abort) this.running.delete(work.id);
+      if (this.running.get(work.id) === control) this.running.delete(work.id);
     }
     const latency_ms = Math.max(0, this.clock.now() - started);
     this.recordSoon({
@@ -184,17 +200,60 @@ export class Organ extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Runs a group of tasks at once (at most ORGAN_CALL_TASKS: one request's outgoing connections,
+   * one each) and answers as soon as one has ended, with every report ready within
+   * GROUP_COALESCE_MS of it; `next` names the group while tasks still run, for `collect`. A group
+   * of short tasks is one call; a slow task holds back no other's report.
+   */
+  runGroup(works: TaskWork[]): Promise<GroupReply> {
+    const now = Date.now();
+    for (const [key, g] of this.groups) if (now - g.at > GROUP_TTL_MS) this.groups.delete(key);
+    const key = crypto.randomUUID();
+    const group: RunningGroup = { reports: [], remaining: works.length, at: now, changed: () => undefined };
+    this.groups.set(key, group);
+    for (const work of works) {
+      void this.run(work).then((report) => {
+        group.reports.push(report);
+        group.remaining--;
+        group.changed();
+      });
+    }
+    return this.nextReports(key);
+  }
+
+  /** The next reports of a group `runGroup` answered with `next` (waits for at least one). */
+  collect(key: string): Promise<GroupReply> {
+    return this.nextReports(key);
+  }
+
+  private async nextReports(key: string): Promise<GroupReply> {
+    const group = this.groups.get(key);
+    if (!group) return { reports: [], next: null };
+    const changed = () => new Promise<void>((resolve) => (group.changed = resolve));
+    while (group.reports.length === 0 && group.remaining > 0) await changed();
+    // Give the reports about to follow a moment to come along, unless none is left to come.
+    const until = Date.now() + GROUP_COALESCE_MS;
+    while (group.remaining > 0 && Date.now() < until) {
+      await Promise.race([changed(), new Promise((resolve) => setTimeout(resolve, until - Date.now()))]);
+    }
+    const reports = group.reports.splice(0);
+    if (group.remaining === 0) this.groups.delete(key);
+    return { reports, next: group.remaining === 0 ? null : key };
+  }
+
   /** Aborts the signal of these tasks' runs here (cancelled, or their lease was lost); the ids running here. */
   abort(taskIds: string[]): string[] {
     const aborted: string[] = [];
     for (const id of taskIds) {
       const run = this.running.get(id);
-      if (!run) continue;
-      run.abort(new Error(`task ${id} was cancelled or its lease was lost`));
+      if (!run?.stop) continue;
+      run.stop(new Error("cancelled or its lease was lost"));
       aborted.push(id);
     }
     return aborted;
   }
+
 
   getSummary(): OrganSummary {
     this.flushRecords();

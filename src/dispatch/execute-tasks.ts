@@ -6,7 +6,7 @@ import { errorMessage } from "../lib/error-message";
 import { settleWithin } from "../lib/timeout";
 import type { DecideResult, Decision, PassReport } from "../organism/decisions";
 import type { OutcomeSink, TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
-import type { OrganCall } from "./organ-calls";
+import type { OrganCall, OrganGroupCall } from "./organ-calls";
 import { PassTally } from "./pass-tally";
 import { runFast } from "./run-fast";
 import { runPlans, type PlanStore } from "./run-plans";
@@ -15,6 +15,8 @@ export interface ExecuteDeps {
   config: Config;
   decide: Decide;
   call: OrganCall;
+  /** Fast-path groups: one call per group of a replica's tasks, reports streamed back. */
+  callGroup: OrganGroupCall;
   /** Aborts these tasks' runs on a replica (best effort). */
   abort: (replica: string, ids: string[]) => Promise<void>;
   control: RunControl;
@@ -76,7 +78,7 @@ export async function executeTasks(pass: string, tasks: readonly TaskEnvelope[],
       for (const { task } of escalate) settle(outcomes.get(task.id) ?? { id: task.id, ok: false, retriable: true, error: "no outcome" });
     }),
   );
-  await Promise.all([runFast(fast, deps.call, deps.abort, deps.now, deps.config, tally, sink), ...others]);
+  await Promise.all([runFast(fast, deps.callGroup, deps.abort, deps.now, deps.config, tally, sink), ...others]);
   const reported = await settleWithin(deps.report(tally.done()), REPORT_WAIT_MS, "coordinator report");
   if (!reported.ok) console.warn(`pass report lost: ${reported.error}`);
 }

@@ -3,7 +3,7 @@ import type { Decision } from "../organism/decisions";
 import { replicaName } from "../organism/replicas";
 import type { OutcomeSink, TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import type { TaskWork } from "../tasks/run-task";
-import { callReplica, type OrganCall, type OrganReply } from "./organ-calls";
+import { callReplicaGroup, ORGAN_CALL_TASKS, type OrganGroupCall, type OrganReply } from "./organ-calls";
 import { RUN_GRACE_MS } from "./pass-limits";
 import type { PassTally } from "./pass-tally";
 
@@ -26,19 +26,34 @@ export function toWork(task: TaskEnvelope): TaskWork {
 
 
 /**
- * Fast-path tasks: one organ call per task, all at once; each outcome goes to the sink the moment
- * its task ends, so a slow task holds back no other.
+ * Fast-path tasks: one organ call per group of up to ORGAN_CALL_TASKS tasks of a replica, all at
+ * once; each outcome goes to the sink the moment its task ends (the organ streams the reports), so
+ * a slow task holds back no other, and no call holds more tasks than it has outgoing connections.
  */
-export async function runFast(items: readonly { task: TaskEnvelope; decision: Fast }[], call: OrganCall, abort: (replica: string, ids: string[]) => Promise<void>, now: () => number, config: Config, tally: PassTally, sink: OutcomeSink): Promise<void> {
-  await Promise.all(
-    items.map(async ({ task, decision }) => {
-      const replica = replicaName(decision.organ_id, decision.replica);
-      sink.started(task.id, () => abort(replica, [task.id]));
-      const reply = await callReplica(replica, toWork(task), call, Math.max(0, task.deadline - now()) + RUN_GRACE_MS);
-      if (reply.ok) tally.organRun(decision.organ_id, reply.report.verdict.ok, reply.report.latency_ms, config.FAST_PATH_LATENCY_SLO_MS);
-      const outcome = fastOutcome(task, decision, reply);
-      tally.outcome(outcome);
-      sink.outcome(outcome);
-    }),
-  );
+export async function runFast(items: readonly { task: TaskEnvelope; decision: Fast }[], call: OrganGroupCall, abort: (replica: string, ids: string[]) => Promise<void>, now: () => number, config: Config, tally: PassTally, sink: OutcomeSink): Promise<void> {
+  const byReplica = new Map<string, { task: TaskEnvelope; decision: Fast }[]>();
+  for (const item of items) {
+    const replica = replicaName(item.decision.organ_id, item.decision.replica);
+    byReplica.set(replica, [...(byReplica.get(replica) ?? []), item]);
+  }
+  const calls: Promise<void>[] = [];
+  for (const [replica, all] of byReplica) {
+    for (let i = 0; i < all.length; i += ORGAN_CALL_TASKS) {
+      const group = all.slice(i, i + ORGAN_CALL_TASKS);
+      const byId = new Map(group.map((g) => [g.task.id, g]));
+      for (const { task } of group) sink.started(task.id, () => abort(replica, [task.id]));
+      const timeoutMs = Math.max(0, Math.max(...group.map((g) => g.task.deadline)) - now()) + RUN_GRACE_MS;
+      calls.push(
+        callReplicaGroup(replica, group.map((g) => toWork(g.task)), call, timeoutMs, (id, reply) => {
+          const item = byId.get(id);
+          if (!item) return;
+          if (reply.ok) tally.organRun(item.decision.organ_id, reply.report.verdict.ok, reply.report.latency_ms, config.FAST_PATH_LATENCY_SLO_MS);
+          const outcome = fastOutcome(item.task, item.decision, reply);
+          tally.outcome(outcome);
+          sink.outcome(outcome);
+        }),
+      );
+    }
+  }
+  await Promise.all(calls);
 }

@@ -18,6 +18,7 @@ export function runtime(env: Env, config: Config, coordinator: CoordinatorClient
   const base: Omit<ExecuteDeps, "decide" | "plans"> = {
     config,
     call: (replica, work, timeoutMs) => organs.run(replica, work, timeoutMs),
+    callGroup: (replica, works, timeoutMs, onReport) => organs.runGroup(replica, works, timeoutMs, onReport),
     abort: (replica, ids) => organs.abort(replica, ids),
     control: controlTasks(() => organismStub(env)),
     report: (report) => coordinator.report(report),

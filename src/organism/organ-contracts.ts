@@ -26,6 +26,12 @@ export interface RunReport {
   not_run?: true;
 }
 
+/** What a group call answers: the reports ready so far, and the group's key while tasks still run. */
+export interface GroupReply {
+  reports: RunReport[];
+  next: string | null;
+}
+
 export type { TaskWork };
 
 export interface AgentSummary {

@@ -44,8 +44,14 @@ export interface RunDeps {
   now(): number;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   resultMaxBytes: number;
-  /** Aborts the run from outside (cancel, lost lease). */
-  abort: AbortSignal;
+  /** Where the caller finds how to stop this run from outside (cancel, lost lease): runTask sets `stop`. */
+  control: RunControl;
+  /** Calls `expire` at the deadline unless the returned function is called first (one timer for many runs). */
+  watchDeadline(at: number, expire: () => void): () => void;
+}
+
+export interface RunControl {
+  stop?: (reason: Error) => void;
 }
 
 /** Progress is written at most this often; the last value always is. */
@@ -88,19 +94,33 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
   const parsed = def.params.safeParse(work.params);
   if (!parsed.success) return { ok: false, retriable: false, error: `invalid params: ${paramsProblem(parsed.error.issues)}` };
 
-  const controller = new AbortController();
-  const signal = controller.signal;
+  // The signal exists only once the code asks for it: most short tasks never do.
+  let controller: AbortController | undefined;
+  let stopped: Error | undefined;
+  let rejectAborted: (reason: Error) => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => (rejectAborted = reject));
+  aborted.catch(() => undefined);
   const stop = (reason: Error) => {
-    if (!signal.aborted) controller.abort(reason);
+    if (stopped) return;
+    stopped = reason;
+    controller?.abort(reason);
+    rejectAborted(reason);
   };
-  const onOutside = () => stop(new Cancelled(`task ${work.id} was cancelled or its lease was lost`));
-  if (deps.abort.aborted) onOutside();
-  else deps.abort.addEventListener("abort", onOutside, { once: true });
-  const timer = setTimeout(() => stop(new DeadlineExceeded(`deadline passed`)), Math.max(0, work.deadline - deps.now()));
+  const signalOf = () => {
+    if (!controller) {
+      controller = new AbortController();
+      if (stopped) controller.abort(stopped);
+    }
+    return controller.signal;
+  };
+  deps.control.stop = (reason) => stop(new Cancelled(`task ${work.id}: ${reason.message}`));
+  const unwatch = deps.watchDeadline(work.deadline, () => stop(new DeadlineExceeded(`deadline passed`)));
   const writer = contextWriter(work, deps, stop);
   const ctx: TaskContext = {
     env: deps.env,
-    signal,
+    get signal() {
+      return signalOf();
+    },
     deadline: work.deadline,
     attempt: work.attempt,
     task: { id: work.id, type: work.type, description: work.description, domain: work.domain, parents: work.parents },
@@ -111,27 +131,22 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
     submit: (child, key) => deps.channel.submit(child, key),
     log: writer.log,
     now: deps.now,
-    sleep: (ms) => deps.sleep(ms, signal),
+    sleep: (ms) => deps.sleep(ms, signalOf()),
   };
-  const aborted = new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-  aborted.catch(() => undefined);
   try {
     const value = await Promise.race([Promise.resolve().then(() => def.run(parsed.data, ctx)), aborted]);
-    if (signal.aborted) return verdictOfAbort(signal.reason, def, work);
+    if (stopped) return verdictOfAbort(stopped, def, work);
     const json = asJson(value, deps.resultMaxBytes, "result");
     if (!json.ok) return { ok: false, retriable: false, error: json.error };
     return { ok: true, result: JSON.parse(json.json) as unknown };
   } catch (err) {
-    if (signal.aborted) return verdictOfAbort(signal.reason, def, work);
+    if (stopped) return verdictOfAbort(stopped, def, work);
     if (err instanceof PermanentError) return { ok: false, retriable: false, error: errorMessage(err) };
     if (err instanceof RetryAfterError) return { ok: false, retriable: true, retryAfterMs: Math.round(err.retryAfterS * 1000), error: errorMessage(err) };
     return { ok: false, retriable: true, error: errorMessage(err) };
   } finally {
-    clearTimeout(timer);
-    deps.abort.removeEventListener("abort", onOutside);
+    unwatch();
+    deps.control.stop = undefined;
     await writer.flush();
   }
 }

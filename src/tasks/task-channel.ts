@@ -1,6 +1,6 @@
 import { AppError } from "../errors";
 import { requireConfig } from "../config";
-import { openDb } from "../store/db";
+import { openDb, type Db } from "../store/db";
 import { appendLogs, heartbeatTask, readSteps, saveProgress, saveStep } from "../store/task-work";
 import { submit, taskOps } from "../task-operations";
 import type { ChildTask } from "./define-task";
@@ -12,15 +12,16 @@ export const MAX_CHILD_KEY_LENGTH = 128 - 37;
 
 /** A run's context writes to its task row, fenced by the claim's token (a claimed task). */
 export function storedChannel(env: Env, work: TaskWork & { token: string }): TaskChannel {
-  const config = requireConfig(env);
-  const db = openDb(env.DB);
   const { id, token } = work;
+  // Opened on first use: most tasks never write through their context.
+  let opened: Db | undefined;
+  const db = () => (opened ??= openDb(env.DB));
   return {
-    heartbeat: (details) => heartbeatTask(db, id, token, details, Date.now(), config.TASK_LEASE_S * 1000),
-    saveProgress: (json) => saveProgress(db, id, token, json, Date.now()),
-    readSteps: () => readSteps(db, id),
-    saveStep: (name, json) => saveStep(db, id, token, name, json, Date.now()),
-    appendLogs: (json) => appendLogs(db, id, token, json, Date.now()),
+    heartbeat: (details) => heartbeatTask(db(), id, token, details, Date.now(), requireConfig(env).TASK_LEASE_S * 1000),
+    saveProgress: (json) => saveProgress(db(), id, token, json, Date.now()),
+    readSteps: () => readSteps(db(), id),
+    saveStep: (name, json) => saveStep(db(), id, token, name, json, Date.now()),
+    appendLogs: (json) => appendLogs(db(), id, token, json, Date.now()),
     submit: (child, key) => submitChild(env, id, child, key),
   };
 }

@@ -5,7 +5,7 @@ import { controlTasks } from "../../src/clients/control-tasks";
 import { organClient, organStub, type OrganRpc } from "../../src/clients/organ-client";
 import { requireConfig } from "../../src/config";
 import { executeTasks } from "../../src/dispatch/execute-tasks";
-import type { OrganCall } from "../../src/dispatch/organ-calls";
+import { ORGAN_CALL_TASKS, type OrganGroupCall } from "../../src/dispatch/organ-calls";
 import { UNSTORED_PLANS } from "../../src/dispatch/run-plans";
 import type { PassReport } from "../../src/organism/decisions";
 import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
@@ -16,7 +16,7 @@ const config = requireConfig(env);
 const flagged = (flag: string) => Object.assign(new Error(flag), { [flag]: true });
 
 /** executeTasks against a fresh coordinator, counting every coordinator and organ call. */
-function counted(coord = freshCoordinator(), call?: OrganCall) {
+function counted(coord = freshCoordinator(), group?: OrganGroupCall) {
   const organs = organClient(config, { stub: (name) => organStub(env, name) });
   const counts = { decide: 0, report: 0, organCalls: [] as string[] };
   const reports: PassReport[] = [];
@@ -29,7 +29,8 @@ function counted(coord = freshCoordinator(), call?: OrganCall) {
       {
         config,
         decide: (pass, t) => (counts.decide++, coord.decide(pass, t)),
-        call: (replica, work, timeoutMs) => (counts.organCalls.push(replica), (call ?? ((r, x, ms) => organs.run(r, x, ms)))(replica, work, timeoutMs)),
+        call: (replica, work, timeoutMs) => (counts.organCalls.push(replica), organs.run(replica, work, timeoutMs)),
+        callGroup: (replica, works, timeoutMs, onReport) => (counts.organCalls.push(replica), (group ?? organs.runGroup)(replica, works, timeoutMs, onReport)),
         abort: (replica, ids) => organs.abort(replica, ids),
         control: controlTasks(() => coord),
         report: (r) => (counts.report++, reports.push(r), coord.report(r)),
@@ -44,24 +45,24 @@ function counted(coord = freshCoordinator(), call?: OrganCall) {
 }
 
 describe("the coordinator decides, the dispatcher delivers", () => {
-  it("one decide and one report per pass, one organ call per task, to its organ", async () => {
+  it("one decide and one report per pass, one organ call per group of up to ORGAN_CALL_TASKS tasks of a replica", async () => {
     const { counts, run, reports } = counted();
     const tasks = [...Array.from({ length: 40 }, () => task("ping")), ...Array.from({ length: 10 }, () => task("execute", { params: { action: "noop" } }))];
     const outcomes = await run(tasks);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(counts.decide).toBe(1);
     expect(counts.report).toBe(1);
-    expect(counts.organCalls).toHaveLength(50);
-    expect(counts.organCalls.filter((r) => r === "utility_organ_1")).toHaveLength(40);
-    expect(counts.organCalls.filter((r) => r === "actuator_organ_1")).toHaveLength(10);
+    expect(counts.organCalls.filter((r) => r === "utility_organ_1")).toHaveLength(Math.ceil(40 / ORGAN_CALL_TASKS));
+    expect(counts.organCalls.filter((r) => r === "actuator_organ_1")).toHaveLength(Math.ceil(10 / ORGAN_CALL_TASKS));
+    expect(counts.organCalls).toHaveLength(Math.ceil(40 / ORGAN_CALL_TASKS) + Math.ceil(10 / ORGAN_CALL_TASKS));
     expect(reports[0]).toMatchObject({ successes: 50, failures: 0, by_organ: { utility_organ_1: { tasks: 40 }, actuator_organ_1: { tasks: 10 } } });
   });
 
   it("an unreachable replica fails only its own tasks, retriably (the attempt counts: they may have run)", async () => {
     const organs = organClient(config, { stub: (name) => organStub(env, name) });
-    const call: OrganCall = async (replica, t, ms) => {
+    const call: OrganGroupCall = async (replica, t, ms, onReport) => {
       if (replica === "actuator_organ_1") throw new Error("network connection lost");
-      return organs.run(replica, t, ms);
+      return organs.runGroup(replica, t, ms, onReport);
     };
     const { run } = counted(freshCoordinator(), call);
     const [ping, act] = await run([task("ping"), task("execute", { params: { action: "noop" } })]);
@@ -72,9 +73,9 @@ describe("the coordinator decides, the dispatcher delivers", () => {
   it("an overloaded organ is not called again at once: its tasks come back not run, to retry with backoff", async () => {
     resetBreakers();
     let calls = 0;
-    const overloaded = { run: async () => { calls++; throw flagged("overloaded"); }, abort: async () => [] } as unknown as OrganRpc;
+    const overloaded = { runGroup: async () => { calls++; throw flagged("overloaded"); }, abort: async () => [] } as unknown as OrganRpc;
     const organs = organClient(config, { stub: () => overloaded });
-    const { run } = counted(freshCoordinator(), (r, t, ms) => organs.run(r, t, ms));
+    const { run } = counted(freshCoordinator(), organs.runGroup);
     const [outcome] = await run([task("ping")]);
     expect(outcome).toMatchObject({ ok: false, retriable: true, notRun: true });
     expect(calls).toBe(1);
@@ -86,14 +87,15 @@ describe("the coordinator decides, the dispatcher delivers", () => {
     let calls = 0;
     const real = organStub(env, "utility_organ_1");
     const flaky = {
-      run: async (...args: Parameters<OrganRpc["run"]>) => {
+      runGroup: async (...args: Parameters<OrganRpc["runGroup"]>) => {
         if (++calls === 1) throw flagged("retryable");
-        return real.run(...args);
+        return real.runGroup(...args);
       },
+      collect: (...args: Parameters<OrganRpc["collect"]>) => real.collect(...args),
       abort: (...args: Parameters<OrganRpc["abort"]>) => real.abort(...args),
     } as unknown as OrganRpc;
     const organs = organClient(config, { stub: () => flaky, sleep: async () => undefined });
-    const { run } = counted(freshCoordinator(), (r, t, ms) => organs.run(r, t, ms));
+    const { run } = counted(freshCoordinator(), organs.runGroup);
     expect((await run([task("ping")]))[0]).toMatchObject({ ok: true });
     expect(calls).toBe(2);
     resetBreakers();

@@ -56,6 +56,7 @@ export async function runVia(coord: CoordinatorStub, tasks: TaskEnvelope[], plan
       config,
       decide: (pass, t) => coord.decide(pass, t),
       call: (replica, work, timeoutMs) => organs.run(replica, work, timeoutMs),
+      callGroup: organs.runGroup,
       abort: (replica, ids) => organs.abort(replica, ids),
       control: controlTasks(() => coord),
       report: (r) => coord.report(r),

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineTask } from "../../src/tasks/define-task";
-import { runTask, type TaskChannel, type TaskWork } from "../../src/tasks/run-task";
+import { runTask, type RunControl, type TaskChannel, type TaskWork } from "../../src/tasks/run-task";
 
 /** A channel that records what the run writes. */
 function recordingChannel(held = true) {
@@ -22,8 +22,12 @@ const work = (over: Partial<TaskWork> = {}): TaskWork => ({
   id: "t1", type: "x", params: {}, description: null, domain: null, attempt: 1, token: "tok",
   deadline: Date.now() + 5000, parents: null, last_heartbeat: null, ...over,
 });
-const deps = (channel: TaskChannel, abort = new AbortController().signal) => ({
-  env, channel, now: Date.now, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), resultMaxBytes: 1024, abort,
+const deps = (channel: TaskChannel, control: RunControl = {}) => ({
+  env, channel, now: Date.now, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), resultMaxBytes: 1024, control,
+  watchDeadline: (at: number, expire: () => void) => {
+    const timer = setTimeout(expire, Math.max(0, at - Date.now()));
+    return () => clearTimeout(timer);
+  },
 });
 
 describe("runTask", () => {
@@ -76,9 +80,10 @@ describe("runTask", () => {
   it("an outside abort (cancel) ends the run at once", async () => {
     const def = defineTask({ type: "rt_cancel", params: z.object({}), run: async (_p, ctx) => (await ctx.sleep(60_000), "never") });
     const { channel } = recordingChannel();
-    const outside = new AbortController();
-    const running = runTask(def, work(), deps(channel, outside.signal));
-    outside.abort();
+    const control: RunControl = {};
+    const running = runTask(def, work(), deps(channel, control));
+    await Promise.resolve();
+    control.stop?.(new Error("cancelled"));
     expect(await running).toMatchObject({ ok: false, cancelled: true });
   });
 
