@@ -1,7 +1,7 @@
 import type { TaskOutcome } from "../organism/task-contracts";
 
 /** The first outcomes of a pass wait this long for company before they are written. */
-export const FIRST_FLUSH_MS = 10;
+export const FIRST_FLUSH_MS = 50;
 
 /**
  * The most writes a pass's outcomes take when its tasks run up to `maxRunMs`: writes happen at
