@@ -1,7 +1,9 @@
 import { errorMessage } from "../lib/error-message";
 import { utf8Bytes } from "../lib/platform-limits";
 import type { AnyTaskDefinition, ChildTask, LogLevel, ParentView, TaskContext, TaskProgress } from "./define-task";
-import { PermanentError, RetryAfterError } from "./errors";
+import { servicesFor } from "../services/registry";
+import type { ServiceSpecs } from "../services/service-spec";
+import { DeferredError, PermanentError, RetryAfterError } from "./errors";
 
 /** One task to run, as the organ gets it (the one shape a task takes on its way to its code). */
 export interface TaskWork {
@@ -25,7 +27,8 @@ export interface TaskWork {
 export type RunVerdict =
   | { ok: true; result: unknown }
   /** `retryAfterMs`: a RetryAfterError's time; `timedOut`: the deadline passed and the run's own answer was discarded. */
-  | { ok: false; error: string; retriable: boolean; retryAfterMs?: number; timedOut?: true; cancelled?: true };
+  /** `notRun`: the code gave up before doing its work (a DeferredError: a service's circuit open or rate used up), so its attempt is given back. */
+  | { ok: false; error: string; retriable: boolean; retryAfterMs?: number; timedOut?: true; cancelled?: true; notRun?: true };
 
 /** Where a run's context writes: the task row (a claimed task), or nowhere (an unstored run). */
 export interface TaskChannel {
@@ -46,6 +49,10 @@ export interface RunDeps {
   resultMaxBytes: number;
   /** Aborts the run from outside (cancel, lost lease). */
   abort: AbortSignal;
+  /** The SERVICES config: ctx.services (none when unset). */
+  services?: ServiceSpecs;
+  /** Jitter of the services' retries (default Math.random). */
+  random?: () => number;
 }
 
 /** Progress is written at most this often; the last value always is. */
@@ -112,6 +119,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
     log: writer.log,
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signal),
+    services: servicesFor(deps.services ?? {}, deps.env, { signal, deadline: work.deadline, now: deps.now, sleep: deps.sleep, random: deps.random ?? Math.random }),
   };
   const aborted = new Promise<never>((_, reject) => {
     if (signal.aborted) reject(signal.reason);
@@ -127,6 +135,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
   } catch (err) {
     if (signal.aborted) return verdictOfAbort(signal.reason, def, work);
     if (err instanceof PermanentError) return { ok: false, retriable: false, error: errorMessage(err) };
+    if (err instanceof DeferredError) return { ok: false, retriable: true, notRun: true, retryAfterMs: err.retryAfterMs, error: errorMessage(err) };
     if (err instanceof RetryAfterError) return { ok: false, retriable: true, retryAfterMs: Math.round(err.retryAfterS * 1000), error: errorMessage(err) };
     return { ok: false, retriable: true, error: errorMessage(err) };
   } finally {
