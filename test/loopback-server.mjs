@@ -15,7 +15,7 @@ import { createServer } from "node:http";
  *                          given), later ones 200 {key, n, headers}; fail=-1: always C
  *   GET /svc/hits?key=K    {n}: requests /svc/flaky had for key K
  *   POST /llm/<mode>/v1/chat/completions  an OpenAI-compatible answer; <mode>: valid (a plan over the
- *                          first organ the prompt lists: ping, then test_task), invalid_json, unknown_type, slow (3 s)
+ *                          first organ the prompt lists: ping, then test_task), invalid_json, unknown_type, slow (3 s), error (500)
  *   GET /llm/last          {authorization, model, messages} of the last chat-completions request
  */
 /** @type {Map<string, {inflight: number, peak: number, served: number, closed: string[]}>} */
@@ -60,6 +60,7 @@ async function chatCompletions(mode, req, res) {
   if (mode === "valid") return answer(res, 200, chat("```json\n" + JSON.stringify({ steps: [{ organ_id: organ, task: { type: "ping", params: {} } }, { organ_id: organ, task: { type: "test_task", params: { from: "llm" } } }] }) + "\n```"));
   if (mode === "invalid_json") return answer(res, 200, chat("Sure! Here is a plan: step one, ping."));
   if (mode === "unknown_type") return answer(res, 200, chat(JSON.stringify({ steps: [{ organ_id: organ, task: { type: "launch_rockets", params: {} } }] })));
+  if (mode === "error") return answer(res, 500, { error: { message: "model overloaded" } });
   if (mode === "slow") return void setTimeout(() => answer(res, 200, chat(JSON.stringify({ steps: [] }))), 3000);
   answer(res, 404, { error: `unknown mode ${mode}` });
 }

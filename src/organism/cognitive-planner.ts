@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import { errorMessage } from "../lib/error-message";
 import { createServiceClient, type Transport } from "../services/service-client";
 import { serviceState } from "../services/registry";
-import type { ServiceSpec } from "../services/service-spec";
+import { RESERVED_SERVICE, type ServiceSpec } from "../services/service-spec";
 import { DeferredError } from "../tasks/errors";
 import { taskDefinitions } from "../tasks/registry";
 import { planEscalation, validatePlan, type Plan, type PlannerInput } from "./planner";
@@ -18,7 +18,7 @@ import { resolveRoute } from "./routing";
  * planner's plan with a `fallback_reason`.
  */
 
-export const COGNITIVE_SERVICE = "cognitive";
+export const COGNITIVE_SERVICE = RESERVED_SERVICE;
 
 export type CognitiveFallback = "invalid_json" | "invalid_plan" | "timeout" | "breaker_open" | "busy" | "error";
 

@@ -205,6 +205,10 @@ export function createServiceClient(name: string, spec: ServiceSpec, base: strin
           permit.release();
           throw call.signal.reason;
         }
+        if (err instanceof PermanentError) {
+          permit.release();
+          throw err;
+        }
         if (controller.signal.reason instanceof TryTimeout) {
           counts.timeouts++;
           failure = { kind: "timeout" };

@@ -31,6 +31,9 @@ export type ServiceSpecs = Record<string, ServiceSpec>;
 /** A service's name is a property of ctx.services: an identifier. */
 export const SERVICE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+/** The cognitive planner's own client (src/organism/cognitive-planner.ts): not a SERVICES name. */
+export const RESERVED_SERVICE = "cognitive";
+
 /** SERVICES as it comes from wrangler [vars] (a JSON string; empty: none). */
 export const servicesConfigSchema = z
   .string()
@@ -43,4 +46,11 @@ export const servicesConfigSchema = z
       return z.NEVER;
     }
   })
-  .pipe(z.record(z.string().regex(SERVICE_NAME, "service names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"), serviceSpecSchema));
+  .pipe(
+    z.record(z.string(), serviceSpecSchema).superRefine((services, ctx) => {
+      for (const name of Object.keys(services)) {
+        if (!SERVICE_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "service names are identifiers ([A-Za-z_][A-Za-z0-9_]*, at most 64)" });
+        else if (name === RESERVED_SERVICE) ctx.addIssue({ code: "custom", path: [name], message: `'${RESERVED_SERVICE}' is the cognitive planner's client (COGNITIVE_URL)` });
+      }
+    }),
+  );

@@ -70,6 +70,19 @@ describe("escalation planned by an LLM endpoint", () => {
     for (const reason of ["invalid_json", "invalid_plan", "timeout"]) expect(metrics).toMatch(new RegExp(`seedcore_cognitive_fallbacks_total\\{reason="${reason}"\\} 1\\n`));
   });
 
+  it("failing answers open the cognitive breaker; then escalations fall back without calling", async () => {
+    const [a, b] = [await escalated(), await escalated()];
+    await drain(cognitive("error", { CB_FAILURE_THRESHOLD: 1 }));
+    const reasons = await Promise.all([a, b].map(async (t) => ((await getTask(t.id)).execution as Execution).fallback_reason ?? ""));
+    // Both were planned in one pass: the first failure opens the circuit (the other may have been sent already).
+    expect(reasons.some((r) => r.startsWith("cognitive planner (error): service 'cognitive' answered 500"))).toBe(true);
+    const c = await escalated();
+    await drain(cognitive("error", { CB_FAILURE_THRESHOLD: 1 }));
+    const row = await getTask(c.id);
+    expect(row.status).toBe("completed");
+    expect(row.execution).toMatchObject({ plan_source: "fallback", fallback_reason: expect.stringMatching(/^cognitive planner \(breaker_open\): service 'cognitive': circuit open/) });
+  });
+
   it("without COGNITIVE_URL the deterministic planner plans, as before", async () => {
     const t = await escalated();
     await drain();

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { parseCognitiveAnswer } from "../../src/organism/cognitive-planner";
 import type { PlannerInput } from "../../src/organism/planner";
-import { resetServices, serviceState } from "../../src/services/registry";
+import { resetServices, servicesFor, serviceState } from "../../src/services/registry";
 import { createServiceClient, joinUrl, parseRetryAfter, RateLimiter, resolveHeaders, retryDecision, type CallContext, type Transport } from "../../src/services/service-client";
 import { serviceSpecSchema } from "../../src/services/service-spec";
 import { DeferredError, PermanentError, RetryAfterError } from "../../src/tasks/errors";
@@ -70,8 +70,10 @@ describe("SERVICES config", () => {
     const both = parseConfig({ SERVICES: '{"x": {"url": "https://a", "binding": "B"}}' });
     expect(!both.ok && both.error).toMatch(/SERVICES.*exactly one of url, binding/);
     const name = parseConfig({ SERVICES: '{"not-an-id": {"url": "https://a"}}' });
-    expect(!name.ok && name.error).toMatch(/SERVICES/);
+    expect(!name.ok && name.error).toMatch(/SERVICES.not-an-id: service names are identifiers/);
     expect(parseConfig({ COGNITIVE_URL: "ftp://x" }).ok).toBe(false);
+    const reserved = parseConfig({ SERVICES: '{"cognitive": {"url": "https://a"}}' });
+    expect(!reserved.ok && reserved.error).toMatch(/cognitive planner/);
   });
 });
 
@@ -151,5 +153,19 @@ describe("cognitive answers", () => {
     expect(parseCognitiveAnswer(answer('{"steps":[{"organ_id":"mars","task":{"type":"ping"}}]}'), input)).toMatchObject({ ok: false, reason: "invalid_plan" });
     expect(parseCognitiveAnswer(answer('{"steps":[{"organ_id":"utility_organ_1","task":{"type":"launch"}}]}'), input)).toMatchObject({ ok: false, reason: "invalid_plan", error: expect.stringMatching(/unknown task type 'launch'/) });
     expect(parseCognitiveAnswer(answer('{"steps":[{"organ_id":"utility_organ_1","task":{"type":"sleep","params":{"ms":999999}}}]}'), input)).toMatchObject({ ok: false, reason: "invalid_plan" });
+  });
+});
+
+describe("binding services", () => {
+  it("send the request to env[binding].fetch, under the binding's own host", async () => {
+    resetServices();
+    const seen: string[] = [];
+    const env = { SEARCH: { fetch: async (req: Request) => (seen.push(req.url), Response.json({ hit: true })) } } as unknown as Env;
+    const call: CallContext = { signal: new AbortController().signal, deadline: Date.now() + 10_000, now: Date.now, random: () => 0.5, sleep: async () => undefined };
+    const services = servicesFor({ search: serviceSpecSchema.parse({ binding: "SEARCH" }) }, env, call);
+    expect(await services["search"]?.json("/q?x=1")).toEqual({ hit: true });
+    expect(seen).toEqual(["https://search.service/q?x=1"]);
+    const missing = servicesFor({ gone: serviceSpecSchema.parse({ binding: "NOPE" }) }, env, call);
+    await expect(missing["gone"]?.fetch("/")).rejects.toBeInstanceOf(PermanentError);
   });
 });
