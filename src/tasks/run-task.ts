@@ -105,6 +105,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
   else deps.abort.addEventListener("abort", onOutside, { once: true });
   const timer = setTimeout(() => stop(new DeadlineExceeded(`deadline passed`)), Math.max(0, work.deadline - deps.now()));
   const writer = contextWriter(work, deps, stop);
+  let services: TaskContext["services"] | undefined;
   const ctx: TaskContext = {
     env: deps.env,
     signal,
@@ -119,7 +120,11 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
     log: writer.log,
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signal),
-    services: servicesFor(deps.services ?? {}, deps.env, { signal, deadline: work.deadline, now: deps.now, sleep: deps.sleep, random: deps.random ?? Math.random }),
+    // Made on first use: most tasks call no service.
+    get services() {
+      services ??= servicesFor(deps.services ?? {}, deps.env, { signal, deadline: work.deadline, now: deps.now, sleep: deps.sleep, random: deps.random ?? Math.random });
+      return services;
+    },
   };
   const aborted = new Promise<never>((_, reject) => {
     if (signal.aborted) reject(signal.reason);
