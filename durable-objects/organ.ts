@@ -150,14 +150,16 @@ export class Organ extends DurableObject<Env> {
     const { token } = work;
     let verdict: RunReport["verdict"];
     try {
+      const config = requireConfig(this.env);
       verdict = await runTask(taskDefinition(work.type), work, {
         env: this.env,
         channel: token === null ? unstoredChannel() : storedChannel(this.env, { ...work, token }),
         now: () => this.clock.now(),
         sleep: (ms, signal) => this.clock.sleep(ms, signal),
-        resultMaxBytes: requireConfig(this.env).RESULT_MAX_BYTES,
+        resultMaxBytes: config.RESULT_MAX_BYTES,
         control,
         watchDeadline: (at, expire) => this.deadlines.watch(at, expire),
+        services: config.SERVICES,
       });
     } catch (err) {
       verdict = { ok: false, retriable: true, error: `task '${work.type}' could not run: ${errorMessage(err)}` };

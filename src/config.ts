@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { passBudgetProblem } from "./dispatch/pass-limits";
+import { servicesConfigSchema } from "./services/service-spec";
 
 const seconds = (def: number) => z.coerce.number().finite().positive().default(def);
 const count = (def: number) => z.coerce.number().int().positive().default(def);
@@ -26,6 +27,14 @@ const configFields = z.object({
   FAST_PATH_LATENCY_SLO_MS: z.preprocess(blankAsUndefined, seconds(1000)),
   COGNITIVE_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(8)),
   COGNITIVE_MAX_INFLIGHT: z.preprocess(blankAsUndefined, count(64)),
+  /** An OpenAI-compatible base URL (POST {url}/chat/completions): escalation plans come from it; unset: the deterministic planner. */
+  COGNITIVE_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional()),
+  /** The model named in the chat-completions request. */
+  COGNITIVE_MODEL: z.preprocess(blankAsUndefined, z.string().min(1).max(200).default("gpt-4o-mini")),
+  /** Secret: sent as `Authorization: Bearer …` to COGNITIVE_URL. */
+  COGNITIVE_API_KEY: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+  /** Named service clients for task code (ctx.services.<name>), JSON: {name: {url | binding, timeout_s, retries, breaker, rate, headers}}. */
+  SERVICES: z.preprocess(blankAsUndefined, servicesConfigSchema),
   /** Unset: 16, or the most the invocation's D1 budget allows a pass (8 on Workers Free). */
   MAX_PLAN_STEPS: z.preprocess(blankAsUndefined, z.coerce.number().int().positive().optional()),
   MAX_TASK_ATTEMPTS: z.preprocess(blankAsUndefined, count(3)),

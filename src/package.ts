@@ -5,7 +5,9 @@
 export { seedcore } from "./worker";
 export { defineTask } from "./tasks/define-task";
 export type { ChildTask, LogLevel, ParentView, RetryPolicy, TaskContext, TaskDefinition, TaskInfo, TaskLog, TaskProgress } from "./tasks/define-task";
-export { PermanentError, RetryAfterError } from "./tasks/errors";
+export { DeferredError, PermanentError, RetryAfterError } from "./tasks/errors";
+export type { JsonInit, ServiceClient } from "./services/service-client";
+export type { ServiceSpec } from "./services/service-spec";
 export { submitTask, typedBinding, type TaskSubmission, type TypedBinding } from "./typed-tasks";
 export { createClient, type SeedCoreClient } from "./client";
 export type { SeedCoreBinding } from "./service-client";

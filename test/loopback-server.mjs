@@ -8,6 +8,15 @@ import { createServer } from "node:http";
  *   GET /hang?tag=T        never answers; records when the client closes the connection
  *   GET /stats?tag=T       {inflight, peak, served, closed: [tags whose connection was cut]}
  * `tag` groups requests (one test's, one task's): stats are kept per tag and for its prefix before ':'.
+ *
+ * For named service clients (ctx.services) and the cognitive planner:
+ *   ANY /svc/flaky?key=K&fail=F&code=C&retry_after=S
+ *                          the first F requests of key K answer C (default 503, with Retry-After S if
+ *                          given), later ones 200 {key, n, headers}; fail=-1: always C
+ *   GET /svc/hits?key=K    {n}: requests /svc/flaky had for key K
+ *   POST /llm/<mode>/v1/chat/completions  an OpenAI-compatible answer; <mode>: valid (a plan over the
+ *                          first organ the prompt lists: ping, then test_task), invalid_json, unknown_type, slow (3 s), error (500)
+ *   GET /llm/last          {authorization, model, messages} of the last chat-completions request
  */
 /** @type {Map<string, {inflight: number, peak: number, served: number, closed: string[]}>} */
 const stats = new Map();
@@ -19,6 +28,42 @@ const of = (key) => {
 };
 /** @param {string} tag */
 const keysOf = (tag) => [tag, tag.split(":")[0] ?? ""];
+/** @type {Map<string, number>} */
+const hits = new Map();
+/** @type {unknown} */
+let lastChat = null;
+
+/** @param {import("node:http").IncomingMessage} req */
+const bodyOf = (req) =>
+  new Promise((resolve) => {
+    let text = "";
+    req.on("data", (chunk) => (text += chunk));
+    req.on("end", () => resolve(text));
+  });
+
+/** @param {import("node:http").ServerResponse} res @param {number} status @param {unknown} body @param {Record<string, string>} [headers] */
+const answer = (res, status, body, headers = {}) => {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(body));
+};
+
+/** @param {string} content */
+const chat = (content) => ({ id: "chatcmpl-loopback", object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }] });
+
+/** @param {string} mode @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res */
+async function chatCompletions(mode, req, res) {
+  const request = JSON.parse(String(await bodyOf(req)) || "{}");
+  lastChat = { authorization: req.headers.authorization ?? null, model: request.model ?? null, messages: request.messages ?? [] };
+  const system = String(request.messages?.[0]?.content ?? "");
+  const organs = JSON.parse(/these organs: (\[.*?\])/.exec(system)?.[1] ?? "[]");
+  const organ = organs[0] ?? "none";
+  if (mode === "valid") return answer(res, 200, chat("```json\n" + JSON.stringify({ steps: [{ organ_id: organ, task: { type: "ping", params: {} } }, { organ_id: organ, task: { type: "test_task", params: { from: "llm" } } }] }) + "\n```"));
+  if (mode === "invalid_json") return answer(res, 200, chat("Sure! Here is a plan: step one, ping."));
+  if (mode === "unknown_type") return answer(res, 200, chat(JSON.stringify({ steps: [{ organ_id: organ, task: { type: "launch_rockets", params: {} } }] })));
+  if (mode === "error") return answer(res, 500, { error: { message: "model overloaded" } });
+  if (mode === "slow") return void setTimeout(() => answer(res, 200, chat(JSON.stringify({ steps: [] }))), 3000);
+  answer(res, 404, { error: `unknown mode ${mode}` });
+}
 
 /** @type {import("node:http").Server | undefined} */
 let server;
@@ -28,6 +73,19 @@ export default async function setup(project) {
   server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://loopback");
     const tag = url.searchParams.get("tag") ?? "";
+    if (url.pathname === "/svc/flaky") {
+      const key = url.searchParams.get("key") ?? "";
+      const n = (hits.get(key) ?? 0) + 1;
+      hits.set(key, n);
+      const fail = Number(url.searchParams.get("fail") ?? 0);
+      const retryAfter = url.searchParams.get("retry_after");
+      if (fail < 0 || n <= fail) return answer(res, Number(url.searchParams.get("code") ?? 503), { key, n, failing: true }, retryAfter === null ? {} : { "retry-after": retryAfter });
+      return answer(res, 200, { key, n, headers: req.headers });
+    }
+    if (url.pathname === "/svc/hits") return answer(res, 200, { n: hits.get(url.searchParams.get("key") ?? "") ?? 0 });
+    if (url.pathname === "/llm/last") return answer(res, 200, lastChat);
+    const llm = /^\/llm\/([a-z_]+)\/v1\/chat\/completions$/.exec(url.pathname);
+    if (llm && req.method === "POST") return void chatCompletions(llm[1] ?? "", req, res);
     if (url.pathname === "/stats") {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(of(tag)));

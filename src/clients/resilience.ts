@@ -3,6 +3,8 @@ import { authFailStats, type AuthFailStats } from "../lib/auth-throttle";
 import type { BreakerSnapshot } from "../lib/circuit-breaker";
 import { rateLimitStats, type RateLimitStats } from "../lib/rate-limit";
 import { settleWithin } from "../lib/timeout";
+import { cognitiveStats, type CognitiveStats } from "../organism/cognitive-planner";
+import { serviceStats, type ServiceStats } from "../services/registry";
 import { breakerSnapshot, organBreakerName } from "./breakers";
 import { organismStub } from "./organism-client";
 
@@ -17,6 +19,10 @@ export interface ResilienceSnapshot {
   rate_limit: RateLimitStats;
   /** This isolate's failed-authentication counters (429s for addresses that failed too often). */
   auth_failures: AuthFailStats;
+  /** This isolate's named service clients (SERVICES, and `cognitive`): breaker and call counts. */
+  services: Record<string, ServiceStats>;
+  /** This isolate's cognitive planner: LLM plans and fallbacks by reason. */
+  cognitive: CognitiveStats;
   /** Why the coordinator's part is missing. */
   coordinator_error?: string;
 }
@@ -27,7 +33,7 @@ export interface ResilienceSnapshot {
  * coordinator is asked directly (not through its breaker), so the numbers show even when open.
  */
 export async function resilienceSnapshot(env: Env, timeoutMs = 3000): Promise<ResilienceSnapshot> {
-  const local = { breakers: breakerSnapshot(), organ_breakers: breakerSnapshot(organBreakerName("")), rate_limit: rateLimitStats(), auth_failures: authFailStats() };
+  const local = { breakers: breakerSnapshot(), organ_breakers: breakerSnapshot(organBreakerName("")), rate_limit: rateLimitStats(), auth_failures: authFailStats(), services: serviceStats(), cognitive: cognitiveStats() };
   // Inside an async function, so even a stub that throws at once becomes a settled failure.
   const remote = await settleWithin((async () => organismStub(env).getResilience())(), timeoutMs, "coordinator");
   return remote.ok

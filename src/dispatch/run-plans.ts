@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import { errorMessage } from "../lib/error-message";
 import type { Decision, OrganismView } from "../organism/decisions";
 import { solutionSteps, stepTaskId, type StepOutcome, type StoredPlan } from "../organism/plan-progress";
+import { cognitivePlan } from "../organism/cognitive-planner";
 import { fallbackPlan, planEscalation, planWithTimeout, type PlannerInput, type PlanStep } from "../organism/planner";
 import { replicaName, replicaOf } from "../organism/replicas";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
@@ -65,7 +66,9 @@ async function planFor(task: TaskEnvelope, decision: Escalate, ctx: PlanContext)
   };
   const plan = decision.fallback_reason
     ? fallbackPlan(input, decision.fallback_reason)
-    : await planWithTimeout(planEscalation, input, ctx.config.COGNITIVE_TIMEOUT_S * 1000);
+    : ctx.config.COGNITIVE_URL
+      ? await cognitivePlan(input, ctx.config, { now: ctx.now, random: Math.random, deadline: ctx.deadline })
+      : await planWithTimeout(planEscalation, input, ctx.config.COGNITIVE_TIMEOUT_S * 1000);
   if (plan.plan_source === "fallback") ctx.tally.fallbackPlan();
   return { ...plan, done: [] };
 }
@@ -142,7 +145,7 @@ export async function runPlans(items: readonly { task: TaskEnvelope; decision: E
       const error = `${of} failed on ${step.organ_id}: ${reply ? (reply.ok ? (verdict && !verdict.ok ? verdict.error : "task failed") : reply.error) : "no reply"}`;
       const failed = execution(r, { step, error, result: null });
       const retriable = verdict && !verdict.ok ? verdict.retriable : true;
-      const notRun = reply !== undefined && !reply.ok && reply.notRun;
+      const notRun = (reply !== undefined && !reply.ok && reply.notRun) || (verdict !== null && !verdict.ok && verdict.notRun === true);
       outcomes.set(r.task.id, { id: r.task.id, ok: false, retriable, error, execution: failed, ...(notRun ? { notRun: true as const } : {}) });
     }
     if (finished.length > 0) {

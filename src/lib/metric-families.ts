@@ -151,7 +151,49 @@ function resilienceFamilies(r: ResilienceSnapshot): MetricFamily[] {
         samples: [{ value: r.coordinator_load.shed_total }],
       }]
     : [];
+  const services = Object.entries(r.services);
+  const serviceScope = "Per isolate: the isolate that served this scrape (tasks' calls are counted in the isolate of the organ that ran them; the cognitive planner's in the dispatcher's).";
+  const serviceCounter = (name: string, help: string, pick: (s: (typeof services)[number][1]) => number): MetricFamily => ({
+    name,
+    help: `${help} ${serviceScope}`,
+    type: "counter",
+    samples: services.map(([service, s]) => ({ labels: { service }, value: pick(s) })),
+  });
+  const serviceFamilies: MetricFamily[] = [
+    {
+      name: "seedcore_service_breaker_state",
+      help: `Named service clients' circuit breaker state: 0 closed, 1 half-open, 2 open. ${serviceScope}`,
+      type: "gauge",
+      samples: services.map(([service, s]) => ({ labels: { service }, value: BREAKER_STATE_VALUE[s.breaker.state] })),
+    },
+    serviceCounter("seedcore_service_requests_total", "Requests sent by named service clients (each retry counts).", (s) => s.requests),
+    serviceCounter("seedcore_service_failures_total", "Requests that failed (429, 5xx, timeout, unreachable).", (s) => s.failed),
+    serviceCounter("seedcore_service_retries_total", "Requests retried by named service clients.", (s) => s.retries),
+    serviceCounter("seedcore_service_timeouts_total", "Requests that timed out.", (s) => s.timeouts),
+    {
+      name: "seedcore_service_deferred_total",
+      help: `Calls refused before sending (the task deferred, its attempt given back), by reason: breaker (circuit open) or rate. ${serviceScope}`,
+      type: "counter",
+      samples: services.flatMap(([service, s]) => [
+        { labels: { service, reason: "breaker" }, value: s.deferred_breaker },
+        { labels: { service, reason: "rate" }, value: s.deferred_rate },
+      ]),
+    },
+    {
+      name: "seedcore_cognitive_plans_total",
+      help: "Escalation plans the cognitive planner (COGNITIVE_URL) made. Per isolate: the isolate that served this scrape.",
+      type: "counter",
+      samples: [{ value: r.cognitive.llm_plans }],
+    },
+    {
+      name: "seedcore_cognitive_fallbacks_total",
+      help: "Escalations planned by the deterministic planner because the cognitive planner failed, by reason. Per isolate: the isolate that served this scrape.",
+      type: "counter",
+      samples: Object.entries(r.cognitive.fallbacks).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+  ];
   return [
+    ...serviceFamilies,
     {
       name: "seedcore_circuit_breaker_state",
       help: `Circuit breaker state by target: 0 closed, 1 half-open, 2 open. ${breakerScope}`,

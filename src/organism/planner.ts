@@ -17,7 +17,8 @@ export interface PlanStep {
   task: StepTask;
 }
 
-export type PlanSource = "params" | "decomposition" | "fallback";
+/** `llm`: the cognitive planner (COGNITIVE_URL) made it. */
+export type PlanSource = "params" | "decomposition" | "fallback" | "llm";
 
 export interface Plan {
   plan_source: PlanSource;

@@ -74,6 +74,12 @@ const resilienceSchema = z
     organ_breakers: z.record(z.string(), breakerSchema).openapi({ description: "this isolate's breakers towards organ replicas (also in breakers)" }),
     rate_limit: z.object({ checked_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }),
     auth_failures: z.object({ failures_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }).openapi({ description: "failed authentications counted per address, and the 429s they led to (this isolate)" }),
+    services: z
+      .record(z.string(), z.object({ requests: z.number(), ok: z.number(), failed: z.number(), retries: z.number(), timeouts: z.number(), deferred_breaker: z.number(), deferred_rate: z.number(), breaker: breakerSchema }))
+      .openapi({ description: "this isolate's named service clients (SERVICES and `cognitive`): call counts and breaker" }),
+    cognitive: z
+      .object({ llm_plans: z.number(), inflight: z.number(), fallbacks: z.record(z.string(), z.number()) })
+      .openapi({ description: "this isolate's cognitive planner (COGNITIVE_URL): plans it made and fallbacks by reason" }),
     coordinator_error: z.string().optional(),
   })
   .openapi("Resilience");

@@ -170,7 +170,7 @@ export const taskSchema = z
     updated_at: isoTime,
     plan: z
       .object({
-        plan_source: z.enum(["params", "decomposition", "fallback"]),
+        plan_source: z.enum(["params", "decomposition", "fallback", "llm"]),
         fallback_reason: z.string().optional(),
         steps: z.array(z.object({ organ_id: z.string(), type: z.string(), done: z.boolean(), finished_at: isoTime.nullable() })),
       })

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { taskTypeSchema } from "../schemas/task";
+import type { ServiceClient } from "../services/service-client";
 import type { ParentView } from "../store/parent-results";
 
 /** What a task's code gets besides its params (DESIGN §16). It never sees the task store or the queue. */
@@ -32,6 +33,13 @@ export interface TaskContext {
   now(): number;
   /** Waits `ms`, or rejects as soon as `signal` aborts. */
   sleep(ms: number): Promise<void>;
+  /**
+   * The named services of the SERVICES config: `fetch(path, init)` / `json(path, init)` with the
+   * service's timeout (never past the deadline), retries, circuit breaker and rate. An open
+   * circuit or a used-up rate throws a DeferredError: let it propagate, and the task retries
+   * later with its attempt given back.
+   */
+  services: Record<string, ServiceClient>;
 }
 
 export interface TaskInfo {

@@ -19,3 +19,19 @@ export class RetryAfterError extends Error {
     if (!Number.isFinite(retryAfterS) || retryAfterS < 0) throw new RangeError(`retryAfterS must be a non-negative number of seconds, got ${retryAfterS}`);
   }
 }
+
+/**
+ * The task never got to do its work: a named service refused the call before it was made (its
+ * circuit is open, or its rate is used up). The task retries after `retryAfterMs` and its attempt
+ * is given back.
+ */
+export class DeferredError extends Error {
+  override name = "DeferredError";
+  readonly deferred = true;
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}

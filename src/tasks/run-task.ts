@@ -1,7 +1,9 @@
 import { errorMessage } from "../lib/error-message";
 import { utf8Bytes } from "../lib/platform-limits";
 import type { AnyTaskDefinition, ChildTask, LogLevel, ParentView, TaskContext, TaskProgress } from "./define-task";
-import { PermanentError, RetryAfterError } from "./errors";
+import { servicesFor } from "../services/registry";
+import type { ServiceSpecs } from "../services/service-spec";
+import { DeferredError, PermanentError, RetryAfterError } from "./errors";
 
 /** One task to run, as the organ gets it (the one shape a task takes on its way to its code). */
 export interface TaskWork {
@@ -25,7 +27,8 @@ export interface TaskWork {
 export type RunVerdict =
   | { ok: true; result: unknown }
   /** `retryAfterMs`: a RetryAfterError's time; `timedOut`: the deadline passed and the run's own answer was discarded. */
-  | { ok: false; error: string; retriable: boolean; retryAfterMs?: number; timedOut?: true; cancelled?: true };
+  /** `notRun`: the code gave up before doing its work (a DeferredError: a service's circuit open or rate used up), so its attempt is given back. */
+  | { ok: false; error: string; retriable: boolean; retryAfterMs?: number; timedOut?: true; cancelled?: true; notRun?: true };
 
 /** Where a run's context writes: the task row (a claimed task), or nowhere (an unstored run). */
 export interface TaskChannel {
@@ -48,6 +51,10 @@ export interface RunDeps {
   control: RunControl;
   /** Calls `expire` at the deadline unless the returned function is called first (one timer for many runs). */
   watchDeadline(at: number, expire: () => void): () => void;
+  /** The SERVICES config: ctx.services (none when unset). */
+  services?: ServiceSpecs;
+  /** Jitter of the services' retries (default Math.random). */
+  random?: () => number;
 }
 
 export interface RunControl {
@@ -116,6 +123,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
   deps.control.stop = (reason) => stop(new Cancelled(`task ${work.id}: ${reason.message}`));
   const unwatch = deps.watchDeadline(work.deadline, () => stop(new DeadlineExceeded(`deadline passed`)));
   const writer = contextWriter(work, deps, stop);
+  let services: TaskContext["services"] | undefined;
   const ctx: TaskContext = {
     env: deps.env,
     get signal() {
@@ -132,6 +140,11 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
     log: writer.log,
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signalOf()),
+    // Made on first use: most tasks call no service.
+    get services() {
+      services ??= servicesFor(deps.services ?? {}, deps.env, { signal: signalOf(), deadline: work.deadline, now: deps.now, sleep: deps.sleep, random: deps.random ?? Math.random });
+      return services;
+    },
   };
   try {
     const value = await Promise.race([Promise.resolve().then(() => def.run(parsed.data, ctx)), aborted]);
@@ -142,6 +155,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
   } catch (err) {
     if (stopped) return verdictOfAbort(stopped, def, work);
     if (err instanceof PermanentError) return { ok: false, retriable: false, error: errorMessage(err) };
+    if (err instanceof DeferredError) return { ok: false, retriable: true, notRun: true, retryAfterMs: err.retryAfterMs, error: errorMessage(err) };
     if (err instanceof RetryAfterError) return { ok: false, retriable: true, retryAfterMs: Math.round(err.retryAfterS * 1000), error: errorMessage(err) };
     return { ok: false, retriable: true, error: errorMessage(err) };
   } finally {

@@ -44,6 +44,7 @@ export function fakeTaskContext(options: FakeContextOptions = {}): { ctx: TaskCo
     attempt: options.attempt ?? 1,
     task: { id: "00000000-0000-4000-8000-000000000001", type: "test_task", description: null, domain: null, parents: null, ...options.task },
     lastHeartbeat: options.lastHeartbeat ?? null,
+    services: {},
     heartbeat: async (details) => {
       recorded.heartbeats.push(details);
       return { cancel_requested: signal.aborted };

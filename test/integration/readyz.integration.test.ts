@@ -23,6 +23,15 @@ describe("GET /readyz", () => {
     expect(body.deps.config?.error).toContain("TASK_LEASE_S");
   });
 
+  it("answers 503 naming SERVICES when it is not valid JSON, and COGNITIVE_URL when it is not a URL", async () => {
+    const services = await readyz({ SERVICES: "{billing:" } as Partial<Env>);
+    expect(services.status).toBe(503);
+    expect(services.body.deps.config?.error).toContain("SERVICES: must be a JSON object");
+    const cognitive = await readyz({ COGNITIVE_URL: "not a url" } as Partial<Env>);
+    expect(cognitive.status).toBe(503);
+    expect(cognitive.body.deps.config?.error).toContain("COGNITIVE_URL");
+  });
+
   it("answers 503 for a lease too short for its heartbeat, naming both values", async () => {
     const { status, body } = await readyz({ TASK_LEASE_S: "3" });
     expect(status).toBe(503);
