@@ -288,7 +288,7 @@ describe("a long task holds its pass, not the dispatch", () => {
 });
 
 describe("I/O-bound work fans out", () => {
-  it("runs tasks waiting on the network at once, each in its own organ request with its own connections", async () => {
+  it("runs tasks waiting on the network at once: 30 in one pass, 30 open at once, each task one connection (≤ 6 tasks per organ request: decide-then-run)", async () => {
     const run = crypto.randomUUID();
     const tasks = await Promise.all(Array.from({ length: 30 }, (_, i) => insertTask({ type: "tw_io", params: { tag: `${run}:${i}`, ms: 1000 } })));
     await drain();
@@ -296,7 +296,7 @@ describe("I/O-bound work fans out", () => {
     expect(rows.every((r) => r.status === "completed")).toBe(true);
     // All 30 were open at once (one pass, no queue behind one request) …
     expect((await loopback(run)).peak).toBe(30);
-    // … and each organ request (one task) held at most one connection, far under the 6 allowed.
+    // … and each task held one connection at a time: an organ request (≤ ORGAN_CALL_TASKS tasks) holds at most 6.
     for (let i = 0; i < 30; i++) expect((await loopback(`${run}:${i}`)).peak).toBe(1);
   });
 });

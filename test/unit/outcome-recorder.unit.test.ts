@@ -38,12 +38,12 @@ describe("OutcomeRecorder (group commit)", () => {
     r.add(ok("b"));
     await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS - 1);
     expect(writes.map((w) => w.ids)).toEqual([["a"]]);
-    await vi.advanceTimersByTimeAsync(1); // 20: written
-    await vi.advanceTimersByTimeAsync(5);
-    r.add(ok("c")); // at 25: the next boundary is 40
-    await vi.advanceTimersByTimeAsync(475);
-    r.add(ok("d")); // at 500: the next boundary is 640
-    await vi.advanceTimersByTimeAsync(140);
+    await vi.advanceTimersByTimeAsync(1); // 2F: written
+    await vi.advanceTimersByTimeAsync(FIRST_FLUSH_MS / 2);
+    r.add(ok("c")); // at 2.5F: the next boundary is 4F
+    await vi.advanceTimersByTimeAsync(47.5 * FIRST_FLUSH_MS);
+    r.add(ok("d")); // at 50F: the next boundary is 64F
+    await vi.advanceTimersByTimeAsync(14 * FIRST_FLUSH_MS);
     expect(writes).toEqual([
       { at: FIRST_FLUSH_MS, ids: ["a"] },
       { at: 2 * FIRST_FLUSH_MS, ids: ["b"] },
@@ -66,10 +66,10 @@ describe("OutcomeRecorder (group commit)", () => {
 
   it("starts no timer while nothing is pending: a quiet spell costs no write", async () => {
     const { r, writes } = recorder(20);
-    await vi.advanceTimersByTimeAsync(10_000);
+    await vi.advanceTimersByTimeAsync(1000 * FIRST_FLUSH_MS);
     expect(writes).toEqual([]);
-    r.add(ok("a")); // at 10,000: the next boundary is 10,240
-    await vi.advanceTimersByTimeAsync(240);
+    r.add(ok("a")); // at 1000F: the next boundary is 1024F
+    await vi.advanceTimersByTimeAsync(24 * FIRST_FLUSH_MS);
     expect(writes).toEqual([{ at: 1024 * FIRST_FLUSH_MS, ids: ["a"] }]);
     await r.close();
     expect(writes).toHaveLength(1);
@@ -149,10 +149,10 @@ describe("outcomeFlushes", () => {
   it("bounds the writes over a run of T: one per boundary FIRST_FLUSH_MS × 2^k ≤ T, plus close's; at most the tasks", () => {
     expect(outcomeFlushes(100, 0)).toBe(1);
     expect(outcomeFlushes(100, FIRST_FLUSH_MS - 1)).toBe(1);
-    expect(outcomeFlushes(100, FIRST_FLUSH_MS)).toBe(2); // at 10 ms, then close's
+    expect(outcomeFlushes(100, FIRST_FLUSH_MS)).toBe(2); // at F, then the last
     expect(outcomeFlushes(100, 2 * FIRST_FLUSH_MS - 1)).toBe(2);
-    expect(outcomeFlushes(100, 2 * FIRST_FLUSH_MS)).toBe(3); // at 10 and 20 ms
-    expect(outcomeFlushes(100, 123_000)).toBe(Math.floor(Math.log2(12_300)) + 2);
+    expect(outcomeFlushes(100, 2 * FIRST_FLUSH_MS)).toBe(3); // at F and 2F
+    expect(outcomeFlushes(100, 123_000)).toBe(Math.floor(Math.log2(123_000 / FIRST_FLUSH_MS)) + 2);
     expect(outcomeFlushes(5, 123_000)).toBe(5);
     expect(outcomeFlushes(1, 123_000)).toBe(1);
     expect(outcomeFlushes(0, 123_000)).toBe(1);
