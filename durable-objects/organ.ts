@@ -5,7 +5,7 @@ import { agentsOfReplica, replicaName } from "../src/organism/replicas";
 import type { Remote } from "../src/lib/remote";
 import { errorMessage } from "../src/lib/error-message";
 import { requireConfig } from "../src/config";
-import { taskDefinition } from "../src/tasks/registry";
+import { definitionFor } from "../src/tasks/registry";
 import { runTask, type TaskWork } from "../src/tasks/run-task";
 import { storedChannel, unstoredChannel } from "../src/tasks/task-channel";
 import { mergeIn, rehome, sendShipments } from "./agent-handoff";
@@ -135,12 +135,13 @@ export class Organ extends DurableObject<Env> {
     const { token } = work;
     let verdict: RunReport["verdict"];
     try {
-      verdict = await runTask(taskDefinition(work.type), work, {
+      const config = requireConfig(this.env);
+      verdict = await runTask(definitionFor(work.type, config), work, {
         env: this.env,
         channel: token === null ? unstoredChannel() : storedChannel(this.env, { ...work, token }),
         now: () => this.clock.now(),
         sleep: (ms, signal) => this.clock.sleep(ms, signal),
-        resultMaxBytes: requireConfig(this.env).RESULT_MAX_BYTES,
+        resultMaxBytes: config.RESULT_MAX_BYTES,
         abort: abort.signal,
       });
     } catch (err) {
