@@ -66,7 +66,7 @@ async function bodyStart(res: Response): Promise<string> {
  * POSTs the task JSON, signed with WEBHOOK_SECRET (the `SeedCore-Signature` scheme of webhooks),
  * with `SeedCore-Task-Id`, `SeedCore-Attempt` and `SeedCore-Deadline`. The answer decides: 2xx
  * with JSON → the result; 429/503 with Retry-After → retry then; other 5xx, no answer → retry
- * with backoff; 3xx (never followed), other 4xx, or `SeedCore-NonRetryable: true` → failed.
+ * with backoff; 3xx (never followed), other 4xx, or a failure with `SeedCore-NonRetryable: true` → failed.
  */
 export async function runHttp(executor: HttpExecutor, params: unknown, ctx: TaskContext): Promise<unknown> {
   const config = requireConfig(ctx.env);
@@ -92,7 +92,7 @@ export async function runHttp(executor: HttpExecutor, params: unknown, ctx: Task
   }
   const status = res.status;
   const said = (text: string) => `http executor: ${executor.url} answered ${status}${text ? `: ${text}` : ""}`;
-  if (status >= 200 && status < 300 && res.headers.get("seedcore-nonretryable")?.trim().toLowerCase() !== "true") {
+  if (status >= 200 && status < 300) {
     if (status === 202) {
       await res.body?.cancel();
       // Issue 22: a 202 leaves the task running under a lease the endpoint finishes through the pull routes.

@@ -182,6 +182,12 @@ describe("TASK_EXECUTORS", () => {
     expect(await getTask(scoreId)).toMatchObject({ status: "completed", result: { score: 40 } });
   });
 
+  it("lists its types in GET /types", async () => {
+    const { types } = await (await api("/types")).json<{ types: { type: string; description: string | null }[] }>();
+    expect(types.find((t) => t.type === "ex_cfg_service")?.description).toMatch(/service binding EXEC_FIXTURE \(TASK_EXECUTORS\)/);
+    expect(types.some((t) => t.type === "ex_http_ok")).toBe(true);
+  });
+
   it("a type nothing defines is still refused at submit", async () => {
     const res = await api("/tasks", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "ex_nobody" }) });
     expect(res.status).toBe(400);
