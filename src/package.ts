@@ -6,6 +6,7 @@ export { seedcore } from "./worker";
 export { defineTask } from "./tasks/define-task";
 export type { ChildTask, LogLevel, ParentView, RetryPolicy, TaskContext, TaskDefinition, TaskInfo, TaskLog, TaskProgress } from "./tasks/define-task";
 export { PermanentError, RetryAfterError } from "./tasks/errors";
+export type { ExecutorContext, ExecutorTask, HttpExecutor, ServiceExecutor, TaskExecutor } from "./tasks/executors";
 export { submitTask, typedBinding, type TaskSubmission, type TypedBinding } from "./typed-tasks";
 export { createClient, type SeedCoreClient } from "./client";
 export type { SeedCoreBinding } from "./service-client";

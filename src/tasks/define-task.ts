@@ -112,7 +112,7 @@ export function definitionProblem(def: AnyTaskDefinition): string | null {
     const executor = executorSchema.safeParse(def.executor);
     if (!executor.success) return `${def.type}: executor ${executor.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
   }
-  if (typeof def.run !== "function") return `${def.type}: ${def.executor === undefined ? "run must be a function" : "give run or executor, not both"}`;
+  if (typeof def.run !== "function") return `${def.type}: ${def.executor === undefined ? "run must be a function" : "run must be a function (defineTask builds it from executor)"}`;
   if (def.timeout_s !== undefined && !(def.timeout_s > 0 && def.timeout_s <= MAX_TIMEOUT_S)) return `${def.type}: timeout_s must be in (0, ${MAX_TIMEOUT_S}]`;
   if (def.max_attempts !== undefined && !(Number.isInteger(def.max_attempts) && def.max_attempts >= 1 && def.max_attempts <= 20)) return `${def.type}: max_attempts must be an integer in 1..20`;
   if (def.retry !== undefined && !(def.retry.base_s > 0 && def.retry.max_s >= def.retry.base_s)) return `${def.type}: retry needs 0 < base_s <= max_s`;
