@@ -5,7 +5,7 @@ import { agentsOfReplica, replicaName } from "../src/organism/replicas";
 import type { Remote } from "../src/lib/remote";
 import { errorMessage } from "../src/lib/error-message";
 import { requireConfig } from "../src/config";
-import { taskDefinition } from "../src/tasks/registry";
+import { definitionFor } from "../src/tasks/registry";
 import { runTask, type RunControl, type TaskWork } from "../src/tasks/run-task";
 import { DeadlineWatch } from "../src/lib/deadline-watch";
 import { storedChannel, unstoredChannel } from "../src/tasks/task-channel";
@@ -151,7 +151,7 @@ export class Organ extends DurableObject<Env> {
     let verdict: RunReport["verdict"];
     try {
       const config = requireConfig(this.env);
-      verdict = await runTask(taskDefinition(work.type), work, {
+      verdict = await runTask(definitionFor(work.type, config), work, {
         env: this.env,
         channel: token === null ? unstoredChannel() : storedChannel(this.env, { ...work, token }),
         now: () => this.clock.now(),

@@ -7,7 +7,7 @@ import { READ_ONLY_CONTROL_TYPES, type DecideResult, type DecideTask, type Decis
 import { initialOcps, pFast, stepOcps, type OcpsState } from "../src/organism/ocps";
 import type { RunReport, TaskWork } from "../src/organism/organ-contracts";
 import { timeoutOf } from "../src/dispatch/retry-policy";
-import { taskDefinitions } from "../src/tasks/registry";
+import { definitionsFor } from "../src/tasks/registry";
 import { parseOrganismConfig, type OrganismConfig, type OrganismConfigResult } from "../src/organism/organism-config";
 import { replicaName, replicaOf } from "../src/organism/replicas";
 import { buildRoutingTable, noRouteError, resolveRoute, routingDebug, type RoutingTable } from "../src/organism/routing";
@@ -286,7 +286,7 @@ export class OrganismManager extends DurableObject<Env> {
   }
 
   private markHealthy(config: Config, organism: OrganismConfig): void {
-    const routing = buildRoutingTable(organism, taskDefinitions());
+    const routing = buildRoutingTable(organism, definitionsFor(config));
     this.ready = { config, organism, routing, view: { organs: organism.organs.map((o) => ({ organ_id: o.organ_id, replicas: o.replicas })), routing } };
     this.status = "healthy";
     this.error = undefined;

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { passBudgetProblem } from "./dispatch/pass-limits";
 import { servicesConfigSchema } from "./services/service-spec";
+import { taskExecutorsSchema } from "./tasks/executor-spec";
+import { callbackUrlProblem } from "./webhooks/callback-url";
 
 const seconds = (def: number) => z.coerce.number().finite().positive().default(def);
 const count = (def: number) => z.coerce.number().int().positive().default(def);
@@ -21,6 +23,19 @@ const concurrencyLimits = z
     }
   })
   .pipe(z.record(z.string().min(1).max(128), z.number().int().min(1).max(1000), { error: "must map key prefixes to limits 1-1000" }));
+
+const taskExecutors = z
+  .string()
+  .default("{}")
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object mapping task types to executors" });
+      return z.NEVER;
+    }
+  })
+  .pipe(taskExecutorsSchema);
 
 const configFields = z.object({
   OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),
@@ -67,6 +82,10 @@ const configFields = z.object({
   WEBHOOK_SECRET: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
   /** Local development only (`npm run dev` sets it): callback_url may be http(s) to a loopback host. */
   WEBHOOK_ALLOW_LOOPBACK: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).default("false").transform((v) => v === "true")),
+  /** http executors may post to loopback hosts (local development); unset: as WEBHOOK_ALLOW_LOOPBACK. */
+  EXECUTOR_ALLOW_LOOPBACK: z.preprocess(blankAsUndefined, z.enum(["true", "false"]).optional().transform((v) => (v === undefined ? undefined : v === "true"))),
+  /** Task type → executor (`{"kind":"http","url":…}` or `{"kind":"service","binding":…,"method"?:…}`), JSON; a type only here is defined by it. */
+  TASK_EXECUTORS: z.preprocess(blankAsUndefined, taskExecutors),
   WEBHOOK_TIMEOUT_S: z.preprocess(blankAsUndefined, seconds(10)),
   /** Delay before the second try; each later one doubles it, up to 10 minutes. */
   WEBHOOK_RETRY_BASE_S: z.preprocess(blankAsUndefined, seconds(10)),
@@ -105,6 +124,14 @@ const configSchema = configFields
       const c = issue.input as ParsedFields;
       return `HEARTBEAT_S (${c.HEARTBEAT_S}) must be at most a third of TASK_LEASE_S (${c.TASK_LEASE_S})`;
     },
+  })
+  .superRefine((c, ctx) => {
+    for (const [type, executor] of Object.entries(c.TASK_EXECUTORS)) {
+      if (executor.kind !== "http") continue;
+      const problem = callbackUrlProblem(executor.url, c.EXECUTOR_ALLOW_LOOPBACK ?? c.WEBHOOK_ALLOW_LOOPBACK);
+      if (problem) ctx.addIssue({ code: "custom", path: ["TASK_EXECUTORS", type, "url"], message: problem });
+      else if (!c.WEBHOOK_SECRET) ctx.addIssue({ code: "custom", path: ["TASK_EXECUTORS", type], message: "an http executor needs WEBHOOK_SECRET (it signs the request)" });
+    }
   })
   // A dispatcher that cannot afford one pass would claim nothing, ever.
   .refine((c) => passBudgetProblem(c) === null, {

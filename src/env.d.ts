@@ -7,5 +7,9 @@ declare namespace Cloudflare {
     WEBHOOK_SECRET?: string;
     /** Optional JSON (see README "Configuration"); a Worker that uses the package need not set it. */
     ORGANISM_CONFIG?: string;
+    /** Optional JSON: task type → executor ({"kind":"http","url":…} or {"kind":"service","binding":…,"method"?:…}). */
+    TASK_EXECUTORS?: string;
+    /** Optional "true"/"false": http executors may post to loopback hosts; unset follows WEBHOOK_ALLOW_LOOPBACK. */
+    EXECUTOR_ALLOW_LOOPBACK?: string;
   }
 }

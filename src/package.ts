@@ -8,6 +8,7 @@ export type { ChildTask, LogLevel, ParentView, RetryPolicy, TaskContext, TaskDef
 export { DeferredError, PermanentError, RetryAfterError } from "./tasks/errors";
 export type { JsonInit, ServiceClient } from "./services/service-client";
 export type { ServiceSpec } from "./services/service-spec";
+export type { ExecutorContext, ExecutorTask, HttpExecutor, ServiceExecutor, TaskExecutor } from "./tasks/executors";
 export { submitTask, typedBinding, type TaskSubmission, type TypedBinding } from "./typed-tasks";
 export { createClient, type SeedCoreClient } from "./client";
 export type { SeedCoreBinding } from "./service-client";

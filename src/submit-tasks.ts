@@ -12,7 +12,7 @@ import { followUpTerminal, type FollowUpDeps } from "./follow-ups";
 import { missingTaskIds } from "./store/find-task";
 import { callbackUrlProblem } from "./webhooks/callback-url";
 import { checkTaskInputs } from "./tasks/check-input";
-import { taskDefinition } from "./tasks/registry";
+import { definitionFor } from "./tasks/registry";
 import type { Db } from "./store/db";
 
 export interface SubmitDeps {
@@ -52,7 +52,7 @@ async function toNewTask(input: TaskInput, id: string, parents: string[] | null,
     params: input.params,
     run_after: input.run_after ? Date.parse(input.run_after) : null,
     // The submission's own, else its type's definition's, else the deployment's default.
-    max_attempts: input.max_attempts ?? taskDefinition(input.type)?.max_attempts ?? config.MAX_TASK_ATTEMPTS,
+    max_attempts: input.max_attempts ?? definitionFor(input.type, config)?.max_attempts ?? config.MAX_TASK_ATTEMPTS,
     idempotency_key: key,
     input_bytes: utf8Bytes(JSON.stringify(input.params)) + utf8Bytes(input.description ?? ""),
     request_hash: key === null ? null : await requestHash(input),
@@ -98,7 +98,7 @@ function checkRepeatedKeys(tasks: NewTask[]): void {
  * delayed to the earliest run_after (the pass it wakes schedules the next).
  */
 export async function submitTasks(inputs: TaskInput[], deps: SubmitDeps, headerKey: string | null = null, batch = inputs.length > 1): Promise<CreatedTask[]> {
-  checkTaskInputs(inputs, (i, field) => fieldOf(batch, i, field));
+  checkTaskInputs(inputs, (i, field) => fieldOf(batch, i, field), deps.config);
   checkCallbacks(inputs, deps.config, batch);
   // Ascending: a batch's tasks share their order key, and the claim breaks ties by id, so this keeps them in submission order.
   const ids = inputs.map(() => crypto.randomUUID()).sort();

@@ -3,16 +3,16 @@ import type { TaskOutcome } from "../organism/task-contracts";
 import { utf8Bytes } from "../lib/platform-limits";
 import type { OutcomeWrite } from "../store/record-outcomes";
 import type { RetryPolicy } from "../tasks/define-task";
-import { taskDefinition } from "../tasks/registry";
+import { definitionFor } from "../tasks/registry";
 
 /** A type's retry policy: its definition's, else RETRY_BASE_S / RETRY_MAX_S. */
-export function retryPolicyOf(type: string, config: Pick<Config, "RETRY_BASE_S" | "RETRY_MAX_S">): RetryPolicy {
-  return taskDefinition(type)?.retry ?? { base_s: config.RETRY_BASE_S, max_s: config.RETRY_MAX_S };
+export function retryPolicyOf(type: string, config: Pick<Config, "RETRY_BASE_S" | "RETRY_MAX_S"> & Partial<Pick<Config, "TASK_EXECUTORS">>): RetryPolicy {
+  return definitionFor(type, config)?.retry ?? { base_s: config.RETRY_BASE_S, max_s: config.RETRY_MAX_S };
 }
 
 /** Seconds one attempt of a type may run: its definition's timeout_s, else TASK_TIMEOUT_S. */
-export function timeoutOf(type: string, config: Pick<Config, "TASK_TIMEOUT_S">): number {
-  return taskDefinition(type)?.timeout_s ?? config.TASK_TIMEOUT_S;
+export function timeoutOf(type: string, config: Pick<Config, "TASK_TIMEOUT_S"> & Partial<Pick<Config, "TASK_EXECUTORS">>): number {
+  return definitionFor(type, config)?.timeout_s ?? config.TASK_TIMEOUT_S;
 }
 
 export const JITTER = 0.2;

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { TASK_STATUSES } from "../db/schema";
 import { wakeOrLeaveToSweeper } from "../dispatch/wakeups";
 import { AppError } from "../errors";
-import { createRouter } from "../lib/router";
+import { configOf, createRouter } from "../lib/router";
 import { errorResponses, jsonResponse, taskTypeSchema } from "../schemas/task";
 import { openDb } from "../store/db";
 import { getKey, getType, listKeys, listTypes, setKeyPaused, setTypePaused } from "../store/flow-pauses";
@@ -124,7 +124,7 @@ export const flowControlRoutes = createRouter()
     async (c) => {
       const { after, limit } = c.req.valid("query");
       const items = await listTypes(openDb(c.env.DB), after ?? null, limit);
-      return c.json({ items, next_cursor: nextCursor(items, limit, (t) => t.type), types: describeTypes(), control_types: [...CONTROL_TYPES] }, 200);
+      return c.json({ items, next_cursor: nextCursor(items, limit, (t) => t.type), types: describeTypes(configOf(c)), control_types: [...CONTROL_TYPES] }, 200);
     },
   )
   .openapi(

@@ -103,7 +103,7 @@ export const scheduleRoutes = createRouter()
     }),
     async (c) => {
       const { name, ...fields } = c.req.valid("json");
-      checkTaskInputs([fields.task], taskField);
+      checkTaskInputs([fields.task], taskField, configOf(c));
       checkCallbacks([fields.task], configOf(c), false);
       const now = Date.now();
       const next = firstSlot(fields.cron, fields.timezone, now);
@@ -160,7 +160,7 @@ export const scheduleRoutes = createRouter()
       const current = await mustGet(c.env, c.req.valid("param").name);
       const body = c.req.valid("json");
       if (body.task) {
-        checkTaskInputs([body.task], taskField);
+        checkTaskInputs([body.task], taskField, configOf(c));
         checkCallbacks([body.task], configOf(c), false);
       }
       const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));

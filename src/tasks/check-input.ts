@@ -1,6 +1,7 @@
 import { AppError } from "../errors";
 import { READ_ONLY_CONTROL_TYPES } from "../organism/decisions";
-import { taskDefinition } from "./registry";
+import type { TaskExecutors } from "./executor-spec";
+import { definitionFor } from "./registry";
 
 const CONTROL_TYPES = new Set<string>(READ_ONLY_CONTROL_TYPES);
 
@@ -18,10 +19,10 @@ export interface FieldProblem {
  * issue's path (`params.ms`, `tasks.3.params.ms`, `task.params.ms`). Pure: reads only the registry.
  * Control types are let through as they are (their params are not read).
  */
-export function checkTaskInputs(inputs: readonly { type: string; params?: Record<string, unknown> | undefined }[], pathOf: (index: number, field: string) => string): void {
+export function checkTaskInputs(inputs: readonly { type: string; params?: Record<string, unknown> | undefined }[], pathOf: (index: number, field: string) => string, config: { TASK_EXECUTORS: TaskExecutors }): void {
   inputs.forEach((input, i) => {
     if (isControlType(input.type)) return;
-    const def = taskDefinition(input.type);
+    const def = definitionFor(input.type, config);
     if (!def) {
       const path = pathOf(i, "type");
       const message = `unknown task type '${input.type}'; GET /types lists the defined types`;

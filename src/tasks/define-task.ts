@@ -2,6 +2,8 @@ import type { z } from "zod";
 import { taskTypeSchema } from "../schemas/task";
 import type { ServiceClient } from "../services/service-client";
 import type { ParentView } from "../store/parent-results";
+import { executorSchema, type TaskExecutor } from "./executor-spec";
+import { executorRun } from "./executors";
 
 /** What a task's code gets besides its params (DESIGN §16). It never sees the task store or the queue. */
 export interface TaskContext {
@@ -93,7 +95,16 @@ export interface TaskDefinition<P extends z.ZodType = z.ZodType, R = unknown> {
   organ?: string;
   /** One line for GET /types. */
   description?: string;
+  /**
+   * Where the work runs when not in this Worker: `{kind: "http", url}` (a signed POST) or
+   * `{kind: "service", binding, method?}` (RPC to another Worker). `run` is then the executor.
+   */
+  executor?: TaskExecutor;
 }
+
+/** What `defineTask` takes: a `run`, or an `executor` that does the work. */
+export type TaskDefinitionInput<P extends z.ZodType, R> = Omit<TaskDefinition<P, R>, "run" | "executor"> &
+  ({ run: TaskDefinition<P, R>["run"]; executor?: undefined } | { executor: TaskExecutor; run?: undefined });
 
 /** A definition of any params type (what the registry holds). */
 export type AnyTaskDefinition = TaskDefinition<z.ZodType, unknown>;
@@ -105,7 +116,11 @@ export const MAX_TIMEOUT_S = 840;
 export function definitionProblem(def: AnyTaskDefinition): string | null {
   const type = taskTypeSchema.safeParse(def.type);
   if (!type.success) return `type '${String(def.type)}': ${type.error.issues[0]?.message ?? "invalid"}`;
-  if (typeof def.run !== "function") return `${def.type}: run must be a function`;
+  if (def.executor !== undefined) {
+    const executor = executorSchema.safeParse(def.executor);
+    if (!executor.success) return `${def.type}: executor ${executor.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
+  }
+  if (typeof def.run !== "function") return `${def.type}: ${def.executor === undefined ? "run must be a function" : "run must be a function (defineTask builds it from executor)"}`;
   if (def.timeout_s !== undefined && !(def.timeout_s > 0 && def.timeout_s <= MAX_TIMEOUT_S)) return `${def.type}: timeout_s must be in (0, ${MAX_TIMEOUT_S}]`;
   if (def.max_attempts !== undefined && !(Number.isInteger(def.max_attempts) && def.max_attempts >= 1 && def.max_attempts <= 20)) return `${def.type}: max_attempts must be an integer in 1..20`;
   if (def.retry !== undefined && !(def.retry.base_s > 0 && def.retry.max_s >= def.retry.base_s)) return `${def.type}: retry needs 0 < base_s <= max_s`;
@@ -116,8 +131,16 @@ export function definitionProblem(def: AnyTaskDefinition): string | null {
  * Defines a task type. The definition is checked here (a bad one throws at start-up, not at the
  * first task); it runs once it is registered (`seedcore({ tasks })` or `registerTasks`).
  */
-export function defineTask<const T extends string, P extends z.ZodType, R>(def: TaskDefinition<P, R> & { type: T }): TaskDefinition<P, R> & { type: T } {
+export function defineTask<const T extends string, P extends z.ZodType, R>(input: TaskDefinitionInput<P, R> & { type: T }): TaskDefinition<P, R> & { type: T } {
+  if (input.executor !== undefined && (input as { run?: unknown }).run !== undefined) throw new TypeError(`defineTask: ${input.type}: give run or executor, not both`);
+  const def = (input.executor === undefined ? input : { ...input, run: withExecutor(input.executor) }) as TaskDefinition<P, R> & { type: T };
   const problem = definitionProblem(def as unknown as AnyTaskDefinition);
   if (problem) throw new TypeError(`defineTask: ${problem}`);
   return def;
+}
+
+/** The run of an executor (checked first, so a bad executor is named rather than failing when built). */
+function withExecutor(executor: TaskExecutor): (params: unknown, ctx: TaskContext) => Promise<unknown> {
+  const parsed = executorSchema.safeParse(executor);
+  return parsed.success ? executorRun(parsed.data) : () => Promise.reject(new Error("invalid executor"));
 }

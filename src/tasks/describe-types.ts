@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { READ_ONLY_CONTROL_TYPES } from "../organism/decisions";
 import type { AnyTaskDefinition, RetryPolicy } from "./define-task";
-import { taskDefinitions } from "./registry";
+import type { TaskExecutors } from "./executor-spec";
+import { definitionsFor } from "./registry";
 
 /** A defined task type as GET /types shows it; null fields take the deployment's defaults. */
 export interface TypeDescription {
@@ -42,8 +43,8 @@ export function describeType(def: AnyTaskDefinition): TypeDescription {
   };
 }
 
-/** Every registered definition, by type. */
-export const describeTypes = (): TypeDescription[] => taskDefinitions().map(describeType);
+/** Every registered definition, and the types TASK_EXECUTORS defines, by type. */
+export const describeTypes = (config: { TASK_EXECUTORS?: TaskExecutors } = {}): TypeDescription[] => definitionsFor(config).map(describeType);
 
 /** Accepted as tasks too, answered by the coordinator (no definition, params not read). */
 export const CONTROL_TYPES: readonly string[] = READ_ONLY_CONTROL_TYPES;
