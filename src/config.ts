@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonVar } from "./lib/json-var";
 import { passBudgetProblem } from "./dispatch/pass-limits";
 import { servicesConfigSchema } from "./services/service-spec";
 import { taskExecutorsSchema } from "./tasks/executor-spec";
@@ -11,31 +12,9 @@ const retention = (def: number) => z.coerce.number().finite().nonnegative().defa
 /** wrangler [vars] arrive as strings; an empty string means "use the default". */
 const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 
-const concurrencyLimits = z
-  .string()
-  .default("{}")
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().min(1).max(128), z.number().int().min(1).max(1000), { error: "must map key prefixes to limits 1-1000" }));
+const concurrencyLimits = jsonVar(z.record(z.string().min(1).max(128), z.number().int().min(1).max(1000), { error: "must map key prefixes to limits 1-1000" }));
 
-const taskExecutors = z
-  .string()
-  .default("{}")
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "must be a JSON object mapping task types to executors" });
-      return z.NEVER;
-    }
-  })
-  .pipe(taskExecutorsSchema);
+const taskExecutors = jsonVar(taskExecutorsSchema, "must be a JSON object mapping task types to executors");
 
 const configFields = z.object({
   OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),

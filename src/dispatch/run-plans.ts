@@ -67,7 +67,7 @@ async function planFor(task: TaskEnvelope, decision: Escalate, ctx: PlanContext)
   const plan = decision.fallback_reason
     ? fallbackPlan(input, decision.fallback_reason)
     : ctx.config.COGNITIVE_URL
-      ? await cognitivePlan(input, ctx.config, { now: ctx.now, random: Math.random, deadline: ctx.deadline })
+      ? await cognitivePlan(input, ctx.config, { now: ctx.now, random: Math.random /* retry jitter only */, deadline: ctx.deadline })
       : await planWithTimeout(planEscalation, input, ctx.config.COGNITIVE_TIMEOUT_S * 1000);
   if (plan.plan_source === "fallback") ctx.tally.fallbackPlan();
   return { ...plan, done: [] };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonVar } from "../lib/json-var";
 
 /**
  * One named service of the `SERVICES` config (DESIGN §16): an endpoint (`url`) or a service
@@ -35,22 +36,11 @@ export const SERVICE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 export const RESERVED_SERVICE = "cognitive";
 
 /** SERVICES as it comes from wrangler [vars] (a JSON string; empty: none). */
-export const servicesConfigSchema = z
-  .string()
-  .default("{}")
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
-      return z.NEVER;
+export const servicesConfigSchema = jsonVar(
+  z.record(z.string(), serviceSpecSchema).superRefine((services, ctx) => {
+    for (const name of Object.keys(services)) {
+      if (!SERVICE_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "service names are identifiers ([A-Za-z_][A-Za-z0-9_]*, at most 64)" });
+      else if (name === RESERVED_SERVICE) ctx.addIssue({ code: "custom", path: [name], message: `'${RESERVED_SERVICE}' is the cognitive planner's client (COGNITIVE_URL)` });
     }
-  })
-  .pipe(
-    z.record(z.string(), serviceSpecSchema).superRefine((services, ctx) => {
-      for (const name of Object.keys(services)) {
-        if (!SERVICE_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "service names are identifiers ([A-Za-z_][A-Za-z0-9_]*, at most 64)" });
-        else if (name === RESERVED_SERVICE) ctx.addIssue({ code: "custom", path: [name], message: `'${RESERVED_SERVICE}' is the cognitive planner's client (COGNITIVE_URL)` });
-      }
-    }),
-  );
+  }),
+);

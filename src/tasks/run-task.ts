@@ -142,7 +142,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
     sleep: (ms) => deps.sleep(ms, signalOf()),
     // Made on first use: most tasks call no service.
     get services() {
-      services ??= servicesFor(deps.services ?? {}, deps.env, { signal: signalOf(), deadline: work.deadline, now: deps.now, sleep: deps.sleep, random: deps.random ?? Math.random });
+      services ??= servicesFor(deps.services ?? {}, deps.env, { signal: signalOf(), deadline: work.deadline, now: deps.now, sleep: deps.sleep, random: deps.random ?? Math.random /* retry jitter only */ });
       return services;
     },
   };
