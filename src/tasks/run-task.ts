@@ -53,7 +53,7 @@ export interface RunDeps {
   watchDeadline(at: number, expire: () => void): () => void;
   /** The SERVICES config: ctx.services (none when unset). */
   services?: ServiceSpecs;
-  /** Jitter of the services' retries (default Math.random). */
+  /** The services' retry jitter, nothing else (default Math.random). */
   random?: () => number;
 }
 

@@ -65,3 +65,13 @@ export async function eventsOf(id: string): Promise<{ from_status: string | null
 export async function settleOtherTasks(): Promise<void> {
   await sql("UPDATE tasks SET status = 'cancelled', locked_by = NULL, lease_expires_at = NULL WHERE status NOT IN ('completed', 'failed', 'cancelled')");
 }
+
+/** Reads until `ok` holds or `ms` pass, every 25 ms; the last value read (the caller asserts on it). */
+export async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

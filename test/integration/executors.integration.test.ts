@@ -4,7 +4,7 @@ import { z } from "zod";
 import { defineTask } from "../../src/tasks/define-task";
 import { registerTasks } from "../../src/tasks/registry";
 import { drain } from "../helpers/dispatch";
-import { getTask, insertTask, settleOtherTasks } from "../helpers/tasks";
+import { getTask, insertTask, settleOtherTasks, until } from "../helpers/tasks";
 import { api, fetchWithEnv } from "../helpers/worker";
 
 /**
@@ -37,15 +37,6 @@ registerTasks([
 ]);
 
 beforeEach(settleOtherTasks);
-
-const until = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describe("the http executor", () => {
   it("posts the signed task JSON with its id, attempt and deadline; a 2xx JSON body is the result", async () => {

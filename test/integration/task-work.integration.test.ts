@@ -7,7 +7,7 @@ import { registerTasks } from "../../src/tasks/registry";
 import { drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { requireConfig } from "../../src/config";
-import { getTask, insertTask, settleOtherTasks, sql } from "../helpers/tasks";
+import { getTask, insertTask, settleOtherTasks, sql, until } from "../helpers/tasks";
 import { api } from "../helpers/worker";
 import { env } from "cloudflare:workers";
 
@@ -123,14 +123,6 @@ registerTasks([
 
 beforeEach(settleOtherTasks);
 
-const until = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 const taskJson = async (id: string) => (await api(`/tasks/${id}`)).json<Record<string, unknown>>();
 /** Makes a retrying task due now (its backoff is the retry policy's business, tested elsewhere). */
 const dueNow = (id: string) => sql("UPDATE tasks SET run_after = NULL WHERE id = ?", id);
