@@ -23,8 +23,11 @@ const configFields = z.object({
   COGNITIVE_MAX_INFLIGHT: z.preprocess(blankAsUndefined, count(64)),
   /** An OpenAI-compatible base URL (POST {url}/chat/completions): escalation plans come from it; unset: the deterministic planner. */
   COGNITIVE_URL: z.preprocess(blankAsUndefined, z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional()),
-  /** The model named in the chat-completions request. */
-  COGNITIVE_MODEL: z.preprocess(blankAsUndefined, z.string().min(1).max(200).default("gpt-4o-mini")),
+  /**
+   * The model: named in the chat-completions request to COGNITIVE_URL (unset: gpt-4o-mini), or —
+   * without COGNITIVE_URL — the Workers AI model `env.AI.run` is asked (needs an [ai] binding).
+   */
+  COGNITIVE_MODEL: z.preprocess(blankAsUndefined, z.string().min(1).max(200).optional()),
   /** Secret: sent as `Authorization: Bearer …` to COGNITIVE_URL. */
   COGNITIVE_API_KEY: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
   /** Named service clients for task code (ctx.services.<name>), JSON: {name: {url | binding, timeout_s, retries, breaker, rate, headers}}. */

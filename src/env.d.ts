@@ -11,5 +11,10 @@ declare namespace Cloudflare {
     TASK_EXECUTORS?: string;
     /** Optional "true"/"false": http executors may post to loopback hosts; unset follows WEBHOOK_ALLOW_LOOPBACK. */
     EXECUTOR_ALLOW_LOOPBACK?: string;
+    /**
+     * Optional Workers AI binding (`[ai] binding = "AI"`, not in wrangler.toml: locally it needs a
+     * Cloudflare login). With COGNITIVE_MODEL set and no COGNITIVE_URL, escalation plans come from it.
+     */
+    AI?: Ai;
   }
 }

@@ -1,3 +1,4 @@
+import type { AiBinding } from "../organism/cognitive-planner";
 import type { Decide } from "../clients/organism-client";
 import type { RunControl } from "../clients/control-tasks";
 import type { Config } from "../config";
@@ -24,6 +25,8 @@ export interface ExecuteDeps {
   report: (report: PassReport) => Promise<void>;
   plans: PlanStore;
   now: () => number;
+  /** The Workers AI binding, if bound (a cognitive planner backend). */
+  ai?: AiBinding;
 }
 
 /** Long enough for a coordinator that is up; a lost report costs only counters. */
@@ -74,7 +77,7 @@ export async function executeTasks(pass: string, tasks: readonly TaskEnvelope[],
     else others.push(deps.control(task.id, decision.control, task.params).then(sink.outcome, (err: unknown) => sink.outcome({ id: task.id, ok: false as const, retriable: true, error: errorMessage(err) })));
   });
   others.push(
-    runPlans(escalate, { organism: decided.organism, config: deps.config, call: deps.call, plans: deps.plans, deadline, now: deps.now, tally }).then((outcomes) => {
+    runPlans(escalate, { organism: decided.organism, config: deps.config, call: deps.call, plans: deps.plans, deadline, now: deps.now, tally, ...(deps.ai ? { ai: deps.ai } : {}) }).then((outcomes) => {
       for (const { task } of escalate) settle(outcomes.get(task.id) ?? { id: task.id, ok: false, retriable: true, error: "no outcome" });
     }),
   );

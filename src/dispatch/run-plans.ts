@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import { errorMessage } from "../lib/error-message";
 import type { Decision, OrganismView } from "../organism/decisions";
 import { solutionSteps, stepTaskId, type StepOutcome, type StoredPlan } from "../organism/plan-progress";
-import { cognitivePlan } from "../organism/cognitive-planner";
+import { cognitiveBackend, cognitivePlan, type AiBinding } from "../organism/cognitive-planner";
 import { fallbackPlan, planEscalation, planWithTimeout, type PlannerInput, type PlanStep } from "../organism/planner";
 import { replicaName, replicaOf } from "../organism/replicas";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
@@ -35,6 +35,8 @@ export interface PlanContext {
   deadline: number;
   now: () => number;
   tally: PassTally;
+  /** The Workers AI binding (`env.AI`), if bound: a cognitive planner backend (see cognitiveBackend). */
+  ai?: AiBinding;
 }
 
 interface Running {
@@ -66,8 +68,8 @@ async function planFor(task: TaskEnvelope, decision: Escalate, ctx: PlanContext)
   };
   const plan = decision.fallback_reason
     ? fallbackPlan(input, decision.fallback_reason)
-    : ctx.config.COGNITIVE_URL
-      ? await cognitivePlan(input, ctx.config, { now: ctx.now, random: Math.random /* retry jitter only */, deadline: ctx.deadline })
+    : cognitiveBackend(ctx.config, ctx.ai)
+      ? await cognitivePlan(input, ctx.config, { now: ctx.now, random: Math.random /* retry jitter only */, deadline: ctx.deadline, ...(ctx.ai ? { ai: ctx.ai } : {}) })
       : await planWithTimeout(planEscalation, input, ctx.config.COGNITIVE_TIMEOUT_S * 1000);
   if (plan.plan_source === "fallback") ctx.tally.fallbackPlan();
   return { ...plan, done: [] };

@@ -3,6 +3,7 @@ import { organClient, organStub } from "../clients/organ-client";
 import { coordinatorClient, organismStub, type CoordinatorClient } from "../clients/organism-client";
 import type { Config } from "../config";
 import { CircuitOpenError } from "../lib/circuit-breaker";
+import type { AiBinding } from "../organism/cognitive-planner";
 import type { TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import { executeTasks, type ExecuteDeps } from "./execute-tasks";
 import type { PassAdmission } from "./pass";
@@ -23,6 +24,8 @@ export function runtime(env: Env, config: Config, coordinator: CoordinatorClient
     control: controlTasks(() => organismStub(env)),
     report: (report) => coordinator.report(report),
     now: Date.now,
+    // Optional: bound only when the deployment adds an [ai] binding (see cognitiveBackend).
+    ...(env.AI ? { ai: env.AI as unknown as AiBinding } : {}),
   };
   const admit = (): PassAdmission => {
     const admission = coordinator.admit();

@@ -181,7 +181,7 @@ function resilienceFamilies(r: ResilienceSnapshot): MetricFamily[] {
     },
     {
       name: "seedcore_cognitive_plans_total",
-      help: "Escalation plans the cognitive planner (COGNITIVE_URL) made. Per isolate: the isolate that served this scrape.",
+      help: "Escalation plans the cognitive planner (COGNITIVE_URL or the Workers AI binding) made. Per isolate: the isolate that served this scrape.",
       type: "counter",
       samples: [{ value: r.cognitive.llm_plans }],
     },

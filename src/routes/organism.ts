@@ -79,7 +79,7 @@ const resilienceSchema = z
       .openapi({ description: "this isolate's named service clients (SERVICES and `cognitive`): call counts and breaker" }),
     cognitive: z
       .object({ llm_plans: z.number(), inflight: z.number(), fallbacks: z.record(z.string(), z.number()) })
-      .openapi({ description: "this isolate's cognitive planner (COGNITIVE_URL): plans it made and fallbacks by reason" }),
+      .openapi({ description: "this isolate's cognitive planner (COGNITIVE_URL or the Workers AI binding): plans it made and fallbacks by reason" }),
     coordinator_error: z.string().optional(),
   })
   .openapi("Resilience");

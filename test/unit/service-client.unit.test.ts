@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
-import { parseCognitiveAnswer } from "../../src/organism/cognitive-planner";
+import { aiAnswerContent, cognitiveBackend, parseCognitiveAnswer } from "../../src/organism/cognitive-planner";
 import type { PlannerInput } from "../../src/organism/planner";
 import { resetServices, servicesFor, serviceState } from "../../src/services/registry";
 import { createServiceClient, joinUrl, parseRetryAfter, RateLimiter, resolveHeaders, retryDecision, type CallContext, type Transport } from "../../src/services/service-client";
@@ -153,6 +153,24 @@ describe("cognitive answers", () => {
     expect(parseCognitiveAnswer(answer('{"steps":[{"organ_id":"mars","task":{"type":"ping"}}]}'), input)).toMatchObject({ ok: false, reason: "invalid_plan" });
     expect(parseCognitiveAnswer(answer('{"steps":[{"organ_id":"utility_organ_1","task":{"type":"launch"}}]}'), input)).toMatchObject({ ok: false, reason: "invalid_plan", error: expect.stringMatching(/unknown task type 'launch'/) });
     expect(parseCognitiveAnswer(answer('{"steps":[{"organ_id":"utility_organ_1","task":{"type":"sleep","params":{"ms":999999}}}]}'), input)).toMatchObject({ ok: false, reason: "invalid_plan" });
+  });
+});
+
+describe("Workers AI as the cognitive backend", () => {
+  const ai = { run: async () => ({ response: "{}" }) };
+  it("COGNITIVE_URL wins; else the binding with an explicit COGNITIVE_MODEL; else none", () => {
+    expect(cognitiveBackend({ COGNITIVE_URL: "https://a/v1", COGNITIVE_MODEL: "@cf/x" }, ai)).toMatchObject({ kind: "url", url: "https://a/v1" });
+    expect(cognitiveBackend({ COGNITIVE_URL: undefined, COGNITIVE_MODEL: "@cf/x" }, ai)).toMatchObject({ kind: "ai", model: "@cf/x" });
+    expect(cognitiveBackend({ COGNITIVE_URL: undefined, COGNITIVE_MODEL: undefined }, ai)).toBeNull();
+    expect(cognitiveBackend({ COGNITIVE_URL: undefined, COGNITIVE_MODEL: "@cf/x" }, undefined)).toBeNull();
+  });
+  it("reads {response: string}, {response: object}, a chat-completions body or a bare string", () => {
+    expect(aiAnswerContent({ response: '{"steps":[]}' })).toBe('{"steps":[]}');
+    expect(aiAnswerContent({ response: { steps: [] } })).toBe('{"steps":[]}');
+    expect(aiAnswerContent({ choices: [{ message: { content: "x" } }] })).toBe("x");
+    expect(aiAnswerContent("y")).toBe("y");
+    expect(aiAnswerContent({ usage: {} })).toBeUndefined();
+    expect(aiAnswerContent(null)).toBeUndefined();
   });
 });
 
