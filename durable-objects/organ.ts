@@ -6,6 +6,7 @@ import type { Remote } from "../src/lib/remote";
 import { errorMessage } from "../src/lib/error-message";
 import { requireConfig } from "../src/config";
 import { definitionFor } from "../src/tasks/registry";
+import { isolateServiceStats, type IsolateServiceStats } from "../src/services/registry";
 import { runTask, type RunControl, type TaskWork } from "../src/tasks/run-task";
 import { DeadlineWatch } from "../src/lib/deadline-watch";
 import { storedChannel, unstoredChannel } from "../src/tasks/task-channel";
@@ -256,6 +257,14 @@ export class Organ extends DurableObject<Env> {
     return aborted;
   }
 
+  /**
+   * This isolate's named service clients (ctx.services of the tasks run here, and of any other
+   * replica sharing the isolate): counts and breaker, with the isolate's id so a reader adds each
+   * isolate once. For /metrics and GET /organism/status (src/clients/organ-service-stats.ts).
+   */
+  getServiceStats(): IsolateServiceStats {
+    return isolateServiceStats();
+  }
 
   getSummary(): OrganSummary {
     this.flushRecords();

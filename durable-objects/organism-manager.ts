@@ -65,9 +65,16 @@ export class OrganismManager extends DurableObject<Env> {
     return this.statusView();
   }
 
-  /** Load shedding, for GET /organism/status and /metrics. */
-  getResilience(): { load: LoadSnapshot } {
-    return { load: this.shedder.snapshot(this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? 0) };
+  /**
+   * Load shedding, and the organ replicas' names (so a reader can ask each for its service
+   * stats), for GET /organism/status and /metrics. No replicas while the organism is not ready.
+   */
+  getResilience(): { load: LoadSnapshot; replicas: string[] } {
+    const organs = this.ready?.organism.organs ?? [];
+    return {
+      load: this.shedder.snapshot(this.ready?.config.ORGANISM_MAX_INFLIGHT_TASKS ?? 0),
+      replicas: organs.flatMap((o) => Array.from({ length: o.replicas }, (_, r) => replicaName(o.organ_id, r))),
+    };
   }
 
   /**

@@ -4,7 +4,8 @@ import type { BreakerSnapshot } from "../lib/circuit-breaker";
 import { rateLimitStats, type RateLimitStats } from "../lib/rate-limit";
 import { settleWithin } from "../lib/timeout";
 import { cognitiveStats, type CognitiveStats } from "../organism/cognitive-planner";
-import { serviceStats, type ServiceStats } from "../services/registry";
+import { isolateServiceStats } from "../services/registry";
+import { combineServiceStats, gatherOrganServiceStats, type AggregatedServiceStats, type GatherOptions, type OrganStatsRpc, type ServiceSources } from "./organ-service-stats";
 import { breakerSnapshot, organBreakerName } from "./breakers";
 import { organismStub } from "./organism-client";
 
@@ -19,8 +20,14 @@ export interface ResilienceSnapshot {
   rate_limit: RateLimitStats;
   /** This isolate's failed-authentication counters (429s for addresses that failed too often). */
   auth_failures: AuthFailStats;
-  /** This isolate's named service clients (SERVICES, and `cognitive`): breaker and call counts. */
-  services: Record<string, ServiceStats>;
+  /**
+   * Named service clients (SERVICES, and `cognitive`): call counts summed over this isolate and
+   * every organ replica's isolate that answered (each isolate once); `breaker` the worst
+   * isolate's, `breakers` isolates per state.
+   */
+  services: Record<string, AggregatedServiceStats>;
+  /** Whose numbers `services` holds: isolates, organ replicas asked, answered, missing. */
+  service_sources: ServiceSources;
   /** This isolate's cognitive planner: LLM plans and fallbacks by reason. */
   cognitive: CognitiveStats;
   /** Why the coordinator's part is missing. */
@@ -32,11 +39,20 @@ export interface ResilienceSnapshot {
  * Never throws: a coordinator that is down or slow leaves its part null and says why. The
  * coordinator is asked directly (not through its breaker), so the numbers show even when open.
  */
-export async function resilienceSnapshot(env: Env, timeoutMs = 3000): Promise<ResilienceSnapshot> {
-  const local = { breakers: breakerSnapshot(), organ_breakers: breakerSnapshot(organBreakerName("")), rate_limit: rateLimitStats(), auth_failures: authFailStats(), services: serviceStats(), cognitive: cognitiveStats() };
+export async function resilienceSnapshot(env: Env, timeoutMs = 3000, organStats: GatherOptions = {}): Promise<ResilienceSnapshot> {
+  const local = { breakers: breakerSnapshot(), organ_breakers: breakerSnapshot(organBreakerName("")), rate_limit: rateLimitStats(), auth_failures: authFailStats(), cognitive: cognitiveStats() };
+  const mine = isolateServiceStats();
   // Inside an async function, so even a stub that throws at once becomes a settled failure.
   const remote = await settleWithin((async () => organismStub(env).getResilience())(), timeoutMs, "coordinator");
+  // The replicas come from the coordinator; without it only this isolate's numbers are shown.
+  const replicas = remote.ok && Array.isArray(remote.value.replicas) ? remote.value.replicas : [];
+  const organs = await gatherOrganServiceStats((name) => organStatsStub(env, name), replicas, organStats);
+  const services = combineServiceStats(mine, organs, replicas.length);
   return remote.ok
-    ? { ...local, coordinator_load: remote.value.load }
-    : { ...local, coordinator_load: null, coordinator_error: remote.error };
+    ? { ...local, ...services, coordinator_load: remote.value.load }
+    : { ...local, ...services, coordinator_load: null, coordinator_error: remote.error };
+}
+
+function organStatsStub(env: Env, replica: string): OrganStatsRpc {
+  return env.ORGAN.get(env.ORGAN.idFromName(replica)) as unknown as OrganStatsRpc;
 }

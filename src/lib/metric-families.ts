@@ -152,7 +152,8 @@ function resilienceFamilies(r: ResilienceSnapshot): MetricFamily[] {
       }]
     : [];
   const services = Object.entries(r.services);
-  const serviceScope = "Per isolate: the isolate that served this scrape (tasks' calls are counted in the isolate of the organ that ran them; the cognitive planner's in the dispatcher's).";
+  const serviceScope =
+    "Summed over the isolate that served this scrape and every organ replica's isolate that answered it (each isolate once; tasks' calls count in the isolate of the organ that ran them, the cognitive planner's in the dispatcher's). An isolate that restarts starts again at 0.";
   const serviceCounter = (name: string, help: string, pick: (s: (typeof services)[number][1]) => number): MetricFamily => ({
     name,
     help: `${help} ${serviceScope}`,
@@ -162,11 +163,33 @@ function resilienceFamilies(r: ResilienceSnapshot): MetricFamily[] {
   const serviceFamilies: MetricFamily[] = [
     {
       name: "seedcore_service_breaker_state",
-      help: `Named service clients' circuit breaker state: 0 closed, 1 half-open, 2 open. ${serviceScope}`,
+      help: `Named service clients' circuit breaker state, the worst over the isolates: 0 closed, 1 half-open, 2 open. ${serviceScope}`,
       type: "gauge",
       samples: services.map(([service, s]) => ({ labels: { service }, value: BREAKER_STATE_VALUE[s.breaker.state] })),
     },
+    {
+      name: "seedcore_service_breakers",
+      help: `Isolates whose circuit breaker for a named service is in each state. ${serviceScope}`,
+      type: "gauge",
+      samples: services.flatMap(([service, s]) => (Object.keys(BREAKER_STATE_VALUE) as BreakerState[]).map((state) => ({ labels: { service, state }, value: s.breakers[state] }))),
+    },
+    {
+      name: "seedcore_service_stats_organs",
+      help: "Organ replicas asked for their isolate's named service numbers by this scrape, by outcome (missing: slow, down or not reached within the scrape's budget; their numbers are absent).",
+      type: "gauge",
+      samples: [
+        { labels: { outcome: "answered" }, value: r.service_sources.organs_answered },
+        { labels: { outcome: "missing" }, value: r.service_sources.organs_missing },
+      ],
+    },
+    {
+      name: "seedcore_service_stats_isolates",
+      help: "Distinct isolates whose named service numbers this scrape summed.",
+      type: "gauge",
+      samples: [{ value: r.service_sources.isolates }],
+    },
     serviceCounter("seedcore_service_requests_total", "Requests sent by named service clients (each retry counts).", (s) => s.requests),
+    serviceCounter("seedcore_service_ok_total", "Requests answered with a status that is not a failure (2xx-4xx but 429).", (s) => s.ok),
     serviceCounter("seedcore_service_failures_total", "Requests that failed (429, 5xx, timeout, unreachable).", (s) => s.failed),
     serviceCounter("seedcore_service_retries_total", "Requests retried by named service clients.", (s) => s.retries),
     serviceCounter("seedcore_service_timeouts_total", "Requests that timed out.", (s) => s.timeouts),

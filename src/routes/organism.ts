@@ -75,8 +75,19 @@ const resilienceSchema = z
     rate_limit: z.object({ checked_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }),
     auth_failures: z.object({ failures_total: z.number(), limited_total: z.number(), limiter_errors_total: z.number() }).openapi({ description: "failed authentications counted per address, and the 429s they led to (this isolate)" }),
     services: z
-      .record(z.string(), z.object({ requests: z.number(), ok: z.number(), failed: z.number(), retries: z.number(), timeouts: z.number(), deferred_breaker: z.number(), deferred_rate: z.number(), breaker: breakerSchema }))
-      .openapi({ description: "this isolate's named service clients (SERVICES and `cognitive`): call counts and breaker" }),
+      .record(
+        z.string(),
+        z.object({
+          requests: z.number(), ok: z.number(), failed: z.number(), retries: z.number(), timeouts: z.number(), deferred_breaker: z.number(), deferred_rate: z.number(),
+          breaker: breakerSchema.openapi({ description: "the worst isolate's breaker (state, failure_count, retry_after_ms); call totals summed" }),
+          isolates: z.number().openapi({ description: "isolates that reported this service" }),
+          breakers: z.object({ closed: z.number(), half_open: z.number(), open: z.number() }).openapi({ description: "isolates whose breaker for this service is in each state" }),
+        }),
+      )
+      .openapi({ description: "named service clients (SERVICES and `cognitive`): counts summed over this isolate and every organ replica's isolate that answered (each isolate once)" }),
+    service_sources: z
+      .object({ isolates: z.number(), organs_asked: z.number(), organs_answered: z.number(), organs_missing: z.number(), missing: z.array(z.object({ replica: z.string(), error: z.string() })) })
+      .openapi({ description: "whose numbers `services` holds: organ replicas are asked ≤ 4 at a time, each within 1 s, all within 2 s; a missing one's numbers are absent" }),
     cognitive: z
       .object({ llm_plans: z.number(), inflight: z.number(), fallbacks: z.record(z.string(), z.number()) })
       .openapi({ description: "this isolate's cognitive planner (COGNITIVE_URL or the Workers AI binding): plans it made and fallbacks by reason" }),

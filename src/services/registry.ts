@@ -34,6 +34,26 @@ export function serviceStats(): Record<string, ServiceStats> {
   return out;
 }
 
+let isolate: string | undefined;
+/**
+ * This isolate's id: made on first use (not at module load, where Workers refuse random values).
+ * Several organ replicas (and the Worker) may share an isolate and so one registry: the id lets
+ * a reader count each isolate's numbers once.
+ */
+export function isolateId(): string {
+  return (isolate ??= crypto.randomUUID());
+}
+
+/** One isolate's services, as an organ replica answers `getServiceStats`. */
+export interface IsolateServiceStats {
+  isolate: string;
+  services: Record<string, ServiceStats>;
+}
+
+export function isolateServiceStats(): IsolateServiceStats {
+  return { isolate: isolateId(), services: serviceStats() };
+}
+
 /** Tests only: forget every service's state. */
 export function resetServices(): void {
   states.clear();
