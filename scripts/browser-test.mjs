@@ -99,6 +99,8 @@ try {
   await page.click("a[href='#/']");
   await page.waitForSelector("#home:not([hidden]) #tasks tbody tr[data-id]");
   await page.waitForSelector(".organ[data-organ='utility_organ_1']");
+  // Services (GET /organism/status): every organ replica asked for its isolate's service counts.
+  await page.waitForFunction(() => /organ replicas answered (\d+) \/ \1\b/.test(document.getElementById("services-sources")?.textContent ?? ""));
   await page.waitForFunction(() => document.querySelectorAll('#tasks tr[data-status="completed"]').length >= 6, null, { timeout: 40_000 });
   const rows = await page.$$eval("#tasks tbody tr[data-id]", (trs) => trs.length);
   if (rows !== background.length + 1) throw new Error(`list shows ${rows} tasks, wanted ${background.length + 1}`);

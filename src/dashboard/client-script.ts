@@ -258,6 +258,32 @@ export const CLIENT_SCRIPT = String.raw`
     });
   }
 
+  /** Named service clients, summed over the organs' isolates (GET /organism/status → resilience). */
+  function renderServices(status) {
+    var r = status.resilience || {};
+    var src = r.service_sources || {};
+    $("services-sources").textContent = "summed over " + (src.isolates || 0) + " isolate" + (src.isolates === 1 ? "" : "s") +
+      " · organ replicas answered " + (src.organs_answered || 0) + " / " + (src.organs_asked || 0) +
+      (src.organs_missing ? " (" + src.organs_missing + " missing: their numbers are absent)" : "");
+    var body = clear($("services").tBodies[0]);
+    var services = r.services || {};
+    var names = Object.keys(services).sort();
+    if (!names.length) { body.appendChild(el("tr", {}, [el("td", { class: "muted", colspan: "8", text: "no service called yet" })])); return; }
+    names.forEach(function (name) {
+      var s = services[name];
+      var b = s.breakers || {};
+      var state = (s.breaker && s.breaker.state) || "closed";
+      var title = "isolates: " + (b.closed || 0) + " closed, " + (b.half_open || 0) + " half-open, " + (b.open || 0) + " open";
+      body.appendChild(el("tr", { "data-service": name }, [
+        el("td", { class: "mono", text: name }),
+        el("td", {}, [el("span", { class: "badge breaker b-" + state, "data-breaker": state, title: title, text: state.replace("_", "-") }), (b.open || 0) + (b.half_open || 0) > 0 && s.isolates > 1 ? el("span", { class: "muted", text: " " + (b.open || 0) + "/" + s.isolates + " open" }) : null]),
+        el("td", { text: String(s.requests) }), el("td", { text: String(s.ok) }), el("td", { text: String(s.failed) }),
+        el("td", { text: String(s.retries) }), el("td", { text: String(s.timeouts) }),
+        el("td", { text: s.deferred_breaker + " / " + s.deferred_rate }),
+      ]));
+    });
+  }
+
   function listQuery() {
     var q = new URLSearchParams();
     if ($("filter-status").value) q.set("status", $("filter-status").value);
@@ -278,6 +304,7 @@ export const CLIENT_SCRIPT = String.raw`
       jobs.push(api("/types?limit=50").then(function (p) { renderTypes(p.items); }));
       jobs.push(api("/concurrency-keys?limit=50").then(function (p) { renderKeys(p.items); }));
       jobs.push(api("/organism/organism-summary").then(renderOrgans, function (e) { $("organism-metrics").textContent = "coordinator: " + e.message; }));
+      jobs.push(api("/organism/status").then(renderServices, function (e) { $("services-sources").textContent = "status: " + e.message; }));
     }
     await Promise.all(jobs);
   }

@@ -79,6 +79,14 @@ const BODY = `
     <section><h2>Concurrency keys</h2><table id="keys"><thead><tr><th>key</th><th>state</th><th>running / limit</th><th>waiting</th><th></th></tr></thead><tbody></tbody></table></section>
   </div>
   <section><h2>Organs and agents</h2><div id="organism-metrics" class="muted"></div><div id="organs"></div></section>
+  <section>
+    <h2>Services</h2>
+    <div id="services-sources" class="muted"></div>
+    <table id="services">
+      <thead><tr><th>service</th><th>breaker</th><th>requests</th><th>ok</th><th>failed</th><th>retries</th><th>timeouts</th><th>deferred (breaker / rate)</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
 </main>
 <main id="task-page" hidden>
   <p><a href="#/">&larr; all tasks</a></p>

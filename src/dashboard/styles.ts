@@ -22,6 +22,7 @@ h2 { font-size:1rem; margin:0 0 .6rem; } h3 { font-size:.95rem; margin:.8rem 0 .
 .s-running { background:var(--running); border-color:var(--running); } .s-completed { background:var(--completed); border-color:var(--completed); }
 .s-failed { background:var(--failed); border-color:var(--failed); } .s-retry { background:var(--retry); border-color:var(--retry); }
 .s-cancelled { background:var(--cancelled); border-color:var(--cancelled); }
+.badge.breaker.b-closed { background:var(--completed); } .badge.breaker.b-half_open { background:var(--retry); } .badge.breaker.b-open { background:var(--failed); }
 .badge.flow.paused { background:#8a6d00; } .badge.flow.waiting { background:#6b4fa3; } .badge.flow.active { background:var(--completed); }
 .card.s-created, .card.s-queued, .card.s-running, .card.s-completed, .card.s-failed, .card.s-retry, .card.s-cancelled { background:var(--bg); }
 table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:.3rem .45rem; border-bottom:1px solid var(--line); vertical-align:top; }
