@@ -134,6 +134,16 @@ describe("escalation planned by a Workers AI binding", () => {
     expect(metrics).toMatch(/seedcore_cognitive_fallbacks_total\{reason="breaker_open"\} [1-9]/);
   });
 
+  it("at most COGNITIVE_MAX_INFLIGHT calls at once: the others fall back (busy) without calling", async () => {
+    const { ai, calls } = fakeAi(() => new Promise((resolve) => setTimeout(() => resolve({ response: JSON.stringify(validPlan()) }), 200)));
+    const tasks = [await escalated(), await escalated()];
+    await drainWithAi(ai, { COGNITIVE_MAX_INFLIGHT: 1 });
+    const executions = await Promise.all(tasks.map(async (t) => (await getTask(t.id)).execution as Execution));
+    expect(executions.map((e) => e.plan_source).sort()).toEqual(["fallback", "llm"]);
+    expect(executions.find((e) => e.plan_source === "fallback")?.fallback_reason).toMatch(/^cognitive planner \(busy\): COGNITIVE_MAX_INFLIGHT \(1\)/);
+    expect(calls).toHaveLength(1);
+  });
+
   it("COGNITIVE_URL wins over the binding; without COGNITIVE_MODEL the binding is not used", async () => {
     const { ai, calls } = fakeAi(() => ({ response: JSON.stringify(validPlan()) }));
     const t = await escalated();
