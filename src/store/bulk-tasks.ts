@@ -4,7 +4,7 @@ import type { TaskCursor } from "../lib/cursor";
 import { CANCEL_SET, CANCELLABLE, RERUN_SET } from "./cancel-or-rerun";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { tasksInOrder } from "./tasks-in-order";
+import { literalLimit, tasksInOrder } from "./tasks-in-order";
 import { deletion, transition } from "./transition";
 
 export type BulkAction = "retry" | "cancel" | "purge";
@@ -98,7 +98,7 @@ export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<B
     SELECT t.id, t.type, t.status AS from_status, ${to} AS to_status, t.attempts AS attempt, ${message} AS message, t.created_at, t.locked_at
     FROM (${candidates}) AS w CROSS JOIN tasks AS t ON t.id = w.id
     WHERE ${sql.join(residual(req.action, req.filter), sql` AND `)}
-    ORDER BY t.created_at DESC, t.id DESC LIMIT ${req.limit}`;
+    ORDER BY t.created_at DESC, t.id DESC LIMIT ${literalLimit(req.limit)}`;
   const [rollup, write] =
     req.action === "purge"
       ? deletion({ changes, actor: "api", now, returning: sql`RETURNING id, created_at` })

@@ -17,6 +17,16 @@ export interface OrderedWalk {
 }
 
 /**
+ * A LIMIT written as a literal: SQLite sizes a subquery by a constant LIMIT, not by a bound one.
+ * Without it, a walk over every type and status looks large enough that an UPDATE … FROM the walk
+ * scans all of tasks instead of seeking each row by id.
+ */
+export function literalLimit(n: number): SQL {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a LIMIT must be a whole number, not ${n}`);
+  return sql.raw(String(n));
+}
+
+/**
  * The ids (and created_at) of the first `limit` tasks of a walk in (created_at, id) order. One
  * index, tasks_type_status_idx, serves every combination of type and status: the walk is one
  * range of it per type and status, each cut at `limit`, merged. So a task carries one index entry
@@ -37,5 +47,5 @@ export function tasksInOrder(w: OrderedWalk): SQL {
       SELECT id FROM tasks INDEXED BY tasks_type_status_idx
       WHERE type = ty.type AND status = st.status${terms.length ? sql` AND ${sql.join(terms, sql` AND `)}` : sql``}
       ORDER BY ${order} LIMIT ${w.limit})
-    ORDER BY ${desc ? sql`t.created_at DESC, t.id DESC` : sql`t.created_at, t.id`} LIMIT ${w.limit}`;
+    ORDER BY ${desc ? sql`t.created_at DESC, t.id DESC` : sql`t.created_at, t.id`} LIMIT ${literalLimit(w.limit)}`;
 }
