@@ -62,6 +62,7 @@ export class Organ extends DurableObject<Env> {
   private readonly running = new Map<string, RunControl>();
   private readonly deadlines = new DeadlineWatch();
   private pendingRecords: { agent: AgentState; record: TaskRecord }[] = [];
+  private recordTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly groups = new Map<string, RunningGroup>();
   /** Overridable so tests can run tasks against a fixed clock. */
   clock: Clock = systemClock;
@@ -188,11 +189,15 @@ export class Organ extends DurableObject<Env> {
     this.pendingRecords.push(run);
     // The last run of a burst writes them all before it answers (so an eviction loses none).
     if (this.running.size === 0) this.flushRecords();
-    else if (this.pendingRecords.length === 1) setTimeout(() => this.flushRecords(), RECORD_COALESCE_MS);
+    // One timer at a time, cleared by any flush: a timer per burst, left to fire after its burst
+    // was written, piled up past the runtime's 10,000 active timeouts under a 100k backlog.
+    else if (this.recordTimer === null) this.recordTimer = setTimeout(() => this.flushRecords(), RECORD_COALESCE_MS);
   }
 
   /** Writes the pending agent outcomes now (also before any read of the agents, so reads see every run). */
   private flushRecords(): void {
+    if (this.recordTimer !== null) clearTimeout(this.recordTimer);
+    this.recordTimer = null;
     const runs = this.pendingRecords;
     if (runs.length === 0) return;
     this.pendingRecords = [];
@@ -236,9 +241,13 @@ export class Organ extends DurableObject<Env> {
     const changed = () => new Promise<void>((resolve) => (group.changed = resolve));
     while (group.reports.length === 0 && group.remaining > 0) await changed();
     // Give the reports about to follow a moment to come along, unless none is left to come.
-    const until = Date.now() + GROUP_COALESCE_MS;
-    while (group.remaining > 0 && Date.now() < until) {
-      await Promise.race([changed(), new Promise((resolve) => setTimeout(resolve, until - Date.now()))]);
+    if (group.remaining > 0) {
+      // One timer for the whole wait, cleared when it ends (not one per report that wakes it).
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      let waited = false;
+      const over = new Promise<void>((resolve) => (timer = setTimeout(() => ((waited = true), resolve()), GROUP_COALESCE_MS)));
+      while (group.remaining > 0 && !waited) await Promise.race([changed(), over]);
+      clearTimeout(timer);
     }
     const reports = group.reports.splice(0);
     if (group.remaining === 0) this.groups.delete(key);

@@ -21,7 +21,7 @@ export type EventActor = (typeof EVENT_ACTORS)[number];
 export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
 export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0010); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0012); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -81,10 +81,7 @@ export const tasks = sqliteTable(
     index("tasks_key_due_idx").on(t.concurrencyKey, t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NOT NULL`),
     index("tasks_key_created_idx").on(t.concurrencyKey, t.createdAt, t.id).where(sql`concurrency_key IS NOT NULL`),
     index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
-    index("tasks_lease_idx").on(t.leaseExpiresAt).where(sql`status = 'running'`),
-    index("tasks_created_idx").on(t.createdAt, t.id),
-    index("tasks_status_created_idx").on(t.status, t.createdAt, t.id),
-    index("tasks_type_created_idx").on(t.type, t.createdAt, t.id),
+    index("tasks_type_status_idx").on(t.type, t.status, t.createdAt, t.id),
     index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id).where(sql`domain IS NOT NULL`),
     index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
     index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
@@ -137,17 +134,10 @@ export const concurrencyKeys = sqliteTable(
   (t) => [index("concurrency_keys_turn_idx").on(t.servedAt, t.key).where(sql`waiting > 0 AND paused = 0 AND running < max_running`)],
 );
 
-/** Per task type: the paused flag and the number of tasks in each status (kept by triggers). */
+/** One row per task type ever submitted: its paused flag (counts per status come from the transition rollups). */
 export const taskTypes = sqliteTable("task_types", {
   type: text("type").primaryKey(),
   paused: integer("paused").notNull().default(0),
-  created: integer("created").notNull().default(0),
-  queued: integer("queued").notNull().default(0),
-  running: integer("running").notNull().default(0),
-  retry: integer("retry").notNull().default(0),
-  completed: integer("completed").notNull().default(0),
-  failed: integer("failed").notNull().default(0),
-  cancelled: integer("cancelled").notNull().default(0),
 });
 
 export const MISSED_POLICIES = ["skip", "once", "all"] as const;

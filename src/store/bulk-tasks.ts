@@ -4,6 +4,7 @@ import type { TaskCursor } from "../lib/cursor";
 import { CANCEL_SET, CANCELLABLE, RERUN_SET } from "./cancel-or-rerun";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { literalLimit, tasksInOrder } from "./tasks-in-order";
 import { deletion, transition } from "./transition";
 
 export type BulkAction = "retry" | "cancel" | "purge";
@@ -46,27 +47,35 @@ const SCAN_PER_TASK = 10;
 export const MAX_BULK_SCAN = 10_000;
 
 /**
- * The one indexed column a call walks, so the walk is one range of a `(column, created_at, id)`
- * index in keyset order whatever else the filter says: no sort of the matches, no scan beyond the
- * window. The status filter is the narrowest, then type, then domain; with none, `created_at`.
+ * The call's window: the next `scan` candidates after the cursor, newest first, as one walk of
+ * indexes in keyset order whatever else the filter says (no sort of the matches, no scan beyond
+ * the window). By domain, a range of its (domain, created_at, id) index; otherwise the merged
+ * ranges of tasks_type_status_idx for the filter's type and status, or the statuses the action
+ * may touch (tasks-in-order.ts).
  */
-function walk(f: BulkFilter, after: TaskCursor | undefined): { terms: SQL[]; driving: "status" | "type" | "domain" | null } {
+function window(action: BulkAction, f: BulkFilter, after: TaskCursor | undefined, scan: number): SQL {
   const terms: SQL[] = [];
-  const driving = f.status !== undefined ? "status" : f.type !== undefined ? "type" : f.domain !== undefined ? "domain" : null;
-  if (driving) terms.push(sql`${sql.identifier(driving)} = ${f[driving]}`);
-  if (after) terms.push(sql`(created_at, id) < (${after.createdAt}, ${after.id})`);
   if (f.createdBefore !== undefined) terms.push(sql`created_at < ${f.createdBefore}`);
   if (f.createdAfter !== undefined) terms.push(sql`created_at >= ${f.createdAfter}`);
-  return { terms, driving };
+  if (f.domain !== undefined && f.status === undefined && f.type === undefined) {
+    terms.push(sql`domain = ${f.domain}`);
+    if (after) terms.push(sql`(created_at, id) < (${after.createdAt}, ${after.id})`);
+    return sql`SELECT id, created_at FROM tasks WHERE ${sql.join(terms, sql` AND `)} ORDER BY created_at DESC, id DESC LIMIT ${scan}`;
+  }
+  return tasksInOrder({
+    statuses: f.status === undefined ? BULK_STATUSES[action] : [f.status],
+    type: f.type,
+    where: terms,
+    direction: "newest",
+    after: after ? { at: after.createdAt, id: after.id } : undefined,
+    limit: scan,
+  });
 }
 
-const whereAll = (terms: SQL[]) => (terms.length ? sql`WHERE ${sql.join(terms, sql` AND `)}` : sql``);
-
 /** What the walked index cannot check, tested on each candidate row (`t`). */
-function residual(action: BulkAction, f: BulkFilter, driving: string | null): SQL[] {
+function residual(action: BulkAction, f: BulkFilter): SQL[] {
   const terms = [sql`t.status IN (${sql.join(BULK_STATUSES[action].map((s) => sql`${s}`), sql`, `)})`];
-  if (f.type !== undefined && driving !== "type") terms.push(sql`t.type = ${f.type}`);
-  if (f.domain !== undefined && driving !== "domain") terms.push(sql`t.domain = ${f.domain}`);
+  if (f.domain !== undefined) terms.push(sql`t.domain = ${f.domain}`);
   // instr, not LIKE: the user's text is never a pattern.
   if (f.errorContains !== undefined) terms.push(sql`instr(lower(t.error), lower(${f.errorContains})) > 0`);
   return terms;
@@ -81,16 +90,15 @@ function residual(action: BulkAction, f: BulkFilter, driving: string | null): SQ
  */
 export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<BulkResult> {
   const scan = Math.min(req.limit * SCAN_PER_TASK, MAX_BULK_SCAN);
-  const { terms, driving } = walk(req.filter, req.after);
-  const window = sql`SELECT id FROM tasks ${whereAll(terms)} ORDER BY created_at DESC, id DESC LIMIT ${scan}`;
-  const windowEnd = sql`SELECT created_at, id FROM tasks ${whereAll(terms)} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${scan - 1}`;
+  const candidates = window(req.action, req.filter, req.after, scan);
+  const windowEnd = sql`SELECT created_at, id FROM (${candidates}) ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${scan - 1}`;
   const to = req.action === "retry" ? "queued" : req.action === "cancel" ? "cancelled" : "deleted";
   const message = req.action === "retry" ? "bulk retry" : req.action === "cancel" ? "cancelled by bulk request" : null;
   const changes = sql`
-    SELECT t.id, t.status AS from_status, ${to} AS to_status, t.attempts AS attempt, ${message} AS message, t.created_at, t.locked_at
-    FROM (${window}) AS w CROSS JOIN tasks AS t ON t.id = w.id
-    WHERE ${sql.join(residual(req.action, req.filter, driving), sql` AND `)}
-    ORDER BY t.created_at DESC, t.id DESC LIMIT ${req.limit}`;
+    SELECT t.id, t.type, t.status AS from_status, ${to} AS to_status, t.attempts AS attempt, ${message} AS message, t.created_at, t.locked_at
+    FROM (${candidates}) AS w CROSS JOIN tasks AS t ON t.id = w.id
+    WHERE ${sql.join(residual(req.action, req.filter), sql` AND `)}
+    ORDER BY t.created_at DESC, t.id DESC LIMIT ${literalLimit(req.limit)}`;
   const [rollup, write] =
     req.action === "purge"
       ? deletion({ changes, actor: "api", now, returning: sql`RETURNING id, created_at` })

@@ -32,7 +32,7 @@ export interface ApiTransitionResult {
 async function apiTransition(db: Db, id: string, from: readonly TaskStatus[], to: TaskStatus, message: string, set: SQL, now: number, guard = sql``): Promise<ApiTransitionResult> {
   const statements = transition({
     changes: sql`
-      SELECT id, status AS from_status, ${to} AS to_status, attempts AS attempt, ${message} AS message, created_at, locked_at
+      SELECT id, type, status AS from_status, ${to} AS to_status, attempts AS attempt, ${message} AS message, created_at, locked_at
       FROM tasks WHERE id = ${id} AND status IN (SELECT value FROM json_each(${JSON.stringify(from)})) ${guard}`,
     actor: "api",
     now,

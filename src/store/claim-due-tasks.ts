@@ -44,11 +44,12 @@ export interface ClaimResult {
 const due = (now: number) => sql`sort_key <= ${now} AND (run_after IS NULL OR run_after <= ${now})`;
 
 /**
- * The types a claim may take from: not paused, with waiting tasks (task_types keeps the counts, one
- * row per type). The claim reads the pause here, in its own statement, so pausing or resuming a
- * type writes its one row whatever its backlog, and no task of a paused type is taken in between.
+ * The types a claim may take from: those not paused (task_types has one row per type ever
+ * submitted). The claim reads the pause here, in its own statement, so pausing or resuming a type
+ * writes its one row whatever its backlog, and no task of a paused type is taken in between. A
+ * type without due tasks costs one seek of the due index that finds nothing.
  */
-const claimableTypes = sql`SELECT type FROM task_types WHERE paused = 0 AND queued + retry > 0`;
+const claimableTypes = sql`SELECT type FROM task_types WHERE paused = 0`;
 
 /**
  * Due tasks without a concurrency key: per claimable type, a range of the partial due index,
@@ -131,7 +132,7 @@ interface RawClaimed extends Omit<ClaimedTask, "params" | "parents" | "last_hear
 export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimResult> {
   const [rollup, update] = transition({
     changes: sql`
-      SELECT id, status AS from_status, 'running' AS to_status, attempts + 1 AS attempt, 'claimed' AS message, created_at, locked_at
+      SELECT id, type, status AS from_status, 'running' AS to_status, attempts + 1 AS attempt, 'claimed' AS message, created_at, locked_at
       FROM tasks WHERE id IN (${dueCandidates(req)}) AND +status IN ${CLAIMABLE}${req.only === undefined ? sql`` : sql` AND id = ${req.only}`}`,
     actor: "dispatcher",
     now: req.now,

@@ -106,7 +106,7 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
       RETURNING *`,
     // Ids are fresh, so every row found by one was inserted just now.
     rollupUpsert(
-      sql`SELECT t.id, NULL AS from_status, t.status AS to_status, 0 AS attempt, t.created_at, NULL AS locked_at
+      sql`SELECT t.id, t.type, NULL AS from_status, t.status AS to_status, 0 AS attempt, t.created_at, NULL AS locked_at
           FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'`,
       "api",
       now,

@@ -48,7 +48,7 @@ const roundEdges = edgesOf(sql`(${flaggedParents})`);
  * (one pass over ≤ 100 parents).
  */
 const childState = (children: SQL) => sql`
-  SELECT ch.id, ch.attempts, ch.created_at, ch.waiting_on, ch.on_parent_failure AS policy,
+  SELECT ch.id, ch.type, ch.attempts, ch.created_at, ch.waiting_on, ch.on_parent_failure AS policy,
     (SELECT json_object(
         'pending', sum(CASE WHEN pp.status NOT IN ${TERMINAL} THEN 1 ELSE 0 END),
         'bad', min(CASE WHEN pp.status IN ('failed', 'cancelled') THEN pp.id END),
@@ -75,11 +75,11 @@ export function childChanges(children: SQL, which: "all" | "stranded"): SQL {
   // Materialized: the outer expressions read agg several times, and each read would run its subquery again.
   return sql`
     WITH s AS MATERIALIZED (${childState(children)})
-    SELECT id, 'created' AS from_status, to_status, attempt, created_at, NULL AS locked_at, pending, bytes,
+    SELECT id, type, 'created' AS from_status, to_status, attempt, created_at, NULL AS locked_at, pending, bytes,
       CASE to_status WHEN 'created' THEN 'waiting on ' || pending || ' parent(s)' WHEN 'queued' THEN 'parents finished' ELSE error END AS message,
       error
     FROM (
-      SELECT s.id, s.attempts AS attempt, s.created_at, s.waiting_on, ${pending} AS pending, ${bytes} AS bytes, s.agg->>'flagged' AS flagged,
+      SELECT s.id, s.type, s.attempts AS attempt, s.created_at, s.waiting_on, ${pending} AS pending, ${bytes} AS bytes, s.agg->>'flagged' AS flagged,
         CASE WHEN ${bad} IS NOT NULL AND s.policy = 'fail' THEN 'failed'
              WHEN ${bad} IS NOT NULL AND s.policy = 'cancel' THEN 'cancelled'
              WHEN ${pending} > 0 THEN 'created'

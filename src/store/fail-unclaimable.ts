@@ -22,7 +22,7 @@ export async function failUnclaimable(db: Db, id: string, now: number, d1Error: 
   const error = `could not be claimed: ${d1Error}`;
   const statements = transition({
     changes: sql`
-      SELECT id, status AS from_status, 'failed' AS to_status, attempts AS attempt, ${`failed permanently: ${error}`} AS message, created_at, locked_at
+      SELECT id, type, status AS from_status, 'failed' AS to_status, attempts AS attempt, ${`failed permanently: ${error}`} AS message, created_at, locked_at
       FROM tasks WHERE id = ${id} AND +status IN ${CLAIMABLE}`,
     actor: "dispatcher",
     now,

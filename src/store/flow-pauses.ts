@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
-import { TASK_STATUSES, type TaskStatus } from "../db/schema";
+import type { TaskStatus } from "../db/schema";
 import type { Db } from "./db";
+import { countsByType } from "./metrics-queries";
 
 export interface TypeInfo {
   type: string;
@@ -16,14 +17,18 @@ export interface KeyInfo {
   paused: boolean;
 }
 
-type RawType = { type: string; paused: number } & Record<TaskStatus, number>;
+type RawType = { type: string; paused: number };
 type RawKey = { key: string; max_running: number; waiting: number; running: number; paused: number };
 
-const typeInfo = (r: RawType): TypeInfo => ({
-  type: r.type,
-  paused: r.paused === 1,
-  counts: Object.fromEntries(TASK_STATUSES.map((s) => [s, r[s]])) as Record<TaskStatus, number>,
-});
+/** The types' rows with their counts per status (the net of their transition rollups). */
+async function typeInfos(db: Db, rows: RawType[]): Promise<TypeInfo[]> {
+  if (rows.length === 0) return [];
+  const counts = await countsByType(db, rows.map((r) => r.type));
+  return rows.flatMap((r) => {
+    const c = counts.get(r.type);
+    return c ? [{ type: r.type, paused: r.paused === 1, counts: c }] : [];
+  });
+}
 const keyInfo = (r: RawKey): KeyInfo => ({ key: r.key, limit: r.max_running, waiting: r.waiting, running: r.running, paused: r.paused === 1 });
 
 /**
@@ -32,8 +37,8 @@ const keyInfo = (r: RawKey): KeyInfo => ({ key: r.key, limit: r.max_running, wai
  * in when it changed. Null when no task ever had the type (a typo makes no row).
  */
 export async function setTypePaused(db: Db, type: string, paused: boolean): Promise<TypeInfo | null> {
-  const rows = await db.all<RawType>(sql`UPDATE task_types SET paused = ${paused ? 1 : 0} WHERE type = ${type} RETURNING *`);
-  return rows[0] ? typeInfo(rows[0]) : null;
+  const rows = await db.all<RawType>(sql`UPDATE task_types SET paused = ${paused ? 1 : 0} WHERE type = ${type} RETURNING type, paused`);
+  return (await typeInfos(db, rows))[0] ?? null;
 }
 
 /**
@@ -50,13 +55,13 @@ export async function setKeyPaused(db: Db, key: string, paused: boolean): Promis
 /** One page of types by name (the table has a row per type ever submitted). */
 export async function listTypes(db: Db, after: string | null, limit: number): Promise<TypeInfo[]> {
   const rows = await db.all<RawType>(sql`
-    SELECT * FROM task_types WHERE type > ${after ?? ""} ORDER BY type LIMIT ${limit}`);
-  return rows.map(typeInfo);
+    SELECT type, paused FROM task_types WHERE type > ${after ?? ""} ORDER BY type LIMIT ${limit}`);
+  return typeInfos(db, rows);
 }
 
 export async function getType(db: Db, type: string): Promise<TypeInfo | null> {
-  const rows = await db.all<RawType>(sql`SELECT * FROM task_types WHERE type = ${type}`);
-  return rows[0] ? typeInfo(rows[0]) : null;
+  const rows = await db.all<RawType>(sql`SELECT type, paused FROM task_types WHERE type = ${type}`);
+  return (await typeInfos(db, rows))[0] ?? null;
 }
 
 export async function listKeys(db: Db, after: string | null, limit: number): Promise<KeyInfo[]> {

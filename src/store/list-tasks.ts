@@ -1,6 +1,7 @@
 import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import { CLAIMABLE } from "./status-sql";
-import { tasks, type TaskRow, type TaskStatus } from "../db/schema";
+import { CLAIMABLE_STATUSES, tasks, type TaskRow, type TaskStatus } from "../db/schema";
+import { tasksInOrder } from "./tasks-in-order";
 import type { TaskCursor } from "../lib/cursor";
 import type { Db } from "./db";
 
@@ -22,9 +23,6 @@ export interface TaskPage {
   last: TaskRow | null;
 }
 
-/** Rows strictly after `cursor` in (created_at DESC, id DESC) order. */
-export const olderThan = (cursor: TaskCursor): SQL => sql`(${tasks.createdAt}, ${tasks.id}) < (${cursor.createdAt}, ${cursor.id})`;
-
 /**
  * From the flags the claim reads (as flow-state.ts does): through the types and keys tables, so
  * only the types and keys in that state are looked at.
@@ -37,23 +35,35 @@ function flowFilter(flow: "paused" | "waiting_on_key"): SQL {
   return flow === "paused" ? sql`${waiting} AND (${typePaused} OR ${byKey})` : sql`${waiting} AND NOT ${typePaused} AND ${byKey}`;
 }
 
-/** One page of tasks, newest first, keyset-paginated on (created_at, id). */
+/**
+ * One page of tasks, newest first, keyset-paginated on (created_at, id). By domain or key, one
+ * range of that column's (…, created_at, id) partial index; otherwise the merged ranges of
+ * tasks_type_status_idx (tasks-in-order.ts), the flow filter checked inside each.
+ */
 export async function listTasks(db: Db, q: ListTasksQuery): Promise<TaskPage> {
-  const where: SQL[] = [];
-  if (q.status) where.push(eq(tasks.status, q.status));
-  if (q.type) where.push(eq(tasks.type, q.type));
-  if (q.domain) where.push(eq(tasks.domain, q.domain));
-  if (q.concurrencyKey) where.push(eq(tasks.concurrencyKey, q.concurrencyKey));
-  if (q.flow) where.push(flowFilter(q.flow));
-  // A row-value comparison is one range of the (…, created_at, id) index; an OR of two terms is not.
-  if (q.after) where.push(olderThan(q.after));
   // One extra row tells whether another page exists without a COUNT.
+  const limit = q.limit + 1;
+  const flow = q.flow ? [flowFilter(q.flow)] : [];
+  let window: SQL;
+  if (q.domain !== undefined || q.concurrencyKey !== undefined) {
+    const where: SQL[] = [...flow];
+    if (q.status) where.push(eq(tasks.status, q.status));
+    if (q.type) where.push(eq(tasks.type, q.type));
+    if (q.domain) where.push(eq(tasks.domain, q.domain));
+    if (q.concurrencyKey) where.push(eq(tasks.concurrencyKey, q.concurrencyKey));
+    // A row-value comparison is one range of the (…, created_at, id) index; an OR of two terms is not.
+    if (q.after) where.push(sql`(${tasks.createdAt}, ${tasks.id}) < (${q.after.createdAt}, ${q.after.id})`);
+    window = sql`SELECT id FROM tasks WHERE ${and(...where)} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
+  } else {
+    const statuses = q.status ? [q.status] : q.flow ? CLAIMABLE_STATUSES : undefined;
+    const after = q.after ? { at: q.after.createdAt, id: q.after.id } : undefined;
+    window = sql`SELECT id FROM (${tasksInOrder({ statuses, type: q.type, where: flow, direction: "newest", after, limit })})`;
+  }
   const rows = await db
     .select()
     .from(tasks)
-    .where(and(...where))
-    .orderBy(desc(tasks.createdAt), desc(tasks.id))
-    .limit(q.limit + 1);
+    .where(sql`${tasks.id} IN (${window})`)
+    .orderBy(desc(tasks.createdAt), desc(tasks.id));
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;
   return { rows: page, last: more ? (page[page.length - 1] ?? null) : null };

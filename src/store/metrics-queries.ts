@@ -58,13 +58,19 @@ interface RollupRow {
 const isStatus = (s: string): s is TaskStatus => (TASK_STATUSES as readonly string[]).includes(s);
 const isActor = (s: string): s is TransitionActor => (TRANSITION_ACTORS as readonly string[]).includes(s);
 
-function parseTransition(r: RollupRow): TransitionCount | null {
-  const [actor = "", from = "", to = ""] = r.label.split("|");
+/** A `transition` row's label: `actor|from|to|type` (from is empty for a submission). */
+function parseTransition(r: Pick<RollupRow, "label" | "n">): (TransitionCount & { type: string }) | null {
+  const [actor = "", from = "", to = "", ...type] = r.label.split("|");
   if (!isActor(actor) || (from !== "" && !isStatus(from)) || !(isStatus(to) || to === "deleted")) return null;
-  return { actor, from_status: from === "" ? null : from, to_status: to, n: r.n };
+  return { actor, from_status: from === "" ? null : from, to_status: to, n: r.n, type: type.join("|") };
 }
 
+/**
+ * The histogram a set of transition rows carries in their buckets (bucket -1: no duration), or
+ * any rows bucketed by duration.
+ */
 function histogram(rows: RollupRow[]): DurationHistogram {
+  rows = rows.filter((r) => r.bucket >= 0);
   const perBucket = DURATION_BOUNDS_MS.map((_, i) => rows.find((r) => r.bucket === i)?.n ?? 0);
   let running = 0;
   return {
@@ -73,6 +79,29 @@ function histogram(rows: RollupRow[]): DurationHistogram {
     sumMs: rows.reduce((s, r) => s + r.total, 0),
     count: rows.reduce((s, r) => s + r.n, 0),
   };
+}
+
+/** One count per actor, from and to: the rows of every type and duration bucket summed. */
+function mergeByLabel(rows: readonly TransitionCount[]): TransitionCount[] {
+  const merged = new Map<string, TransitionCount>();
+  for (const { actor, from_status, to_status, n } of rows) {
+    const key = `${actor}|${from_status ?? ""}|${to_status}`;
+    const m = merged.get(key);
+    if (m) m.n += n;
+    else merged.set(key, { actor, from_status, to_status, n });
+  }
+  return [...merged.values()];
+}
+
+/** Counts per status of each of `types`: the net of its transitions (GET /types). */
+export async function countsByType(db: Db, types: readonly string[]): Promise<Map<string, Record<TaskStatus, number>>> {
+  const wanted = new Set(types);
+  const rows = await db.all<{ label: string; n: number }>(sql`SELECT label, sum(n) AS n FROM rollups WHERE metric = 'transition' GROUP BY label`);
+  const byType = new Map<string, TransitionCount[]>([...wanted].map((t) => [t, []]));
+  for (const t of rows.flatMap((r) => parseTransition(r) ?? [])) byType.get(t.type)?.push(t);
+  return new Map(
+    [...byType].map(([type, moves]) => [type, Object.fromEntries(statusCounts(moves).map((c) => [c.status, c.n])) as Record<TaskStatus, number>]),
+  );
 }
 
 /** Net count per status from the transitions: into it minus out of it (deletion is out). */
@@ -92,7 +121,11 @@ export async function readMetricsSnapshot(db: Db, since: number): Promise<Metric
     .bind(since)
     .all<RollupRow>();
   const rows = result.results;
-  const transitions = rows.filter((r) => r.metric === "transition").flatMap((r) => parseTransition(r) ?? []);
+  const transitionRows = rows.filter((r) => r.metric === "transition").flatMap((r) => {
+    const t = parseTransition(r);
+    return t === null ? [] : [{ ...r, ...t }];
+  });
+  const transitions = mergeByLabel(transitionRows);
   const throughput = new Map<number, ThroughputMinute>();
   for (const r of rows.filter((x) => x.metric === "minute")) {
     const m = throughput.get(r.bucket) ?? { minute: r.bucket, submitted: 0, completed: 0, failed: 0, retried: 0 };
@@ -106,8 +139,8 @@ export async function readMetricsSnapshot(db: Db, since: number): Promise<Metric
     byStatus: statusCounts(transitions),
     transitions,
     counters: Object.fromEntries(rows.filter((r) => r.metric === "counter").map((r) => [r.label, r.n])),
-    queueWait: histogram(rows.filter((r) => r.metric === "queue_wait")),
-    runTime: histogram(rows.filter((r) => r.metric === "run_time")),
+    queueWait: histogram(transitionRows.filter((r) => r.to_status === "running")),
+    runTime: histogram(transitionRows.filter((r) => r.from_status === "running")),
     throughput: [...throughput.values()].sort((a, b) => a.minute - b.minute),
     dbSizeBytes: typeof result.meta?.size_after === "number" ? result.meta.size_after : null,
   };

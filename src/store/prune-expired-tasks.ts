@@ -17,7 +17,7 @@ export type FinishedStatus = Extract<TaskStatus, "completed" | "failed" | "cance
 export async function pruneExpiredTasks(db: Db, status: FinishedStatus, before: number, limit: number, now: number): Promise<number> {
   const statements = deletion({
     changes: sql`
-      SELECT id, status AS from_status, 'deleted' AS to_status, attempts AS attempt, NULL AS message, created_at, locked_at
+      SELECT id, type, status AS from_status, 'deleted' AS to_status, attempts AS attempt, NULL AS message, created_at, locked_at
       FROM tasks
       WHERE status IN ('completed', 'failed', 'cancelled') AND status = ${status} AND updated_at < ${before}
       ORDER BY updated_at LIMIT ${limit}`,

@@ -53,7 +53,7 @@ export function writtenWithoutRound(rows: WrittenRow[]): RecordedOutcomes {
 async function writeOutcomes(db: Db, token: string, payload: string, now: number, round: boolean): Promise<RecordedOutcomes> {
   const statements = transition({
     changes: sql`
-      SELECT t.id, t.status AS from_status, j.value->>'status' AS to_status, t.attempts AS attempt,
+      SELECT t.id, t.type, t.status AS from_status, j.value->>'status' AS to_status, t.attempts AS attempt,
              j.value->>'message' AS message, t.created_at, t.locked_at, j.value AS w
       FROM json_each(${payload}) AS j CROSS JOIN tasks AS t ON t.id = j.value->>'id'
       WHERE +t.status = 'running' AND t.locked_by = ${token}`,

@@ -3,13 +3,14 @@ import type { Db } from "./db";
 import { CHILD_SET, childChanges, FOLLOW_UP_RETURNING, type ChangedTask } from "./dependents";
 import { COUNTER, counterUpsert } from "./metric-counters";
 import { sqlBatch } from "./sql-batch";
+import { tasksInOrder } from "./tasks-in-order";
 import { transition } from "./transition";
 
 /**
  * The backstop behind the dependency rounds: no task may wait (`created`, waiting_on > 0) on
  * parents that have all finished. The alarm walks the `created` tasks in (created_at, id) order, a
- * range of tasks_status_created_idx (no new index: a dependent waits in `created`, which few other
- * tasks do), in chunks, carrying a cursor over ticks; a waiting task whose parents no round has
+ * range of tasks_type_status_idx per type (no new index: a dependent waits in `created`, which few
+ * other tasks do), in chunks, carrying a cursor over ticks; a waiting task whose parents no round has
  * left to visit and whose parents say it should have moved is moved exactly as a round would have
  * moved it, and counted (seedcore_dependents_rescued_total), since a round should have done it.
  */
@@ -55,9 +56,7 @@ export interface StrandedChunk {
 export async function rescueStrandedChunk(db: Db, after: ScanCursor, now: number): Promise<StrandedChunk> {
   const [scan] = await db.all<{ scanned: number; at: number | null; id: string | null; stranded: string }>(sql`
     WITH w AS MATERIALIZED (
-      SELECT id AS child_id, created_at FROM tasks INDEXED BY tasks_status_created_idx
-      WHERE status = 'created' AND (created_at, id) > (${after.at}, ${after.id})
-      ORDER BY created_at, id LIMIT ${STRANDED_SCAN_CHUNK})
+      SELECT id AS child_id, created_at FROM (${tasksInOrder({ statuses: ["created"], direction: "oldest", after, limit: STRANDED_SCAN_CHUNK })}))
     SELECT (SELECT count(*) FROM w) AS scanned,
       (SELECT json_group_array(id) FROM (${childChanges(sql`SELECT child_id FROM w`, "stranded")})) AS stranded,
       last.created_at AS at, last.child_id AS id

@@ -4,7 +4,7 @@ import { statusSet, TERMINAL } from "./status-sql";
 
 /**
  * The one way a task changes state. A transition is described by `changes`, a SELECT over the
- * rows it touches that yields, per row: `id, from_status, to_status, attempt, message,
+ * rows it touches that yields, per row: `id, type, from_status, to_status, attempt, message,
  * created_at, locked_at` (plus any columns the caller's `set` reads as `c.<name>`). It becomes two
  * statements for one D1 batch (one transaction):
  *
@@ -41,23 +41,32 @@ const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
 
 export const minuteOf = (now: number) => Math.floor(now / 60_000) * 60_000;
 
-/** The rollup rows a set of changes adds; also used on its own for inserts (submission). */
+/**
+ * The rollup rows a set of changes adds; also used on its own for inserts (submission). A
+ * `transition` row counts the moves of one type between two statuses by one actor
+ * (`actor|from|to|type`), so the counts per type and per status are the net of these rows, kept
+ * per batch instead of per task. A first claim's row also buckets its queue wait, and a move out
+ * of `running` its run time (`bucket` is the histogram bucket, -1 for a move that measures none):
+ * a single task's transition writes one row for both.
+ */
 export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number): SQL {
-  const label = sql`${actor} || '|' || coalesce(from_status, '') || '|' || to_status`;
+  const label = sql`${actor} || '|' || coalesce(from_status, '') || '|' || to_status || '|' || type`;
   const wait = sql`max(${now} - created_at, 0)`;
   const run = sql`max(${now} - locked_at, 0)`;
+  const waits = sql`to_status = 'running' AND attempt = 1`;
+  const runs = sql`from_status = 'running' AND locked_at IS NOT NULL`;
   return sql`
     WITH c AS MATERIALIZED (${changes})
     INSERT INTO rollups (metric, bucket, label, n, total)
     SELECT metric, bucket, label, count(*), sum(v) FROM (
-      SELECT 'transition' AS metric, 0 AS bucket, ${label} AS label, 0 AS v FROM c WHERE from_status IS NOT to_status
+      SELECT 'transition' AS metric,
+             CASE WHEN ${waits} THEN ${bucketOf(wait)} WHEN ${runs} THEN ${bucketOf(run)} ELSE -1 END AS bucket,
+             ${label} AS label,
+             CASE WHEN ${waits} THEN ${wait} WHEN ${runs} THEN ${run} ELSE 0 END AS v
+      FROM c WHERE from_status IS NOT to_status
       UNION ALL
       SELECT 'minute', ${minuteOf(now)}, CASE WHEN from_status IS NULL THEN 'submitted' ELSE to_status END, 0 FROM c
-      WHERE from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)}
-      UNION ALL
-      SELECT 'queue_wait', ${bucketOf(wait)}, '', ${wait} FROM c WHERE to_status = 'running' AND attempt = 1
-      UNION ALL
-      SELECT 'run_time', ${bucketOf(run)}, '', ${run} FROM c WHERE from_status = 'running' AND locked_at IS NOT NULL)
+      WHERE from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)})
     GROUP BY metric, bucket, label
     ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`;
 }

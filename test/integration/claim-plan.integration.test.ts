@@ -73,7 +73,7 @@ async function expectNoScan(log: RecordedStatement[]): Promise<void> {
   for (const { sql, params } of log) {
     const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
     const text = results.map((r) => r.detail).join("\n");
-    expect(text, sql).not.toMatch(/tasks_status_created_idx|^SCAN tasks\b/m);
+    expect(text, sql).not.toMatch(/tasks_type_status_idx|^SCAN tasks\b/m);
   }
 }
 

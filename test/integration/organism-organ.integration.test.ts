@@ -99,6 +99,41 @@ describe("Organ limits", () => {
     expect(report.verdict).toMatchObject({ ok: false, retriable: true, timedOut: true, error: expect.stringMatching(/^timed out/) });
   });
 
+  it("holds one agent-record timer at a time, however many bursts end before it fires (100k backlog: 10,000 active timeouts)", async () => {
+    const id = `organ-${crypto.randomUUID()}`;
+    const stub = organ(id);
+    await stub.initialize({ ...spec(id), task_types: ["ping", "sleep"] });
+    const active = await runInDurableObject(stub as unknown as RawOrganStub, async (instance: Organ) => {
+      // A loaded isolate fires timers late: here the 5 ms coalescing timers wait 60 s, so every one
+      // not cleared stays active, as they did under load.
+      const realSet = globalThis.setTimeout;
+      const realClear = globalThis.clearTimeout;
+      const late = new Set<unknown>();
+      globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+        if (ms !== 5) return realSet(fn, ms);
+        const h = realSet(() => (late.delete(h), fn()), 60_000);
+        late.add(h);
+        return h;
+      }) as typeof setTimeout;
+      globalThis.clearTimeout = ((h: number) => (late.delete(h), realClear(h))) as typeof clearTimeout;
+      let most = 0;
+      try {
+        // 50 bursts: a ping ends while a 2 ms sleep still runs (its record waits), then the sleep
+        // ends last and writes both at once.
+        for (let i = 0; i < 50; i++) {
+          await Promise.all([instance.run(organTask("sleep", { ms: 2 })), instance.run(organTask("ping"))]);
+          most = Math.max(most, late.size);
+        }
+      } finally {
+        for (const h of late) realClear(h as number);
+        globalThis.setTimeout = realSet;
+        globalThis.clearTimeout = realClear;
+      }
+      return most;
+    });
+    expect(active).toBeLessThanOrEqual(1);
+  });
+
   it("abort(ids) stops the runs in progress here (cancel, lost lease) and names them", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     const stub = organ(id);

@@ -17,6 +17,8 @@ async function seed(now: number): Promise<void> {
     SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'queued', ?3, '{}', '[]', ?2 - 86400000 + i * 400, ?2,
            CASE WHEN i % 4 = 0 THEN 'backlog-key-' || (i % 50) END, CASE WHEN i % 4 = 0 THEN 5 END
     FROM n`).bind(WAITING, now, TYPE).run();
+  // What their submission would have counted (the counts per type are the net of these rows).
+  await env.DB.prepare("INSERT INTO rollups (metric, bucket, label, n, total) VALUES ('transition', -1, ?, ?, 0)").bind(`api||queued|${TYPE}`, WAITING).run();
 }
 
 /** A pause or resume through the Worker, with D1's own count of the rows each statement read and wrote. */

@@ -96,6 +96,17 @@ describe("rollups equal a full recount", () => {
       expect(sampleValue(m, "seedcore_tasks", { status }), status).toBe(counted[status] ?? 0);
     }
 
+    // Counts per type (GET /types) are the net of the type's transition rows: equal to a recount.
+    const { results: byType } = await env.DB.prepare("SELECT type, status, count(*) AS n FROM tasks GROUP BY type, status").all<{ type: string; status: string; n: number }>();
+    const page = await (await api("/types?limit=100")).json<{ items: { type: string; counts: Record<string, number> }[] }>();
+    for (const type of ["ping", "test_task", "flaky", "nope.recount"]) {
+      const item = page.items.find((t) => t.type === type);
+      expect(item, type).toBeDefined();
+      for (const status of ["created", "queued", "running", "completed", "failed", "retry", "cancelled"]) {
+        expect(item!.counts[status], `${type} ${status}`).toBe(byType.find((r) => r.type === type && r.status === status)?.n ?? 0);
+      }
+    }
+
     const expected = await timelineTally();
     for (const [label, n] of gone) add(expected, label, n);
     add(expected, "retention|completed|deleted", 3);

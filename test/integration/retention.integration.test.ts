@@ -32,7 +32,8 @@ async function left(domainPrefix: string): Promise<Record<string, number>> {
 }
 
 async function transitionCount(label: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT n FROM rollups WHERE metric = 'transition' AND bucket = 0 AND label = ?").bind(label).first<{ n: number }>();
+  // Every type's row of that transition (the label ends with the type).
+  const row = await env.DB.prepare("SELECT sum(n) AS n FROM rollups WHERE metric = 'transition' AND label LIKE ? || '|%'").bind(label).first<{ n: number | null }>();
   return row?.n ?? 0;
 }
 

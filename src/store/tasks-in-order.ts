@@ -1,0 +1,51 @@
+import { sql, type SQL } from "drizzle-orm";
+import { TASK_STATUSES, type TaskStatus } from "../db/schema";
+
+/** Which tasks a walk in creation order visits. */
+export interface OrderedWalk {
+  /** Default: every status. */
+  statuses?: readonly TaskStatus[] | undefined;
+  /** Default: every type. */
+  type?: string | undefined;
+  /** Terms on the task row (unqualified columns or `tasks.<column>`), checked inside each range. */
+  where?: SQL[];
+  /** Newest first (lists, bulk actions) or oldest first (the dependency backstop). */
+  direction: "newest" | "oldest";
+  /** Rows strictly past this (created_at, id) in the walk's direction. */
+  after?: { at: number; id: string } | undefined;
+  limit: number;
+}
+
+/**
+ * A LIMIT written as a literal: SQLite sizes a subquery by a constant LIMIT, not by a bound one.
+ * Without it, a walk over every type and status looks large enough that an UPDATE … FROM the walk
+ * scans all of tasks instead of seeking each row by id.
+ */
+export function literalLimit(n: number): SQL {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`a LIMIT must be a whole number, not ${n}`);
+  return sql.raw(String(n));
+}
+
+/**
+ * The ids (and created_at) of the first `limit` tasks of a walk in (created_at, id) order. One
+ * index, tasks_type_status_idx, serves every combination of type and status: the walk is one
+ * range of it per type and status, each cut at `limit`, merged. So a task carries one index entry
+ * for lists where it carried three (by creation, by status, by type), and a transition moves one.
+ * The types come from task_types, which has a row for every type ever submitted.
+ */
+export function tasksInOrder(w: OrderedWalk): SQL {
+  const statuses = JSON.stringify(w.statuses ?? TASK_STATUSES);
+  const desc = w.direction === "newest";
+  const order = desc ? sql`created_at DESC, id DESC` : sql`created_at, id`;
+  const terms = [...(w.where ?? [])];
+  if (w.after) terms.push(desc ? sql`(created_at, id) < (${w.after.at}, ${w.after.id})` : sql`(created_at, id) > (${w.after.at}, ${w.after.id})`);
+  const types = w.type === undefined ? sql`SELECT type FROM task_types` : sql`SELECT type FROM task_types WHERE type = ${w.type}`;
+  return sql`
+    SELECT t.id, t.created_at FROM (${types}) AS ty
+    CROSS JOIN (SELECT value AS status FROM json_each(${statuses})) AS st
+    CROSS JOIN tasks AS t ON t.id IN (
+      SELECT id FROM tasks INDEXED BY tasks_type_status_idx
+      WHERE type = ty.type AND status = st.status${terms.length ? sql` AND ${sql.join(terms, sql` AND `)}` : sql``}
+      ORDER BY ${order} LIMIT ${w.limit})
+    ORDER BY ${desc ? sql`t.created_at DESC, t.id DESC` : sql`t.created_at, t.id`} LIMIT ${literalLimit(w.limit)}`;
+}

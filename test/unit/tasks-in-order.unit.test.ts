@@ -1,0 +1,34 @@
+import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
+import { describe, expect, it } from "vitest";
+import { literalLimit, tasksInOrder } from "../../src/store/tasks-in-order";
+
+const dialect = new SQLiteSyncDialect();
+
+describe("literalLimit", () => {
+  it("writes a whole number into the SQL itself, so SQLite can size the subquery by it", () => {
+    expect(dialect.sqlToQuery(literalLimit(1000))).toEqual({ sql: "1000", params: [] });
+    expect(dialect.sqlToQuery(literalLimit(0)).sql).toBe("0");
+  });
+
+  it("refuses anything that is not a whole number (nothing else may reach the SQL text)", () => {
+    for (const bad of [1.5, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) expect(() => literalLimit(bad)).toThrow(RangeError);
+  });
+});
+
+describe("tasksInOrder", () => {
+  it("walks every status unless told, one range of the type-and-status index each, cut at the limit", () => {
+    const q = dialect.sqlToQuery(tasksInOrder({ direction: "newest", limit: 7 }));
+    expect(q.sql).toContain("INDEXED BY tasks_type_status_idx");
+    expect(q.sql).toMatch(/ORDER BY created_at DESC, id DESC LIMIT \?\)/);
+    expect(q.sql).toMatch(/LIMIT 7$/);
+    expect(JSON.parse(q.params[0] as string)).toEqual(["created", "queued", "running", "completed", "failed", "retry", "cancelled"]);
+  });
+
+  it("oldest first continues after the cursor; newest first before it", () => {
+    const older = dialect.sqlToQuery(tasksInOrder({ direction: "oldest", statuses: ["created"], after: { at: 5, id: "x" }, limit: 3 }));
+    expect(older.sql).toContain("(created_at, id) > (?, ?)");
+    const newer = dialect.sqlToQuery(tasksInOrder({ direction: "newest", type: "ping", after: { at: 5, id: "x" }, limit: 3 }));
+    expect(newer.sql).toContain("(created_at, id) < (?, ?)");
+    expect(newer.sql).toContain("SELECT type FROM task_types WHERE type = ?");
+  });
+});
