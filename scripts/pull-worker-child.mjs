@@ -16,8 +16,22 @@ const wait = (n, signal) =>
     signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
   });
 
+// PULL_CHILD_STATS=1 (the bench): time each lease call that brought tasks, and print
+// `STATS {"lease_ms": [...], "tasks": n}` on the way out.
+const stats = { lease_ms: [], tasks: 0 };
+const timedFetch = async (input, init) => {
+  if (!String(input).endsWith("/workers/lease")) return fetch(input, init);
+  const t0 = performance.now();
+  const res = await fetch(input, init);
+  const text = await res.text();
+  const n = res.ok ? (JSON.parse(text).tasks?.length ?? 0) : 0;
+  if (n > 0) stats.lease_ms.push(performance.now() - t0), (stats.tasks += n);
+  return new Response(text, { status: res.status, headers: res.headers });
+};
+
 const worker = runPullWorker({
   url: base,
+  ...(process.env.PULL_CHILD_STATS ? { fetch: timedFetch } : {}),
   token: token || undefined,
   concurrency: Number(concurrency),
   lease_s: Number(leaseS),
@@ -40,7 +54,10 @@ const worker = runPullWorker({
 });
 console.log(`${name}: leasing from ${base}`);
 worker.done.then(
-  () => process.exit(0),
+  () => {
+    if (process.env.PULL_CHILD_STATS) console.log(`STATS ${JSON.stringify(stats)}`);
+    process.exit(0);
+  },
   (err) => {
     console.error(`${name}: ${err?.message ?? err}`);
     process.exit(1);
