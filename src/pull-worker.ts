@@ -326,9 +326,11 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
     let giveBack: (v: "released") => void = () => undefined;
     const released = new Promise<"released">((resolve) => (giveBack = resolve));
     const onGraceOver = () => {
-      if (h.lost || h.released) return;
-      h.released = true;
-      h.abort.abort(reason("WorkerStopping", `task ${task.id}: worker stopping, grace over; released`));
+      // A lost task's handler is not waited for either (it was aborted already); it is not released.
+      if (!h.lost && !h.released) {
+        h.released = true;
+        h.abort.abort(reason("WorkerStopping", `task ${task.id}: worker stopping, grace over; released`));
+      }
       giveBack("released");
     };
     graceOver.signal.addEventListener("abort", onGraceOver, { once: true });
@@ -345,10 +347,12 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
       const first = await Promise.race([run.then(() => "ran" as const), released]);
       if (h.timer !== undefined) clearTimeout(h.timer);
       graceOver.signal.removeEventListener("abort", onGraceOver);
-      if (first === "released" || h.released) {
+      if (h.lost) {
+        // nothing more is sent for a task that is no longer ours
+      } else if (first === "released" || h.released) {
         h.released = true;
         await release(task);
-      } else if (!h.lost) {
+      } else {
         await finish(h, outcome!);
       }
       held.delete(task.id);

@@ -137,6 +137,18 @@ describe("runPullWorker", () => {
     expect(worker!.running).toBe(0);
   });
 
+  it("a lost task's handler that ignores its signal keeps its slot until the stop's grace, then is dropped without a release", async () => {
+    const w = await setup({ heartbeat_s: 0.1, grace_s: 0.3, handlers: { deaf: () => new Promise(() => undefined) } });
+    const id = fake.add("deaf");
+    await until(() => fake.tasks.get(id).status === "running");
+    fake.steal(id);
+    await until(() => errors.some((e) => e.op === "lease_lost"));
+    expect(w.running).toBe(1);
+    await w.stop();
+    expect(w.running).toBe(0);
+    expect(ops(id).filter((o: string) => /^(complete|fail|release)/.test(o))).toEqual([]);
+  });
+
   it("a throw fails the task: retryable by default, not for PermanentError or retryable:false, retry_after_s for RetryAfterError", async () => {
     await setup({
       concurrency: 4,

@@ -368,16 +368,20 @@ class Worker:
         next_beat = time.monotonic() + self.heartbeat_s
         try:
             while True:
-                h.wake.wait(max(0, next_beat - time.monotonic()))
-                if h.done or h.lost or self._grace_over.is_set():
+                # A lost lease: no more heartbeats, but the slot stays taken until the handler
+                # returns (it was told through ctx.aborted) or the stop's grace is over.
+                h.wake.wait(None if h.lost else max(0, next_beat - time.monotonic()))
+                if h.done or self._grace_over.is_set():
                     break
                 if h.wake.is_set():
                     h.wake.clear()
                     continue
+                if h.lost:
+                    continue
                 try:
                     self._heartbeat(h)
                 except LeaseLostError:
-                    break
+                    pass
                 except Exception as e:  # transient: tried again at the next tick
                     self._report(e, "heartbeat", h.task["id"])
                 next_beat = time.monotonic() + self.heartbeat_s

@@ -134,6 +134,20 @@ class WorkerTest(unittest.TestCase):
         self.assertTrue(any(op == "lease_lost" for op, _ in self.errors))
         until(lambda: self.worker.running == 0)
 
+    def test_lost_task_ignoring_abort_is_dropped_at_grace_without_release(self):
+        never = threading.Event()
+        w = self.start({"deaf": lambda t, c: never.wait(30)}, heartbeat_s=0.1, grace_s=0.3)
+        tid = self.fake.add("deaf")
+        until(lambda: self.fake.status(tid) == "running")
+        self.fake.steal(tid)
+        until(lambda: any(op == "lease_lost" for op, _ in self.errors))
+        time.sleep(0.2)
+        self.assertEqual(w.running, 1)
+        w.stop(timeout=10)
+        self.assertEqual(w.running, 0)
+        never.set()
+        self.assertEqual([o for o in self.fake.ops(tid) if o.split(":")[0] in ("complete", "fail", "release")], [])
+
     def test_raise_fails_with_retryable_flag(self):
         class Flagged(Exception):
             retryable = False
