@@ -98,7 +98,7 @@ startChild("node-a", process.execPath, ["scripts/pull-worker-child.mjs", ...comm
 startChild("node-b", process.execPath, ["scripts/pull-worker-child.mjs", ...common("node-b", 8)]);
 startChild("python", "python3", ["scripts/pull-worker-child.py", ...common("python", 4)]);
 
-// Kill node-a once it holds several leases (handlers started and not finished).
+// Kill node-a once it has finished some tasks and holds several leases (handlers started and not finished).
 const open = (worker) => {
   const o = new Map();
   for (const l of readLog()) {
@@ -108,9 +108,10 @@ const open = (worker) => {
   }
   return o;
 };
-const holding = await until(START_BUDGET_MS, () => (open("node-a").size >= 4 ? open("node-a") : null), 20);
+const doneBy = (worker) => readLog().filter((l) => l.worker === worker && l.ev === "done").length;
+const holding = await until(START_BUDGET_MS, () => (doneBy("node-a") >= 16 && open("node-a").size >= 4 ? open("node-a") : null), 20);
 if (!holding) {
-  console.error(`pull-check FAILED: node-a held no 4 leases at once within ${START_BUDGET_MS} ms`);
+  console.error(`pull-check FAILED: node-a did not finish 16 tasks and hold 4 leases at once within ${START_BUDGET_MS} ms`);
   process.exit(1);
 }
 children.get("node-a").kill("SIGKILL");
