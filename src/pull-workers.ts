@@ -90,7 +90,10 @@ export async function leaseTasks(ops: TaskOps, scope: WorkerScope, input: LeaseI
     const token = crypto.randomUUID();
     const now = deps.now();
     const { claimed } = await claimDueTasks(ops.db, { token, now, leaseMs, maxTasks: input.max, maxInputBytes: PASS_MAX_INPUT_BYTES, types: { only: chosen.types } });
-    if (claimed.length > 0) return Promise.all(claimed.map((t) => toLeased(ops, t, token, now, leaseMs)));
+    if (claimed.length > 0) {
+      const ordered = [...claimed].sort((a, b) => a.sort_key - b.sort_key || (a.id < b.id ? -1 : 1));
+      return Promise.all(ordered.map((t) => toLeased(ops, t, token, now, leaseMs)));
+    }
     const left = until - deps.now();
     if (left <= 0) return [];
     await deps.sleep(Math.min(LEASE_POLL_MS, left));

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { taskTypeSchema } from "../schemas/task";
 
 const encoder = new TextEncoder();
 const sha256 = (s: string) => crypto.subtle.digest("SHA-256", encoder.encode(s));
@@ -14,7 +13,8 @@ export const EVERY_PULL_TYPE = "*";
  */
 export const workerTokensSchema = z.record(
   z.string().min(1).max(512).regex(/^\S+$/, "a token must not contain whitespace"),
-  z.array(z.union([z.literal(EVERY_PULL_TYPE), taskTypeSchema])).min(1, "must list at least one type (or \"*\")"),
+  // The task type's own rule (schemas/task.ts, not imported: config.ts loads this before it).
+  z.array(z.union([z.literal(EVERY_PULL_TYPE), z.string().min(1).max(64).regex(/^[a-z0-9_.:-]+$/, "type may hold only a-z, 0-9 and _ . : -")])).min(1, "must list at least one type (or \"*\")"),
   { error: "must map tokens to lists of task types" },
 );
 export type WorkerTokens = Record<string, string[]>;

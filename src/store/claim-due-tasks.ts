@@ -16,6 +16,8 @@ export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params"
   concurrency_key: string | null;
   /** 1 when children depend on it: its outcome write carries a dependency round. */
   has_dependents: number;
+  /** Its place in the claim order (due time − head start, ms); RETURNING rows come in no particular order. */
+  sort_key: number;
 }
 
 export interface ClaimRequest {
@@ -175,7 +177,7 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.depends_on AS depends_on, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
       tasks.input_bytes AS input_bytes, tasks.concurrency_key AS concurrency_key,
-      tasks.has_dependents AS has_dependents, tasks.heartbeat_details AS heartbeat_details`,
+      tasks.has_dependents AS has_dependents, tasks.heartbeat_details AS heartbeat_details, tasks.sort_key AS sort_key`,
   });
   const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now, req.types)]);
   const parsed = claimed.map(({ depends_on, heartbeat_details, ...r }) => ({
