@@ -8,7 +8,8 @@ import { transition } from "./transition";
 
 export interface OutcomeWrite {
   id: string;
-  status: "completed" | "failed" | "retry";
+  /** `queued`: a pull worker gave the task back unstarted (POST /tasks/{id}/release), its attempt refunded. */
+  status: "completed" | "failed" | "retry" | "queued";
   result: unknown;
   /** How the task ran (null: not known, e.g. its run was lost). */
   execution?: unknown;

@@ -36,7 +36,17 @@ const taskOf = (params: unknown, ctx: TaskContext): ExecutorTask => ({
 
 /** The `run` of a definition whose work an executor does: the task's context (deadline signal, cancel) applies unchanged. */
 export function executorRun(executor: TaskExecutor): (params: unknown, ctx: TaskContext) => Promise<unknown> {
-  return executor.kind === "http" ? (params, ctx) => runHttp(executor, params, ctx) : (params, ctx) => runService(executor, params, ctx);
+  if (executor.kind === "http") return (params, ctx) => runHttp(executor, params, ctx);
+  if (executor.kind === "service") return (params, ctx) => runService(executor, params, ctx);
+  return runPull;
+}
+
+/**
+ * A pull type's run: never reached through the dispatcher (its claim skips pull types); a direct
+ * run (POST /organism/handle-task) fails for good, saying where its work is done.
+ */
+export async function runPull(_params: unknown, ctx: TaskContext): Promise<never> {
+  throw new PermanentError(`'${ctx.task.type}' is a pull type: pull workers lease its tasks (POST /workers/lease); it is not run here`);
 }
 
 /** Whether http executors may post to loopback hosts: EXECUTOR_ALLOW_LOOPBACK, else WEBHOOK_ALLOW_LOOPBACK. */
