@@ -229,27 +229,32 @@ export async function pull(base, { workers = 1, total = 10_000, concurrency = 32
   const submitMs = await submitBatches(base, total, PULL_TYPE);
   const { spawn } = await import("node:child_process");
   const children = Array.from({ length: workers }, (_, i) => {
-    const child = spawn(process.execPath, ["scripts/pull-worker-child.mjs", base, `bench-${i}`, "-", String(concurrency), "0", "", "60"], {
+    const child = spawn(process.execPath, ["scripts/pull-worker-child.mjs", base, `bench-${i}`, "-", String(concurrency), "0", "", "60", PULL_TYPE], {
       stdio: ["ignore", "pipe", "inherit"],
       env: { ...process.env, PULL_CHILD_STATS: "1" },
     });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    const ready = new Promise((resolve) => child.stdout.on("data", () => out.includes("leasing from") && resolve()));
-    const exited = new Promise((resolve) => child.once("exit", () => resolve(out)));
+    const exited = new Promise((resolve) => child.once("exit", (code) => resolve({ out, code })));
+    const ready = new Promise((resolve, reject) => {
+      child.stdout.on("data", () => out.includes("leasing from") && resolve());
+      exited.then(({ code }) => reject(new Error(`pull worker bench-${i} exited (${code}) before leasing`)));
+    });
     return { child, ready, exited };
   });
-  await Promise.all(children.map((c) => c.ready));
   const t0 = performance.now();
   try {
-    await waitDrained(base, drainMs);
+    await Promise.all(children.map((c) => c.ready));
+    // A worker that dies (a 400 from the server) ends the wait instead of draining nothing.
+    const died = Promise.race(children.map((c) => c.exited.then(({ code }) => Promise.reject(new Error(`a pull worker exited (${code}) while draining`)))));
+    await Promise.race([waitDrained(base, drainMs), died]);
   } finally {
     for (const c of children) c.child.kill("SIGTERM");
   }
   const seconds = (performance.now() - t0) / 1000;
   const lease = [];
   let leased = 0;
-  for (const out of await Promise.all(children.map((c) => c.exited))) {
+  for (const { out } of await Promise.all(children.map((c) => c.exited))) {
     const line = out.split("\n").find((l) => l.startsWith("STATS "));
     if (!line) continue;
     const s = JSON.parse(line.slice(6));

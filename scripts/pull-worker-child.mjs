@@ -1,13 +1,13 @@
 // One Node pull worker for scripts/pull-check.mjs and the bench's `pull` scenario: runs
 // runPullWorker from the built package entry (dist/pull-worker.mjs: npm run build:pull-worker).
-// Usage: node scripts/pull-worker-child.mjs <base> <name> <logFile|-> <concurrency> <ms> [token] [lease_s]
-// Type `pull_echo`: waits `ms` (params.ms wins), returns {worker, pid, attempt, n}. Each handler
+// Usage: node scripts/pull-worker-child.mjs <base> <name> <logFile|-> <concurrency> <ms> [token] [lease_s] [type]
+// Type `pull_echo` (or [type]): waits `ms` (params.ms wins), returns {worker, pid, attempt, n}. Each handler
 // start and end is appended to logFile as a JSON line ({ev: "run"|"done", id, worker, attempt,
 // lease_expires_at, at}), so the parent sees which leases this process held when it was killed.
 import { appendFileSync } from "node:fs";
 import { runPullWorker } from "../dist/pull-worker.mjs";
 
-const [base, name, logFile, concurrency = "8", ms = "300", token = "", leaseS = "5"] = process.argv.slice(2);
+const [base, name, logFile, concurrency = "8", ms = "300", token = "", leaseS = "5", type = "pull_echo"] = process.argv.slice(2);
 const log = logFile === "-" ? () => undefined : (line) => appendFileSync(logFile, `${JSON.stringify({ ...line, worker: name, at: Date.now() })}\n`);
 const wait = (n, signal) =>
   new Promise((resolve) => {
@@ -43,7 +43,7 @@ const worker = runPullWorker({
     else if (process.env.PULL_CHILD_VERBOSE) console.error(`${name}: ${op} ${task_id ?? ""}: ${err?.message ?? err}`);
   },
   handlers: {
-    pull_echo: async (task, { signal }) => {
+    [type]: async (task, { signal }) => {
       log({ ev: "run", id: task.id, attempt: task.attempt, lease_expires_at: task.lease_expires_at });
       await wait(Number(task.params?.ms ?? ms), signal);
       if (signal.aborted) throw signal.reason;

@@ -170,6 +170,10 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
   const stopping = new AbortController();
   /** Aborted when the grace is over (or a second signal): running tasks are released. */
   const graceOver = new AbortController();
+  // One listener for all held tasks (not one each: an AbortSignal warns past 10 listeners in Node).
+  graceOver.signal.addEventListener("abort", () => {
+    for (const h of [...held.values()]) h.onGraceOver();
+  });
   const held = new Map<string, Held>();
   let slotFreed: (() => void) | null = null;
 
@@ -183,6 +187,8 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
     leaseExpiresAt: number;
     timer: ReturnType<typeof setTimeout> | undefined;
     finished: Promise<void>;
+    /** Called when the stop's grace is over while the task is held. */
+    onGraceOver: () => void;
   }
 
   async function call(path: string, body: unknown, timeoutMs: number): Promise<unknown> {
@@ -310,6 +316,7 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
       leaseExpiresAt: task.lease_expires_at,
       timer: undefined,
       finished: Promise.resolve(),
+      onGraceOver: () => undefined,
     };
     held.set(task.id, h);
     const ctx: PullTaskContext = {
@@ -325,7 +332,7 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
     // The grace is over before the handler is: give the task back now; its outcome is ignored.
     let giveBack: (v: "released") => void = () => undefined;
     const released = new Promise<"released">((resolve) => (giveBack = resolve));
-    const onGraceOver = () => {
+    h.onGraceOver = () => {
       // A lost task's handler is not waited for either (it was aborted already); it is not released.
       if (!h.lost && !h.released) {
         h.released = true;
@@ -333,7 +340,7 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
       }
       giveBack("released");
     };
-    graceOver.signal.addEventListener("abort", onGraceOver, { once: true });
+    if (graceOver.signal.aborted) h.onGraceOver();
     scheduleHeartbeat(h);
     h.finished = (async () => {
       let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
@@ -346,7 +353,6 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
       })();
       const first = await Promise.race([run.then(() => "ran" as const), released]);
       if (h.timer !== undefined) clearTimeout(h.timer);
-      graceOver.signal.removeEventListener("abort", onGraceOver);
       if (h.lost) {
         // nothing more is sent for a task that is no longer ours
       } else if (first === "released" || h.released) {
