@@ -6,7 +6,8 @@
 // exactly once (one accepted result; each handler run logged to a shared file, and a task is run
 // again only when the killed worker held it), the killed worker's leases are taken back only after
 // they expired (the reaper) and finished by a surviving worker, no surviving worker lost a lease,
-// the survivors stop gracefully on SIGTERM, and a token outside its scope gets 403.
+// the survivors stop gracefully on SIGTERM, and a token outside its scope gets 403. Then a Node
+// and a Python worker holding long tasks get SIGTERM with a 1 s grace: every task is released.
 // Prints the figures; exits non-zero on any violation.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -146,10 +147,49 @@ const drainedAt = Date.now();
 // Graceful stop of the survivors (SIGTERM: they finish or release; nothing is left to do anyway).
 for (const name of ["node-b", "python"]) children.get(name).kill("SIGTERM");
 const exits = Object.fromEntries(await Promise.all(["node-b", "python"].map(async (n) => [n, await children.get(n).exited])));
+
+// Phase 2, release: long tasks (30 s each) held by a fresh Node and a fresh Python worker, which
+// get SIGTERM with a 1 s grace: every task must be released (queued again, attempt given back),
+// no outcome sent, and both must exit 0 soon after the grace.
+const LONG = 8;
+const longIds = [];
+{
+  const r = await getJson(base, "/tasks/batch", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ tasks: Array.from({ length: LONG }, (_, j) => ({ type: "pull_echo", params: { n: 1000 + j, ms: 30_000 } })) }),
+  });
+  if (r.status !== 201) fail(`POST /tasks/batch (long tasks) answered ${r.status}`);
+  else for (const item of r.body.items) longIds.push(item.id);
+}
+process.env.PULL_CHILD_GRACE_S = "1";
+startChild("node-c", process.execPath, ["scripts/pull-worker-child.mjs", ...common("node-c", LONG / 2)]);
+startChild("python-2", "python3", ["scripts/pull-worker-child.py", ...common("python-2", LONG / 2)]);
+const longRuns = () => readLog().filter((l) => l.ev === "run" && longIds.includes(l.id));
+const allHeld = await until(START_BUDGET_MS, () => longRuns().length >= LONG, 50);
+let releaseExits = {};
+let stopMs = 0;
+if (!allHeld) fail(`the ${LONG} long tasks were not all leased within ${START_BUDGET_MS} ms (${longRuns().length})`);
+else {
+  const stopAt = Date.now();
+  for (const name of ["node-c", "python-2"]) children.get(name).kill("SIGTERM");
+  releaseExits = Object.fromEntries(await Promise.all(["node-c", "python-2"].map(async (n) => [n, await children.get(n).exited])));
+  stopMs = Date.now() - stopAt;
+  const heldBy = Object.fromEntries(longRuns().map((l) => [l.id, l.worker]));
+  for (const id of longIds) {
+    const { body } = await getJson(base, `/tasks/${id}`);
+    if (body?.status !== "queued" || body?.attempts !== 0) fail(`long task ${id} (held by ${heldBy[id]}) is ${body?.status} with ${body?.attempts} attempts after the graceful stop, expected queued with 0 (released)`);
+  }
+  for (const [n, e] of Object.entries(releaseExits)) if (e.code !== 0) fail(`${n} exited ${e.code ?? e.signal} after SIGTERM: ${e.stderr}`);
+  if (stopMs > 10_000) fail(`the graceful stop with a 1 s grace took ${stopMs} ms`);
+  const heldCount = {};
+  for (const w of Object.values(heldBy)) heldCount[w] = (heldCount[w] ?? 0) + 1;
+  console.log(`pull-check: SIGTERM with ${LONG} long tasks held (${JSON.stringify(heldCount)}): both workers exited in ${stopMs} ms, every task released (queued, attempt given back)`);
+}
 process.kill(-server.pid, "SIGKILL");
 
 // Checks.
-const log = readLog();
+const log = readLog().filter((l) => !longIds.includes(l.id));
 const runs = log.filter((l) => l.ev === "run");
 const lost = log.filter((l) => l.ev === "lease_lost");
 const runsById = new Map();
@@ -209,5 +249,5 @@ if (failures.length) {
   if (failures.length > 30) console.error(`pull-check FAILED: … and ${failures.length - 30} more`);
   process.exit(1);
 }
-console.log("pull-check: OK — every task completed exactly once; the killed worker's leases came back after expiry; graceful stops clean");
+console.log("pull-check: OK — every task completed exactly once; the killed worker's leases came back after expiry; graceful stops finished or released everything");
 process.exit(0);

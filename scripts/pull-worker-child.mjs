@@ -36,7 +36,7 @@ const worker = runPullWorker({
   concurrency: Number(concurrency),
   lease_s: Number(leaseS),
   wait_s: 2,
-  grace_s: 10,
+  grace_s: Number(process.env.PULL_CHILD_GRACE_S ?? 10),
   stopOnSignals: true,
   onError: (err, { op, task_id }) => {
     if (op === "lease_lost") log({ ev: "lease_lost", id: task_id });

@@ -40,5 +40,5 @@ def on_error(exc, op, task_id):
 
 
 print("%s: leasing from %s" % (name, base), flush=True)
-Worker(base, token=token, concurrency=concurrency, lease_s=lease_s, wait_s=2, grace_s=10,
+Worker(base, token=token, concurrency=concurrency, lease_s=lease_s, wait_s=2, grace_s=float(os.environ.get("PULL_CHILD_GRACE_S", 10)),
        handlers={"pull_echo": pull_echo}, on_error=on_error).run()
