@@ -261,6 +261,33 @@ describe("runPullWorker", () => {
     expect(fake.tasks.get(id)).toMatchObject({ status: "queued", attempts: 0, releases: 1 });
   });
 
+  it("stopOnSignals: SIGTERM starts the graceful stop, a second one ends the grace at once (task released); listeners removed after", async () => {
+    const started: string[] = [];
+    const before = process.listenerCount("SIGTERM");
+    const w = await setup({
+      stopOnSignals: true,
+      grace_s: 30,
+      handlers: {
+        stuck: async (task, { signal }) => {
+          started.push(task.id);
+          await new Promise((r) => signal.addEventListener("abort", r));
+        },
+      },
+    });
+    expect(process.listenerCount("SIGTERM")).toBe(before + 1);
+    const id = fake.add("stuck");
+    await until(() => started.length === 1);
+    const t0 = Date.now();
+    process.emit("SIGTERM"); // the listeners only: no signal is sent to the test process
+    await sleep(100);
+    expect(w.running).toBe(1); // in its grace
+    process.emit("SIGTERM");
+    await w.done;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(fake.tasks.get(id)).toMatchObject({ status: "queued", attempts: 0, releases: 1 });
+    expect(process.listenerCount("SIGTERM")).toBe(before);
+  });
+
   it("an aborted options.signal stops the worker like stop()", async () => {
     const ac = new AbortController();
     const w = await setup({ signal: ac.signal, handlers: { echo: () => 1 } });
