@@ -160,12 +160,13 @@ export async function heartbeatLease(
  * One outcome of a leased task through the dispatcher's outcome path, fenced by the row's claim
  * token: the same rows, timeline, dependents, webhooks and waiters as a dispatcher pass.
  */
-async function finish(ops: TaskOps, row: LeaseRow & { locked_by: string }, outcome: TaskOutcome, adjust: (w: OutcomeWrite) => OutcomeWrite = (w) => w): Promise<OutcomeWrite["status"]> {
+async function finish(ops: TaskOps, row: LeaseRow & { locked_by: string }, outcome: TaskOutcome, adjust: (w: OutcomeWrite) => OutcomeWrite = (w) => w): Promise<Exclude<OutcomeWrite["status"], "running">> {
   const now = Date.now();
   const write = adjust(decideOutcome(row, outcome, ops.config, now, Math.random() /* jitter only */, retryPolicyOf(row.type, ops.config)));
   const recorded = await recordOutcomes(ops.db, row.locked_by, [write], now, new Set(row.has_dependents === 1 ? [row.id] : []));
   const written = recorded.written[0];
   if (!written) throw leaseLost(row.id);
+  if (written.status === "running") throw new Error(`task ${row.id}: an outcome of a pull route left it running`);
   const released = await followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(ops.env, ops.db));
   // Released dependents, or a key slot freed, may be the dispatcher's work (a dependent or key-mate of another type).
   if (released > 0 || row.concurrency_key !== null) await wakeOrLeaveToSweeper(ops.env.TASK_QUEUE, "run");
