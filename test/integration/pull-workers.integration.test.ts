@@ -6,7 +6,12 @@ import { defineTask } from "../../src/tasks/define-task";
 import { registerTasks } from "../../src/tasks/registry";
 import { LEASE_POLL_MS } from "../../src/pull-workers";
 import { MAX_HEARTBEAT_DETAILS_BYTES, MAX_LEASE_S, MAX_LEASE_TASKS, MAX_LEASE_TYPES, MAX_LEASE_WAIT_S, MAX_RETRY_AFTER_S, MAX_WORKER_ERROR_CHARS, MIN_LEASE_S } from "../../src/schemas/pull-worker";
-import { deliver, drain } from "../helpers/dispatch";
+import { requireConfig } from "../../src/config";
+import { handleDeadLetters } from "../../src/dispatch/dead-letters";
+import { dispatcherTypes } from "../../src/dispatch/pull-types";
+import { followUpDeps } from "../../src/follow-ups";
+import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
+import { deliver, DLQ, drain, wakeBatch } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
@@ -186,6 +191,21 @@ describe("the dispatcher and pull types", () => {
     // A pull backlog (due now, or delayed) is no dispatcher work: no "pass" or "retry" wake-up follows.
     expect(sent).toEqual([]);
     expect(await getTask(delayed.id)).toMatchObject({ status: "queued" });
+  });
+
+  it("the sweeper sends no wake-up for an old pull backlog (no dispatcher work), and the DLQ consumer none either", async () => {
+    const task = await insertTask({ type: "pl_a" });
+    const config = requireConfig(env);
+    await sql("UPDATE tasks SET updated_at = ? WHERE id = ?", Date.now() - (config.SWEEP_AFTER_S + 5) * 1000, task.id);
+    const { queue, sent } = recordingQueue();
+    const report = await runMaintenancePass({ db: db(), queue, config, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) });
+    expect(report.woke).toBeNull();
+    await handleDeadLetters(wakeBatch(DLQ), db(), queue, Date.now(), dispatcherTypes(config));
+    expect(sent).toEqual([]);
+    // A due task of another type, as old, does wake it.
+    const ping = await insertTask({ type: "ping" });
+    await sql("UPDATE tasks SET updated_at = ? WHERE id = ?", Date.now() - (config.SWEEP_AFTER_S + 5) * 1000, ping.id);
+    expect((await runMaintenancePass({ db: db(), queue, config, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) })).woke).toBe("sweeper");
   });
 
   it("still claims other types next to a pull backlog", async () => {
