@@ -3,7 +3,7 @@ import { decideOutcome } from "../../src/dispatch/retry-policy";
 import { isWorkerRoute } from "../../src/lib/auth";
 import { leaseTokenFor, leaseTokenHolds } from "../../src/lib/lease-token";
 import { EVERY_TYPE_SCOPE, leaseTypes, scopeAllows, scopeOfTypes, workerScopeOf, workerTokensSchema } from "../../src/lib/worker-tokens";
-import { currentLeaseS } from "../../src/pull-workers";
+import { CLAIM_STATEMENTS, currentLeaseS, LEASE_POLL_MS, LEASE_STATEMENT_RESERVE, leasePollMs } from "../../src/pull-workers";
 import { DEFAULT_LEASE_S, MAX_LEASE_S, MIN_LEASE_S } from "../../src/schemas/pull-worker";
 import { handOffLeaseMs } from "../../src/tasks/executors";
 
@@ -104,5 +104,23 @@ describe("the http executor's 202 hand-off", () => {
   it("is an outcome that keeps the task running under the new lease, writing nothing else", () => {
     const write = decideOutcome({ id: "t", attempts: 1, max_attempts: 3 }, { id: "t", ok: false, retriable: true, error: "accepted", handOff: 123_456 }, { RESULT_MAX_BYTES: 1024 }, 1000, 0.5, { base_s: 10, max_s: 300 });
     expect(write).toEqual({ id: "t", status: "running", result: null, execution: null, error: null, run_after: null, message: "accepted", lease_expires_at: 123_456 });
+  });
+});
+
+describe("leasePollMs", () => {
+  it(`looks every ${LEASE_POLL_MS} ms when the D1 budget pays for it`, () => {
+    expect(leasePollMs(20_000, 1000)).toBe(LEASE_POLL_MS);
+    expect(leasePollMs(0, 50)).toBe(LEASE_POLL_MS);
+  });
+
+  it("spreads the claims a small budget pays for over the wait, never past the budget", () => {
+    for (const [waitMs, budget] of [[20_000, 50], [5_000, 50], [20_000, 100], [20_000, 8]] as const) {
+      const poll = leasePollMs(waitMs, budget);
+      const claims = 1 + Math.ceil(waitMs / poll);
+      expect(claims * CLAIM_STATEMENTS + LEASE_STATEMENT_RESERVE, `${waitMs} ms, ${budget} statements`).toBeLessThanOrEqual(Math.max(budget, CLAIM_STATEMENTS * 2 + LEASE_STATEMENT_RESERVE));
+      expect(poll).toBeGreaterThanOrEqual(LEASE_POLL_MS);
+    }
+    // Workers Free: 50 statements, 15 claims, 14 waits over 20 s.
+    expect(leasePollMs(20_000, 50)).toBe(Math.ceil(20_000 / 14));
   });
 });
