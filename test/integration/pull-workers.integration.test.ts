@@ -256,6 +256,14 @@ describe("heartbeat", () => {
     for (const lease_s of [MIN_LEASE_S - 1, MAX_LEASE_S + 1]) {
       expect((await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: leased.lease_token, lease_s })).status).toBe(400);
     }
+    for (const lease_s of [MIN_LEASE_S, MAX_LEASE_S]) {
+      const res = await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: leased.lease_token, lease_s });
+      expect((await res.json<{ lease_expires_at: number }>()).lease_expires_at - Date.now()).toBeGreaterThan(lease_s * 1000 - 1000);
+    }
+    // A lease token is at most 200 characters: longer is a 400, at the limit a stale token (409).
+    expect((await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: "t".repeat(201) })).status).toBe(400);
+    expect((await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: "t".repeat(200) })).status).toBe(409);
+    expect((await postJson(`/tasks/${leased.id}/heartbeat`, {})).status).toBe(400);
   });
 });
 

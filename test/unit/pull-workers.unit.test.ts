@@ -39,7 +39,8 @@ describe("worker token scopes", () => {
 
   it("WORKER_TOKENS' shape: tokens without whitespace, each with at least one valid type or *", () => {
     expect(workerTokensSchema.safeParse({ "tok-abc": ["transcode", "embed"], "tok-def": ["*"] }).success).toBe(true);
-    for (const bad of [{ "tok abc": ["a"] }, { tok: [] }, { tok: ["Bad"] }, { "": ["a"] }, { tok: "a" }, ["tok"]]) {
+    expect(workerTokensSchema.safeParse({ ["t".repeat(512)]: ["a"] }).success).toBe(true);
+    for (const bad of [{ "tok abc": ["a"] }, { tok: [] }, { tok: ["Bad"] }, { "": ["a"] }, { tok: "a" }, ["tok"], { ["t".repeat(513)]: ["a"] }, { tok: ["t".repeat(65)] }]) {
       expect(workerTokensSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
     }
   });
