@@ -23,8 +23,22 @@ import type { TaskOps } from "./task-operations";
  * followUpTerminal): dependents, webhooks, waiters and concurrency-key slots follow the same way.
  */
 
-/** While nothing is due, a lease looks again this often (ms) until its wait_s ends. */
+/** While nothing is due, a lease looks again this often (ms) until its wait_s ends (or less often: leasePollMs). */
 export const LEASE_POLL_MS = 400;
+/** D1 statements one claim costs: the rollup, the update, the next run_after. */
+export const CLAIM_STATEMENTS = 3;
+/** Statements a lease request keeps for after its claim (the parents' results of leased dependents). */
+export const LEASE_STATEMENT_RESERVE = 5;
+
+/**
+ * How often a waiting lease claims: every LEASE_POLL_MS, unless the invocation's D1 budget
+ * (D1_QUERIES_PER_INVOCATION: 50 on Workers Free) cannot pay for that many claims in `waitMs`;
+ * then the claims it can pay for are spread over the wait (the first is made at once).
+ */
+export function leasePollMs(waitMs: number, queriesPerInvocation: number): number {
+  const claims = Math.max(1, Math.floor((queriesPerInvocation - LEASE_STATEMENT_RESERVE) / CLAIM_STATEMENTS));
+  return Math.max(LEASE_POLL_MS, Math.ceil(waitMs / Math.max(1, claims - 1)));
+}
 
 export interface LeaseInput {
   types?: string[] | undefined;
@@ -86,6 +100,7 @@ export async function leaseTasks(ops: TaskOps, scope: WorkerScope, input: LeaseI
   if (chosen.types.length === 0) return [];
   const leaseMs = input.lease_s * 1000;
   const until = deps.now() + input.wait_s * 1000;
+  const pollMs = leasePollMs(input.wait_s * 1000, ops.config.D1_QUERIES_PER_INVOCATION);
   for (;;) {
     const token = crypto.randomUUID();
     const now = deps.now();
@@ -96,7 +111,7 @@ export async function leaseTasks(ops: TaskOps, scope: WorkerScope, input: LeaseI
     }
     const left = until - deps.now();
     if (left <= 0) return [];
-    await deps.sleep(Math.min(LEASE_POLL_MS, left));
+    await deps.sleep(Math.min(pollMs, left));
   }
 }
 
@@ -160,12 +175,13 @@ export async function heartbeatLease(
  * One outcome of a leased task through the dispatcher's outcome path, fenced by the row's claim
  * token: the same rows, timeline, dependents, webhooks and waiters as a dispatcher pass.
  */
-async function finish(ops: TaskOps, row: LeaseRow & { locked_by: string }, outcome: TaskOutcome, adjust: (w: OutcomeWrite) => OutcomeWrite = (w) => w): Promise<OutcomeWrite["status"]> {
+async function finish(ops: TaskOps, row: LeaseRow & { locked_by: string }, outcome: TaskOutcome, adjust: (w: OutcomeWrite) => OutcomeWrite = (w) => w): Promise<Exclude<OutcomeWrite["status"], "running">> {
   const now = Date.now();
   const write = adjust(decideOutcome(row, outcome, ops.config, now, Math.random() /* jitter only */, retryPolicyOf(row.type, ops.config)));
   const recorded = await recordOutcomes(ops.db, row.locked_by, [write], now, new Set(row.has_dependents === 1 ? [row.id] : []));
   const written = recorded.written[0];
   if (!written) throw leaseLost(row.id);
+  if (written.status === "running") throw new Error(`task ${row.id}: an outcome of a pull route left it running`);
   const released = await followUpTerminal(recorded.written, recorded.dependents, "dispatcher", followUpDeps(ops.env, ops.db));
   // Released dependents, or a key slot freed, may be the dispatcher's work (a dependent or key-mate of another type).
   if (released > 0 || row.concurrency_key !== null) await wakeOrLeaveToSweeper(ops.env.TASK_QUEUE, "run");

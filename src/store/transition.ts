@@ -55,9 +55,9 @@ export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number):
       SELECT 'minute', ${minuteOf(now)}, CASE WHEN from_status IS NULL THEN 'submitted' ELSE to_status END, 0 FROM c
       WHERE from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)}
       UNION ALL
-      SELECT 'queue_wait', ${bucketOf(wait)}, '', ${wait} FROM c WHERE to_status = 'running' AND attempt = 1
+      SELECT 'queue_wait', ${bucketOf(wait)}, '', ${wait} FROM c WHERE to_status = 'running' AND from_status IS NOT 'running' AND attempt = 1
       UNION ALL
-      SELECT 'run_time', ${bucketOf(run)}, '', ${run} FROM c WHERE from_status = 'running' AND locked_at IS NOT NULL)
+      SELECT 'run_time', ${bucketOf(run)}, '', ${run} FROM c WHERE from_status = 'running' AND to_status IS NOT 'running' AND locked_at IS NOT NULL)
     GROUP BY metric, bucket, label
     ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`;
 }

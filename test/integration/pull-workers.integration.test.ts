@@ -1,12 +1,17 @@
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, inject, it } from "vitest";
 import { z } from "zod";
 import { reapExpiredLeases } from "../../src/store/reap-expired-leases";
 import { defineTask } from "../../src/tasks/define-task";
 import { registerTasks } from "../../src/tasks/registry";
 import { LEASE_POLL_MS } from "../../src/pull-workers";
 import { MAX_HEARTBEAT_DETAILS_BYTES, MAX_LEASE_S, MAX_LEASE_TASKS, MAX_LEASE_TYPES, MAX_LEASE_WAIT_S, MAX_RETRY_AFTER_S, MAX_WORKER_ERROR_CHARS, MIN_LEASE_S } from "../../src/schemas/pull-worker";
-import { deliver, drain } from "../helpers/dispatch";
+import { requireConfig } from "../../src/config";
+import { handleDeadLetters } from "../../src/dispatch/dead-letters";
+import { dispatcherTypes } from "../../src/dispatch/pull-types";
+import { followUpDeps } from "../../src/follow-ups";
+import { runMaintenancePass } from "../../src/maintenance/maintenance-pass";
+import { deliver, DLQ, drain, wakeBatch } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
@@ -19,6 +24,13 @@ import { api, fetchWithEnv, postJson } from "../helpers/worker";
 const anyParams = z.record(z.string(), z.unknown());
 const pull = (type: string, extra: { timeout_s?: number; max_attempts?: number } = {}) => defineTask({ type, params: anyParams, executor: { kind: "pull" }, ...extra });
 registerTasks([pull("pl_a"), pull("pl_b", { timeout_s: 30 }), pull("pl_c")]);
+
+/** http executors whose endpoint (the loopback server) answers 202: it finishes the task later through the pull routes. */
+const origin = inject("loopbackOrigin");
+const accepted = (type: string, tag: string, timeout_s?: number) =>
+  defineTask({ type, params: anyParams, executor: { kind: "http", url: `${origin}/exec?status=202&tag=${tag}` }, ...(timeout_s ? { timeout_s } : {}) });
+registerTasks([accepted("pl_http_202", "pull-202"), accepted("pl_http_202_long", "pull-202-long", 600)]);
+const lastExec = async (tag: string) => (await fetch(`${origin}/exec/last?tag=${tag}`)).json<{ headers: Record<string, string>; body: string } | null>();
 
 interface Leased {
   id: string;
@@ -181,6 +193,21 @@ describe("the dispatcher and pull types", () => {
     expect(await getTask(delayed.id)).toMatchObject({ status: "queued" });
   });
 
+  it("the sweeper sends no wake-up for an old pull backlog (no dispatcher work), and the DLQ consumer none either", async () => {
+    const task = await insertTask({ type: "pl_a" });
+    const config = requireConfig(env);
+    await sql("UPDATE tasks SET updated_at = ? WHERE id = ?", Date.now() - (config.SWEEP_AFTER_S + 5) * 1000, task.id);
+    const { queue, sent } = recordingQueue();
+    const report = await runMaintenancePass({ db: db(), queue, config, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) });
+    expect(report.woke).toBeNull();
+    await handleDeadLetters(wakeBatch(DLQ), db(), queue, Date.now(), dispatcherTypes(config));
+    expect(sent).toEqual([]);
+    // A due task of another type, as old, does wake it.
+    const ping = await insertTask({ type: "ping" });
+    await sql("UPDATE tasks SET updated_at = ? WHERE id = ?", Date.now() - (config.SWEEP_AFTER_S + 5) * 1000, ping.id);
+    expect((await runMaintenancePass({ db: db(), queue, config, now: Date.now, statementsUsed: () => 0, followUp: followUpDeps(env, db()) })).woke).toBe("sweeper");
+  });
+
   it("still claims other types next to a pull backlog", async () => {
     await insertTasks(Array.from({ length: 5 }, () => newTask({ type: "pl_a" })));
     const ping = await insertTask({ type: "ping" });
@@ -229,6 +256,14 @@ describe("heartbeat", () => {
     for (const lease_s of [MIN_LEASE_S - 1, MAX_LEASE_S + 1]) {
       expect((await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: leased.lease_token, lease_s })).status).toBe(400);
     }
+    for (const lease_s of [MIN_LEASE_S, MAX_LEASE_S]) {
+      const res = await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: leased.lease_token, lease_s });
+      expect((await res.json<{ lease_expires_at: number }>()).lease_expires_at - Date.now()).toBeGreaterThan(lease_s * 1000 - 1000);
+    }
+    // A lease token is at most 200 characters: longer is a 400, at the limit a stale token (409).
+    expect((await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: "t".repeat(201) })).status).toBe(400);
+    expect((await postJson(`/tasks/${leased.id}/heartbeat`, { lease_token: "t".repeat(200) })).status).toBe(409);
+    expect((await postJson(`/tasks/${leased.id}/heartbeat`, {})).status).toBe(400);
   });
 });
 
@@ -366,6 +401,67 @@ describe("complete, fail, release", () => {
     const next = await leaseOne();
     expect(next.id).toBe(child.id);
     expect(next.parents?.[parent.id]).toMatchObject({ status: "completed", result: { ok: 1 } });
+  });
+});
+
+describe("http executor 202: the endpoint finishes the task through the pull routes", () => {
+  it("leaves the task running under the lease its request carried; /complete with that token completes it once", async () => {
+    const task = await insertTask({ type: "pl_http_202" });
+    const before = Date.now();
+    await drain();
+    const running = await getTask(task.id);
+    expect(running).toMatchObject({ status: "running", attempts: 1, error: null });
+    const sent = await lastExec("pull-202");
+    const token = sent!.headers["seedcore-lease-token"]!;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The lease: TASK_LEASE_S (120 s) here, the attempt's time (TASK_TIMEOUT_S 60 s) being shorter.
+    const expires = Date.parse(sent!.headers["seedcore-lease-expires"]!);
+    expect(expires - before).toBeGreaterThanOrEqual(120_000);
+    expect(running.leaseExpiresAt).toBeGreaterThanOrEqual(expires);
+    expect(running.leaseExpiresAt! - Date.now()).toBeLessThanOrEqual(120_000);
+    expect((await eventsOf(task.id)).at(-1)).toMatchObject({ from_status: "running", to_status: "running", message: expect.stringMatching(/answered 202: accepted/) });
+    // The endpoint heartbeats, then completes.
+    const hb = await postJson(`/tasks/${task.id}/heartbeat`, { lease_token: token, details: { step: 1 } });
+    expect(await hb.json()).toMatchObject({ cancel_requested: false });
+    // A later pass does not touch it.
+    await drain();
+    expect(await getTask(task.id)).toMatchObject({ status: "running", attempts: 1 });
+    const done = await postJson(`/tasks/${task.id}/complete`, { lease_token: token, result: { done: true } });
+    expect(await done.json()).toEqual({ id: task.id, status: "completed" });
+    expect(await getTask(task.id)).toMatchObject({ status: "completed", attempts: 1, result: { done: true } });
+    expect((await postJson(`/tasks/${task.id}/complete`, { lease_token: token, result: 2 })).status).toBe(409);
+  });
+
+  it("a type with a long timeout_s gets a lease as long; /fail retries it, and an unfinished one goes back through the reaper", async () => {
+    const task = await insertTask({ type: "pl_http_202_long" });
+    const before = Date.now();
+    await drain();
+    const sent = await lastExec("pull-202-long");
+    expect(Date.parse(sent!.headers["seedcore-lease-expires"]!) - before).toBeGreaterThanOrEqual(599_000);
+    expect((await getTask(task.id)).leaseExpiresAt! - before).toBeGreaterThanOrEqual(599_000);
+    const failed = await postJson(`/tasks/${task.id}/fail`, { lease_token: sent!.headers["seedcore-lease-token"], error: "endpoint gave up", retry_after_s: 0 });
+    expect(await failed.json()).toEqual({ id: task.id, status: "retry" });
+    // Run again: a new request, a new lease token; this time the endpoint goes silent.
+    await drain();
+    const again = await lastExec("pull-202-long");
+    expect(again!.headers["seedcore-lease-token"]).not.toBe(sent!.headers["seedcore-lease-token"]);
+    expect(await getTask(task.id)).toMatchObject({ status: "running", attempts: 2 });
+    await sql("UPDATE tasks SET lease_expires_at = ? WHERE id = ?", Date.now() - 1, task.id);
+    const { reaped } = await reapExpiredLeases(db(), Date.now(), 100);
+    expect(reaped.map((r) => [r.id, r.status])).toEqual([[task.id, "retry"]]);
+    expect((await postJson(`/tasks/${task.id}/complete`, { lease_token: again!.headers["seedcore-lease-token"], result: 1 })).status).toBe(409);
+  });
+
+  it("its lease token is the task's own: another task's token of the same pass does not open it", async () => {
+    const [a, b] = await insertTasks([newTask({ type: "pl_http_202" }), newTask({ type: "pl_http_202" })]);
+    await drain();
+    const [ra, rb] = [await rowOf(a!.row.id), await rowOf(b!.row.id)];
+    expect(ra?.["locked_by"]).toBe(rb?.["locked_by"]); // one pass, one claim token
+    const tokenOfLast = (await lastExec("pull-202"))!.headers["seedcore-lease-token"]!;
+    const lastId = JSON.parse((await lastExec("pull-202"))!.body).id as string;
+    const otherId = lastId === a!.row.id ? b!.row.id : a!.row.id;
+    expect((await postJson(`/tasks/${otherId}/complete`, { lease_token: tokenOfLast, result: 1 })).status).toBe(409);
+    expect((await postJson(`/tasks/${lastId}/complete`, { lease_token: tokenOfLast, result: 1 })).status).toBe(200);
   });
 });
 
