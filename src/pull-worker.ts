@@ -245,6 +245,11 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
         markLost(h, err);
         throw new LeaseLostError(`task ${h.task.id}: lease lost (${err.message})`);
       }
+      if (err instanceof HttpError) {
+        // Refused details (too large, not JSON) must not poison the automatic heartbeats that re-send them.
+        if (err.status === 400 && details !== undefined) h.details = undefined;
+        throw new PullWorkerError(err.message, err.status, err.code);
+      }
       throw err;
     }
   }

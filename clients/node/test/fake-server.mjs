@@ -63,6 +63,7 @@ export async function startFakeServer({ token = null, reapExpired = true } = {})
     if (t.status !== "running" || t.lease_token !== body.lease_token) return [409, { error: { code: "conflict", message: "lease lost" } }];
     switch (m[2]) {
       case "heartbeat":
+        if (body.details !== undefined && JSON.stringify(body.details).length > 8192) return [400, { error: { code: "validation_failed", message: "details: too large" } }];
         t.lease_expires_at = Date.now() + (body.lease_s ?? t.lease_s) * 1000;
         if (body.details !== undefined) t.details = body.details;
         t.heartbeats = (t.heartbeats ?? 0) + 1;

@@ -90,6 +90,27 @@ describe("runPullWorker", () => {
     expect(fake.tasks.get(id).details).toEqual({ step: 1 });
   });
 
+  it("refused heartbeat details: ctx.heartbeat rejects with a PullWorkerError (400) and the automatic heartbeats go on without them", async () => {
+    let refused: unknown;
+    await setup({
+      heartbeat_s: 0.1,
+      handlers: {
+        slow: async (_task, ctx) => {
+          refused = await ctx.heartbeat({ blob: "x".repeat(9000) }).catch((e) => e);
+          await sleep(400);
+          return "ok";
+        },
+      },
+    });
+    const id = fake.add("slow");
+    await until(() => fake.tasks.get(id).status === "completed");
+    expect(refused).toMatchObject({ name: "PullWorkerError", status: 400 });
+    const beats = fake.calls.filter((c: { id?: string; op: string }) => c.id === id && c.op === "heartbeat");
+    expect(beats[0].status).toBe(400);
+    expect(beats.slice(1).length).toBeGreaterThanOrEqual(2);
+    expect(beats.slice(1).every((c: { status: number; body: { details?: unknown } }) => c.status === 200 && c.body.details === undefined)).toBe(true);
+  });
+
   it("aborts the handler's signal when a heartbeat answers cancel_requested; the task fails without retry", async () => {
     let reason: unknown;
     await setup({

@@ -293,7 +293,10 @@ class Worker:
             if e.status == 409:
                 self._mark_lost(h, e)
                 raise LeaseLostError("task %s: lease lost (%s)" % (h.task["id"], e))
-            raise
+            # Refused details (too large) must not poison the automatic heartbeats that re-send them.
+            if e.status == 400 and "details" in body:
+                h.details = None
+            raise WorkerError(str(e), e.status, e.code)
         if isinstance(res.get("lease_expires_at"), (int, float)):
             h.lease_expires_at = res["lease_expires_at"]
         if res.get("cancel_requested") and not h.cancelled:

@@ -134,6 +134,8 @@ class FakeServer:
                 return 409, {"error": {"code": "conflict", "message": "lease lost"}}
             route = m.group(2)
             if route == "heartbeat":
+                if "details" in body and len(json.dumps(body["details"])) > 8192:
+                    return 400, {"error": {"code": "validation_failed", "message": "details: too large"}}
                 t["lease_expires_at"] = int((time.time() + body.get("lease_s", t["lease_s"])) * 1000)
                 if "details" in body:
                     t["details"] = body["details"]

@@ -87,15 +87,35 @@ class WorkerTest(unittest.TestCase):
     def test_heartbeats_with_details(self):
         def slow(task, ctx):
             self.assertEqual(ctx.heartbeat({"step": 1}), {"cancel_requested": False})
-            time.sleep(0.45)
+            time.sleep(0.6)
             return "ok"
 
         self.start({"slow": slow}, heartbeat_s=0.1)
         tid = self.fake.add("slow")
         until(lambda: self.fake.status(tid) == "completed")
         beats = [c for c in self.fake.calls if c["id"] == tid and c["op"] == "heartbeat"]
-        self.assertGreaterEqual(len(beats), 4)
+        self.assertGreaterEqual(len(beats), 3)
         self.assertTrue(all(c["body"]["details"] == {"step": 1} and c["body"]["lease_s"] == 5 for c in beats))
+
+    def test_refused_details_raise_and_do_not_poison_heartbeats(self):
+        seen = {}
+
+        def slow(task, ctx):
+            try:
+                ctx.heartbeat({"blob": "x" * 9000})
+            except WorkerError as e:
+                seen["status"] = e.status
+            time.sleep(0.6)
+            return "ok"
+
+        self.start({"slow": slow}, heartbeat_s=0.1)
+        tid = self.fake.add("slow")
+        until(lambda: self.fake.status(tid) == "completed")
+        self.assertEqual(seen["status"], 400)
+        beats = [c for c in self.fake.calls if c["id"] == tid and c["op"] == "heartbeat"]
+        self.assertEqual(beats[0]["status"], 400)
+        self.assertGreaterEqual(len(beats) - 1, 2)
+        self.assertTrue(all(c["status"] == 200 and "details" not in c["body"] for c in beats[1:]))
 
     def test_cancel_sets_aborted_and_fails_without_retry(self):
         seen = {}
