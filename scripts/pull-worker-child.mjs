@@ -46,7 +46,10 @@ const worker = runPullWorker({
     [type]: async (task, { signal }) => {
       log({ ev: "run", id: task.id, attempt: task.attempt, lease_expires_at: task.lease_expires_at });
       await wait(Number(task.params?.ms ?? ms), signal);
-      if (signal.aborted) throw signal.reason;
+      if (signal.aborted) {
+        log({ ev: "aborted", id: task.id, attempt: task.attempt, reason: signal.reason?.name });
+        throw signal.reason;
+      }
       log({ ev: "done", id: task.id, attempt: task.attempt });
       return { worker: name, pid: process.pid, attempt: task.attempt, n: task.params?.n ?? null };
     },

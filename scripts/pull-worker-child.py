@@ -27,6 +27,7 @@ def pull_echo(task, ctx):
     log(ev="run", id=task["id"], attempt=task["attempt"], lease_expires_at=task["lease_expires_at"])
     wait_ms = (task.get("params") or {}).get("ms", ms)
     if ctx.aborted.wait(wait_ms / 1000.0):
+        log(ev="aborted", id=task["id"], attempt=task["attempt"], reason=ctx.abort_reason)
         raise RuntimeError("aborted: %s" % ctx.abort_reason)
     log(ev="done", id=task["id"], attempt=task["attempt"])
     return {"worker": name, "pid": os.getpid(), "attempt": task["attempt"], "n": (task.get("params") or {}).get("n")}

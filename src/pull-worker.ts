@@ -305,7 +305,8 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
       if (retryable && typeof shape.retryAfterS === "number" && Number.isFinite(shape.retryAfterS)) body.retry_after_s = clamp(Math.ceil(shape.retryAfterS), 0, 86_400);
       await callRetrying("fail", `/tasks/${id}/fail`, body, until);
     } catch (err) {
-      if (err instanceof HttpError && err.status === 409) return markLost(h, err);
+      // After a cancel the server has already ended the task (cancelled): its 409 is expected.
+      if (err instanceof HttpError && err.status === 409) return h.cancelled ? undefined : markLost(h, err);
       report(err, outcome.ok ? "complete" : "fail", h.task.id);
     }
   }

@@ -349,7 +349,8 @@ class Worker:
             self._call_retrying("fail", self._task_path(h.task, "fail"), body, give_up, h.task["id"])
         except _HttpError as e:
             if e.status == 409:
-                self._mark_lost(h, e)
+                if not h.cancelled:  # after a cancel the server has already ended the task: expected
+                    self._mark_lost(h, e)
             else:
                 self._report(e, op, h.task["id"])
         except Exception as e:
