@@ -267,12 +267,14 @@ class WorkerTest(unittest.TestCase):
         """run() in a child process's main thread: SIGTERM → the running task finishes within the
         grace and completes; a stuck one is released; the process exits 0."""
         script = (
-            "import sys, time; sys.path.insert(0, %r)\n"
+            "import sys, threading, time; sys.path.insert(0, %r)\n"
             "from seedcore_worker import Worker\n"
-            "def quick(t, c):\n    print('started', t['id'], flush=True); time.sleep(0.5); return 'finished'\n"
-            "def stuck(t, c):\n    print('started', t['id'], flush=True); c.aborted.wait(30); return 'late'\n"
+            "out = threading.Lock()\n"
+            "def say(line):\n    with out: sys.stdout.write(line + '\\n'); sys.stdout.flush()\n"
+            "def quick(t, c):\n    say('started ' + t['id']); time.sleep(0.5); return 'finished'\n"
+            "def stuck(t, c):\n    say('started ' + t['id']); c.aborted.wait(30); return 'late'\n"
             "Worker(%r, handlers={'quick': quick, 'stuck': stuck}, concurrency=2, lease_s=5, wait_s=1, grace_s=1.5).run()\n"
-            "print('exited', flush=True)\n"
+            "say('exited')\n"
         ) % (os.path.dirname(HERE), self.fake.url)
         q = self.fake.add("quick")
         s = self.fake.add("stuck")
