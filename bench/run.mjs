@@ -2,12 +2,13 @@
 // three times, prints a table and writes bench/results.json with medians and min–max.
 // BENCH_ONLY=bulk_100k,latency,… runs only those scenarios (see SCENARIOS) and leaves
 // bench/results.json as it is.
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
 import { failAfter, freePort, migratedStateDir, spawnServer } from "../scripts/dev-server.mjs";
 import { BENCH_VARS, getText, median, restarts, runtimeCpuMs } from "./lib.mjs";
-import { bulk, ESCALATING, io, IO_ENTRY, keyed, latency, reads, single } from "./scenarios.mjs";
+import { bulk, ESCALATING, httpExec, httpVars, io, IO_ENTRY, keyed, latency, pull, PULL_VARS, reads, single } from "./scenarios.mjs";
 import { startLoopback } from "../scripts/fixtures/loopback.mjs";
 import { ageSeededTasks, d1Execute, seedFinishedTasks } from "./seed.mjs";
 import { d1StoredBytes, rowCost } from "./storage.mjs";
@@ -17,7 +18,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 1_000_000);
 const READS = Number(process.env.BENCH_READS ?? 200);
 const LARGE = 100_000;
-const SCENARIOS = ["row_cost", "storage", "bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost", "io"];
+const SCENARIOS = ["row_cost", "storage", "bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost", "io", "pull", "http"];
 /** The list and retention indexes whose write cost index_cost measures, one dropped at a time. */
 const INDEXES = ["tasks_created_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_domain_created_idx", "tasks_finished_idx"];
 const DAY_MS = 86_400_000;
@@ -194,6 +195,39 @@ if (wanted("io")) {
   }
 }
 
+// Pull workers: 10,000 no-op tasks of a pull type drained by 1, then 4, Node pull workers (each
+// a process of its own running the package's runPullWorker, 32 tasks at once) → tasks/s and the
+// lease call's round trip. Each run on fresh state, so no run inherits another's rows.
+if (wanted("pull")) {
+  execFileSync("npm", ["run", "--silent", "build:pull-worker"], { stdio: "inherit" });
+  for (const workers of [1, 4]) {
+    results[`pull_${workers}`] = await repeat(`pull (10,000 tasks, ${workers} worker${workers > 1 ? "s" : ""})`, () =>
+      withServer(migratedStateDir("bench-pull"), async (base) => {
+        await pull(base, { workers, total: 200 }); // warm-up: isolates, DOs, the claim's statements
+        return pull(base, { workers });
+      }, { vars: PULL_VARS }),
+    );
+  }
+}
+
+// HTTP executor: 1,000 tasks POSTed by the Worker to the loopback server (answers after 100 ms)
+// → tasks/s and the most requests open at once there.
+if (wanted("http")) {
+  const loopback = await startLoopback();
+  try {
+    await withServer(
+      migratedStateDir("bench-http"),
+      async (base) => {
+        await httpExec(base, loopback, { total: 100 }); // warm-up
+        results.http = await repeat("http executor (1,000 × 100 ms POST)", () => httpExec(base, loopback));
+      },
+      { vars: httpVars(loopback, 100) },
+    );
+  } finally {
+    await loopback.close();
+  }
+}
+
 /** `a` ÷ `b` of the medians of one figure, when both scenarios ran. */
 const ratio = (a, b, key = "tasks_per_s") => (a && b ? a[key].median / b[key].median : undefined);
 const READ_KEYS = results.reads ? Object.keys(results.reads) : [];
@@ -298,6 +332,17 @@ const rows = [
         ["io: 1,000 tasks × 1 s fetch, seconds until all terminal (target ≤ 20)", fmt(r.io.seconds)],
         ["io: completed / failed", `${fmt(r.io.completed)} / ${fmt(r.io.failed)}`],
         ["io: peak concurrent requests at the loopback server (mean over the run)", `${fmt(r.io.peak_concurrency)} (${fmt(r.io.mean_concurrency)})`],
+      ]
+    : []),
+  ...[1, 4].filter((n) => r[`pull_${n}`]).flatMap((n) => [
+    [`pull: 10,000 no-op tasks, ${n} Node worker${n > 1 ? "s" : ""} × 32, tasks/s`, fmt(r[`pull_${n}`].tasks_per_s)],
+    [`pull: ${n} worker${n > 1 ? "s" : ""}, lease round trip p50 / p99 ms (tasks per lease call)`, `${fmt(r[`pull_${n}`].lease_p50_ms)} / ${fmt(r[`pull_${n}`].lease_p99_ms)} (${fmt(r[`pull_${n}`].tasks_per_lease)})`],
+  ]),
+  ...(r.http
+    ? [
+        ["http executor: 1,000 tasks × 100 ms loopback POST, tasks/s", fmt(r.http.tasks_per_s)],
+        ["http executor: completed / failed", `${fmt(r.http.completed)} / ${fmt(r.http.failed)}`],
+        ["http executor: peak concurrent requests at the loopback server", fmt(r.http.peak_concurrency)],
       ]
     : []),
   ...["all", ...INDEXES].filter((k) => r[`index_cost_${k}`]).map((k) => [`bulk runtime CPU µs/task, ${k === "all" ? "all indexes" : `without ${k}`}`, fmt(r[`index_cost_${k}`].runtime_cpu_us_per_task)]),

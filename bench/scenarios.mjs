@@ -188,3 +188,114 @@ export async function io(base, loopback, { total = 1000, ms = 1000, drainMs = 30
     submit_ms: submitMs,
   };
 }
+
+/** The pull scenario's task type: leased by pull workers only (TASK_EXECUTORS, see PULL_VARS). */
+export const PULL_TYPE = "bench_pull_noop";
+/** The http scenario's task type: POSTed to the bench's loopback server (httpVars). */
+export const HTTP_TYPE = "bench_http";
+export const PULL_VARS = { TASK_EXECUTORS: JSON.stringify({ [PULL_TYPE]: { kind: "pull" } }) };
+/** The http executor's endpoint is the loopback server's /slow (answers after `ms`, counts requests open at once). */
+export const httpVars = (loopback, ms) => ({
+  TASK_EXECUTORS: JSON.stringify({ [HTTP_TYPE]: { kind: "http", url: `${loopback.origin}/slow?ms=${ms}` } }),
+  EXECUTOR_ALLOW_LOOPBACK: "true",
+  WEBHOOK_SECRET: "bench-webhook-secret",
+});
+
+/** Submits `total` tasks of `type` (100 per POST /tasks/batch, 4 callers) → ms it took. */
+async function submitBatches(base, total, type, params = {}) {
+  const calls = Math.ceil(total / 100);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < calls) {
+        const n = Math.min(100, total - next * 100);
+        next++;
+        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: n }, () => ({ type, params })) });
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+/**
+ * 7. Pull: `total` (10,000) no-op tasks of a pull type submitted first (the dispatcher never takes
+ * them), then `workers` Node pull workers (scripts/pull-worker-child.mjs, the package's
+ * runPullWorker, each `concurrency` tasks at once, in processes of their own) drain them → tasks/s
+ * from the workers' start to drained, and the lease call's round trip p50/p99 over the calls that
+ * brought tasks (timed in the workers). Needs dist/pull-worker.mjs (npm run build:pull-worker).
+ */
+export async function pull(base, { workers = 1, total = 10_000, concurrency = 32, drainMs = 600_000 } = {}) {
+  const submitMs = await submitBatches(base, total, PULL_TYPE);
+  const { spawn } = await import("node:child_process");
+  const children = Array.from({ length: workers }, (_, i) => {
+    const child = spawn(process.execPath, ["scripts/pull-worker-child.mjs", base, `bench-${i}`, "-", String(concurrency), "0", "", "60", PULL_TYPE], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, PULL_CHILD_STATS: "1" },
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const exited = new Promise((resolve) => child.once("exit", (code) => resolve({ out, code })));
+    const ready = new Promise((resolve, reject) => {
+      child.stdout.on("data", () => out.includes("leasing from") && resolve());
+      exited.then(({ code }) => reject(new Error(`pull worker bench-${i} exited (${code}) before leasing`)));
+    });
+    return { child, ready, exited };
+  });
+  const t0 = performance.now();
+  try {
+    await Promise.all(children.map((c) => c.ready));
+    // A worker that dies (a 400 from the server) ends the wait instead of draining nothing.
+    const died = Promise.race(children.map((c) => c.exited.then(({ code }) => Promise.reject(new Error(`a pull worker exited (${code}) while draining`)))));
+    await Promise.race([waitDrained(base, drainMs), died]);
+  } finally {
+    for (const c of children) c.child.kill("SIGTERM");
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const lease = [];
+  let leased = 0;
+  for (const { out } of await Promise.all(children.map((c) => c.exited))) {
+    const line = out.split("\n").find((l) => l.startsWith("STATS "));
+    if (!line) continue;
+    const s = JSON.parse(line.slice(6));
+    lease.push(...s.lease_ms);
+    leased += s.tasks;
+  }
+  lease.sort((a, b) => a - b);
+  return {
+    tasks: total,
+    seconds,
+    tasks_per_s: total / seconds,
+    lease_calls: lease.length,
+    tasks_per_lease: leased / Math.max(1, lease.length),
+    lease_p50_ms: percentile(lease, 50),
+    lease_p99_ms: percentile(lease, 99),
+    submit_ms: submitMs,
+  };
+}
+
+/**
+ * 8. HTTP executor: `total` (1,000) tasks of a type TASK_EXECUTORS sends to the loopback server
+ * (/slow, answering after `ms` = 100 ms) → tasks/s from the first submission until all are
+ * terminal, completed/failed counts, and the most requests the loopback server saw open at once.
+ */
+export async function httpExec(base, loopback, { total = 1000, ms = 100, drainMs = 300_000 } = {}) {
+  loopback.resetSlow();
+  const before = (await getBody(base, "/stats?minutes=1")).by_status;
+  const t0 = performance.now();
+  const submitMs = await submitBatches(base, total, HTTP_TYPE);
+  await waitDrained(base, drainMs);
+  const seconds = (performance.now() - t0) / 1000;
+  const after = (await getBody(base, "/stats?minutes=1")).by_status;
+  const delta = (s) => (after[s] ?? 0) - (before[s] ?? 0);
+  return {
+    tasks: total,
+    seconds,
+    tasks_per_s: total / seconds,
+    completed: delta("completed"),
+    failed: delta("failed"),
+    peak_concurrency: loopback.slow.peak,
+    served: loopback.slow.served,
+    submit_ms: submitMs,
+  };
+}

@@ -172,8 +172,8 @@ export class Organ extends DurableObject<Env> {
     this.recordSoon({
       agent,
       record: {
-        agent_id: agent.agent_id, task_id: work.id, task_type: work.type, success: verdict.ok,
-        quality: verdict.ok ? 1 : 0, latency_ms, error: verdict.ok ? null : verdict.error, at: this.clock.now(),
+        agent_id: agent.agent_id, task_id: work.id, task_type: work.type, success: verdict.ok || verdict.handOff !== undefined,
+        quality: verdict.ok || verdict.handOff !== undefined ? 1 : 0, latency_ms, error: verdict.ok ? null : verdict.error, at: this.clock.now(),
       },
     });
     return { task_id: work.id, verdict, organ_id: meta.organ_id, replica: meta.replica, agent_id: agent.agent_id, latency_ms };

@@ -23,6 +23,8 @@ need("durable-objects/organ.ts");
 need("durable-objects/organism-manager.ts");
 need("bin/seedcore.mjs");
 need("dist/seedcore.mjs");
+need("dist/pull-worker.mjs");
+need("src/pull-worker.ts");
 const migrations = readdirSync(new URL("../migrations/", import.meta.url)).filter((f) => f.endsWith(".sql"));
 if (migrations.length === 0) problems.push("no migrations/*.sql in the repository");
 for (const m of migrations) need(`migrations/${m}`);

@@ -16,6 +16,8 @@ import { taskBatchRoutes } from "./routes/task-batch";
 import { taskBulkRoutes } from "./routes/task-bulk";
 import { taskQueryRoutes } from "./routes/task-queries";
 import { taskRoutes } from "./routes/tasks";
+import { taskLeaseRoutes } from "./routes/task-leases";
+import { workerRoutes } from "./routes/workers";
 import { SERVICE_NAME, SERVICE_VERSION } from "./version";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -33,6 +35,8 @@ export function createApp(options: { auth?: AuthOptions } = {}) {
     .route("/", taskBulkRoutes)
     .route("/", taskQueryRoutes)
     .route("/", taskRoutes)
+    .route("/", taskLeaseRoutes)
+    .route("/", workerRoutes)
     .route("/", organismRoutes)
     .route("/", flowControlRoutes)
     .route("/", scheduleRoutes)
@@ -89,7 +93,9 @@ function installDocs(app: ReturnType<typeof createRouter>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "API_TOKEN; required on every route but /health, /readyz, /coordinator/health and /organism/health",
+    description:
+      "API_TOKEN; required on every route but /health, /readyz, /coordinator/health and /organism/health. " +
+      "A worker token (WORKER_TOKENS) is accepted on POST /workers/lease and POST /tasks/{id}/heartbeat|complete|fail|release only.",
   });
   for (const prefix of ["", "/api/v1"]) {
     app.doc(`${prefix}/openapi.json`, {

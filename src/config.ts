@@ -3,6 +3,7 @@ import { jsonVar } from "./lib/json-var";
 import { passBudgetProblem } from "./dispatch/pass-limits";
 import { servicesConfigSchema } from "./services/service-spec";
 import { taskExecutorsSchema } from "./tasks/executor-spec";
+import { workerTokensSchema } from "./lib/worker-tokens";
 import { callbackUrlProblem } from "./webhooks/callback-url";
 
 const seconds = (def: number) => z.coerce.number().finite().positive().default(def);
@@ -15,6 +16,8 @@ const blankAsUndefined = (v: unknown) => (v === "" ? undefined : v);
 const concurrencyLimits = jsonVar(z.record(z.string().min(1).max(128), z.number().int().min(1).max(1000), { error: "must map key prefixes to limits 1-1000" }));
 
 const taskExecutors = jsonVar(taskExecutorsSchema, "must be a JSON object mapping task types to executors");
+
+const workerTokens = jsonVar(workerTokensSchema, "must be a JSON object mapping tokens to lists of task types");
 
 const configFields = z.object({
   OCPS_DRIFT_THRESHOLD: z.preprocess(blankAsUndefined, z.coerce.number().finite().nonnegative().default(0.5)),
@@ -60,6 +63,11 @@ const configFields = z.object({
   /** Must equal `period` of the [[ratelimits]] binding (the binding cannot report it); sent as Retry-After. */
   RATE_LIMIT_PERIOD_S: z.preprocess(blankAsUndefined, z.coerce.number().pipe(z.union([z.literal(10), z.literal(60)])).default(10)),
   API_TOKEN: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
+  /**
+   * Secret: pull workers' bearer tokens, each with the types it may lease, JSON:
+   * `{"tok-abc": ["transcode"], "tok-def": ["*"]}`. A worker token is accepted only on the pull-worker routes.
+   */
+  WORKER_TOKENS: z.preprocess(blankAsUndefined, workerTokens),
   /** Signs completion webhooks (secret); a task with a callback_url is refused while it is unset. */
   WEBHOOK_SECRET: z.preprocess(blankAsUndefined, z.string().min(1).optional()),
   /** Local development only (`npm run dev` sets it): callback_url may be http(s) to a loopback host. */
@@ -115,6 +123,10 @@ const configSchema = configFields
       else if (!c.WEBHOOK_SECRET) ctx.addIssue({ code: "custom", path: ["TASK_EXECUTORS", type], message: "an http executor needs WEBHOOK_SECRET (it signs the request)" });
     }
   })
+  .refine((c) => c.API_TOKEN === undefined || !Object.hasOwn(c.WORKER_TOKENS, c.API_TOKEN), {
+    path: ["WORKER_TOKENS"],
+    error: "a worker token must differ from API_TOKEN",
+  })
   // A dispatcher that cannot afford one pass would claim nothing, ever.
   .refine((c) => passBudgetProblem(c) === null, {
     path: ["D1_QUERIES_PER_INVOCATION"],
@@ -139,10 +151,17 @@ export function parseConfig(env: EnvVars): ConfigResult {
   return result;
 }
 
+/** Secrets whose keys are secret too: an issue names the variable, never the key (a worker token). */
+const SECRET_KEYED = new Set<PropertyKey>(["WORKER_TOKENS"]);
+
+function redactedPath(path: readonly PropertyKey[]): PropertyKey[] {
+  return path.length > 0 && SECRET_KEYED.has(path[0] as PropertyKey) ? [path[0] as PropertyKey] : [...path];
+}
+
 function parseEnv(env: EnvVars): ConfigResult {
   const parsed = configSchema.safeParse(env);
   if (parsed.success) return { ok: true, config: parsed.data };
-  const error = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  const error = parsed.error.issues.map((i) => `${redactedPath(i.path).join(".")}: ${i.message}`).join("; ");
   return { ok: false, error: `invalid configuration: ${error}` };
 }
 

@@ -3,6 +3,8 @@ declare namespace Cloudflare {
   interface Env {
     /** Set with `wrangler secret put API_TOKEN`; when set, the API requires `Authorization: Bearer`. */
     API_TOKEN?: string;
+    /** Set with `wrangler secret put WORKER_TOKENS`: pull workers' tokens and their types, JSON `{"tok": ["type", …] | ["*"]}`. */
+    WORKER_TOKENS?: string;
     /** Set with `wrangler secret put WEBHOOK_SECRET`; signs completion webhooks (SeedCore-Signature). */
     WEBHOOK_SECRET?: string;
     /** Optional JSON (see README "Configuration"); a Worker that uses the package need not set it. */

@@ -11,6 +11,9 @@ export type { ServiceSpec } from "./services/service-spec";
 export type { ExecutorContext, ExecutorTask, HttpExecutor, ServiceExecutor, TaskExecutor } from "./tasks/executors";
 export { submitTask, typedBinding, type TaskSubmission, type TypedBinding } from "./typed-tasks";
 export { createClient, type SeedCoreClient } from "./client";
+// Also importable alone, without the Workers-only modules: `seedcore-edge/pull-worker` (Node ≥ 20, any fetch runtime).
+export { LeaseLostError, PullWorkerError, runPullWorker } from "./pull-worker";
+export type { LeasedTask, PullHandler, PullTaskContext, PullWorkerHandle, PullWorkerOptions } from "./pull-worker";
 export type { SeedCoreBinding } from "./service-client";
 export { OrganismManager } from "../durable-objects/organism-manager";
 export { Organ } from "../durable-objects/organ";

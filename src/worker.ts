@@ -1,9 +1,10 @@
 import type { z } from "zod";
-import { requireConfig } from "./config";
+import { parseConfig, requireConfig } from "./config";
 import { createApp } from "./app";
 import { dispatchBatch } from "./dispatch/consumer";
 import { runtime } from "./dispatch/runtime";
 import { DEAD_LETTER_QUEUE, handleDeadLetters } from "./dispatch/dead-letters";
+import { dispatcherTypes } from "./dispatch/pull-types";
 import { countStatements } from "./store/count-statements";
 import { openDb } from "./store/db";
 import { reaperStub } from "./maintenance/reaper-stub";
@@ -52,7 +53,11 @@ const handler = {
     armReaper(env, ctx);
     const counted = countStatements(env.DB);
     const db = openDb(counted.d1);
-    if (batch.queue === DEAD_LETTER_QUEUE) return handleDeadLetters(batch, db, env.TASK_QUEUE, Date.now());
+    if (batch.queue === DEAD_LETTER_QUEUE) {
+      // The dead letters are counted even on a broken config; the pull types are skipped when it parses.
+      const parsed = parseConfig(env);
+      return handleDeadLetters(batch, db, env.TASK_QUEUE, Date.now(), parsed.ok ? dispatcherTypes(parsed.config) : undefined);
+    }
     const config = requireConfig(env);
     if (batch.queue === WEBHOOK_QUEUE) return deliverWebhooks(batch, { db, config, fetch: (input, init) => fetch(input, init), now: Date.now });
     if (batch.queue === WEBHOOK_DEAD_LETTER_QUEUE) return handleWebhookDeadLetters(batch, { db, config, now: Date.now });

@@ -15,6 +15,8 @@ const TEST_WEBHOOK_SECRET = "test-webhook-secret";
  *                          an http executor's receiver: after N ms answers status S (default 200);
  *                          200 → {task, headers (seedcore-*), signature_ok}; else a text body
  *                          "refused: S"; with Retry-After R and/or SeedCore-NonRetryable: true
+ *   GET /exec/last?tag=T   {headers (seedcore-*), body} of the last /exec request with that tag (a 202's
+ *                          lease token, for a test that then plays the endpoint finishing the task)
  * `tag` groups requests (one test's, one task's): stats are kept per tag and for its prefix before ':'.
  *
  * For named service clients (ctx.services) and the cognitive planner:
@@ -40,6 +42,8 @@ const keysOf = (tag) => [tag, tag.split(":")[0] ?? ""];
 const hits = new Map();
 /** @type {unknown} */
 let lastChat = null;
+/** @type {Map<string, unknown>} */
+const lastExec = new Map();
 
 /** @param {import("node:http").IncomingMessage} req */
 const bodyOf = (req) =>
@@ -92,6 +96,7 @@ export default async function setup(project) {
     }
     if (url.pathname === "/svc/hits") return answer(res, 200, { n: hits.get(url.searchParams.get("key") ?? "") ?? 0 });
     if (url.pathname === "/llm/last") return answer(res, 200, lastChat);
+    if (url.pathname === "/exec/last") return answer(res, 200, lastExec.get(tag) ?? null);
     const llm = /^\/llm\/([a-z_]+)\/v1\/chat\/completions$/.exec(url.pathname);
     if (llm && req.method === "POST") return void chatCompletions(llm[1] ?? "", req, res);
     if (url.pathname === "/stats") {
@@ -120,6 +125,7 @@ export default async function setup(project) {
         const sig = /^t=(\d+),v1=([0-9a-f]+)$/.exec(String(req.headers["seedcore-signature"] ?? ""));
         const signature_ok = sig !== null && createHmac("sha256", TEST_WEBHOOK_SECRET).update(`${sig[1]}.${body}`).digest("hex") === sig[2];
         const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("seedcore-")));
+        lastExec.set(tag, { headers, body });
         const status = Number(url.searchParams.get("status") ?? 200);
         setTimeout(() => {
           for (const s of counted) s.served++;

@@ -10,6 +10,7 @@ import { taskPlanStore } from "../store/task-plans";
 import { OutcomeRecorder, SYSTEM_TIMERS } from "./outcome-recorder";
 import { decideOutcome, retryPolicyOf, timeoutOf } from "./retry-policy";
 import { PASS_GRACE_MS, RUN_GRACE_MS, type PassLimits } from "./pass-limits";
+import { dispatcherTypes } from "./pull-types";
 import type { PlanStore } from "./run-plans";
 
 /** Runs a pass's claimed tasks (production: `executeTasks`, the decide-then-organs path), each outcome to `sink` as it ends. */
@@ -139,7 +140,7 @@ async function claimOrSplit(db: Db, req: ClaimRequest): Promise<{ claim: ClaimRe
       if (maxTasks === 1) break;
     }
   }
-  const next = await nextDueTask(db, req.now);
+  const next = await nextDueTask(db, req.now, req.types);
   if (next === null) throw failure;
   try {
     return { claim: await claimDueTasks(db, { ...req, maxTasks: 1, only: next }), split: true };
@@ -164,7 +165,8 @@ export async function runPass(deps: PassDeps, limits: PassLimits, claimedFull: (
   let split: boolean;
   try {
     const { maxTasks, maxInputBytes } = limits;
-    const taken = await claimOrSplit(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, maxTasks, maxInputBytes });
+    const types = dispatcherTypes(deps.config);
+    const taken = await claimOrSplit(deps.db, { token, now: deps.now(), leaseMs: deps.config.TASK_LEASE_S * 1000, maxTasks, maxInputBytes, types });
     if ("unclaimable" in taken) {
       admission.release();
       await deps.followUp(taken.unclaimable, limits.followUpRounds);

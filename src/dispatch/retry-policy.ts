@@ -93,6 +93,10 @@ export function decideOutcome(
   // A failure's partial result (an escalation's steps) is kept only if it could be stored; its error is capped.
   const result = outcome.result === undefined || resultProblem(outcome.result, config.RESULT_MAX_BYTES) ? null : outcome.result;
   const error = capText(outcome.error);
+  if (outcome.handOff !== undefined) {
+    // Not an outcome yet: the endpoint finishes the task through the pull routes; only the lease changes.
+    return { id: task.id, status: "running", result: null, execution, error: null, run_after: null, message: error, lease_expires_at: outcome.handOff };
+  }
   if (outcome.notRun) {
     // Not a failure of the task (shed, circuit open): retry without spending an attempt, after the
     // time the refusal asked for, else the first backoff step.

@@ -15,7 +15,7 @@ function fastOutcome(task: TaskEnvelope, d: Fast, reply: OrganReply): TaskOutcom
   const { verdict, organ_id, replica, agent_id, latency_ms } = reply.report;
   const execution = { path: "fast", organ_id, replica, agent_id, p_fast: d.p_fast, latency_ms, ...(verdict.ok ? {} : verdict.timedOut ? { timed_out: true } : {}) };
   if (verdict.ok) return { id: task.id, ok: true, result: verdict.result, execution };
-  return { id: task.id, ok: false, retriable: verdict.retriable, error: verdict.error, execution, ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }), ...(verdict.notRun ? { notRun: true as const } : {}) };
+  return { id: task.id, ok: false, retriable: verdict.retriable, error: verdict.error, execution, ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }), ...(verdict.notRun ? { notRun: true as const } : {}), ...(verdict.handOff === undefined ? {} : { handOff: verdict.handOff }) };
 }
 
 /** What the organ gets of a claimed task: its work, without what only the dispatcher reads. */

@@ -2,10 +2,12 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hook } from "@hono/zod-openapi";
 import type { Config } from "../config";
 import { AppError } from "../errors";
+import type { WorkerScope } from "./worker-tokens";
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { config: Config | undefined };
+  /** workerScope: set by auth on the pull-worker routes (what the caller may lease and finish). */
+  Variables: { config: Config | undefined; workerScope?: WorkerScope };
 }
 
 /** A zod validation failure as the 400 that names the offending fields (routes and the service binding). */

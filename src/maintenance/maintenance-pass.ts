@@ -3,6 +3,7 @@ import type { TaskMessage } from "../dispatch/message";
 import { sendWakeup, type WakeReason } from "../dispatch/wakeups";
 import { withMargin } from "../lib/platform-limits";
 import { oldestDueTouch } from "../store/claim-due-tasks";
+import { dispatcherTypes } from "../dispatch/pull-types";
 import type { Db } from "../store/db";
 import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
@@ -114,7 +115,7 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
   if (report.reaped > report.reaped_failed || released > 0) report.woke = "reaper";
   else {
     const now = deps.now();
-    const touched = await oldestDueTouch(db, now);
+    const touched = await oldestDueTouch(db, now, dispatcherTypes(config));
     if (touched !== null && touched < now - config.SWEEP_AFTER_S * 1000) report.woke = "sweeper";
   }
   if (report.woke) await sendWakeup(deps.queue, report.woke);

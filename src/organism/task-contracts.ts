@@ -25,6 +25,8 @@ export type TaskOutcome =
       notRun?: true;
       /** When to try again: with notRun, an open circuit's recovery time; else a RetryAfterError's time. Default: backoff. */
       retryAfterMs?: number;
+      /** An http endpoint accepted the work (202): the task stays running under its lease until then (epoch ms). */
+      handOff?: number;
     };
 
 /** Where a pass's outcomes go as each task ends, and how a running task is stopped. */

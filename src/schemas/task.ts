@@ -199,7 +199,7 @@ export const taskIdParamSchema = z.object({
 export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
 /** Standard error responses for the OpenAPI document. */
-export const errorResponses = (...codes: (400 | 401 | 404 | 409 | 413 | 429 | 503)[]) =>
+export const errorResponses = (...codes: (400 | 401 | 403 | 404 | 409 | 413 | 429 | 503)[]) =>
   Object.fromEntries(
     codes.map((code) => [code, { description: "error", content: { "application/json": { schema: errorSchema } } }]),
   );

@@ -16,6 +16,8 @@ export interface ClaimedTask extends Pick<TaskEnvelope, "id" | "type" | "params"
   concurrency_key: string | null;
   /** 1 when children depend on it: its outcome write carries a dependency round. */
   has_dependents: number;
+  /** Its place in the claim order (due time − head start, ms); RETURNING rows come in no particular order. */
+  sort_key: number;
 }
 
 export interface ClaimRequest {
@@ -28,7 +30,16 @@ export interface ClaimRequest {
   maxInputBytes: number;
   /** Claim only this task, if it is among the candidates (a failed claim is narrowed down to its task). */
   only?: string;
+  /** Which types the claim may take (default: every type): the dispatcher skips pull types, a pull lease takes only them. */
+  types?: TypeFilter;
 }
+
+/**
+ * The types a claim may take from, besides pause and backlog: `except` (the dispatcher: every type
+ * but the pull types) or `only` (a pull worker's lease: the pull types it asked for). An empty
+ * `except` is no filter at all (the plain claim); an empty `only` takes nothing.
+ */
+export type TypeFilter = { except: readonly string[] } | { only: readonly string[] };
 
 export interface ClaimResult {
   claimed: ClaimedTask[];
@@ -49,7 +60,20 @@ const due = (now: number) => sql`sort_key <= ${now} AND (run_after IS NULL OR ru
  * writes its one row whatever its backlog, and no task of a paused type is taken in between. A
  * type without due tasks costs one seek of the due index that finds nothing.
  */
-const claimableTypes = sql`SELECT type FROM task_types WHERE paused = 0`;
+const claimableTypes = (types?: TypeFilter) => sql`SELECT type FROM task_types WHERE paused = 0${typeFilter(types)}`;
+
+/**
+ * The type filter, applied to task_types (one row per type) and so outside every index seek: the
+ * claim still reads one range per claimable type, and a filtered-out type's backlog is never read.
+ * One bound parameter per use (a JSON array), whatever the number of types.
+ */
+const NO_FILTER = sql``;
+function typeFilter(types?: TypeFilter): SQL {
+  if (types === undefined) return NO_FILTER;
+  if ("only" in types) return sql` AND type IN (SELECT value FROM json_each(${JSON.stringify(types.only)}))`;
+  if (types.except.length === 0) return NO_FILTER;
+  return sql` AND type NOT IN (SELECT value FROM json_each(${JSON.stringify(types.except)}))`;
+}
 
 /**
  * Due tasks without a concurrency key: per claimable type, a range of the partial due index,
@@ -59,9 +83,9 @@ const claimableTypes = sql`SELECT type FROM task_types WHERE paused = 0`;
  * because, without table statistics, SQLite prefers tasks_status_created_idx and sorts every
  * queued row (measured: 200,000 rows sorted per claim).
  */
-const unkeyedDue = (now: number, limit: number) => sql`
+const unkeyedDue = (now: number, limit: number, types?: TypeFilter) => sql`
   SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
-  FROM (${claimableTypes}) AS ty
+  FROM (${claimableTypes(types)}) AS ty
   CROSS JOIN tasks AS t ON t.id IN (
     SELECT id FROM tasks INDEXED BY tasks_due_idx
     WHERE type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NULL AND ${due(now)}
@@ -77,18 +101,18 @@ const unkeyedDue = (now: number, limit: number) => sql`
  * `running` here, inside the claim's own statement (D1 runs one write transaction at a time), is
  * what keeps concurrent passes under the limit.
  */
-const keyedDue = (now: number, limit: number) => sql`
+const keyedDue = (now: number, limit: number, types?: TypeFilter) => sql`
   SELECT id, sort_key, input_bytes, turn FROM (
     SELECT t.id, t.sort_key, t.input_bytes, k.slots,
            row_number() OVER (PARTITION BY k.key ORDER BY t.sort_key, t.id) AS turn
     FROM (SELECT key, max_running - running AS slots FROM concurrency_keys AS ck
           WHERE waiting > 0 AND paused = 0 AND running < max_running
             AND EXISTS (SELECT 1 FROM tasks AS e INDEXED BY tasks_key_due_idx
-                        WHERE e.concurrency_key = ck.key AND e.type IN (${claimableTypes})
+                        WHERE e.concurrency_key = ck.key AND e.type IN (${claimableTypes(types)})
                           AND e.status IN ${CLAIMABLE} AND e.concurrency_key IS NOT NULL
                           AND e.sort_key <= ${now} AND (e.run_after IS NULL OR e.run_after <= ${now}))
           ORDER BY served_at, key LIMIT ${limit}) AS k
-    CROSS JOIN (${claimableTypes}) AS ty
+    CROSS JOIN (${claimableTypes(types)}) AS ty
     CROSS JOIN tasks AS t ON t.id IN (
       SELECT id FROM tasks INDEXED BY tasks_key_due_idx
       WHERE concurrency_key = k.key AND type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NOT NULL AND ${due(now)}
@@ -101,22 +125,35 @@ const keyedDue = (now: number, limit: number) => sql`
  * the running sum of their input bytes passes the cap. Deterministic, so the rollup and the
  * update select the same rows inside one transaction.
  */
-export function dueCandidates(req: Pick<ClaimRequest, "now" | "maxTasks" | "maxInputBytes">): SQL {
+export function dueCandidates(req: Pick<ClaimRequest, "now" | "maxTasks" | "maxInputBytes" | "types">): SQL {
   return sql`
     SELECT id FROM (
       SELECT id, row_number() OVER w AS n, sum(input_bytes) OVER w AS bytes
-      FROM (SELECT * FROM (${unkeyedDue(req.now, req.maxTasks)})
+      FROM (SELECT * FROM (${unkeyedDue(req.now, req.maxTasks, req.types)})
             UNION ALL
-            SELECT * FROM (${keyedDue(req.now, req.maxTasks)})
+            SELECT * FROM (${keyedDue(req.now, req.maxTasks, req.types)})
             ORDER BY turn, sort_key, id LIMIT ${req.maxTasks})
       WINDOW w AS (ORDER BY turn, sort_key, id ROWS UNBOUNDED PRECEDING))
     WHERE n = 1 OR bytes <= ${req.maxInputBytes}`;
 }
 
-/** One seek of the partial index over waiting tasks that have a run_after (INDEXED BY: see unkeyedDue). */
-const nextRunAfterQuery = (now: number) => sql`
+/**
+ * One seek of the partial index over waiting tasks that have a run_after (INDEXED BY: see
+ * unkeyedDue). With a type filter, the index is walked in run_after order to the first row the
+ * filter keeps (the rows stepped over are the other side's waiting retries and delayed tasks).
+ */
+const nextRunAfterQuery = (now: number, types?: TypeFilter) => {
+  const filter = typeFilter(types);
+  if (filter === NO_FILTER) {
+    return sql`
   SELECT min(run_after) AS next FROM tasks INDEXED BY tasks_waiting_idx
   WHERE status IN ${CLAIMABLE} AND run_after IS NOT NULL AND run_after > ${now}`;
+  }
+  return sql`
+  SELECT (SELECT run_after FROM tasks INDEXED BY tasks_waiting_idx
+          WHERE status IN ${CLAIMABLE} AND run_after IS NOT NULL AND run_after > ${now}${filter}
+          ORDER BY run_after LIMIT 1) AS next`;
+};
 
 interface RawClaimed extends Omit<ClaimedTask, "params" | "parents" | "last_heartbeat"> {
   params: string;
@@ -141,9 +178,9 @@ export async function claimDueTasks(db: Db, req: ClaimRequest): Promise<ClaimRes
     returning: sql`RETURNING tasks.id AS id, tasks.type AS type, tasks.params AS params, tasks.depends_on AS depends_on, tasks.description AS description,
       tasks.domain AS domain, tasks.drift_score AS drift_score, tasks.attempts AS attempts, tasks.max_attempts AS max_attempts,
       tasks.input_bytes AS input_bytes, tasks.concurrency_key AS concurrency_key,
-      tasks.has_dependents AS has_dependents, tasks.heartbeat_details AS heartbeat_details`,
+      tasks.has_dependents AS has_dependents, tasks.heartbeat_details AS heartbeat_details, tasks.sort_key AS sort_key`,
   });
-  const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now)]);
+  const [, claimed, next] = await sqlBatch<[unknown, RawClaimed, { next: number | null }]>(db, [rollup, update, nextRunAfterQuery(req.now, req.types)]);
   const parsed = claimed.map(({ depends_on, heartbeat_details, ...r }) => ({
     ...r,
     last_heartbeat: heartbeat_details === null ? null : (JSON.parse(heartbeat_details) as unknown),
@@ -173,8 +210,8 @@ export async function renewLeases(db: Db, ids: string[], token: string, now: num
 }
 
 /** Is work due now? The tasks the next claim would take only: bounded however long the backlog. */
-export async function oldestDueTouch(db: Db, now: number): Promise<number | null> {
+export async function oldestDueTouch(db: Db, now: number, types?: TypeFilter): Promise<number | null> {
   const rows = await db.all<{ touched: number | null }>(sql`
-    SELECT min(updated_at) AS touched FROM tasks WHERE id IN (${dueCandidates({ now, maxTasks: 100, maxInputBytes: Number.MAX_SAFE_INTEGER })})`);
+    SELECT min(updated_at) AS touched FROM tasks WHERE id IN (${dueCandidates({ now, maxTasks: 100, maxInputBytes: Number.MAX_SAFE_INTEGER, types })})`);
   return rows[0]?.touched ?? null;
 }

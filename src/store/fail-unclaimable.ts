@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { dueCandidates } from "./claim-due-tasks";
+import { dueCandidates, type TypeFilter } from "./claim-due-tasks";
 import type { Db } from "./db";
 import { WRITTEN_RETURNING, writtenWithoutRound, type RecordedOutcomes, type WrittenRow } from "./record-outcomes";
 import { sqlBatch } from "./sql-batch";
@@ -7,8 +7,8 @@ import { CLAIMABLE } from "./status-sql";
 import { transition } from "./transition";
 
 /** The task a claim of one would take now (by the claim's own candidate query), if any. */
-export async function nextDueTask(db: Db, now: number): Promise<string | null> {
-  const rows = await db.all<{ id: string }>(dueCandidates({ now, maxTasks: 1, maxInputBytes: Number.MAX_SAFE_INTEGER }));
+export async function nextDueTask(db: Db, now: number, types?: TypeFilter): Promise<string | null> {
+  const rows = await db.all<{ id: string }>(dueCandidates({ now, maxTasks: 1, maxInputBytes: Number.MAX_SAFE_INTEGER, types }));
   return rows[0]?.id ?? null;
 }
 

@@ -8,7 +8,13 @@ import { transition } from "./transition";
 
 export interface OutcomeWrite {
   id: string;
-  status: "completed" | "failed" | "retry";
+  /**
+   * `queued`: a pull worker gave the task back unstarted (POST /tasks/{id}/release), its attempt refunded.
+   * `running`: an http endpoint accepted the work (202): the task keeps its lock, its lease runs to `lease_expires_at`.
+   */
+  status: "completed" | "failed" | "retry" | "queued" | "running";
+  /** With `running`: the new end of the lease (epoch ms; never shortened). */
+  lease_expires_at?: number;
   result: unknown;
   /** How the task ran (null: not known, e.g. its run was lost). */
   execution?: unknown;
@@ -63,7 +69,9 @@ async function writeOutcomes(db: Db, token: string, payload: string, now: number
              result = CASE WHEN c.w->>'result' IS NULL THEN NULL ELSE json(c.w->'result') END,
              execution = CASE WHEN c.w->>'execution' IS NULL THEN NULL ELSE json(c.w->'execution') END,
              error = c.w->>'error', run_after = c.w->>'run_after',
-             locked_by = NULL, lease_expires_at = NULL`,
+             locked_by = CASE WHEN c.to_status = 'running' THEN tasks.locked_by END,
+             lease_expires_at = CASE WHEN c.to_status = 'running' THEN max(coalesce(tasks.lease_expires_at, 0), c.w->>'lease_expires_at') END,
+             last_heartbeat = CASE WHEN c.to_status = 'running' THEN ${now} ELSE tasks.last_heartbeat END`,
     returning: WRITTEN_RETURNING,
   });
   const results = round

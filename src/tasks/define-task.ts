@@ -42,6 +42,12 @@ export interface TaskContext {
    * later with its attempt given back.
    */
   services: Record<string, ServiceClient>;
+  /**
+   * The token the pull routes (POST /tasks/{id}/heartbeat|complete|fail) accept for this attempt:
+   * what an http executor's request carries (SeedCore-Lease-Token) so its endpoint may answer 202
+   * and finish the task later. Null for a run nothing is stored of.
+   */
+  leaseToken?(): Promise<string | null>;
 }
 
 export interface TaskInfo {

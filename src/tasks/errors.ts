@@ -21,6 +21,21 @@ export class RetryAfterError extends Error {
 }
 
 /**
+ * The work was handed off: an http executor's endpoint answered 202 and finishes the task later
+ * through the pull routes with the lease token its request carried. The task stays `running`
+ * under that lease until `leaseExpiresAt` (epoch ms); heartbeats extend it, the reaper takes it back.
+ */
+export class HandedOffError extends Error {
+  override name = "HandedOffError";
+  constructor(
+    message: string,
+    readonly leaseExpiresAt: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * The task never got to do its work: a named service refused the call before it was made (its
  * circuit is open, or its rate is used up). The task retries after `retryAfterMs` and its attempt
  * is given back.

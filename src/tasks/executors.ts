@@ -5,7 +5,7 @@ import { callbackUrlProblem } from "../webhooks/callback-url";
 import { signatureHeader } from "../webhooks/signature";
 import type { TaskContext } from "./define-task";
 import type { HttpExecutor, ServiceExecutor, TaskExecutor } from "./executor-spec";
-import { PermanentError, RetryAfterError } from "./errors";
+import { HandedOffError, PermanentError, RetryAfterError } from "./errors";
 
 export type { HttpExecutor, ServiceExecutor, TaskExecutor } from "./executor-spec";
 
@@ -36,12 +36,30 @@ const taskOf = (params: unknown, ctx: TaskContext): ExecutorTask => ({
 
 /** The `run` of a definition whose work an executor does: the task's context (deadline signal, cancel) applies unchanged. */
 export function executorRun(executor: TaskExecutor): (params: unknown, ctx: TaskContext) => Promise<unknown> {
-  return executor.kind === "http" ? (params, ctx) => runHttp(executor, params, ctx) : (params, ctx) => runService(executor, params, ctx);
+  if (executor.kind === "http") return (params, ctx) => runHttp(executor, params, ctx);
+  if (executor.kind === "service") return (params, ctx) => runService(executor, params, ctx);
+  return runPull;
+}
+
+/**
+ * A pull type's run: never reached through the dispatcher (its claim skips pull types); a direct
+ * run (POST /organism/handle-task) fails for good, saying where its work is done.
+ */
+export async function runPull(_params: unknown, ctx: TaskContext): Promise<never> {
+  throw new PermanentError(`'${ctx.task.type}' is a pull type: pull workers lease its tasks (POST /workers/lease); it is not run here`);
 }
 
 /** Whether http executors may post to loopback hosts: EXECUTOR_ALLOW_LOOPBACK, else WEBHOOK_ALLOW_LOOPBACK. */
 export function executorLoopbackAllowed(config: { EXECUTOR_ALLOW_LOOPBACK?: boolean | undefined; WEBHOOK_ALLOW_LOOPBACK: boolean }): boolean {
   return config.EXECUTOR_ALLOW_LOOPBACK ?? config.WEBHOOK_ALLOW_LOOPBACK;
+}
+
+/**
+ * How long an endpoint that answered 202 holds the task before the reaper takes it back (unless
+ * it heartbeats): the attempt's time (the type's timeout_s, else TASK_TIMEOUT_S), at least TASK_LEASE_S.
+ */
+export function handOffLeaseMs(config: { TASK_LEASE_S: number }, ctx: Pick<TaskContext, "deadline" | "now">): number {
+  return Math.max(config.TASK_LEASE_S * 1000, ctx.deadline - ctx.now());
 }
 
 /** Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), or null. */
@@ -74,7 +92,10 @@ export async function runHttp(executor: HttpExecutor, params: unknown, ctx: Task
   if (problem) throw new PermanentError(`http executor: url ${problem}`);
   if (!config.WEBHOOK_SECRET) throw new Error("http executor: not sent: WEBHOOK_SECRET is not set (it signs the request)");
   const body = JSON.stringify(taskOf(params, ctx));
-  const headers = {
+  // A stored task's request carries its lease: the endpoint may answer 202 and finish it through the pull routes.
+  const leaseToken = (await ctx.leaseToken?.()) ?? null;
+  const leaseExpiresAt = ctx.now() + handOffLeaseMs(config, ctx);
+  const headers: Record<string, string> = {
     "content-type": "application/json",
     accept: "application/json",
     "user-agent": `${SERVICE_NAME}/${SERVICE_VERSION}`,
@@ -82,6 +103,7 @@ export async function runHttp(executor: HttpExecutor, params: unknown, ctx: Task
     "seedcore-task-id": ctx.task.id,
     "seedcore-attempt": String(ctx.attempt),
     "seedcore-deadline": new Date(ctx.deadline).toISOString(),
+    ...(leaseToken === null ? {} : { "seedcore-lease-token": leaseToken, "seedcore-lease-expires": new Date(leaseExpiresAt).toISOString() }),
   };
   let res: Response;
   try {
@@ -95,8 +117,9 @@ export async function runHttp(executor: HttpExecutor, params: unknown, ctx: Task
   if (status >= 200 && status < 300) {
     if (status === 202) {
       await res.body?.cancel();
-      // Issue 22: a 202 leaves the task running under a lease the endpoint finishes through the pull routes.
-      throw new Error(said("accepted for later completion: pull routes not available yet"));
+      // The endpoint took the work: the task stays running under the lease its request carried.
+      if (leaseToken === null) throw new Error(said("accepted for later completion, but this run is not stored (no lease to finish it with)"));
+      throw new HandedOffError(said(`accepted; the endpoint finishes it through the pull routes, lease until ${new Date(leaseExpiresAt).toISOString()}`), leaseExpiresAt);
     }
     const text = await res.text();
     if (text.trim() === "") return null;

@@ -1,7 +1,7 @@
 import { BUILTIN_TASKS } from "./builtins";
 import type { AnyTaskDefinition, TaskDefinition } from "./define-task";
 import { z } from "zod";
-import type { TaskExecutors } from "./executor-spec";
+import type { TaskExecutor, TaskExecutors } from "./executor-spec";
 import { executorRun } from "./executors";
 
 /**
@@ -48,11 +48,27 @@ export function definitionFor(type: string, config: { TASK_EXECUTORS?: TaskExecu
   const code = definitions.get(type);
   let def = made.get(type);
   if (!def || (code && def.params !== code.params)) {
-    const base: Omit<AnyTaskDefinition, "run"> = code ?? { type, params: anyParams, description: `runs on ${executor.kind === "http" ? executor.url : `service binding ${executor.binding}`} (TASK_EXECUTORS)` };
+    const base: Omit<AnyTaskDefinition, "run"> = code ?? { type, params: anyParams, description: `${executorWhere(executor)} (TASK_EXECUTORS)` };
     def = { ...base, executor, run: executorRun(executor) };
     made.set(type, def);
   }
   return def;
+}
+
+function executorWhere(executor: TaskExecutor): string {
+  if (executor.kind === "http") return `runs on ${executor.url}`;
+  if (executor.kind === "service") return `runs on service binding ${executor.binding}`;
+  return "leased by pull workers";
+}
+
+/**
+ * The pull types under this config (executor `{kind: "pull"}`, from a definition or TASK_EXECUTORS),
+ * sorted: the dispatcher's claim skips them, POST /workers/lease takes only them.
+ */
+export function pullTypes(config: { TASK_EXECUTORS?: TaskExecutors }): string[] {
+  return definitionsFor(config)
+    .filter((def) => def.executor?.kind === "pull")
+    .map((def) => def.type);
 }
 
 /** All definitions under this config: the registered ones, and the types TASK_EXECUTORS defines (executor applied), by type. */

@@ -3,7 +3,7 @@ import { utf8Bytes } from "../lib/platform-limits";
 import type { AnyTaskDefinition, ChildTask, LogLevel, ParentView, TaskContext, TaskProgress } from "./define-task";
 import { servicesFor } from "../services/registry";
 import type { ServiceSpecs } from "../services/service-spec";
-import { DeferredError, PermanentError, RetryAfterError } from "./errors";
+import { DeferredError, HandedOffError, PermanentError, RetryAfterError } from "./errors";
 
 /** One task to run, as the organ gets it (the one shape a task takes on its way to its code). */
 export interface TaskWork {
@@ -28,7 +28,8 @@ export type RunVerdict =
   | { ok: true; result: unknown }
   /** `retryAfterMs`: a RetryAfterError's time; `timedOut`: the deadline passed and the run's own answer was discarded. */
   /** `notRun`: the code gave up before doing its work (a DeferredError: a service's circuit open or rate used up), so its attempt is given back. */
-  | { ok: false; error: string; retriable: boolean; retryAfterMs?: number; timedOut?: true; cancelled?: true; notRun?: true };
+  /** `handOff`: an http endpoint accepted the work (202) and finishes it through the pull routes; the task stays running under a lease until then (epoch ms). */
+  | { ok: false; error: string; retriable: boolean; retryAfterMs?: number; timedOut?: true; cancelled?: true; notRun?: true; handOff?: number };
 
 /** Where a run's context writes: the task row (a claimed task), or nowhere (an unstored run). */
 export interface TaskChannel {
@@ -39,6 +40,8 @@ export interface TaskChannel {
   saveStep(name: string, resultJson: string): Promise<boolean>;
   appendLogs(entriesJson: string): Promise<boolean>;
   submit(child: ChildTask, key: string): Promise<{ id: string; created: boolean }>;
+  /** The lease token the pull routes accept for this attempt; null for an unstored run. */
+  leaseToken(): Promise<string | null>;
 }
 
 export interface RunDeps {
@@ -137,6 +140,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
     progress: writer.progress,
     step: writer.step,
     submit: (child, key) => deps.channel.submit(child, key),
+    leaseToken: () => deps.channel.leaseToken(),
     log: writer.log,
     now: deps.now,
     sleep: (ms) => deps.sleep(ms, signalOf()),
@@ -155,6 +159,7 @@ export async function runTask(def: AnyTaskDefinition | undefined, work: TaskWork
   } catch (err) {
     if (stopped) return verdictOfAbort(stopped, def, work);
     if (err instanceof PermanentError) return { ok: false, retriable: false, error: errorMessage(err) };
+    if (err instanceof HandedOffError) return { ok: false, retriable: true, handOff: err.leaseExpiresAt, error: errorMessage(err) };
     if (err instanceof DeferredError) return { ok: false, retriable: true, notRun: true, retryAfterMs: err.retryAfterMs, error: errorMessage(err) };
     if (err instanceof RetryAfterError) return { ok: false, retriable: true, retryAfterMs: Math.round(err.retryAfterS * 1000), error: errorMessage(err) };
     return { ok: false, retriable: true, error: errorMessage(err) };

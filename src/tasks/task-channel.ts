@@ -5,6 +5,7 @@ import { appendLogs, heartbeatTask, readSteps, saveProgress, saveStep } from "..
 import { submit, taskOps } from "../task-operations";
 import type { ChildTask } from "./define-task";
 import { PermanentError } from "./errors";
+import { leaseTokenFor } from "../lib/lease-token";
 import type { TaskChannel, TaskWork } from "./run-task";
 
 /** A child's idempotency key is `<parent id>:<key>` within the 128 characters keys may have. */
@@ -23,6 +24,7 @@ export function storedChannel(env: Env, work: TaskWork & { token: string }): Tas
     saveStep: (name, json) => saveStep(db(), id, token, name, json, Date.now()),
     appendLogs: (json) => appendLogs(db(), id, token, json, Date.now()),
     submit: (child, key) => submitChild(env, id, child, key),
+    leaseToken: () => leaseTokenFor(token, id),
   };
 }
 
@@ -61,5 +63,6 @@ export function unstoredChannel(): TaskChannel {
     submit: async () => {
       throw new PermanentError("ctx.submit needs a stored task (submit it with POST /tasks)");
     },
+    leaseToken: async () => null,
   };
 }

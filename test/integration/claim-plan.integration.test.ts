@@ -107,3 +107,37 @@ describe("the claim with those tasks' type paused (a paused backlog of 200,000)"
     await expectNoScan(log);
   });
 });
+
+describe("the claim with those tasks a pull type's backlog (the dispatcher skips it, a lease takes only it)", () => {
+  const dispatcherLog: RecordedStatement[] = [];
+  const leaseLog: RecordedStatement[] = [];
+  let others: string[] = [];
+  let dispatched: string[] = [];
+  let leased: { id: string; type: string }[] = [];
+
+  beforeAll(async () => {
+    expect((await postJson("/types/ping/resume", {})).status).toBe(200);
+    others = (await insertTasks(Array.from({ length: 5 }, () => newTask({ type: "echo" })))).map((c) => c.row.id);
+    const now = Date.now();
+    const dispatcher = await claimDueTasks(openDb(recordingD1(env.DB, dispatcherLog)), { token: "not-pull", now, leaseMs: 60_000, maxTasks: 96, maxInputBytes: 4e6, types: { except: ["ping"] } });
+    dispatched = dispatcher.claimed.map((t) => t.id);
+    const lease = await claimDueTasks(openDb(recordingD1(env.DB, leaseLog)), { token: "pull", now, leaseMs: 60_000, maxTasks: 96, maxInputBytes: 4e6, types: { only: ["ping"] } });
+    leased = lease.claimed.map((t) => ({ id: t.id, type: t.type }));
+  }, 120_000);
+
+  it("the dispatcher's claim takes the other type's tasks only, reading none of the backlog", async () => {
+    expect(dispatched.sort()).toEqual(others.sort());
+    const read = dispatcherLog.reduce((n, s) => n + (s.rowsRead ?? Number.NaN), 0);
+    expect(read).toBeLessThan(5_000);
+    await expectNoScan(dispatcherLog);
+  });
+
+  it("a lease of the pull type takes a full pass of it by index ranges, no scan", async () => {
+    expect(leased).toHaveLength(96);
+    expect(new Set(leased.map((t) => t.type))).toEqual(new Set(["ping"]));
+    await expectNoScan(leaseLog);
+    const claim = leaseLog.find((s) => /UPDATE tasks SET status = c\.to_status/.test(s.sql));
+    const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${claim!.sql}`).bind(...claim!.params).all<{ detail: string }>();
+    expect(results.map((r) => r.detail).join("\n")).toMatch(/SEARCH tasks USING INDEX tasks_due_idx \(type=\? AND sort_key<\?\)/);
+  });
+});

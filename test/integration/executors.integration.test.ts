@@ -65,7 +65,7 @@ describe("the http executor", () => {
     expect(rb.runAfter! - Date.now()).toBeLessThanOrEqual(30_000);
   });
 
-  it("other 5xx, a refused connection and 202 (no pull routes yet) retry with backoff", async () => {
+  it("other 5xx and a refused connection retry with backoff; a 202 leaves the task running (test/integration/pull-workers)", async () => {
     const tasks = [await insertTask({ type: "ex_http_500" }), await insertTask({ type: "ex_http_refused" }), await insertTask({ type: "ex_http_202" })];
     await drain();
     const [e500, refused, accepted] = await Promise.all(tasks.map((t) => getTask(t.id)));
@@ -73,8 +73,7 @@ describe("the http executor", () => {
     expect(e500!.error).toMatch(/answered 500: refused: 500/);
     expect(refused).toMatchObject({ status: "retry" });
     expect(refused!.error).toMatch(/could not be reached/);
-    expect(accepted).toMatchObject({ status: "retry" });
-    expect(accepted!.error).toMatch(/accepted for later completion: pull routes not available yet/);
+    expect(accepted).toMatchObject({ status: "running", attempts: 1, error: null });
   });
 
   it("other 4xx and SeedCore-NonRetryable fail at once, with the status and the first bytes of the body", async () => {

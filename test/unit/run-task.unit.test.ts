@@ -14,6 +14,7 @@ function recordingChannel(held = true) {
     saveStep: async (n, j) => (writes.steps.set(n, j), held),
     appendLogs: async (l) => (writes.logs.push(l), held),
     submit: async () => ({ id: "child", created: true }),
+    leaseToken: async () => "lease-token",
   };
   return { channel, writes };
 }
