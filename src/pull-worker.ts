@@ -1,5 +1,5 @@
 /**
- * A pull worker (DESIGN §16, the HTTP contract of /work/notes/pull-api.md): leases tasks of
+ * A pull worker (DESIGN §16, the HTTP contract of docs/PULL-API.md): leases tasks of
  * `{kind: "pull"}` types from a SeedCore server, runs them with your handlers, keeps their leases
  * alive with heartbeats, and reports each outcome. Plain `fetch` and timers only: it runs in
  * Node ≥ 20, Deno, Bun, or a Worker (`import { runPullWorker } from "seedcore-edge/pull-worker"`).

@@ -17,7 +17,7 @@ import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTas
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
 
 /**
- * Pull workers (issue 22 item 1, /work/notes/pull-api.md): the dispatcher never claims a pull
+ * Pull workers (issue 22 item 1, docs/PULL-API.md): the dispatcher never claims a pull
  * type; POST /workers/lease takes its tasks with the same claim, and the fenced routes end them
  * through the dispatcher's outcome path.
  */

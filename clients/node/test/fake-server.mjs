@@ -1,5 +1,5 @@
 // An in-memory SeedCore server for the pull-worker client tests: the five worker routes of the
-// pull contract (/work/notes/pull-api.md) over node:http, plus hooks a test drives.
+// pull contract (docs/PULL-API.md) over node:http, plus hooks a test drives.
 //   add(type, params)         → a queued task
 //   failNext(pathRe, status, n, headers?)  the next n requests matching pathRe answer status
 //   cancel(id)                cancel_requested on the next heartbeat
