@@ -18,7 +18,7 @@ export { PermanentError, RetryAfterError };
 export interface LeasedTask {
   id: string;
   type: string;
-  params: unknown;
+  params: Record<string, unknown>;
   description: string | null;
   domain: string | null;
   attempt: number;
@@ -31,7 +31,7 @@ export interface LeasedTask {
   /** Details of the last heartbeat of an earlier attempt (resume from there), or null. */
   last_heartbeat: unknown;
   /** Results of the task's dependencies. */
-  parents: unknown;
+  parents: Record<string, unknown> | null;
 }
 
 export interface PullTaskContext {

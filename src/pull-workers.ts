@@ -14,6 +14,10 @@ import { recordOutcomes, type OutcomeWrite } from "./store/record-outcomes";
 import { heartbeatTask } from "./store/task-work";
 import { definitionFor, pullTypes } from "./tasks/registry";
 import type { TaskOps } from "./task-operations";
+/** A task as POST /workers/lease hands it out: the shape the Node worker reads (src/pull-worker.ts). */
+import type { LeasedTask } from "./pull-worker";
+
+export type { LeasedTask };
 
 /**
  * Pull workers (DESIGN §16, issue 22): the operations behind POST /workers/lease and
@@ -45,21 +49,6 @@ export interface LeaseInput {
   max: number;
   lease_s: number;
   wait_s: number;
-}
-
-export interface LeasedTask {
-  id: string;
-  type: string;
-  params: Record<string, unknown>;
-  description: string | null;
-  domain: string | null;
-  attempt: number;
-  max_attempts: number;
-  lease_token: string;
-  lease_expires_at: number;
-  deadline: number | null;
-  last_heartbeat: unknown;
-  parents: Record<string, unknown> | null;
 }
 
 export interface LeaseDeps {

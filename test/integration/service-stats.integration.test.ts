@@ -1,13 +1,11 @@
 import { env } from "cloudflare:workers";
-import { afterAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { z } from "zod";
+import { describe, expect, it } from "vitest";
 import { gatherOrganServiceStats, type OrganStatsRpc } from "../../src/clients/organ-service-stats";
-import { isolateId, overrideServiceSpecs, resetServices, type IsolateServiceStats, type ServiceStats } from "../../src/services/registry";
-import { serviceSpecSchema, type ServiceSpecs } from "../../src/services/service-spec";
-import { defineTask } from "../../src/tasks/define-task";
-import { registerTasks } from "../../src/tasks/registry";
+import { isolateId, type IsolateServiceStats, type ServiceStats } from "../../src/services/registry";
+import type { ServiceSpecs } from "../../src/services/service-spec";
 import { drain } from "../helpers/dispatch";
-import { getTask, insertTask, settleOtherTasks } from "../helpers/tasks";
+import { loopbackService, namedServiceCalls } from "../helpers/named-services";
+import { getTask } from "../helpers/tasks";
 import { api, fetchWithEnv } from "../helpers/worker";
 
 /**
@@ -17,34 +15,13 @@ import { api, fetchWithEnv } from "../helpers/worker";
  * organ share one isolate, so the real path shows the same numbers once; a fake ORGAN namespace
  * (other isolate ids, a replica that never answers) shows the summing and the timeout.
  */
-const origin = inject("loopbackOrigin");
-const spec = (over: object) => serviceSpecSchema.parse({ url: `${origin}/svc`, ...over });
+const spec = loopbackService;
 const specs: ServiceSpecs = {
   stats_ok: spec({ timeout_s: 2, retries: 0 }),
   stats_fragile: spec({ timeout_s: 2, retries: 0, breaker: { failures: 1, recovery_s: 60 } }),
 };
 
-registerTasks([
-  defineTask({
-    type: "svc_stats_call",
-    params: z.object({ service: z.string(), path: z.string() }),
-    timeout_s: 5,
-    async run(p, ctx) {
-      const client = ctx.services[p.service];
-      if (!client) throw new Error(`no service ${p.service}`);
-      return client.json(p.path);
-    },
-  }),
-]);
-
-beforeEach(async () => {
-  await settleOtherTasks();
-  resetServices();
-  overrideServiceSpecs(specs);
-});
-afterAll(() => overrideServiceSpecs(null));
-
-const call = (service: string, path: string) => insertTask({ type: "svc_stats_call", params: { service, path } });
+const call = namedServiceCalls("svc_stats_call", specs);
 const REPLICAS = ["utility_organ_1", "actuator_organ_1", "cognitive_organ_1"];
 const organStub = (replica: string) => env.ORGAN.get(env.ORGAN.idFromName(replica)) as unknown as OrganStatsRpc;
 type Status = {

@@ -1,12 +1,8 @@
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { inject } from "vitest";
-import { z } from "zod";
-import { overrideServiceSpecs, resetServices } from "../../src/services/registry";
+import { describe, expect, it } from "vitest";
 import { serviceSpecSchema, type ServiceSpecs } from "../../src/services/service-spec";
-import { defineTask } from "../../src/tasks/define-task";
-import { registerTasks } from "../../src/tasks/registry";
 import { drain } from "../helpers/dispatch";
-import { eventsOf, getTask, insertTask, settleOtherTasks } from "../helpers/tasks";
+import { loopbackOrigin, loopbackService, namedServiceCalls } from "../helpers/named-services";
+import { eventsOf, getTask } from "../helpers/tasks";
 import { api } from "../helpers/worker";
 
 /**
@@ -15,9 +11,9 @@ import { api } from "../helpers/worker";
  * The loopback's port is not known to the config, so the organs get these specs through the
  * tests-only override; SERVICES parsing itself is covered by test/unit/service-client.
  */
-const origin = inject("loopbackOrigin");
+const origin = loopbackOrigin;
 const hits = async (key: string) => (await (await fetch(`${origin}/svc/hits?key=${key}`)).json<{ n: number }>()).n;
-const spec = (over: object) => serviceSpecSchema.parse({ url: `${origin}/svc`, ...over });
+const spec = loopbackService;
 const specs: ServiceSpecs = {
   // WEBHOOK_SECRET is a secret the test Worker has (vitest.config.ts): a header taken from a secret.
   plain: spec({ timeout_s: 2, retries: 2, headers: { "x-team": "core", "x-key": "secret:WEBHOOK_SECRET" } }),
@@ -26,27 +22,7 @@ const specs: ServiceSpecs = {
   fragile: spec({ timeout_s: 2, retries: 0, breaker: { failures: 2, recovery_s: 60 } }),
 };
 
-registerTasks([
-  defineTask({
-    type: "svc_call",
-    params: z.object({ service: z.string(), path: z.string() }),
-    timeout_s: 5,
-    async run(p, ctx) {
-      const client = ctx.services[p.service];
-      if (!client) throw new Error(`no service ${p.service}`);
-      return client.json(p.path);
-    },
-  }),
-]);
-
-beforeEach(async () => {
-  await settleOtherTasks();
-  resetServices();
-  overrideServiceSpecs(specs);
-});
-afterAll(() => overrideServiceSpecs(null));
-
-const call = (service: string, path: string) => insertTask({ type: "svc_call", params: { service, path } });
+const call = namedServiceCalls("svc_call", specs);
 const key = () => crypto.randomUUID();
 
 describe("ctx.services", () => {
