@@ -19,8 +19,10 @@ const GROWTH_ROWS = Number(process.env.BENCH_GROWTH_ROWS ?? 1_000_000);
 const READS = Number(process.env.BENCH_READS ?? 200);
 const LARGE = 100_000;
 const SCENARIOS = ["row_cost", "storage", "bulk", "bulk_submit_only", "bulk_escalating", "single", "latency", "reads", "keys", "bulk_100k", "growth", "retention", "index_cost", "io", "pull", "http"];
-/** The list and retention indexes whose write cost index_cost measures, one dropped at a time. */
-// The indexes a run may drop to price them (tasks_type_status_idx is named by INDEXED BY in lists and the reaper, so it stays).
+/**
+ * The indexes whose write cost index_cost measures, one dropped at a time (tasks_type_status_idx
+ * is named by INDEXED BY in lists and the reaper, so it cannot be dropped).
+ */
 const INDEXES = ["tasks_domain_created_idx", "tasks_finished_idx"];
 const DAY_MS = 86_400_000;
 const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",").map((s) => s.trim()) : SCENARIOS;
