@@ -401,7 +401,8 @@ export function runPullWorker(options: PullWorkerOptions): PullWorkerHandle {
           throw new PullWorkerError(e.message, e.status, e.code);
         }
         report(err, "lease");
-        const backoff = Math.min(retryMax, retryBase * 2 ** failures++) * (0.5 + Math.random() / 2);
+        const jitter = 0.5 + Math.random() / 2; // spreads the workers' retries apart
+        const backoff = Math.min(retryMax, retryBase * 2 ** failures++) * jitter;
         await sleep(err instanceof HttpError && err.retryAfterMs !== null ? Math.max(err.retryAfterMs, backoff) : backoff, stopping.signal);
         continue;
       }
