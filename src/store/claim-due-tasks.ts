@@ -80,8 +80,8 @@ function typeFilter(types?: TypeFilter): SQL {
  * oldest order key first (no sort of all due rows, no read of a paused type's backlog), merged by
  * the caller. `run_after` is tested on its own because a head start (priority) puts a task's order
  * key before its due time. CROSS JOIN keeps the types outside, so each is one seek; INDEXED BY
- * because, without table statistics, SQLite prefers tasks_status_created_idx and sorts every
- * queued row (measured: 200,000 rows sorted per claim).
+ * because, without table statistics, SQLite preferred a status index and sorted every queued
+ * row (measured: 200,000 rows sorted per claim).
  */
 const unkeyedDue = (now: number, limit: number, types?: TypeFilter) => sql`
   SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
