@@ -159,19 +159,8 @@ export const IO_ENTRY = "scripts/fixtures/work-worker.ts";
 export async function io(base, loopback, { total = 1000, ms = 1000, drainMs = 300_000 } = {}) {
   loopback.resetSlow();
   const before = (await getBody(base, "/stats?minutes=1")).by_status;
-  const calls = Math.ceil(total / 100);
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next < calls) {
-        const n = Math.min(100, total - next * 100);
-        next++;
-        await postJson(base, "/tasks/batch", { tasks: Array.from({ length: n }, () => ({ type: "fixture_io", params: { ms } })) });
-      }
-    }),
-  );
-  const submitMs = performance.now() - t0;
+  const submitMs = await submitBatches(base, total, "fixture_io", { ms });
   await waitDrained(base, drainMs);
   const seconds = (performance.now() - t0) / 1000;
   const after = (await getBody(base, "/stats?minutes=1")).by_status;

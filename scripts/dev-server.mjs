@@ -82,6 +82,17 @@ export async function getJson(base, p, init) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `probe` every `everyMs` until it returns a truthy value or `ms` pass (then null). */
+export async function until(ms, probe, everyMs = 20) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() >= deadline) return null;
+    await sleep(everyMs);
+  }
+}
+
 /** GET /metrics as a map from `name` or `name{k="v",…}` (as written) to its value. */
 export async function scrapeMetrics(base, init) {
   const res = await fetch(`${base}/metrics`, init);

@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { failAfter, freePort, getJson, migratedStateDir, sleep, spawnServer } from "./dev-server.mjs";
+import { failAfter, freePort, getJson, migratedStateDir, spawnServer, until } from "./dev-server.mjs";
 
 const TOTAL = Number(process.env.PULL_CHECK_TASKS ?? 200);
 const TASK_MS = 400;
@@ -37,16 +37,6 @@ const DRAIN_BUDGET_MS = 90_000;
 failAfter(240_000, "pull-check");
 const failures = [];
 const fail = (msg) => failures.push(msg);
-
-async function until(ms, probe, everyMs = 50) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() >= deadline) return null;
-    await sleep(everyMs);
-  }
-}
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;

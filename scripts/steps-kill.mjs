@@ -5,7 +5,7 @@
 // step 1's effect counted exactly once (its stored result is returned to attempt 2) and step 3's
 // once. Effects are counted by a loopback server in this process, which outlives the kill.
 // Prints the figures; exits non-zero on any violation.
-import { failAfter, freePort, getJson, migratedStateDir, scrapeMetrics, sleep, spawnServer } from "./dev-server.mjs";
+import { failAfter, freePort, getJson, migratedStateDir, scrapeMetrics, spawnServer, until } from "./dev-server.mjs";
 import { startLoopback } from "./fixtures/loopback.mjs";
 
 const ENTRY = "scripts/fixtures/work-worker.ts";
@@ -32,17 +32,6 @@ failAfter(180_000, "steps-kill");
 
 const failures = [];
 const fail = (msg) => failures.push(msg);
-
-/** Polls `probe` every `everyMs` until it returns a truthy value or `ms` pass (then null). */
-async function until(ms, probe, everyMs = 20) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() >= deadline) return null;
-    await sleep(everyMs);
-  }
-}
 
 const loopback = await startLoopback();
 const persistDir = migratedStateDir("steps-kill");

@@ -15,6 +15,7 @@ import { deliver, DLQ, drain, wakeBatch } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
+import type { LeasedTask } from "../../src/pull-worker";
 
 /**
  * Pull workers (issue 22 item 1, docs/PULL-API.md): the dispatcher never claims a pull
@@ -32,16 +33,8 @@ const accepted = (type: string, tag: string, timeout_s?: number) =>
 registerTasks([accepted("pl_http_202", "pull-202"), accepted("pl_http_202_long", "pull-202-long", 600)]);
 const lastExec = async (tag: string) => (await fetch(`${origin}/exec/last?tag=${tag}`)).json<{ headers: Record<string, string>; body: string } | null>();
 
-interface Leased {
-  id: string;
-  type: string;
-  params: Record<string, unknown>;
-  attempt: number;
-  max_attempts: number;
-  lease_token: string;
-  lease_expires_at: number;
-  deadline: number | null;
-  last_heartbeat: unknown;
+/** A leased task as the route answers it (the Node worker's type), its parents' results typed. */
+interface Leased extends Omit<LeasedTask, "parents"> {
   parents: Record<string, { status: string; result: unknown }> | null;
 }
 
