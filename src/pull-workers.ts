@@ -12,6 +12,7 @@ import { claimDueTasks, type ClaimedTask } from "./store/claim-due-tasks";
 import { readLease, type LeaseRow } from "./store/pull-leases";
 import { recordOutcomes, type OutcomeWrite } from "./store/record-outcomes";
 import { heartbeatTask } from "./store/task-work";
+import { decodeTimelineEntry, type StoredTimelineEntry } from "./store/timeline-codec";
 import { definitionFor, pullTypes } from "./tasks/registry";
 import type { TaskOps } from "./task-operations";
 /** A task as POST /workers/lease hands it out: the shape the Node worker reads (src/pull-worker.ts). */
@@ -108,7 +109,7 @@ export async function leaseTasks(ops: TaskOps, scope: WorkerScope, input: LeaseI
 function cancelledWhileRunning(row: LeaseRow): boolean {
   if (row.status !== "cancelled" || row.last_event === null) return false;
   try {
-    const [, from, to, attempt] = JSON.parse(row.last_event) as [number, string | null, string, number];
+    const [, from, to, attempt] = decodeTimelineEntry(JSON.parse(row.last_event) as StoredTimelineEntry, row.created_at);
     return from === "running" && to === "cancelled" && attempt === row.attempts;
   } catch {
     return false;

@@ -11,6 +11,7 @@ import { CANCELLABLE, RERUNNABLE, cancelTask, rerunTask } from "./store/cancel-o
 import type { CreatedTask } from "./store/create-tasks";
 import { openDb, type Db } from "./store/db";
 import { listDependents } from "./store/dependents";
+import { unpackExecution } from "./store/execution-codec";
 import { findTask, watchTask } from "./store/find-task";
 import { flowStates } from "./store/flow-state";
 import { listTasks } from "./store/list-tasks";
@@ -45,7 +46,7 @@ export const getTask = (ops: TaskOps, ref: string): Promise<TaskRow> => resolveT
 
 /** Tasks as answered to a reader: with whether each waits on a pause or on its key's limit (one read for all). */
 /** A task that may have an escalation plan: it escalated, or it is running (maybe before its first step). */
-const mayHavePlan = (r: TaskRow) => r.status === "running" || r.execution?.["path"] === "escalation";
+const mayHavePlan = (r: TaskRow) => r.status === "running" || (r.execution !== null && unpackExecution(r.execution)["path"] === "escalation");
 
 export async function describeAll(ops: TaskOps, rows: TaskRow[]): Promise<TaskJson[]> {
   const planned = rows.filter(mayHavePlan).map((r) => r.id);

@@ -1,4 +1,6 @@
 import { sql } from "drizzle-orm";
+import type { StoredExecution } from "../store/execution-codec";
+import type { StoredTimelineEntry } from "../store/timeline-codec";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Task statuses, lowercase everywhere (D1 and JSON). */
@@ -21,7 +23,7 @@ export type EventActor = (typeof EVENT_ACTORS)[number];
 export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
 export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0012); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0013); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -48,8 +50,8 @@ export const tasks = sqliteTable(
     inputBytes: integer("input_bytes").notNull().default(0),
     requestHash: text("request_hash"),
     sortKey: integer("sort_key").generatedAlwaysAs(sql`max(created_at, coalesce(run_after, 0)) - priority * 1000`, { mode: "virtual" }),
-    /** The timeline: a JSON array of [at, from_status, to_status, attempt, actor, message]. */
-    events: text("events", { mode: "json" }).$type<TimelineEntry[]>().notNull().default(sql`'[]'`),
+    /** The timeline, coded (store/timeline-codec.ts; read it with timelineOf). */
+    events: text("events", { mode: "json" }).$type<StoredTimelineEntry[]>().notNull().default(sql`'[]'`),
     /** Parent ids (JSON array), NULL when the task has none; see migrations/0007. */
     dependsOn: text("depends_on", { mode: "json" }).$type<string[]>(),
     onParentFailure: text("on_parent_failure", { enum: PARENT_FAILURE_POLICIES }),
@@ -69,7 +71,7 @@ export const tasks = sqliteTable(
     // reads of a task never carry it; the timeline route reads it on its own (store/task-logs.ts).
     progress: text("progress", { mode: "json" }).$type<StoredProgress>(),
     heartbeatDetails: text("heartbeat_details", { mode: "json" }).$type<unknown>(),
-    execution: text("execution", { mode: "json" }).$type<Record<string, unknown>>(),
+    execution: text("execution", { mode: "json" }).$type<StoredExecution>(),
     // Migration 0004's column `plan` is no longer written or read: a plan and its finished steps
     // are rows of task_steps, like ctx.step's (migration 0011), so it is not mapped.
     // Migration 0008 leaves the column `held` in place, unread and unwritten (dropping it would
@@ -83,7 +85,6 @@ export const tasks = sqliteTable(
     index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
     index("tasks_type_status_idx").on(t.type, t.status, t.createdAt, t.id),
     index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id).where(sql`domain IS NOT NULL`),
-    index("tasks_finished_idx").on(t.status, t.updatedAt).where(sql`status IN ('completed', 'failed', 'cancelled')`),
     index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
     index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IS NOT NULL`),
   ],

@@ -6,6 +6,7 @@ import { errorResponses, taskIdParamSchema, taskInputSchema, taskSchema } from "
 import { dependentsPageSchema, dependentsQuerySchema, finishedHeader, waitQuerySchema } from "../schemas/task-api";
 import { eventToJson, logToJson } from "../store/event-json";
 import { readLogs } from "../store/task-work";
+import { timelineOf } from "../store/timeline-codec";
 import { cancel, dependents, describe, describeCreated, getTask, run, submit, taskOps, waitForTask } from "../task-operations";
 
 const idempotencyHeader = z.object({
@@ -116,7 +117,7 @@ export const taskRoutes = createRouter()
     async (c) => {
       const ops = taskOps(c.env, configOf(c));
       const row = await getTask(ops, c.req.valid("param").id);
-      return c.json({ task_id: row.id, items: row.events.map(eventToJson), logs: (await readLogs(ops.db, row.id)).map(logToJson) }, 200);
+      return c.json({ task_id: row.id, items: timelineOf(row).map(eventToJson), logs: (await readLogs(ops.db, row.id)).map(logToJson) }, 200);
     },
   )
   .openapi(

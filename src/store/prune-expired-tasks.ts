@@ -2,25 +2,26 @@ import { sql } from "drizzle-orm";
 import type { TaskStatus } from "../db/schema";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { tasksInOrder } from "./tasks-in-order";
 import { deletion } from "./transition";
 
 export type FinishedStatus = Extract<TaskStatus, "completed" | "failed" | "cancelled">;
 
 /**
  * Retention: deletes up to `limit` tasks of one finished `status` that finished before `before`,
- * the longest finished first, with their timelines, counted as `retention|<status>|deleted`. A range
- * of `tasks_finished_idx`, whose predicate is repeated so SQLite may use the partial index; a
- * task that is not finished is never in that index, so it can never be deleted here. Returns how
- * many rows went. (Ties in `updated_at` could in principle be broken differently by the count and
- * the delete; every candidate has the same status, so the counts would still agree.)
+ * the oldest created first, with their timelines, counted as `retention|<status>|deleted`. One
+ * range of tasks_type_status_idx per type (created before `before`, since a task finishes after
+ * it is created), merged: a finished task carries no index entry for retention alone. Tasks
+ * created before `before` that finished after it are read past on each call until they expire
+ * too: as many as ran or waited longer than the retention period. A task that is not finished is
+ * never in these ranges, so it can never be deleted here. Returns how many rows went.
  */
 export async function pruneExpiredTasks(db: Db, status: FinishedStatus, before: number, limit: number, now: number): Promise<number> {
+  const expired = tasksInOrder({ statuses: [status], where: [sql`created_at < ${before}`, sql`updated_at < ${before}`], direction: "oldest", limit });
   const statements = deletion({
     changes: sql`
-      SELECT id, type, status AS from_status, 'deleted' AS to_status, attempts AS attempt, NULL AS message, created_at, locked_at
-      FROM tasks
-      WHERE status IN ('completed', 'failed', 'cancelled') AND status = ${status} AND updated_at < ${before}
-      ORDER BY updated_at LIMIT ${limit}`,
+      SELECT t.id, t.type, t.status AS from_status, 'deleted' AS to_status, t.attempts AS attempt, NULL AS message, t.created_at, t.locked_at
+      FROM tasks AS t WHERE t.id IN (SELECT id FROM (${expired}))`,
     actor: "retention",
     now,
     returning: sql`RETURNING id`,

@@ -14,14 +14,15 @@ export interface LeaseRow {
   max_attempts: number;
   concurrency_key: string | null;
   has_dependents: number;
-  /** The newest timeline entry, JSON `[at, from, to, attempt, actor, message]`. */
+  created_at: number;
+  /** The newest timeline entry as stored (store/timeline-codec.ts), JSON. */
   last_event: string | null;
 }
 
 /** One task by full id (a primary-key read), or null. */
 export async function readLease(db: Db, id: string): Promise<LeaseRow | null> {
   const rows = await db.all<LeaseRow>(sql`
-    SELECT id, type, status, locked_by, lease_expires_at, last_heartbeat, attempts, max_attempts, concurrency_key, has_dependents,
+    SELECT id, type, status, locked_by, lease_expires_at, last_heartbeat, attempts, max_attempts, concurrency_key, has_dependents, created_at,
            json_extract(events, '$[#-1]') AS last_event
     FROM tasks WHERE id = ${id}`);
   return rows[0] ?? null;

@@ -1,5 +1,7 @@
 import { sql } from "drizzle-orm";
-import type { ParentFailurePolicy, StoredProgress, TaskRow, TaskStatus, TimelineEntry, WebhookState } from "../db/schema";
+import type { StoredExecution } from "./execution-codec";
+import type { StoredTimelineEntry } from "./timeline-codec";
+import type { ParentFailurePolicy, StoredProgress, TaskRow, TaskStatus, WebhookState } from "../db/schema";
 
 /** A `tasks` row as raw SQL (`RETURNING *`, `db.all`) hands it back: snake_case, JSON as text. */
 export interface RawTaskRow {
@@ -82,7 +84,7 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     inputBytes: r.input_bytes,
     requestHash: r.request_hash,
     sortKey: r.sort_key,
-    events: JSON.parse(r.events) as TimelineEntry[],
+    events: JSON.parse(r.events) as StoredTimelineEntry[],
     dependsOn: parseJson(r.depends_on) as string[] | null,
     onParentFailure: r.on_parent_failure,
     waitingOn: r.waiting_on,
@@ -96,6 +98,6 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     concurrencyLimit: r.concurrency_limit,
     progress: parseJson(r.progress) as StoredProgress | null,
     heartbeatDetails: parseJson(r.heartbeat_details),
-    execution: parseJson(r.execution) as Record<string, unknown> | null,
+    execution: parseJson(r.execution) as StoredExecution | null,
   };
 }

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import { errorMessage } from "../lib/error-message";
 import type { Db } from "./db";
+import { packExecution } from "./execution-codec";
 import { sqlBatch } from "./sql-batch";
 import { dependentsRound, FOLLOW_UP_RETURNING, roundEffects, type ChangedTask, type TerminalEffects } from "./dependents";
 import { transition } from "./transition";
@@ -125,6 +126,12 @@ async function writeOrSplit(b: OutcomeBatch, writes: OutcomeWrite[], round: bool
   }
 }
 
+/** The write as the row stores it: a fast-path execution packed (execution-codec.ts). */
+function forStorage(w: OutcomeWrite): OutcomeWrite {
+  const e = w.execution;
+  return e !== null && typeof e === "object" && !Array.isArray(e) ? { ...w, execution: packExecution(e as Record<string, unknown>) } : w;
+}
+
 /**
  * Writes the outcomes of one claim in chunks that fit D1's value limit, only where
  * `status='running' AND locked_by=<token>` still holds: a task cancelled or re-leased meanwhile
@@ -141,7 +148,7 @@ export async function recordOutcomes(
 ): Promise<RecordedOutcomes> {
   const parts: RecordedOutcomes[] = [];
   const batch: OutcomeBatch = { db, token, now };
-  for (const chunk of chunkJsonArray(writes, D1_JSON_BUDGET_BYTES)) {
+  for (const chunk of chunkJsonArray(writes.map(forStorage), D1_JSON_BUDGET_BYTES)) {
     parts.push(await writeOrSplit(batch, chunk.items, chunk.items.some((w) => withDependents.has(w.id)), chunk.json));
   }
   return merge(parts);

@@ -1,5 +1,6 @@
 import type { TaskRow } from "../db/schema";
 import { toIso } from "../lib/time";
+import { unpackExecution } from "./execution-codec";
 import type { PlanView } from "./task-plans";
 
 /** Why a waiting task is not being claimed: its type's or key's flags (see flow-state.ts). */
@@ -26,7 +27,7 @@ export function taskToJson(row: TaskRow, flow: FlowState, plan: PlanView | null 
     drift_score: row.driftScore,
     params: row.params,
     result: row.result ?? null,
-    execution: row.execution ?? null,
+    execution: row.execution ? unpackExecution(row.execution) : null,
     progress: row.progress ? { ...row.progress, at: toIso(row.progress.at) } : null,
     error: row.error,
     attempts: row.attempts,

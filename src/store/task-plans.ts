@@ -5,6 +5,7 @@ import type { StepOutcome, StoredPlan } from "../organism/plan-progress";
 import type { Plan } from "../organism/planner";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
+import { timelineEntry } from "./timeline-codec";
 import { appendTimelineEntry } from "./transition";
 
 /**
@@ -60,7 +61,7 @@ export function taskPlanStore(db: Db, token: string, now: () => number): PlanSto
     async recordSteps(steps) {
       const at = now();
       const rows = steps.map((s) => ({ id: s.id, name: planStepName(s.index), outcome: s.outcome, message: s.message, done: s.index + 1, total: s.total }));
-      const entry = sql`json_array(${at}, 'running', 'running', tasks.attempts, 'dispatcher', j.value->>'message')`;
+      const entry = timelineEntry({ at, createdAt: sql`tasks.created_at`, from: sql`'running'`, to: sql`'running'`, attempt: sql`tasks.attempts`, actor: "dispatcher", message: sql`j.value->>'message'` });
       for (const chunk of chunkJsonArray(rows, D1_JSON_BUDGET_BYTES)) {
         // The step's row, and in the same transaction its timeline entry and the task's progress.
         await sqlBatch(db, [

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { EventActor, TransitionActor } from "../db/schema";
 import { statusSet, TERMINAL } from "./status-sql";
+import { timelineEntry } from "./timeline-codec";
 
 /**
  * The one way a task changes state. A transition is described by `changes`, a SELECT over the
@@ -71,8 +72,9 @@ export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number):
     ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`;
 }
 
-/** The first timeline entry of a new task (inserts write it directly). */
-export const firstTimelineEntry = (now: number, status: SQL) => sql`json_array(json_array(${now}, NULL, ${status}, 0, 'api', 'submitted'))`;
+/** The timeline of a new task, its submission entry (inserts write it directly; created_at is `now`). */
+export const firstTimeline = (now: number, status: SQL) =>
+  sql`json_array(${timelineEntry({ at: now, createdAt: sql.raw(String(now)), from: sql`NULL`, to: status, attempt: sql`0`, actor: "api", message: sql`'submitted'` })})`;
 
 /** `tasks.events` with one more entry (an SQL json_array), keeping the first and the newest ones. */
 export function appendTimelineEntry(entry: SQL): SQL {
@@ -92,7 +94,7 @@ const TERMINAL_FLAGS = sql`
   release_cursor = CASE WHEN c.to_status IN ${TERMINAL} AND tasks.has_dependents = 1 THEN '' ELSE tasks.release_cursor END`;
 
 export function transition(t: Transition): [SQL, SQL] {
-  const entry = sql`json_array(${t.now}, c.from_status, c.to_status, c.attempt, ${t.actor}, c.message)`;
+  const entry = timelineEntry({ at: t.now, createdAt: sql`tasks.created_at`, from: sql`c.from_status`, to: sql`c.to_status`, attempt: sql`c.attempt`, actor: t.actor, message: sql`c.message` });
   const update = sql`
     UPDATE tasks SET status = c.to_status, events = ${appendTimelineEntry(entry)}, updated_at = ${t.now},
       ${TERMINAL_FLAGS}${t.set ? sql`, ${t.set}` : sql``}

@@ -3,6 +3,7 @@ import type { WebhookState } from "../db/schema";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../lib/platform-limits";
 import type { Db } from "./db";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
+import { timelineEntry } from "./timeline-codec";
 import { appendTimelineEntry } from "./transition";
 import type { TaskRow } from "../db/schema";
 
@@ -79,7 +80,7 @@ export interface WebhookAttempt {
  * status). Not a status change, so it bypasses the transition primitive and the rollups.
  */
 export async function recordWebhookAttempts(db: Db, attempts: readonly WebhookAttempt[], now: number): Promise<void> {
-  const entry = sql`json_array(${now}, tasks.status, tasks.status, tasks.attempts, 'webhook', j.value->>'message')`;
+  const entry = timelineEntry({ at: now, createdAt: sql`tasks.created_at`, from: sql`tasks.status`, to: sql`tasks.status`, attempt: sql`tasks.attempts`, actor: "webhook", message: sql`j.value->>'message'` });
   for (const chunk of chunkJsonArray(attempts, D1_JSON_BUDGET_BYTES)) {
     await db.run(sql`
       UPDATE tasks SET events = ${appendTimelineEntry(entry)}, webhook_state = j.value->>'state', webhook_due_at = j.value->>'next_try_at', updated_at = ${now}

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
-import type { TaskRow } from "../../src/db/schema";
+import type { TaskRow, TimelineEntry } from "../../src/db/schema";
 import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../../src/lib/platform-limits";
 import { createTasks, type CreatedTask, type NewTask } from "../../src/store/create-tasks";
 import { openDb } from "../../src/store/db";
 import { findTask } from "../../src/store/find-task";
+import { timelineOf } from "../../src/store/timeline-codec";
 
 export const db = () => openDb(env.DB);
 
@@ -58,7 +59,12 @@ export async function sql(query: string, ...binds: unknown[]): Promise<void> {
 
 /** A task's timeline entries, oldest first. */
 export async function eventsOf(id: string): Promise<{ from_status: string | null; to_status: string; actor: string; message: string | null }[]> {
-  return (await getTask(id)).events.map(([, from_status, to_status, , actor, message]) => ({ from_status, to_status, actor, message }));
+  return (await timelineOfTask(id)).map(([, from_status, to_status, , actor, message]) => ({ from_status, to_status, actor, message }));
+}
+
+/** A task's timeline as the API shows it (decoded), oldest first. */
+export async function timelineOfTask(id: string): Promise<TimelineEntry[]> {
+  return timelineOf(await getTask(id));
 }
 
 /** Marks every task of earlier tests in this file finished, so a drain here sees only this test's work. */

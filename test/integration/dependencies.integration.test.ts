@@ -4,7 +4,7 @@ import type { TaskJson } from "../../src/store/task-json";
 import { drain } from "../helpers/dispatch";
 import { expectWithinLimits, limitQueue } from "../helpers/limits";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
-import { getTask, settleOtherTasks } from "../helpers/tasks";
+import { getTask, settleOtherTasks, timelineOfTask } from "../helpers/tasks";
 import { api, postJson } from "../helpers/worker";
 import { openDb } from "../../src/store/db";
 import { echoParentsType } from "../helpers/task-types";
@@ -39,7 +39,7 @@ async function runUntilFinished(ids: string[], maxDrains = 20): Promise<void> {
 
 /** When the task entered a status (ms), from its timeline. */
 async function enteredAt(id: string, status: string): Promise<number> {
-  const entry = (await getTask(id)).events.find((e) => e[2] === status);
+  const entry = (await timelineOfTask(id)).find((e) => e[2] === status);
   if (!entry) throw new Error(`task ${id} never became ${status}`);
   return entry[0];
 }
@@ -76,7 +76,7 @@ describe("depends_on", () => {
 
     const children = await (await api(`/tasks/${a!.id}/dependents`)).json<{ items: { id: string }[] }>();
     expect(children.items.map((t) => t.id).sort()).toEqual([b!.id, c!.id].sort());
-    const waited = (await getTask(d!.id)).events.map((e) => e[5]);
+    const waited = (await timelineOfTask(d!.id)).map((e) => e[5]);
     expect(waited).toContain("parents finished");
   });
 
@@ -174,8 +174,8 @@ describe("depends_on", () => {
     }
     await runUntilFinished(ids, 50);
     const { results } = await env.DB.prepare(
-      `SELECT t.status, (SELECT e.value->>0 FROM json_each(t.events) AS e WHERE e.value->>2 = 'running') AS started,
-              (SELECT e.value->>0 FROM json_each(t.events) AS e WHERE e.value->>2 = 'completed') AS finished
+      `SELECT t.status, (SELECT e.at FROM task_timeline AS e WHERE e.task_id = t.id AND e.to_status = 'running') AS started,
+              (SELECT e.at FROM task_timeline AS e WHERE e.task_id = t.id AND e.to_status = 'completed') AS finished
        FROM json_each(?) AS j CROSS JOIN tasks AS t ON t.id = j.value ORDER BY j.key`,
     )
       .bind(JSON.stringify(ids))

@@ -26,7 +26,7 @@ async function children(n: number, parents: string[]): Promise<string[]> {
 /** Per status, how many of `ids`; and how many were released (created → queued) other than once. */
 async function tally(ids: string[]) {
   const { results } = await env.DB.prepare(
-    `SELECT t.status, (SELECT count(*) FROM json_each(t.events) AS e WHERE e.value->>1 = 'created' AND e.value->>2 = 'queued') AS releases
+    `SELECT t.status, (SELECT count(*) FROM task_timeline AS e WHERE e.task_id = t.id AND e.from_status = 'created' AND e.to_status = 'queued') AS releases
      FROM json_each(?) AS j CROSS JOIN tasks AS t ON t.id = j.value`,
   )
     .bind(JSON.stringify(ids))

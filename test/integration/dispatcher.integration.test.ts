@@ -9,6 +9,7 @@ import { claimDueTasks } from "../../src/store/claim-due-tasks";
 import { recordingQueue } from "../helpers/recording-queue";
 import { batched, deliver, dispatchDeps, DLQ, drain, wakeBatch } from "../helpers/dispatch";
 import { openDb } from "../../src/store/db";
+import { unpackExecution } from "../../src/store/execution-codec";
 import { db, eventsOf, getTask, insertTask, insertTasks, newTask, settleOtherTasks, sql } from "../helpers/tasks";
 import { api, fetchWithEnv, postJson } from "../helpers/worker";
 
@@ -148,7 +149,7 @@ describe("outcomes", () => {
     const row = await getTask(task.id);
     expect(row).toMatchObject({ status: "retry", attempts: 1, result: null });
     expect(row.error).toMatch(/timed out/);
-    expect(row.execution).toMatchObject({ path: "fast", timed_out: true });
+    expect(unpackExecution(row.execution!)).toMatchObject({ path: "fast", timed_out: true });
   });
 
   it("treats a coordinator that throws (object reset) as a retriable failure", async () => {

@@ -105,14 +105,14 @@ describe("GET /metrics", () => {
     for (const status of ["created", "queued", "running", "completed", "failed", "retry", "cancelled"]) {
       expect(sampleValue(m, "seedcore_tasks", { status }), status).toBe(db1[status] ?? 0);
     }
-    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM tasks, json_each(tasks.events) AS e WHERE e.value->>4 = 'dispatcher' AND e.value->>2 = 'running' AND e.value->>1 IS NOT 'running'").first<{ n: number }>())!;
+    const { n: claims } = (await env.DB.prepare("SELECT count(*) AS n FROM task_timeline AS e WHERE e.actor = 'dispatcher' AND e.to_status = 'running' AND e.from_status IS NOT 'running'").first<{ n: number }>())!;
     expect(after.claimed).toBe(claims);
 
     // Every transition counter equals a recount of the timelines (nothing was deleted in this file;
     // running → running entries are plan steps, not transitions).
     const { results: recount } = await env.DB.prepare(
-      `SELECT e.value->>4 AS actor, coalesce(e.value->>1, '') AS "from", e.value->>2 AS "to", count(*) AS n
-       FROM tasks, json_each(tasks.events) AS e WHERE e.value->>1 IS NOT e.value->>2 GROUP BY 1, 2, 3`,
+      `SELECT e.actor, coalesce(e.from_status, '') AS "from", e.to_status AS "to", count(*) AS n
+       FROM task_timeline AS e WHERE e.from_status IS NOT e.to_status GROUP BY 1, 2, 3`,
     ).all<{ actor: string; from: string; to: string; n: number }>();
     const served = m.samples.filter((x) => x.name === "seedcore_task_transitions_total");
     expect(served.map((x) => ({ ...x.labels, n: x.value })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(

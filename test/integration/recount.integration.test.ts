@@ -21,8 +21,8 @@ const add = (into: Tally, label: string, n: number) => into.set(label, (into.get
 /** Transitions recounted from the timelines of the tasks `where` selects. */
 async function timelineTally(where = "1 = 1", ...binds: unknown[]): Promise<Tally> {
   const { results } = await env.DB.prepare(
-    `SELECT e.value->>4 || '|' || coalesce(e.value->>1, '') || '|' || (e.value->>2) AS label, count(*) AS n
-     FROM tasks, json_each(tasks.events) AS e WHERE ${where} GROUP BY 1`,
+    `SELECT e.actor || '|' || coalesce(e.from_status, '') || '|' || e.to_status AS label, count(*) AS n
+     FROM tasks JOIN task_timeline AS e ON e.task_id = tasks.id WHERE ${where} GROUP BY 1`,
   )
     .bind(...binds)
     .all<{ label: string; n: number }>();
@@ -75,7 +75,7 @@ describe("rollups equal a full recount", () => {
 
     // Retention: three completed tasks finished eight days ago. Their timelines go with them.
     const old = done.slice(0, 3).map((t) => t.row.id);
-    await sql(`UPDATE tasks SET updated_at = ? WHERE id IN (${old.map(() => "?").join(", ")})`, now - 8 * DAY, ...old);
+    await sql(`UPDATE tasks SET created_at = ?, updated_at = ? WHERE id IN (${old.map(() => "?").join(", ")})`, now - 8 * DAY - 1000, now - 8 * DAY, ...old);
     const gone = await timelineTally(`tasks.id IN (${old.map(() => "?").join(", ")})`, ...old);
     const report = await pruneExpired({ db: db(), config: requireConfig(env), now: Date.now, statementsUsed: () => 0 });
     expect(report.pruned).toEqual({ completed: 3, failed: 0, cancelled: 0 });

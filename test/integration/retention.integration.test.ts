@@ -18,8 +18,8 @@ type Status = (typeof STATUSES)[number];
  * `n` tasks in `domain` that reached `status` `ago` ms before `now`. The status is written by hand:
  * this file checks what retention deletes, not the gauges (recount.integration.test.ts does).
  */
-async function tasksIn(domain: string, status: Status, ago: number, n: number, now: number): Promise<string[]> {
-  const created = await insertTasks(Array.from({ length: n }, () => newTask({ domain, status: "created" })), now - ago - 1000);
+async function tasksIn(domain: string, status: Status, ago: number, n: number, now: number, createdAgo = ago + 1000): Promise<string[]> {
+  const created = await insertTasks(Array.from({ length: n }, () => newTask({ domain, status: "created" })), now - createdAgo);
   await sql("UPDATE tasks SET status = ?, updated_at = ? WHERE domain = ?", status, now - ago, domain);
   return created.map((c) => c.row.id);
 }
@@ -45,11 +45,13 @@ const deps = (overrides: Partial<Config>, now: () => number, d1: D1Database = en
 });
 
 describe("retention", () => {
-  it("deletes exactly the finished tasks past their status's retention, in chunks of RETENTION_BATCH, through tasks_finished_idx", async () => {
+  it("deletes exactly the finished tasks past their status's retention, in chunks of RETENTION_BATCH, through tasks_type_status_idx", async () => {
     const now = Date.now();
     const p = `ret-${crypto.randomUUID().slice(0, 8)}-`;
     await tasksIn(`${p}completed-old`, "completed", 8 * DAY, 230, now);
     await tasksIn(`${p}completed-new`, "completed", 6 * DAY, 4, now);
+    // Created long before the cutoff, finished after it: kept (retention counts from the finish).
+    await tasksIn(`${p}completed-late`, "completed", 6 * DAY, 6, now, 30 * DAY);
     await tasksIn(`${p}failed-8d`, "failed", 8 * DAY, 5, now);
     await tasksIn(`${p}failed-31d`, "failed", 31 * DAY, 7, now);
     await tasksIn(`${p}cancelled-old`, "cancelled", 8 * DAY, 3, now);
@@ -62,6 +64,7 @@ describe("retention", () => {
     expect(report).toEqual({ pruned: { completed: 230, failed: 7, cancelled: 3 }, chunks: expect.any(Number), drained: true });
     expect(await left(p)).toEqual({
       "completed-new": 4,
+      "completed-late": 6,
       "failed-8d": 5,
       "created-ancient": 2,
       "queued-ancient": 2,
@@ -80,7 +83,7 @@ describe("retention", () => {
       const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${text}`).bind(...params).all<{ detail: string }>();
       const plan = results.map((r) => r.detail).join("\n");
       expect(plan, text).not.toMatch(/SCAN tasks\b/);
-      if (/updated_at </.test(text)) expect(plan, text).toMatch(/USING INDEX tasks_finished_idx \(status=\? AND updated_at<\?\)/);
+      if (/updated_at </.test(text)) expect(plan, text).toMatch(/USING INDEX tasks_type_status_idx \(type=\? AND status=\? AND created_at<\?\)/);
     }
   });
 

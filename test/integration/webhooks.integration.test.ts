@@ -14,7 +14,7 @@ import { WEBHOOK_LOST_AFTER_MS } from "../../src/store/webhooks";
 import { signatureHeader } from "../../src/webhooks/signature";
 import { deliver, drain } from "../helpers/dispatch";
 import { recordingQueue } from "../helpers/recording-queue";
-import { db, getTask, settleOtherTasks, sql } from "../helpers/tasks";
+import { db, getTask, settleOtherTasks, sql, timelineOfTask } from "../helpers/tasks";
 import { fetchWithEnv, postJson } from "../helpers/worker";
 
 const config = requireConfig(env);
@@ -51,7 +51,7 @@ async function deliverOnce(taskId: string, attempts: number, fetcher: typeof fet
   return { retry, ack };
 }
 
-const webhookEntries = async (id: string) => (await getTask(id)).events.filter((e) => e[4] === "webhook").map((e) => e[5]);
+const webhookEntries = async (id: string) => (await timelineOfTask(id)).filter((e) => e[4] === "webhook").map((e) => e[5]);
 
 async function completedTaskWithCallback(): Promise<TaskJson> {
   const res = await postJson("/tasks", { type: "ping", callback_url: HOOK });

@@ -1,0 +1,55 @@
+import { sql, type SQL } from "drizzle-orm";
+import type { EventActor, TaskStatus, TimelineEntry } from "../db/schema";
+
+/*
+ * How a timeline is stored (migration 0013): each entry is a JSON array
+ *   [ms since the task's created_at, from code | null, to code, attempt, actor code, message code | text | null]
+ * where the codes index the tables below: ≈ 15 B an entry where the spelled-out form took ≈ 60, the
+ * largest part of what a finished task stored beyond its params and result. Entries written before
+ * 0013 are spelled out ([epoch ms, "from", "to", attempt, "actor", message]) and read back the same.
+ * The tables are stored data: append only, never reorder (the view `task_timeline` of migration
+ * 0013 decodes with the same tables).
+ */
+export const STORED_STATUSES = ["created", "queued", "running", "completed", "failed", "retry", "cancelled"] as const satisfies readonly TaskStatus[];
+export const STORED_ACTORS = ["api", "dispatcher", "reaper", "dlq", "webhook"] as const satisfies readonly EventActor[];
+/** The messages most entries carry, stored as their index. */
+export const STORED_MESSAGES = ["submitted", "claimed", "completed", "parents finished", "lease expired (dispatcher lost)"] as const;
+
+/** One timeline entry as the row holds it: coded (0013 on) or spelled out (before). */
+export type StoredTimelineEntry =
+  | [sinceCreated: number, from: number | null, to: number, attempt: number, actor: number, message: number | string | null]
+  | TimelineEntry;
+
+const codeOf = (table: readonly string[], value: SQL) =>
+  sql`CASE ${value} ${sql.raw(table.map((s, i) => `WHEN '${s}' THEN ${i}`).join(" "))} END`;
+
+const messageCode = (message: SQL) =>
+  sql`CASE ${message} ${sql.raw(STORED_MESSAGES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(" "))} ELSE ${message} END`;
+
+/** One coded entry, an SQL json_array; `createdAt` is the task's created_at column. */
+export function timelineEntry(e: { at: number; createdAt: SQL; from: SQL; to: SQL; attempt: SQL; actor: EventActor; message: SQL }): SQL {
+  // D1 binds a JS number as REAL; the cast keeps the JSON an integer ("93", not "93.0").
+  return sql`json_array(CAST(${e.at} - ${e.createdAt} AS INTEGER), ${codeOf(STORED_STATUSES, e.from)}, ${codeOf(STORED_STATUSES, e.to)}, ${e.attempt}, ${sql.raw(String(STORED_ACTORS.indexOf(e.actor)))}, ${messageCode(e.message)})`;
+}
+
+/** A stored entry as the API shows it, whichever form it was written in. */
+export function decodeTimelineEntry(e: StoredTimelineEntry, createdAt: number): TimelineEntry {
+  if (typeof e[2] === "string") return e as TimelineEntry;
+  const [since, from, to, attempt, actor, message] = e as Exclude<StoredTimelineEntry, TimelineEntry>;
+  return [
+    createdAt + since,
+    from === null ? null : decoded(STORED_STATUSES, from),
+    decoded(STORED_STATUSES, to),
+    attempt,
+    decoded(STORED_ACTORS, actor),
+    typeof message === "number" ? decoded(STORED_MESSAGES, message) : message,
+  ];
+}
+
+/** A code's name; a code no table holds (written by a newer build) shows as "#<code>" rather than as some other name. */
+const decoded = <T extends string>(table: readonly T[], code: number): T => table[code] ?? (`#${code}` as T);
+
+/** A task's timeline, oldest first, as the API shows it. */
+export function timelineOf(row: { events: readonly StoredTimelineEntry[]; createdAt: number }): TimelineEntry[] {
+  return row.events.map((e) => decodeTimelineEntry(e, row.createdAt));
+}

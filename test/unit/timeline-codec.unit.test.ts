@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { EVENT_ACTORS, TASK_STATUSES, type TimelineEntry } from "../../src/db/schema";
+import { decodeTimelineEntry, STORED_ACTORS, STORED_STATUSES, timelineOf, type StoredTimelineEntry } from "../../src/store/timeline-codec";
+
+const CREATED = 1_796_243_290_693;
+
+describe("timeline codec", () => {
+  it("has a code for every status and actor", () => {
+    expect([...STORED_STATUSES].sort()).toEqual([...TASK_STATUSES].sort());
+    expect([...STORED_ACTORS].sort()).toEqual([...EVENT_ACTORS].sort());
+  });
+
+  it("decodes a coded entry: time from created_at, codes to names, a coded message to its text", () => {
+    expect(decodeTimelineEntry([0, null, 1, 0, 0, 0], CREATED)).toEqual([CREATED, null, "queued", 0, "api", "submitted"]);
+    expect(decodeTimelineEntry([93, 1, 2, 1, 1, 1], CREATED)).toEqual([CREATED + 93, "queued", "running", 1, "dispatcher", "claimed"]);
+    expect(decodeTimelineEntry([196, 2, 5, 1, 1, "attempt 1 failed"], CREATED)).toEqual([CREATED + 196, "running", "retry", 1, "dispatcher", "attempt 1 failed"]);
+    expect(decodeTimelineEntry([200, 3, 3, 1, 4, null], CREATED)).toEqual([CREATED + 200, "completed", "completed", 1, "webhook", null]);
+  });
+
+  it("reads an entry written before the codes as it is", () => {
+    const old: TimelineEntry = [CREATED + 5, "queued", "running", 1, "dispatcher", "claimed"];
+    expect(decodeTimelineEntry(old, CREATED)).toEqual(old);
+  });
+
+  it("reads a timeline mixing both forms (a row written before the codes, appended to after)", () => {
+    const events: StoredTimelineEntry[] = [
+      [CREATED, null, "queued", 0, "api", "submitted"],
+      [40, 1, 2, 1, 1, 1],
+    ];
+    expect(timelineOf({ events, createdAt: CREATED })).toEqual([
+      [CREATED, null, "queued", 0, "api", "submitted"],
+      [CREATED + 40, "queued", "running", 1, "dispatcher", "claimed"],
+    ]);
+  });
+
+  it("shows a code no table holds as #<code>, not as another name", () => {
+    expect(decodeTimelineEntry([1, 2, 99, 1, 42, 77], CREATED)).toEqual([CREATED + 1, "running", "#99", 1, "#42", "#77"]);
+  });
+});
