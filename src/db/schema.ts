@@ -83,7 +83,7 @@ export const tasks = sqliteTable(
     index("tasks_key_due_idx").on(t.concurrencyKey, t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NOT NULL`),
     index("tasks_key_created_idx").on(t.concurrencyKey, t.createdAt, t.id).where(sql`concurrency_key IS NOT NULL`),
     index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
-    index("tasks_type_status_idx").on(t.type, t.status, t.createdAt, t.id),
+    index("tasks_type_status_idx").on(t.type, t.status, t.createdAt),
     index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id).where(sql`domain IS NOT NULL`),
     index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
     index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IS NOT NULL`),

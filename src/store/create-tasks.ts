@@ -5,7 +5,7 @@ import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
 import { dependentsRound, roundEffects, type TerminalEffects } from "./dependents";
 import { TERMINAL } from "./status-sql";
-import { firstTimeline, rollupUpsert } from "./transition";
+import { rollupUpsert } from "./transition";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
 import { flowFlagsQuery, flowOf, type FlowFlag } from "./flow-state";
 import { NOT_WAITING, type FlowState } from "./task-json";
@@ -90,13 +90,13 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
   const results = await sqlBatch<[RawTaskRow, unknown, RawTaskRow, FlowFlag, ...unknown[]]>(db, [
     sql`
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
-                         params, run_after, idempotency_key, input_bytes, request_hash, events, created_at, updated_at,
+                         params, run_after, idempotency_key, input_bytes, request_hash, created_at, updated_at,
                          depends_on, waiting_on, on_parent_failure, callback_url,
                          priority, concurrency_key, concurrency_limit)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
              j.value->>'description', j.value->>'domain', j.value->>'drift_score',
              json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key',
-             j.value->>'input_bytes', j.value->>'request_hash', ${firstTimeline(now, sql`j.value->>'status'`)}, ${now}, ${now},
+             j.value->>'input_bytes', j.value->>'request_hash', ${now}, ${now},
              CASE WHEN json_type(j.value, '$.depends_on') = 'array' THEN json(j.value->'depends_on') END,
              coalesce(json_array_length(j.value, '$.depends_on'), 0),
              j.value->>'on_parent_failure', j.value->>'callback_url',

@@ -2,7 +2,9 @@ import { sql, type SQL } from "drizzle-orm";
 import type { EventActor, TaskStatus, TimelineEntry } from "../db/schema";
 
 /*
- * How a timeline is stored (migration 0013): each entry is a JSON array
+ * How a timeline is stored (migration 0013). The submission entry is not stored: it is the task's
+ * created_at, and the status it was submitted in is the first stored entry's `from` (or, with no
+ * entry yet, the task's status). Every other entry is a JSON array
  *   [ms since the task's created_at, from code | null, to code, attempt, actor code, message code | text | null]
  * where the codes index the tables below: ≈ 15 B an entry where the spelled-out form took ≈ 60, the
  * largest part of what a finished task stored beyond its params and result. Entries written before
@@ -13,7 +15,7 @@ import type { EventActor, TaskStatus, TimelineEntry } from "../db/schema";
 export const STORED_STATUSES = ["created", "queued", "running", "completed", "failed", "retry", "cancelled"] as const satisfies readonly TaskStatus[];
 export const STORED_ACTORS = ["api", "dispatcher", "reaper", "dlq", "webhook"] as const satisfies readonly EventActor[];
 /** The messages most entries carry, stored as their index. */
-export const STORED_MESSAGES = ["submitted", "claimed", "completed", "parents finished", "lease expired (dispatcher lost)"] as const;
+export const STORED_MESSAGES = ["claimed", "completed", "parents finished", "lease expired (dispatcher lost)"] as const;
 
 /** One timeline entry as the row holds it: coded (0013 on) or spelled out (before). */
 export type StoredTimelineEntry =
@@ -50,6 +52,10 @@ export function decodeTimelineEntry(e: StoredTimelineEntry, createdAt: number): 
 const decoded = <T extends string>(table: readonly T[], code: number): T => table[code] ?? (`#${code}` as T);
 
 /** A task's timeline, oldest first, as the API shows it. */
-export function timelineOf(row: { events: readonly StoredTimelineEntry[]; createdAt: number }): TimelineEntry[] {
-  return row.events.map((e) => decodeTimelineEntry(e, row.createdAt));
+export function timelineOf(row: { events: readonly StoredTimelineEntry[]; createdAt: number; status: TaskStatus }): TimelineEntry[] {
+  const entries = row.events.map((e) => decodeTimelineEntry(e, row.createdAt));
+  const first = entries[0];
+  // A row written before 0013 stores its submission entry, the only one from no status.
+  if (first && first[1] === null) return entries;
+  return [[row.createdAt, null, first?.[1] ?? row.status, 0, "api", "submitted"], ...entries];
 }

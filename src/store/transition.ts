@@ -31,7 +31,7 @@ export interface Transition {
 /** Histogram bucket upper bounds, ms (Prometheus' `le`, in seconds, is these / 1000). */
 export const DURATION_BOUNDS_MS = [10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 1_800_000];
 
-/** A timeline keeps its first entry (submission) and the newest ones, this many in all. */
+/** A timeline keeps its first stored entry (whose `from` is the status the task was submitted in) and the newest ones, this many in all. */
 export const MAX_TIMELINE_ENTRIES = 100;
 
 const bucketOf = (ms: SQL) =>
@@ -71,10 +71,6 @@ export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number):
     GROUP BY metric, bucket, label
     ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`;
 }
-
-/** The timeline of a new task, its submission entry (inserts write it directly; created_at is `now`). */
-export const firstTimeline = (now: number, status: SQL) =>
-  sql`json_array(${timelineEntry({ at: now, createdAt: sql.raw(String(now)), from: sql`NULL`, to: status, attempt: sql`0`, actor: "api", message: sql`'submitted'` })})`;
 
 /** `tasks.events` with one more entry (an SQL json_array), keeping the first and the newest ones. */
 export function appendTimelineEntry(entry: SQL): SQL {

@@ -18,7 +18,7 @@ describe("idempotency under concurrency", () => {
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
     expect(await rowsWithKey(key)).toBe(1);
-    const events = await env.DB.prepare("SELECT json_array_length(events) AS n FROM tasks WHERE id = ?").bind(bodies[0]!.id).first<{ n: number }>();
+    const events = await env.DB.prepare("SELECT count(*) AS n FROM task_timeline WHERE task_id = ?").bind(bodies[0]!.id).first<{ n: number }>();
     expect(events?.n).toBe(1);
   });
 });

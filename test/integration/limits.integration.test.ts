@@ -53,7 +53,7 @@ async function runUntilIdle(w: World, overrides: DepsOverrides = {}, maxDrains =
 /** Per task of `domain`: its status and how many times the dispatcher claimed it. */
 async function tally(domain: string) {
   const { results } = await env.DB.prepare(
-    `SELECT t.status, (SELECT count(*) FROM task_timeline AS e WHERE e.task_id = t.id AND e.to_status = 'running') AS claims
+    `SELECT t.status, (SELECT count(*) FROM task_timeline AS e WHERE e.task_id = t.id AND e.to_status = 'running' AND e.actor = 'dispatcher') AS claims
      FROM tasks t WHERE t.domain = ?`,
   )
     .bind(domain)

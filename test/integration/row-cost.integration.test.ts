@@ -11,7 +11,7 @@ import { newTask } from "../helpers/tasks";
 /**
  * What one task costs in D1 rows (D1's own meta.rows_written / rows_read, as the local runtime
  * reports them), end to end: submitted, claimed, run, its outcome recorded, then deleted by
- * retention. The ceilings pin the figures (issue 23: bulk 17.1 → 10.07, single 25 → 16), so a new index or trigger on the task path shows up
+ * retention. The ceilings pin the figures (issue 23: bulk 17.1 → 9.07, single 25 → 15), so a new index or trigger on the task path shows up
  * here; `npm run bench` prints the same figures (bench/README.md).
  */
 type Stage = { submit: number; run: number; delete: number; total: number };
@@ -45,26 +45,26 @@ const batchesOf = (tasks: NewTask[], size: number) => Array.from({ length: Math.
 describe("D1 rows per task, submission to retention delete", () => {
   it("bulk: batches of 100", async () => {
     const { written } = await costPerTask("bulk", batchesOf(Array.from({ length: 200 }, () => ping()), 100));
-    expect(written.total).toBeLessThanOrEqual(10.5);
+    expect(written.total).toBeLessThanOrEqual(9.5);
     expect(written.total).toBeGreaterThan(3);
   });
 
   it("single: one task submitted and run on its own (POST /tasks), so no per-batch row is shared", async () => {
     const { written } = await costPerTask("single", [[ping()]]);
-    expect(written.total).toBeLessThanOrEqual(16);
+    expect(written.total).toBeLessThanOrEqual(15);
   });
 
   it("keyed: a concurrency key with a limit of 100", async () => {
     const tasks = Array.from({ length: 100 }, () => ping({ concurrency_key: "cost:k", concurrency_limit: 100 }));
     const { written } = await costPerTask("keyed", [tasks]);
-    expect(written.total).toBeLessThanOrEqual(17.5);
+    expect(written.total).toBeLessThanOrEqual(16.5);
   });
 
   it("dependent: 50 parents, each with one child (per task of the 100)", async () => {
     const parents = Array.from({ length: 50 }, () => ping());
     const children = parents.map((p) => ping({ status: "created", depends_on: [p.id], on_parent_failure: "fail" }));
     const { written } = await costPerTask("dependent", [[...parents, ...children]]);
-    expect(written.total).toBeLessThanOrEqual(16);
+    expect(written.total).toBeLessThanOrEqual(14.5);
   });
 
   it("escalated: a three-step decomposition with each step stored", async () => {
@@ -72,6 +72,6 @@ describe("D1 rows per task, submission to retention delete", () => {
       newTask({ type: "general_query", description: "what is 2+2?", drift_score: 1, params: { force_decomposition: true } }),
     );
     const { written } = await costPerTask("escalated", [tasks]);
-    expect(written.total).toBeLessThanOrEqual(22);
+    expect(written.total).toBeLessThanOrEqual(21);
   });
 });

@@ -22,14 +22,14 @@ async function viewOf(id: string) {
 }
 
 describe("a finished task's stored bytes", () => {
-  it("stores a three-entry timeline in ≤ 60 B and a fast-path execution in ≤ 45 B, shown spelled out", async () => {
+  it("stores a three-entry timeline in ≤ 40 B (the submission entry implied) and a fast-path execution in ≤ 45 B, shown spelled out", async () => {
     await settleOtherTasks();
     const res = await api("/tasks", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "ping", params: { n: 1 } }) });
     const { id } = await res.json<{ id: string }>();
     await drain();
     const bytes = await stored(id);
     // Spelled out, these were 182 B and 119 B.
-    expect(bytes!.events).toBeLessThanOrEqual(60);
+    expect(bytes!.events).toBeLessThanOrEqual(40);
     expect(bytes!.execution).toBeLessThanOrEqual(45);
 
     const task = await (await api(`/tasks/${id}`)).json<{ status: string; created_at: string; execution: Record<string, unknown> }>();

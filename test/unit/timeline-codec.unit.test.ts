@@ -11,8 +11,8 @@ describe("timeline codec", () => {
   });
 
   it("decodes a coded entry: time from created_at, codes to names, a coded message to its text", () => {
-    expect(decodeTimelineEntry([0, null, 1, 0, 0, 0], CREATED)).toEqual([CREATED, null, "queued", 0, "api", "submitted"]);
-    expect(decodeTimelineEntry([93, 1, 2, 1, 1, 1], CREATED)).toEqual([CREATED + 93, "queued", "running", 1, "dispatcher", "claimed"]);
+    expect(decodeTimelineEntry([93, 1, 2, 1, 1, 0], CREATED)).toEqual([CREATED + 93, "queued", "running", 1, "dispatcher", "claimed"]);
+    expect(decodeTimelineEntry([95, 2, 3, 1, 1, 1], CREATED)).toEqual([CREATED + 95, "running", "completed", 1, "dispatcher", "completed"]);
     expect(decodeTimelineEntry([196, 2, 5, 1, 1, "attempt 1 failed"], CREATED)).toEqual([CREATED + 196, "running", "retry", 1, "dispatcher", "attempt 1 failed"]);
     expect(decodeTimelineEntry([200, 3, 3, 1, 4, null], CREATED)).toEqual([CREATED + 200, "completed", "completed", 1, "webhook", null]);
   });
@@ -22,12 +22,21 @@ describe("timeline codec", () => {
     expect(decodeTimelineEntry(old, CREATED)).toEqual(old);
   });
 
-  it("reads a timeline mixing both forms (a row written before the codes, appended to after)", () => {
+  it("shows the submission entry it does not store: at created_at, in the first entry's from status", () => {
+    expect(timelineOf({ events: [[40, 0, 1, 0, 2, 2]], createdAt: CREATED, status: "running" })).toEqual([
+      [CREATED, null, "created", 0, "api", "submitted"],
+      [CREATED + 40, "created", "queued", 0, "reaper", "parents finished"],
+    ]);
+    // With no entry yet, the task is still in the status it was submitted in.
+    expect(timelineOf({ events: [], createdAt: CREATED, status: "queued" })).toEqual([[CREATED, null, "queued", 0, "api", "submitted"]]);
+  });
+
+  it("reads a timeline mixing both forms (a row written before the codes, appended to after), its stored submission entry once", () => {
     const events: StoredTimelineEntry[] = [
       [CREATED, null, "queued", 0, "api", "submitted"],
-      [40, 1, 2, 1, 1, 1],
+      [40, 1, 2, 1, 1, 0],
     ];
-    expect(timelineOf({ events, createdAt: CREATED })).toEqual([
+    expect(timelineOf({ events, createdAt: CREATED, status: "running" })).toEqual([
       [CREATED, null, "queued", 0, "api", "submitted"],
       [CREATED + 40, "queued", "running", 1, "dispatcher", "claimed"],
     ]);
@@ -35,5 +44,6 @@ describe("timeline codec", () => {
 
   it("shows a code no table holds as #<code>, not as another name", () => {
     expect(decodeTimelineEntry([1, 2, 99, 1, 42, 77], CREATED)).toEqual([CREATED + 1, "running", "#99", 1, "#42", "#77"]);
+    expect(decodeTimelineEntry([2, 2, 3, 1, 1, 3], CREATED)[5]).toBe("lease expired (dispatcher lost)");
   });
 });
