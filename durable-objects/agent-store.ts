@@ -1,5 +1,6 @@
 import { INITIAL_CAPABILITY, QUALITY_WINDOW, TASK_HISTORY, type RoleProbs } from "../src/organism/agent-scoring";
 import type { OrganType } from "../src/organism/organism-config";
+import { chunkJsonArray, D1_JSON_BUDGET_BYTES } from "../src/lib/platform-limits";
 
 /** One agent as the organ keeps it in memory; rows in `agents` mirror it. */
 export interface AgentState {
@@ -120,11 +121,16 @@ export function saveAgent(sql: SqlStorage, a: AgentState): void {
   );
 }
 
-export function insertRecord(sql: SqlStorage, r: TaskRecord): void {
-  sql.exec(
-    `INSERT INTO task_records (agent_id, task_id, task_type, success, quality, latency_ms, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    r.agent_id, r.task_id, r.task_type, r.success ? 1 : 0, r.quality, r.latency_ms, r.error, r.at,
-  );
+/** Inserts records, one statement per chunk of a JSON array: a statement per record was the organ's busiest call. */
+export function insertRecords(sql: SqlStorage, records: readonly TaskRecord[]): void {
+  for (const chunk of chunkJsonArray(records, D1_JSON_BUDGET_BYTES)) {
+    sql.exec(
+      `INSERT INTO task_records (agent_id, task_id, task_type, success, quality, latency_ms, error, at)
+       SELECT value->>'agent_id', value->>'task_id', value->>'task_type', value->>'success', value->>'quality', value->>'latency_ms', value->>'error', value->>'at'
+       FROM json_each(?)`,
+      chunk.json,
+    );
+  }
 }
 
 /** Keeps only the newest TASK_HISTORY records of an agent. */
@@ -196,7 +202,7 @@ export function saveReceived(sql: SqlStorage, source: string, seq: number): void
 export function importAgent(sql: SqlStorage, e: AgentExport): void {
   saveAgent(sql, e.agent);
   sql.exec(`DELETE FROM task_records WHERE agent_id = ?`, e.agent.agent_id);
-  for (const r of e.records) insertRecord(sql, r);
+  insertRecords(sql, e.records);
 }
 
 export function deleteAgent(sql: SqlStorage, agentId: string): void {

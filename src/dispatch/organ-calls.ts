@@ -3,6 +3,7 @@ import { errorMessage } from "../lib/error-message";
 import { isOverloaded } from "../lib/retry";
 import type { RunReport, TaskWork } from "../organism/organ-contracts";
 import { OUTBOUND_CONNECTIONS } from "../lib/platform-limits";
+import type { AnyTaskDefinition } from "../tasks/define-task";
 
 /** One task on one organ replica: its report when it ends (the client applies breaker, retry, timeout). */
 export type OrganCall = (replicaName: string, work: TaskWork, timeoutMs: number) => Promise<RunReport>;
@@ -15,6 +16,18 @@ export type OrganGroupCall = (replicaName: string, works: TaskWork[], timeoutMs:
  * alike), so each task of a group can have one open at a time whatever its neighbours do.
  */
 export const ORGAN_CALL_TASKS = OUTBOUND_CONNECTIONS;
+
+/**
+ * Tasks one organ call carries when their type opens no connections (`opens_connections: false`,
+ * as every built-in): they hold none, so the connection limit does not bind, and fewer calls
+ * cost less CPU per task. Bounded so a call's params stay small (32 × 64 KiB = 2 MiB).
+ */
+export const QUIET_CALL_TASKS = 32;
+
+/** How many tasks of this type one organ call carries. An executor, or code not known here, may open connections. */
+export function callSizeOf(def: Pick<AnyTaskDefinition, "executor" | "opens_connections"> | undefined): number {
+  return def !== undefined && def.executor === undefined && def.opens_connections === false ? QUIET_CALL_TASKS : ORGAN_CALL_TASKS;
+}
 
 export type OrganReply =
   | { ok: true; report: RunReport }

@@ -3,7 +3,8 @@ import type { Decision } from "../organism/decisions";
 import { replicaName } from "../organism/replicas";
 import type { OutcomeSink, TaskEnvelope, TaskOutcome } from "../organism/task-contracts";
 import type { TaskWork } from "../tasks/run-task";
-import { callReplicaGroup, ORGAN_CALL_TASKS, type OrganGroupCall, type OrganReply } from "./organ-calls";
+import { definitionFor } from "../tasks/registry";
+import { callReplicaGroup, callSizeOf, type OrganGroupCall, type OrganReply } from "./organ-calls";
 import { RUN_GRACE_MS } from "./pass-limits";
 import type { PassTally } from "./pass-tally";
 
@@ -26,20 +27,25 @@ export function toWork(task: TaskEnvelope): TaskWork {
 
 
 /**
- * Fast-path tasks: one organ call per group of up to ORGAN_CALL_TASKS tasks of a replica, all at
- * once; each outcome goes to the sink the moment its task ends (the organ streams the reports), so
- * a slow task holds back no other, and no call holds more tasks than it has outgoing connections.
+ * Fast-path tasks: one organ call per group of up to ORGAN_CALL_TASKS tasks of a replica (up to
+ * QUIET_CALL_TASKS of types that open no connections), all at once; each outcome goes to the sink
+ * the moment its task ends (the organ streams the reports), so a slow task holds back no other,
+ * and no call holds more tasks than it has outgoing connections.
  */
 export async function runFast(items: readonly { task: TaskEnvelope; decision: Fast }[], call: OrganGroupCall, abort: (replica: string, ids: string[]) => Promise<void>, now: () => number, config: Config, tally: PassTally, sink: OutcomeSink): Promise<void> {
-  const byReplica = new Map<string, { task: TaskEnvelope; decision: Fast }[]>();
+  const byCall = new Map<string, { replica: string; size: number; items: { task: TaskEnvelope; decision: Fast }[] }>();
   for (const item of items) {
     const replica = replicaName(item.decision.organ_id, item.decision.replica);
-    byReplica.set(replica, [...(byReplica.get(replica) ?? []), item]);
+    const size = callSizeOf(definitionFor(item.task.type, config));
+    const key = `${size}|${replica}`;
+    const entry = byCall.get(key) ?? { replica, size, items: [] };
+    entry.items.push(item);
+    byCall.set(key, entry);
   }
   const calls: Promise<void>[] = [];
-  for (const [replica, all] of byReplica) {
-    for (let i = 0; i < all.length; i += ORGAN_CALL_TASKS) {
-      const group = all.slice(i, i + ORGAN_CALL_TASKS);
+  for (const { replica, size, items: all } of byCall.values()) {
+    for (let i = 0; i < all.length; i += size) {
+      const group = all.slice(i, i + size);
       const byId = new Map(group.map((g) => [g.task.id, g]));
       for (const { task } of group) sink.started(task.id, () => abort(replica, [task.id]));
       const timeoutMs = Math.max(0, Math.max(...group.map((g) => g.task.deadline)) - now()) + RUN_GRACE_MS;

@@ -102,6 +102,12 @@ export interface TaskDefinition<P extends z.ZodType = z.ZodType, R = unknown> {
   /** One line for GET /types. */
   description?: string;
   /**
+   * `false`: `run` opens no outgoing connection (no `fetch`, no binding call, no `ctx` write, no
+   * `ctx.services`), so up to QUIET_CALL_TASKS of its tasks share one organ call instead of 6
+   * (dispatch/organ-calls.ts): less CPU per task for pure computation. Default: it may open some.
+   */
+  opens_connections?: boolean;
+  /**
    * Where the work runs when not in this Worker: `{kind: "http", url}` (a signed POST) or
    * `{kind: "service", binding, method?}` (RPC to another Worker). `run` is then the executor.
    */
@@ -130,6 +136,8 @@ export function definitionProblem(def: AnyTaskDefinition): string | null {
   if (def.timeout_s !== undefined && !(def.timeout_s > 0 && def.timeout_s <= MAX_TIMEOUT_S)) return `${def.type}: timeout_s must be in (0, ${MAX_TIMEOUT_S}]`;
   if (def.max_attempts !== undefined && !(Number.isInteger(def.max_attempts) && def.max_attempts >= 1 && def.max_attempts <= 20)) return `${def.type}: max_attempts must be an integer in 1..20`;
   if (def.retry !== undefined && !(def.retry.base_s > 0 && def.retry.max_s >= def.retry.base_s)) return `${def.type}: retry needs 0 < base_s <= max_s`;
+  if (def.opens_connections !== undefined && typeof def.opens_connections !== "boolean") return `${def.type}: opens_connections must be true or false`;
+  if (def.opens_connections === false && def.executor !== undefined) return `${def.type}: an executor opens connections (opens_connections: false is for run)`;
   return null;
 }
 

@@ -5,14 +5,20 @@ import { controlTasks } from "../../src/clients/control-tasks";
 import { organClient, organStub, type OrganRpc } from "../../src/clients/organ-client";
 import { requireConfig } from "../../src/config";
 import { executeTasks } from "../../src/dispatch/execute-tasks";
-import { ORGAN_CALL_TASKS, type OrganGroupCall } from "../../src/dispatch/organ-calls";
+import { ORGAN_CALL_TASKS, QUIET_CALL_TASKS, type OrganGroupCall } from "../../src/dispatch/organ-calls";
 import { UNSTORED_PLANS } from "../../src/dispatch/run-plans";
 import type { PassReport } from "../../src/organism/decisions";
 import type { TaskEnvelope, TaskOutcome } from "../../src/organism/task-contracts";
+import { defineTask } from "../../src/tasks/define-task";
+import { registerTasks } from "../../src/tasks/registry";
 import { postJson } from "../helpers/worker";
+import { z } from "zod";
 import { freshCoordinator, task } from "./organism-helpers";
 
 const config = requireConfig(env);
+/** A type that does not say it opens no connections (the default for user code). */
+const IO_TYPE = "dtr_may_connect";
+registerTasks([defineTask({ type: IO_TYPE, params: z.looseObject({}), run: () => ({ ran: true }) })]);
 const flagged = (flag: string) => Object.assign(new Error(flag), { [flag]: true });
 
 /** executeTasks against a fresh coordinator, counting every coordinator and organ call. */
@@ -45,17 +51,30 @@ function counted(coord = freshCoordinator(), group?: OrganGroupCall) {
 }
 
 describe("the coordinator decides, the dispatcher delivers", () => {
-  it("one decide and one report per pass, one organ call per group of up to ORGAN_CALL_TASKS tasks of a replica", async () => {
+  it("one decide and one report per pass, one organ call per group of up to QUIET_CALL_TASKS tasks of a replica whose types open no connections", async () => {
     const { counts, run, reports } = counted();
     const tasks = [...Array.from({ length: 40 }, () => task("ping")), ...Array.from({ length: 10 }, () => task("execute", { params: { action: "noop" } }))];
     const outcomes = await run(tasks);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     expect(counts.decide).toBe(1);
     expect(counts.report).toBe(1);
-    expect(counts.organCalls.filter((r) => r === "utility_organ_1")).toHaveLength(Math.ceil(40 / ORGAN_CALL_TASKS));
-    expect(counts.organCalls.filter((r) => r === "actuator_organ_1")).toHaveLength(Math.ceil(10 / ORGAN_CALL_TASKS));
-    expect(counts.organCalls).toHaveLength(Math.ceil(40 / ORGAN_CALL_TASKS) + Math.ceil(10 / ORGAN_CALL_TASKS));
+    expect(counts.organCalls.filter((r) => r === "utility_organ_1")).toHaveLength(Math.ceil(40 / QUIET_CALL_TASKS));
+    expect(counts.organCalls.filter((r) => r === "actuator_organ_1")).toHaveLength(Math.ceil(10 / QUIET_CALL_TASKS));
+    expect(counts.organCalls).toHaveLength(Math.ceil(40 / QUIET_CALL_TASKS) + Math.ceil(10 / QUIET_CALL_TASKS));
     expect(reports[0]).toMatchObject({ successes: 50, failures: 0, by_organ: { utility_organ_1: { tasks: 40 }, actuator_organ_1: { tasks: 10 } } });
+  });
+
+  it("groups at QUIET_CALL_TASKS and past it; a type that may open connections goes ORGAN_CALL_TASKS to a call", async () => {
+    for (const n of [QUIET_CALL_TASKS, QUIET_CALL_TASKS + 1]) {
+      const { counts, run } = counted();
+      expect((await run(Array.from({ length: n }, () => task("ping")))).every((o) => o.ok)).toBe(true);
+      expect(counts.organCalls, `${n} quiet tasks`).toHaveLength(Math.ceil(n / QUIET_CALL_TASKS));
+    }
+    const { counts, run } = counted();
+    const loud = Array.from({ length: ORGAN_CALL_TASKS + 1 }, () => task(IO_TYPE));
+    expect((await run([...loud, task("ping")])).every((o) => o.ok)).toBe(true);
+    // 7 of a type without the flag: 6 + 1; the ping goes in a call of its own, not with them.
+    expect(counts.organCalls).toHaveLength(3);
   });
 
   it("an unreachable replica fails only its own tasks, retriably (the attempt counts: they may have run)", async () => {

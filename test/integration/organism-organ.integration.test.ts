@@ -42,6 +42,8 @@ describe("Organ", () => {
     expect(results.map((r) => [r.agent_id, r.verdict.ok, r.verdict.ok ? null : r.verdict.retriable])).toEqual([[`${id}_agent_0`, true, null], [`${id}_agent_0`, false, false]]);
     expect(results[0]!.verdict).toEqual({ ok: true, result: { pong: true, at: expect.any(String) } });
     const expected = 0.9 * (0.9 * 0.5 + 0.1 * (0.6 + 0.4)) + 0.1 * 0;
+    // Outcomes are written within 50 ms of each other; a read through the organ writes them first.
+    await stub.getSummary();
     const row = await runInDurableObject(stub as unknown as RawOrganStub, (_i: Organ, state) =>
       state.storage.sql.exec<{ capability: number; successes: number; failures: number; quality_scores: string }>(
         "SELECT capability, successes, failures, quality_scores FROM agents WHERE agent_id = ?", `${id}_agent_0`).one());
@@ -52,11 +54,13 @@ describe("Organ", () => {
     expect(next[0]!.agent_id).toBe(`${id}_agent_1`);
   });
 
-  it("keeps the last 20 quality scores and 100 task records, and reloads them after eviction", async () => {
+  it("keeps the last 20 quality scores and 100 task records, written within 50 ms unasked, and reloads them after eviction", async () => {
     const id = `organ-${crypto.randomUUID()}`;
     let stub = organ(id);
     await stub.initialize(spec(id, 1));
     await run(stub, Array.from({ length: 105 }, () => organTask("ping")));
+    // Nothing reads the agents before the eviction: the coalescing timer writes the last outcomes.
+    await new Promise((resolve) => setTimeout(resolve, 150));
     await evict(stub);
     stub = organ(id);
     const summary = await stub.getSummary();

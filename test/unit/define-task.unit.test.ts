@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineTask, MAX_TIMEOUT_S } from "../../src/tasks/define-task";
 import { RetryAfterError } from "../../src/tasks/errors";
+import { callSizeOf, ORGAN_CALL_TASKS, QUIET_CALL_TASKS } from "../../src/dispatch/organ-calls";
 import { registerTasks, taskDefinition } from "../../src/tasks/registry";
 
 const run = () => null;
@@ -14,6 +15,18 @@ describe("defineTask", () => {
     expect(() => defineTask({ type: "ok_type", params: z.object({}), run, max_attempts: 21 })).toThrow(/max_attempts/);
     expect(() => defineTask({ type: "ok_type", params: z.object({}), run, retry: { base_s: 10, max_s: 5 } })).toThrow(/retry/);
     expect(defineTask({ type: "ok_type", params: z.object({}), run, timeout_s: MAX_TIMEOUT_S }).timeout_s).toBe(MAX_TIMEOUT_S);
+    expect(() => defineTask({ type: "ok_type", params: z.object({}), executor: { kind: "http", url: "https://example.com/run" }, opens_connections: false })).toThrow(/executor opens connections/);
+  });
+
+  it("sizes organ calls: QUIET_CALL_TASKS for run code that opens no connections, ORGAN_CALL_TASKS otherwise", () => {
+    const quiet = defineTask({ type: "quiet_type", params: z.object({}), run, opens_connections: false });
+    expect(callSizeOf(quiet)).toBe(QUIET_CALL_TASKS);
+    expect(callSizeOf(defineTask({ type: "loud_type", params: z.object({}), run }))).toBe(ORGAN_CALL_TASKS);
+    expect(callSizeOf(defineTask({ type: "loud_type", params: z.object({}), run, opens_connections: true }))).toBe(ORGAN_CALL_TASKS);
+    // A TASK_EXECUTORS override keeps the code's fields but runs remotely: it opens connections.
+    expect(callSizeOf({ ...quiet, executor: { kind: "http", url: "https://example.com/run" } })).toBe(ORGAN_CALL_TASKS);
+    expect(callSizeOf(undefined)).toBe(ORGAN_CALL_TASKS);
+    expect(ORGAN_CALL_TASKS).toBe(6);
   });
 
   it("registers once: the same definition again is a no-op, another for the same type throws", () => {

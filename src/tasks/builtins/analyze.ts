@@ -5,6 +5,7 @@ import { queryParam, queryText } from "./query-text";
 /** Deterministic text statistics: the cognitive organ's stand-in for an LLM analysis. */
 export const analyze = defineTask({
   type: "analyze",
+  opens_connections: false,
   description: "Counts characters, words and numbers in params.data (else params.query or the description)",
   params: z.looseObject({
     data: z.unknown().optional().describe("the text to analyze (any other JSON value is analyzed as its JSON text)"),

@@ -39,6 +39,7 @@ const params = z
 
 export const execute = defineTask({
   type: "execute",
+  opens_connections: false,
   description: `Runs one safe action on params.input: ${SAFE_ACTIONS.join(", ")}`,
   params,
   run: (p) => ACTIONS[p.action].run(p.input),

@@ -12,6 +12,7 @@ const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Frida
  */
 export const generalQuery = defineTask({
   type: "general_query",
+  opens_connections: false,
   description: "Answers arithmetic, time, date and status questions from params.query or the description",
   params: z.looseObject({ query: queryParam }),
   run(params, ctx) {

@@ -8,6 +8,7 @@ const MAX_STEPS = 16;
 /** Splits a goal into ordered steps at "then", "and", ";" and commas; deterministic, no model. */
 export const plan = defineTask({
   type: "plan",
+  opens_connections: false,
   description: "Splits params.goal (else params.query or the description) into ordered steps",
   params: z.looseObject({
     goal: z.string().optional().catch(undefined).describe("the goal to split; default: params.query, else the description"),

@@ -7,6 +7,7 @@ import { defineTask } from "../define-task";
  */
 export const sideEffect = defineTask({
   type: "side_effect",
+  opens_connections: false,
   description: "Acknowledges params.effect with the task id as its idempotency key",
   params: z.looseObject({ effect: z.unknown().optional().describe("what to apply") }),
   run: (p, ctx) => ({ effect: p.effect ?? null, idempotency_key: ctx.task.id, applied: true }),

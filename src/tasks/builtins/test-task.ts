@@ -13,6 +13,7 @@ const echo = (p: z.output<typeof params>, ctx: TaskContext) => ({
 
 export const testTask = defineTask({
   type: "test_task",
+  opens_connections: false,
   description: "Echoes its params, description, type and a dependent's parents",
   params,
   run: echo,
@@ -21,6 +22,7 @@ export const testTask = defineTask({
 /** The same task under its short name. */
 export const test = defineTask({
   type: "test",
+  opens_connections: false,
   description: "Echoes its params, description and type (alias of test_task)",
   params,
   run: echo,
