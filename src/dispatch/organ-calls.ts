@@ -2,7 +2,8 @@ import { CircuitOpenError } from "../lib/circuit-breaker";
 import { errorMessage } from "../lib/error-message";
 import { isOverloaded } from "../lib/retry";
 import type { RunReport, TaskWork } from "../organism/organ-contracts";
-import { OUTBOUND_CONNECTIONS } from "../lib/platform-limits";
+import { OUTBOUND_CONNECTIONS, RPC_LIMITS, withMargin } from "../lib/platform-limits";
+import { MAX_TASK_INPUT_BYTES } from "../schemas/task";
 import type { AnyTaskDefinition } from "../tasks/define-task";
 
 /** One task on one organ replica: its report when it ends (the client applies breaker, retry, timeout). */
@@ -20,13 +21,16 @@ export const ORGAN_CALL_TASKS = OUTBOUND_CONNECTIONS;
 /**
  * Tasks one organ call carries when their type opens no connections (`opens_connections: false`,
  * as every built-in): they hold none, so the connection limit does not bind, and fewer calls
- * cost less CPU per task. Bounded so a call's params stay small (32 × 64 KiB = 2 MiB).
+ * cost less CPU per task. At most this many, and fewer when that many worst-case inputs and
+ * results (`RESULT_MAX_BYTES` each) would pass the RPC budget: 22 at the 1 MiB maximum.
  */
 export const QUIET_CALL_TASKS = 32;
 
 /** How many tasks of this type one organ call carries. An executor, or code not known here, may open connections. */
-export function callSizeOf(def: Pick<AnyTaskDefinition, "executor" | "opens_connections"> | undefined): number {
-  return def !== undefined && def.executor === undefined && def.opens_connections === false ? QUIET_CALL_TASKS : ORGAN_CALL_TASKS;
+export function callSizeOf(def: Pick<AnyTaskDefinition, "executor" | "opens_connections"> | undefined, config: { RESULT_MAX_BYTES: number }): number {
+  if (def === undefined || def.executor !== undefined || def.opens_connections !== false) return ORGAN_CALL_TASKS;
+  const perTask = config.RESULT_MAX_BYTES + MAX_TASK_INPUT_BYTES + 1024;
+  return Math.max(ORGAN_CALL_TASKS, Math.min(QUIET_CALL_TASKS, Math.floor(withMargin(RPC_LIMITS.messageBytes) / perTask)));
 }
 
 export type OrganReply =

@@ -36,7 +36,7 @@ export async function runFast(items: readonly { task: TaskEnvelope; decision: Fa
   const byCall = new Map<string, { replica: string; size: number; items: { task: TaskEnvelope; decision: Fast }[] }>();
   for (const item of items) {
     const replica = replicaName(item.decision.organ_id, item.decision.replica);
-    const size = callSizeOf(definitionFor(item.task.type, config));
+    const size = callSizeOf(definitionFor(item.task.type, config), config);
     const key = `${size}|${replica}`;
     const entry = byCall.get(key) ?? { replica, size, items: [] };
     entry.items.push(item);

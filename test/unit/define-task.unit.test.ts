@@ -3,6 +3,8 @@ import { z } from "zod";
 import { defineTask, MAX_TIMEOUT_S } from "../../src/tasks/define-task";
 import { RetryAfterError } from "../../src/tasks/errors";
 import { callSizeOf, ORGAN_CALL_TASKS, QUIET_CALL_TASKS } from "../../src/dispatch/organ-calls";
+import { RPC_LIMITS, withMargin } from "../../src/lib/platform-limits";
+import { MAX_TASK_INPUT_BYTES } from "../../src/schemas/task";
 import { registerTasks, taskDefinition } from "../../src/tasks/registry";
 
 const run = () => null;
@@ -19,14 +21,25 @@ describe("defineTask", () => {
   });
 
   it("sizes organ calls: QUIET_CALL_TASKS for run code that opens no connections, ORGAN_CALL_TASKS otherwise", () => {
+    const config = { RESULT_MAX_BYTES: 262_144 };
     const quiet = defineTask({ type: "quiet_type", params: z.object({}), run, opens_connections: false });
-    expect(callSizeOf(quiet)).toBe(QUIET_CALL_TASKS);
-    expect(callSizeOf(defineTask({ type: "loud_type", params: z.object({}), run }))).toBe(ORGAN_CALL_TASKS);
-    expect(callSizeOf(defineTask({ type: "loud_type", params: z.object({}), run, opens_connections: true }))).toBe(ORGAN_CALL_TASKS);
+    expect(callSizeOf(quiet, config)).toBe(QUIET_CALL_TASKS);
+    expect(callSizeOf(defineTask({ type: "loud_type", params: z.object({}), run }), config)).toBe(ORGAN_CALL_TASKS);
+    expect(callSizeOf(defineTask({ type: "loud_type", params: z.object({}), run, opens_connections: true }), config)).toBe(ORGAN_CALL_TASKS);
     // A TASK_EXECUTORS override keeps the code's fields but runs remotely: it opens connections.
-    expect(callSizeOf({ ...quiet, executor: { kind: "http", url: "https://example.com/run" } })).toBe(ORGAN_CALL_TASKS);
-    expect(callSizeOf(undefined)).toBe(ORGAN_CALL_TASKS);
+    expect(callSizeOf({ ...quiet, executor: { kind: "http", url: "https://example.com/run" } }, config)).toBe(ORGAN_CALL_TASKS);
+    expect(callSizeOf(undefined, config)).toBe(ORGAN_CALL_TASKS);
     expect(ORGAN_CALL_TASKS).toBe(6);
+  });
+
+  it("keeps a quiet call's worst case (inputs and RESULT_MAX_BYTES results) inside the RPC budget", () => {
+    const quiet = defineTask({ type: "quiet_type", params: z.object({}), run, opens_connections: false });
+    for (const RESULT_MAX_BYTES of [1024, 262_144, 512 * 1024, 1024 * 1024]) {
+      const n = callSizeOf(quiet, { RESULT_MAX_BYTES });
+      expect(n * (RESULT_MAX_BYTES + MAX_TASK_INPUT_BYTES)).toBeLessThanOrEqual(withMargin(RPC_LIMITS.messageBytes));
+      expect(n).toBeGreaterThanOrEqual(ORGAN_CALL_TASKS);
+    }
+    expect(callSizeOf(quiet, { RESULT_MAX_BYTES: 1024 * 1024 })).toBe(22);
   });
 
   it("registers once: the same definition again is a no-op, another for the same type throws", () => {
