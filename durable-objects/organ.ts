@@ -193,7 +193,7 @@ export class Organ extends DurableObject<Env> {
    * Applies a run's outcome to its agent at once (the next pick sees it), and writes it with the
    * others of its moment: at once when the organ is idle and wrote none in the last
    * RECORD_COALESCE_MS, else when that time is up. Under load that is one transaction per 50 ms,
-   * not one per group of ≤ 6 tasks: the transactions, not the rows, were ≈ 10 % of the bulk path's
+   * not one per group of tasks: the transactions, not the rows, were ≈ 13 % of the bulk path's
    * CPU. An eviction inside that window loses the agents' newest counts, never a task's outcome
    * (that is the dispatcher's, in D1).
    */
