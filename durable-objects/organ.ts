@@ -195,10 +195,14 @@ export class Organ extends DurableObject<Env> {
    * RECORD_COALESCE_MS, else when that time is up. Under load that is one transaction per 50 ms,
    * not one per group of tasks: the transactions, not the rows, were ≈ 13 % of the bulk path's
    * CPU. An eviction inside that window loses the agents' newest counts, never a task's outcome
-   * (that is the dispatcher's, in D1).
+   * (that is the dispatcher's, in D1). An outcome of an agent that moved away is written and
+   * shipped at once.
    */
   private recordSoon(run: { agent: AgentState; record: TaskRecord }): void {
     this.apply(run);
+    // An outcome of an agent that left (the layout changed while it ran) goes to its new owner at
+    // once: this replica may not be asked again.
+    if (this.unwritten.strays) return this.flushRecords();
     // One timer at a time, cleared by any flush: a timer per burst, left to fire after its burst
     // was written, piled up past the runtime's 10,000 active timeouts under a 100k backlog.
     if (this.recordTimer !== null) return;
