@@ -1,5 +1,5 @@
 // Fills D1 with finished tasks (for the growth and retention scenarios) in one SQL statement per
-// chunk, shaped like real ones: a three-entry timeline, input_bytes, and the rollups their
+// chunk, shaped like real ones: a coded timeline (claim and outcome), input_bytes, and the rollups their
 // transitions would have added (so the status gauges and retention's counts stay true).
 import { spawnSync } from "node:child_process";
 
@@ -25,7 +25,8 @@ export function seedFinishedTasks(persistDir, count) {
   for (let done = 0; done < count; done += CHUNK) {
     const n = Math.min(CHUNK, count - done);
     const t0 = `(CAST(unixepoch('subsec') * 1000 AS INTEGER) - 86400000)`;
-    const events = `json_array(json_array(tt, NULL, 'queued', 0, 'api', 'submitted'), json_array(tt + 1, 'queued', 'running', 1, 'dispatcher', 'claimed'), json_array(tt + 5, 'running', 'completed', 1, 'dispatcher', 'completed'))`;
+    // Stored as the codec writes it (src/store/timeline-codec.ts): claimed at +1 ms, completed at +5 ms.
+    const events = `'[[1,1,2,1,1,0],[5,2,3,1,1,1]]'`;
     d1Execute(
       persistDir,
       `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n})
