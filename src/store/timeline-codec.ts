@@ -15,7 +15,7 @@ import type { EventActor, TaskStatus, TimelineEntry } from "../db/schema";
 export const STORED_STATUSES = ["created", "queued", "running", "completed", "failed", "retry", "cancelled"] as const satisfies readonly TaskStatus[];
 export const STORED_ACTORS = ["api", "dispatcher", "reaper", "dlq", "webhook"] as const satisfies readonly EventActor[];
 /** The messages most entries carry, stored as their index. */
-export const STORED_MESSAGES = ["claimed", "completed", "parents finished", "lease expired (dispatcher lost)"] as const;
+const STORED_MESSAGES = ["claimed", "completed", "parents finished", "lease expired (dispatcher lost)"] as const;
 
 /** One timeline entry as the row holds it: coded (0013 on) or spelled out (before). */
 export type StoredTimelineEntry =
