@@ -1,7 +1,7 @@
 import type { Config } from "../config";
 import { withMargin } from "../lib/platform-limits";
 import type { Db } from "../store/db";
-import { pruneExpiredTasks, type FinishedStatus } from "../store/prune-expired-tasks";
+import { pruneExpiredTasks, type FinishedStatus, type PruneCursor } from "../store/prune-expired-tasks";
 
 export interface RetentionDeps {
   db: Db;
@@ -51,15 +51,18 @@ export async function pruneExpired(deps: RetentionDeps): Promise<RetentionReport
     return deps.now() - started < RETENTION_BUDGET_MS && used - statementsAtStart + 2 <= RETENTION_STATEMENT_BUDGET && used + 2 <= withMargin(deps.config.D1_QUERIES_PER_INVOCATION);
   };
   let pending = retentionsOf(deps.config);
+  // Where each status's walk stopped this tick: the next chunk goes on from there.
+  const cursors = new Map<FinishedStatus, PruneCursor>();
   while (pending.length > 0) {
     const left: typeof pending = [];
     for (const [status, seconds] of pending) {
       if (!withinBudget()) return report;
       const now = deps.now();
-      const n = await pruneExpiredTasks(deps.db, status, now - seconds * 1000, deps.config.RETENTION_BATCH, now);
+      const { deleted, last } = await pruneExpiredTasks(deps.db, status, now - seconds * 1000, deps.config.RETENTION_BATCH, now, cursors.get(status));
       report.chunks++;
-      report.pruned[status] += n;
-      if (n === deps.config.RETENTION_BATCH) left.push([status, seconds]);
+      report.pruned[status] += deleted;
+      if (last) cursors.set(status, last);
+      if (deleted === deps.config.RETENTION_BATCH) left.push([status, seconds]);
     }
     pending = left;
   }

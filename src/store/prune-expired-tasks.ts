@@ -7,25 +7,31 @@ import { deletion } from "./transition";
 
 export type FinishedStatus = Extract<TaskStatus, "completed" | "failed" | "cancelled">;
 
+/** Where a walk of one status stopped: its next chunk starts past this (created_at, id). */
+export type PruneCursor = { at: number; id: string };
+
 /**
  * Retention: deletes up to `limit` tasks of one finished `status` that finished before `before`,
  * the oldest created first, with their timelines, counted as `retention|<status>|deleted`. One
  * range of tasks_type_status_idx per type (created before `before`, since a task finishes after
  * it is created), merged: a finished task carries no index entry for retention alone. Tasks
  * created before `before` that finished after it are read past on each call until they expire
- * too: as many as ran or waited longer than the retention period. A task that is not finished is
- * never in these ranges, so it can never be deleted here. Returns how many rows went.
+ * too: as many as ran or waited longer than the retention period; a chunk starts `after` where
+ * the previous one stopped, so one tick reads past them once, not once per chunk. A task that is
+ * not finished is never in these ranges, so it can never be deleted here. Returns how many rows
+ * went, and where the walk stopped.
  */
-export async function pruneExpiredTasks(db: Db, status: FinishedStatus, before: number, limit: number, now: number): Promise<number> {
-  const expired = tasksInOrder({ statuses: [status], where: [sql`created_at < ${before}`, sql`updated_at < ${before}`], direction: "oldest", limit });
+export async function pruneExpiredTasks(db: Db, status: FinishedStatus, before: number, limit: number, now: number, after?: PruneCursor): Promise<{ deleted: number; last: PruneCursor | undefined }> {
+  const expired = tasksInOrder({ statuses: [status], where: [sql`created_at < ${before}`, sql`updated_at < ${before}`], direction: "oldest", after, limit });
   const statements = deletion({
     changes: sql`
       SELECT t.id, t.type, t.status AS from_status, 'deleted' AS to_status, t.attempts AS attempt, NULL AS message, t.created_at, t.locked_at
       FROM tasks AS t WHERE t.id IN (SELECT id FROM (${expired}))`,
     actor: "retention",
     now,
-    returning: sql`RETURNING id`,
+    returning: sql`RETURNING id, created_at`,
   });
-  const [, deleted] = await sqlBatch<[unknown, { id: string }]>(db, statements);
-  return deleted.length;
+  const [, deleted] = await sqlBatch<[unknown, { id: string; created_at: number }]>(db, statements);
+  const last = deleted.reduce<PruneCursor | undefined>((m, r) => (m === undefined || r.created_at > m.at || (r.created_at === m.at && r.id > m.id) ? { at: r.created_at, id: r.id } : m), undefined);
+  return { deleted: deleted.length, last };
 }

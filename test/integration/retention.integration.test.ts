@@ -6,6 +6,7 @@ import { parseMetrics, sampleValue } from "../../src/lib/prometheus";
 import { pruneExpired, RETENTION_BUDGET_MS, RETENTION_STATEMENT_BUDGET } from "../../src/maintenance/retention";
 import { openDb } from "../../src/store/db";
 import { recordingD1, type RecordedStatement } from "../helpers/recording-d1";
+import { rowsCountingD1 } from "../helpers/rows-written-d1";
 import { db, insertTasks, newTask, sql } from "../helpers/tasks";
 import { api } from "../helpers/worker";
 
@@ -83,8 +84,28 @@ describe("retention", () => {
       const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${text}`).bind(...params).all<{ detail: string }>();
       const plan = results.map((r) => r.detail).join("\n");
       expect(plan, text).not.toMatch(/SCAN tasks\b/);
-      if (/updated_at </.test(text)) expect(plan, text).toMatch(/USING INDEX tasks_type_status_idx \(type=\? AND status=\? AND created_at<\?\)/);
+      // One range per type: created before the cutoff, and past the previous chunk's end after the first.
+      if (/updated_at </.test(text)) expect(plan, text).toMatch(/USING INDEX tasks_type_status_idx \(type=\? AND status=\? AND (created_at>\? AND )?created_at<\?\)/);
     }
+  });
+
+  it("reads past tasks created long ago but finished lately once a tick, not once per chunk", async () => {
+    const now = Date.now();
+    const type = `ret_walk_${crypto.randomUUID().slice(0, 8)}`;
+    const domain = `walk-${crypto.randomUUID().slice(0, 8)}`;
+    // 2,000 created 30 days ago, finished yesterday (kept), ahead of 500 finished 10 days ago.
+    const kept = await insertTasks(Array.from({ length: 2000 }, () => newTask({ type, domain, status: "created" })), now - 30 * DAY);
+    const old = await insertTasks(Array.from({ length: 500 }, () => newTask({ type, domain, status: "created" })), now - 20 * DAY);
+    const ids = (rows: typeof kept) => JSON.stringify(rows.map((r) => r.row.id));
+    await sql("UPDATE tasks SET status = 'completed', updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now - DAY, ids(kept));
+    await sql("UPDATE tasks SET status = 'completed', updated_at = ? WHERE id IN (SELECT value FROM json_each(?))", now - 10 * DAY, ids(old));
+    const counting = rowsCountingD1();
+    const report = await pruneExpired(deps({ RETENTION_BATCH: 50, RETAIN_FAILED_S: 0, RETAIN_CANCELLED_S: 0 }, () => now, counting.d1));
+    expect(report.pruned.completed).toBeGreaterThanOrEqual(500);
+    expect(await left(domain)).toEqual({ "": 2000 });
+    console.log(`retention past a 2,000-row prefix, 11 chunks: ${counting.totals.read} rows read`);
+    // Eleven chunks: reading the 2,000 kept ones in each would be ≥ 40,000 rows.
+    expect(counting.totals.read).toBeLessThan(30_000);
   });
 
   it("never deletes a task that has not finished, however old; a retention of 0 keeps forever", async () => {
