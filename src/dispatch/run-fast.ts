@@ -34,9 +34,12 @@ export function toWork(task: TaskEnvelope): TaskWork {
  */
 export async function runFast(items: readonly { task: TaskEnvelope; decision: Fast }[], call: OrganGroupCall, abort: (replica: string, ids: string[]) => Promise<void>, now: () => number, config: Config, tally: PassTally, sink: OutcomeSink): Promise<void> {
   const byCall = new Map<string, { replica: string; size: number; items: { task: TaskEnvelope; decision: Fast }[] }>();
+  // A pass holds few types: each type's call size is looked up once.
+  const sizes = new Map<string, number>();
   for (const item of items) {
     const replica = replicaName(item.decision.organ_id, item.decision.replica);
-    const size = callSizeOf(definitionFor(item.task.type, config), config);
+    let size = sizes.get(item.task.type);
+    if (size === undefined) sizes.set(item.task.type, (size = callSizeOf(definitionFor(item.task.type, config), config)));
     const key = `${size}|${replica}`;
     const entry = byCall.get(key) ?? { replica, size, items: [] };
     entry.items.push(item);

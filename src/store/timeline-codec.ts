@@ -22,16 +22,14 @@ export type StoredTimelineEntry =
   | [sinceCreated: number, from: number | null, to: number, attempt: number, actor: number, message: number | string | null]
   | TimelineEntry;
 
-const codeOf = (table: readonly string[], value: SQL) =>
-  sql`CASE ${value} ${sql.raw(table.map((s, i) => `WHEN '${s}' THEN ${i}`).join(" "))} END`;
-
-const messageCode = (message: SQL) =>
-  sql`CASE ${message} ${sql.raw(STORED_MESSAGES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(" "))} ELSE ${message} END`;
+/** `value`'s index in `table`; else `otherwise` (NULL by default). */
+const codeOf = (table: readonly string[], value: SQL, otherwise = sql`NULL`) =>
+  sql`CASE ${value} ${sql.raw(table.map((s, i) => `WHEN '${s}' THEN ${i}`).join(" "))} ELSE ${otherwise} END`;
 
 /** One coded entry, an SQL json_array; `createdAt` is the task's created_at column. */
 export function timelineEntry(e: { at: number; createdAt: SQL; from: SQL; to: SQL; attempt: SQL; actor: EventActor; message: SQL }): SQL {
   // D1 binds a JS number as REAL; the cast keeps the JSON an integer ("93", not "93.0").
-  return sql`json_array(CAST(${e.at} - ${e.createdAt} AS INTEGER), ${codeOf(STORED_STATUSES, e.from)}, ${codeOf(STORED_STATUSES, e.to)}, ${e.attempt}, ${sql.raw(String(STORED_ACTORS.indexOf(e.actor)))}, ${messageCode(e.message)})`;
+  return sql`json_array(CAST(${e.at} - ${e.createdAt} AS INTEGER), ${codeOf(STORED_STATUSES, e.from)}, ${codeOf(STORED_STATUSES, e.to)}, ${e.attempt}, ${sql.raw(String(STORED_ACTORS.indexOf(e.actor)))}, ${codeOf(STORED_MESSAGES, e.message, e.message)})`;
 }
 
 /** A stored entry as the API shows it, whichever form it was written in. */
