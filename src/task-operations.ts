@@ -110,8 +110,7 @@ export async function list(ops: TaskOps, q: ListTasksInput): Promise<{ items: Ta
     limit: q.limit,
     after: cursorParam(q.cursor),
   });
-  const next = page.last ? encodeCursor({ createdAt: page.last.createdAt, id: page.last.id }) : null;
-  return { items: await describeAll(ops, page.rows), next_cursor: next };
+  return { items: await describeAll(ops, page.rows), next_cursor: page.next && encodeCursor(page.next) };
 }
 
 /** A page of a task's children (tasks that depend on it), by id. */

@@ -168,11 +168,11 @@ export const schedules = sqliteTable(
 
 export type ScheduleRow = typeof schedules.$inferSelect;
 
-/** Where each maintenance scan left off, as (created_at, id) of the last row it looked at, and when it may go on (migrations/0009). */
+/** Where each maintenance scan left off, as (created_at, rowid) of the last row it looked at, and when it may go on (migrations/0009, 0014). */
 export const maintenanceCursors = sqliteTable("maintenance_cursors", {
   name: text("name").primaryKey(),
   at: integer("at").notNull(),
-  id: text("id").notNull(),
+  taskRowid: integer("task_rowid").notNull(),
   notBefore: integer("not_before").notNull().default(0),
 });
 

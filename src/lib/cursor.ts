@@ -2,20 +2,19 @@ import { AppError } from "../errors";
 import { FULL_UUID } from "./short-id";
 
 /**
- * Keyset cursor for GET /tasks: an opaque base64url string of `(created_at, id)` of the last
- * row of a page. The next page holds rows strictly older in (created_at DESC, id DESC) order,
- * so rows inserted meanwhile (always newer) never shift or repeat a later page.
+ * Keyset cursor for GET /tasks and bulk actions: an opaque base64url string of `(created_at,
+ * rowid)` of the last row of a page. The next page holds rows strictly older in (created_at DESC,
+ * rowid DESC) order (tasks of one millisecond in submission order), so rows inserted meanwhile
+ * (always newer) never shift or repeat a later page. A cursor issued before migration 0014 names
+ * its row by id instead; it still pages on.
  */
-export interface TaskCursor {
-  createdAt: number;
-  id: string;
-}
+export type TaskCursor = { createdAt: number; rowid: number } | { createdAt: number; id: string };
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 export const MAX_CURSOR_LENGTH = 128;
 
-export function encodeCursor(cursor: TaskCursor): string {
-  const text = `${cursor.createdAt}.${cursor.id}`;
+export function encodeCursor(cursor: { createdAt: number; rowid: number }): string {
+  const text = `${cursor.createdAt}.${cursor.rowid}`;
   return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
@@ -33,9 +32,11 @@ export function decodeCursor(raw: string): DecodeCursorResult {
   }
   const dot = text.indexOf(".");
   const millis = text.slice(0, dot);
-  const id = text.slice(dot + 1);
-  if (dot < 1 || !/^[0-9]{1,15}$/.test(millis) || !FULL_UUID.test(id)) return invalid;
-  return { ok: true, cursor: { createdAt: Number(millis), id } };
+  const row = text.slice(dot + 1);
+  if (dot < 1 || !/^[0-9]{1,15}$/.test(millis)) return invalid;
+  if (/^[1-9][0-9]{0,14}$/.test(row)) return { ok: true, cursor: { createdAt: Number(millis), rowid: Number(row) } };
+  if (FULL_UUID.test(row)) return { ok: true, cursor: { createdAt: Number(millis), id: row } };
+  return invalid;
 }
 
 /** A `cursor` parameter as routes take it: absent is the start, anything we did not issue is a 400. */

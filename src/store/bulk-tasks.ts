@@ -4,7 +4,7 @@ import type { TaskCursor } from "../lib/cursor";
 import { CANCEL_SET, CANCELLABLE, RERUN_SET } from "./cancel-or-rerun";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { literalLimit, tasksInOrder } from "./tasks-in-order";
+import { cursorPosition, literalLimit, pastPosition, tasksInOrder, type WalkPosition } from "./tasks-in-order";
 import { deletion, transition } from "./transition";
 
 export type BulkAction = "retry" | "cancel" | "purge";
@@ -31,7 +31,7 @@ export interface BulkFilter {
 export interface BulkRequest {
   action: BulkAction;
   filter: BulkFilter;
-  /** Continue strictly after this task in (created_at DESC, id DESC) order. */
+  /** Continue strictly after this task in (created_at DESC, rowid DESC) order. */
   after?: TaskCursor | undefined;
   limit: number;
 }
@@ -39,7 +39,7 @@ export interface BulkRequest {
 export interface BulkResult {
   affected: number;
   /** Where the next call continues; null when every candidate has been looked at. */
-  next: TaskCursor | null;
+  next: { createdAt: number; rowid: number } | null;
 }
 
 /** A call looks at most this many candidates per task it may touch (and never more than MAX_BULK_SCAN). */
@@ -53,21 +53,21 @@ export const MAX_BULK_SCAN = 10_000;
  * ranges of tasks_type_status_idx for the filter's type and status, or the statuses the action
  * may touch (tasks-in-order.ts).
  */
-function window(action: BulkAction, f: BulkFilter, after: TaskCursor | undefined, scan: number): SQL {
+function window(action: BulkAction, f: BulkFilter, after: WalkPosition | undefined, scan: number): SQL {
   const terms: SQL[] = [];
   if (f.createdBefore !== undefined) terms.push(sql`created_at < ${f.createdBefore}`);
   if (f.createdAfter !== undefined) terms.push(sql`created_at >= ${f.createdAfter}`);
   if (f.domain !== undefined && f.status === undefined && f.type === undefined) {
     terms.push(sql`domain = ${f.domain}`);
-    if (after) terms.push(sql`(created_at, id) < (${after.createdAt}, ${after.id})`);
-    return sql`SELECT id, created_at FROM tasks WHERE ${sql.join(terms, sql` AND `)} ORDER BY created_at DESC, id DESC LIMIT ${scan}`;
+    if (after) terms.push(pastPosition(after, "newest"));
+    return sql`SELECT id, created_at, rowid FROM tasks WHERE ${sql.join(terms, sql` AND `)} ORDER BY created_at DESC, rowid DESC LIMIT ${scan}`;
   }
   return tasksInOrder({
     statuses: f.status === undefined ? BULK_STATUSES[action] : [f.status],
     type: f.type,
     where: terms,
     direction: "newest",
-    after: after ? { at: after.createdAt, id: after.id } : undefined,
+    after,
     limit: scan,
   });
 }
@@ -88,34 +88,34 @@ function residual(action: BulkAction, f: BulkFilter): SQL[] {
  * transition (a timeline entry for retry and cancel; `api|<status>|deleted` for purge). `next` is
  * the last task touched when `limit` was reached, else the end of a full window, else null.
  */
+type Placed = { created_at: number; rowid: number };
+
 export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<BulkResult> {
   const scan = Math.min(req.limit * SCAN_PER_TASK, MAX_BULK_SCAN);
-  const candidates = window(req.action, req.filter, req.after, scan);
-  const windowEnd = sql`SELECT created_at, id FROM (${candidates}) ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${scan - 1}`;
+  const candidates = window(req.action, req.filter, req.after && cursorPosition(req.after), scan);
+  const windowEnd = sql`SELECT created_at, rowid FROM (${candidates}) ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ${scan - 1}`;
   const to = req.action === "retry" ? "queued" : req.action === "cancel" ? "cancelled" : "deleted";
   const message = req.action === "retry" ? "bulk retry" : req.action === "cancel" ? "cancelled by bulk request" : null;
   const changes = sql`
     SELECT t.id, t.type, t.status AS from_status, ${to} AS to_status, t.attempts AS attempt, ${message} AS message, t.created_at, t.locked_at
-    FROM (${candidates}) AS w CROSS JOIN tasks AS t ON t.id = w.id
+    FROM (${candidates}) AS w CROSS JOIN tasks AS t ON t.rowid = w.rowid
     WHERE ${sql.join(residual(req.action, req.filter), sql` AND `)}
-    ORDER BY t.created_at DESC, t.id DESC LIMIT ${literalLimit(req.limit)}`;
+    ORDER BY t.created_at DESC, t.rowid DESC LIMIT ${literalLimit(req.limit)}`;
   const [rollup, write] =
     req.action === "purge"
-      ? deletion({ changes, actor: "api", now, returning: sql`RETURNING id, created_at` })
+      ? deletion({ changes, actor: "api", now, returning: sql`RETURNING created_at, rowid` })
       : transition({
           changes,
           actor: "api",
           now,
           set: req.action === "retry" ? RERUN_SET : CANCEL_SET,
-          returning: sql`RETURNING tasks.id AS id, tasks.created_at AS created_at`,
+          returning: sql`RETURNING tasks.created_at AS created_at, tasks.rowid AS rowid`,
         });
   // The window's end is read first: the write moves rows out of a status the walk may follow.
-  const [ends, , touched] = await sqlBatch<[{ created_at: number; id: string }, unknown, { id: string; created_at: number }]>(db, [windowEnd, rollup, write]);
+  const [ends, , touched] = await sqlBatch<[Placed, unknown, Placed]>(db, [windowEnd, rollup, write]);
   const end = ends[0];
-  const oldest = touched.reduce<TaskCursor | null>(
-    (min, r) => (min === null || r.created_at < min.createdAt || (r.created_at === min.createdAt && r.id < min.id) ? { createdAt: r.created_at, id: r.id } : min),
-    null,
-  );
-  const next = touched.length === req.limit ? oldest : end ? { createdAt: end.created_at, id: end.id } : null;
+  const oldest = touched.reduce<Placed | null>((min, r) => (min === null || r.created_at < min.created_at || (r.created_at === min.created_at && r.rowid < min.rowid) ? r : min), null);
+  const last = touched.length === req.limit ? oldest : end;
+  const next = last ? { createdAt: last.created_at, rowid: last.rowid } : null;
   return { affected: touched.length, next };
 }

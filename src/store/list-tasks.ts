@@ -1,7 +1,7 @@
 import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import { CLAIMABLE } from "./status-sql";
 import { CLAIMABLE_STATUSES, tasks, type TaskRow, type TaskStatus } from "../db/schema";
-import { tasksInOrder } from "./tasks-in-order";
+import { cursorPosition, pastPosition, tasksInOrder } from "./tasks-in-order";
 import type { TaskCursor } from "../lib/cursor";
 import type { Db } from "./db";
 
@@ -12,15 +12,15 @@ export interface ListTasksQuery {
   concurrencyKey?: string | undefined;
   /** Waiting tasks held back: by a pause, or by their key's limit. */
   flow?: "paused" | "waiting_on_key" | undefined;
-  /** Rows strictly after this one in (created_at DESC, id DESC) order. */
+  /** Rows strictly after this one in (created_at DESC, rowid DESC) order. */
   after?: TaskCursor | undefined;
   limit: number;
 }
 
 export interface TaskPage {
   rows: TaskRow[];
-  /** The last row of the page when more rows follow, else null. */
-  last: TaskRow | null;
+  /** Where the next page starts (the page's last row) when more rows follow, else null. */
+  next: { createdAt: number; rowid: number } | null;
 }
 
 /**
@@ -36,14 +36,16 @@ function flowFilter(flow: "paused" | "waiting_on_key"): SQL {
 }
 
 /**
- * One page of tasks, newest first, keyset-paginated on (created_at, id). By domain or key, one
- * range of that column's (…, created_at, id) partial index; otherwise the merged ranges of
- * tasks_type_status_idx (tasks-in-order.ts), the flow filter checked inside each.
+ * One page of tasks, newest first, keyset-paginated on (created_at, rowid). By domain or key, one
+ * range of that column's (…, created_at, id) partial index, whose entries end in the rowid;
+ * otherwise the merged ranges of tasks_type_status_idx (tasks-in-order.ts), the flow filter
+ * checked inside each.
  */
 export async function listTasks(db: Db, q: ListTasksQuery): Promise<TaskPage> {
   // One extra row tells whether another page exists without a COUNT.
   const limit = q.limit + 1;
   const flow = q.flow ? [flowFilter(q.flow)] : [];
+  const after = q.after && cursorPosition(q.after);
   let window: SQL;
   if (q.domain !== undefined || q.concurrencyKey !== undefined) {
     const where: SQL[] = [...flow];
@@ -51,20 +53,20 @@ export async function listTasks(db: Db, q: ListTasksQuery): Promise<TaskPage> {
     if (q.type) where.push(eq(tasks.type, q.type));
     if (q.domain) where.push(eq(tasks.domain, q.domain));
     if (q.concurrencyKey) where.push(eq(tasks.concurrencyKey, q.concurrencyKey));
-    // A row-value comparison is one range of the (…, created_at, id) index; an OR of two terms is not.
-    if (q.after) where.push(sql`(${tasks.createdAt}, ${tasks.id}) < (${q.after.createdAt}, ${q.after.id})`);
-    window = sql`SELECT id FROM tasks WHERE ${and(...where)} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
+    // created_at bounds one range of the (…, created_at, id) index (an OR of two terms would not); ties sort by the rowid each entry ends in.
+    if (after) where.push(pastPosition(after, "newest"));
+    window = sql`SELECT rowid FROM tasks WHERE ${and(...where)} ORDER BY created_at DESC, rowid DESC LIMIT ${limit}`;
   } else {
     const statuses = q.status ? [q.status] : q.flow ? CLAIMABLE_STATUSES : undefined;
-    const after = q.after ? { at: q.after.createdAt, id: q.after.id } : undefined;
-    window = sql`SELECT id FROM (${tasksInOrder({ statuses, type: q.type, where: flow, direction: "newest", after, limit })})`;
+    window = sql`SELECT rowid FROM (${tasksInOrder({ statuses, type: q.type, where: flow, direction: "newest", after, limit })})`;
   }
   const rows = await db
-    .select()
+    .select({ task: tasks, rowid: sql<number>`tasks.rowid` })
     .from(tasks)
-    .where(sql`${tasks.id} IN (${window})`)
-    .orderBy(desc(tasks.createdAt), desc(tasks.id));
+    .where(sql`tasks.rowid IN (${window})`)
+    .orderBy(desc(tasks.createdAt), sql`tasks.rowid DESC`);
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;
-  return { rows: page, last: more ? (page[page.length - 1] ?? null) : null };
+  const last = more ? page[page.length - 1] : undefined;
+  return { rows: page.map((r) => r.task), next: last ? { createdAt: last.task.createdAt, rowid: last.rowid } : null };
 }

@@ -7,8 +7,8 @@ import { deletion } from "./transition";
 
 export type FinishedStatus = Extract<TaskStatus, "completed" | "failed" | "cancelled">;
 
-/** Where a walk of one status stopped: its next chunk starts past this (created_at, id). */
-export type PruneCursor = { at: number; id: string };
+/** Where a walk of one status stopped: its next chunk starts past this (created_at, rowid). */
+export type PruneCursor = { at: number; rowid: number };
 
 /**
  * Retention: deletes up to `limit` tasks of one finished `status` that finished before `before`,
@@ -26,12 +26,12 @@ export async function pruneExpiredTasks(db: Db, status: FinishedStatus, before: 
   const statements = deletion({
     changes: sql`
       SELECT t.id, t.type, t.status AS from_status, 'deleted' AS to_status, t.attempts AS attempt, NULL AS message, t.created_at, t.locked_at
-      FROM tasks AS t WHERE t.id IN (SELECT id FROM (${expired}))`,
+      FROM tasks AS t WHERE t.rowid IN (SELECT rowid FROM (${expired}))`,
     actor: "retention",
     now,
-    returning: sql`RETURNING id, created_at`,
+    returning: sql`RETURNING created_at, rowid`,
   });
-  const [, deleted] = await sqlBatch<[unknown, { id: string; created_at: number }]>(db, statements);
-  const last = deleted.reduce<PruneCursor | undefined>((m, r) => (m === undefined || r.created_at > m.at || (r.created_at === m.at && r.id > m.id) ? { at: r.created_at, id: r.id } : m), undefined);
+  const [, deleted] = await sqlBatch<[unknown, { created_at: number; rowid: number }]>(db, statements);
+  const last = deleted.reduce<PruneCursor | undefined>((m, r) => (m === undefined || r.created_at > m.at || (r.created_at === m.at && r.rowid > m.rowid) ? { at: r.created_at, rowid: r.rowid } : m), undefined);
   return { deleted: deleted.length, last };
 }

@@ -1,5 +1,29 @@
 import { sql, type SQL } from "drizzle-orm";
 import { TASK_STATUSES, type TaskStatus } from "../db/schema";
+import type { TaskCursor } from "../lib/cursor";
+
+/**
+ * A place in a walk: created_at, then the rowid, so tasks of one millisecond (a batch shares
+ * one) come in submission order. The rowid is in every index entry, so the walk orders ties
+ * without reading a row. It may be SQL (a legacy cursor's id, looked up).
+ */
+export interface WalkPosition {
+  at: number;
+  rowid: number | SQL;
+}
+
+/** Past every rowid: a legacy cursor whose row is gone repeats its millisecond rather than skip part of it. */
+const AFTER_EVERY_ROWID = Number.MAX_SAFE_INTEGER;
+
+/** Where an API cursor points; one issued before 0014 names its row by id. */
+export function cursorPosition(c: TaskCursor): WalkPosition {
+  return "rowid" in c ? { at: c.createdAt, rowid: c.rowid } : { at: c.createdAt, rowid: sql`coalesce((SELECT rowid FROM tasks WHERE id = ${c.id}), ${AFTER_EVERY_ROWID})` };
+}
+
+/** The row-value test "strictly past `p`" in a walk's direction, on the unqualified columns of tasks. */
+export function pastPosition(p: WalkPosition, direction: "newest" | "oldest"): SQL {
+  return direction === "newest" ? sql`(created_at, rowid) < (${p.at}, ${p.rowid})` : sql`(created_at, rowid) > (${p.at}, ${p.rowid})`;
+}
 
 /** Which tasks a walk in creation order visits. */
 export interface OrderedWalk {
@@ -11,8 +35,8 @@ export interface OrderedWalk {
   where?: SQL[];
   /** Newest first (lists, bulk actions) or oldest first (the dependency backstop). */
   direction: "newest" | "oldest";
-  /** Rows strictly past this (created_at, id) in the walk's direction. */
-  after?: { at: number; id: string } | undefined;
+  /** Rows strictly past this place in the walk's direction. */
+  after?: WalkPosition | undefined;
   limit: number;
 }
 
@@ -27,7 +51,7 @@ export function literalLimit(n: number): SQL {
 }
 
 /**
- * The ids (and created_at) of the first `limit` tasks of a walk in (created_at, id) order. One
+ * The ids, created_at and rowids of the first `limit` tasks of a walk in (created_at, rowid) order. One
  * index, tasks_type_status_idx, serves every combination of type and status: the walk is one
  * range of it per type and status, each cut at `limit`, merged. So a task carries one index entry
  * for lists where it carried three (by creation, by status, by type), and a transition moves one.
@@ -36,16 +60,16 @@ export function literalLimit(n: number): SQL {
 export function tasksInOrder(w: OrderedWalk): SQL {
   const statuses = JSON.stringify(w.statuses ?? TASK_STATUSES);
   const desc = w.direction === "newest";
-  const order = desc ? sql`created_at DESC, id DESC` : sql`created_at, id`;
+  const order = desc ? sql`created_at DESC, rowid DESC` : sql`created_at, rowid`;
   const terms = [...(w.where ?? [])];
-  if (w.after) terms.push(desc ? sql`(created_at, id) < (${w.after.at}, ${w.after.id})` : sql`(created_at, id) > (${w.after.at}, ${w.after.id})`);
+  if (w.after) terms.push(pastPosition(w.after, w.direction));
   const types = w.type === undefined ? sql`SELECT type FROM task_types` : sql`SELECT type FROM task_types WHERE type = ${w.type}`;
   return sql`
-    SELECT t.id, t.created_at FROM (${types}) AS ty
+    SELECT t.id, t.created_at, t.rowid AS rowid FROM (${types}) AS ty
     CROSS JOIN (SELECT value AS status FROM json_each(${statuses})) AS st
-    CROSS JOIN tasks AS t ON t.id IN (
-      SELECT id FROM tasks INDEXED BY tasks_type_status_idx
+    CROSS JOIN tasks AS t ON t.rowid IN (
+      SELECT rowid FROM tasks INDEXED BY tasks_type_status_idx
       WHERE type = ty.type AND status = st.status${terms.length ? sql` AND ${sql.join(terms, sql` AND `)}` : sql``}
       ORDER BY ${order} LIMIT ${w.limit})
-    ORDER BY ${desc ? sql`t.created_at DESC, t.id DESC` : sql`t.created_at, t.id`} LIMIT ${literalLimit(w.limit)}`;
+    ORDER BY ${desc ? sql`t.created_at DESC, t.rowid DESC` : sql`t.created_at, t.rowid`} LIMIT ${literalLimit(w.limit)}`;
 }

@@ -239,7 +239,7 @@ describe("bulk statements", () => {
       // or of the domain index, each cut by the window's LIMIT.
       expect(plan, `${text}\n${plan}`).not.toMatch(/^SCAN (tasks|t)\b/m);
       expect(plan, `${text}\n${plan}`).toMatch(/SEARCH tasks USING (COVERING )?INDEX (tasks_type_status_idx \(type=\? AND status=\?|tasks_domain_created_idx \(domain=\?)/);
-      if (/DELETE|UPDATE|INSERT/.test(text)) expect(plan, `${text}\n${plan}`).toMatch(/SEARCH t USING INDEX sqlite_autoindex_tasks_1 \(id=\?\)/);
+      if (/DELETE|UPDATE|INSERT/.test(text)) expect(plan, `${text}\n${plan}`).toMatch(/SEARCH t USING (INTEGER PRIMARY KEY \(rowid=\?\)|INDEX sqlite_autoindex_tasks_1 \(id=\?\))/);
     }
   });
 });

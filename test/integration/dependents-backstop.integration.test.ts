@@ -96,7 +96,7 @@ describe("the maintenance alarm's backstop: no task waits on parents that have a
   });
 
   it("walks a range of tasks_type_status_idx per type, cut at the chunk (no scan of every task)", async () => {
-    const walk = new SQLiteSyncDialect().sqlToQuery(tasksInOrder({ statuses: ["created"], direction: "oldest", after: { at: 0, id: "" }, limit: STRANDED_SCAN_CHUNK }));
+    const walk = new SQLiteSyncDialect().sqlToQuery(tasksInOrder({ statuses: ["created"], direction: "oldest", after: { at: 0, rowid: 0 }, limit: STRANDED_SCAN_CHUNK }));
     const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${walk.sql}`)
       .bind(...walk.params)
       .all<{ detail: string }>();

@@ -86,14 +86,14 @@ describe("GET /tasks", () => {
     expect(seen).toEqual(expected);
   });
 
-  it("pages through 300 tasks of one millisecond (three full batches) in id order, each once", async () => {
-    // tasks_type_status_idx orders by created_at only: the tasks of one millisecond are sorted by id
-    // for each page. Three batches of MAX_BATCH_TASKS landing in the same millisecond make the group.
+  it("pages through 300 tasks of one millisecond (three full batches) newest submitted first, each once", async () => {
+    // The tasks of one millisecond come in rowid (submission) order, which every index entry ends in.
+    // Three batches of MAX_BATCH_TASKS landing in the same millisecond make the group.
     const type = uniqueType();
     const now = Date.now();
     const rows = await insertTasks(Array.from({ length: 300 }, () => newTask({ type, status: "created" })), now);
     expect(new Set(rows.map((r) => r.row.createdAt))).toEqual(new Set([now]));
-    const expected = rows.map((r) => r.row.id).sort().reverse();
+    const expected = rows.map((r) => r.row.id).reverse();
     for (const filter of [`type=${type}`, `type=${type}&status=created`]) {
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -104,6 +104,19 @@ describe("GET /tasks", () => {
       } while (cursor);
       expect(seen).toEqual(expected);
     }
+  });
+
+  it("goes on from a cursor issued before 0014 (created_at and id), and repeats rather than skips when its row is gone", async () => {
+    const type = uniqueType();
+    const now = Date.now();
+    const rows = await insertTasks(Array.from({ length: 6 }, () => newTask({ type, status: "created" })), now);
+    const ids = rows.map((r) => r.row.id).reverse();
+    const legacy = (id: string) => btoa(`${now}.${id}`).replaceAll("=", "");
+    const p = await page(`type=${type}&limit=10&cursor=${legacy(ids[1]!)}`);
+    expect(p.items.map((t) => t.id)).toEqual(ids.slice(2));
+    await env.DB.prepare("DELETE FROM tasks WHERE id = ?").bind(ids[1]).run();
+    const gone = await page(`type=${type}&limit=10&cursor=${legacy(ids[1]!)}`);
+    expect(gone.items.map((t) => t.id)).toEqual([ids[0], ...ids.slice(2)]);
   });
 
   it("stays stable when tasks are inserted between pages", async () => {
@@ -134,19 +147,20 @@ describe("GET /tasks query plans", () => {
         expect(log).toHaveLength(1);
         const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${log[0]!.sql}`).bind(...log[0]!.params).all<{ detail: string }>();
         const plan = results.map((r) => r.detail).join("\n");
-        const cut = withCursor ? " AND \\(created_at,id\\)<\\(\\?,\\?\\)" : "";
+        const cut = withCursor ? " AND created_at<\\?" : "";
         // By domain, one range of its index (or of the type and status one); otherwise one range of tasks_type_status_idx per type
         // and status, each cut at the page size (LIMIT), so the sorts merge at most types × statuses ×
-        // (limit + 1) rows, never every match. The page's rows are then read by id.
-        const byDomain = `tasks_domain_created_idx \\(domain=\\?${cut}\\)`;
-        // tasks_type_status_idx holds no id: the cursor's (created_at, id) bound is its created_at range, the tasks of one millisecond sorted by id.
-        const byTypeStatus = `tasks_type_status_idx \\(type=\\? AND status=\\?${withCursor ? " AND created_at<\\?" : ""}\\)`;
-        // With a domain and a type or status too, SQLite may walk either range in order.
-        const range = f === "domain=d" ? byDomain : f.includes("domain=") ? `(${byDomain}|${byTypeStatus})` : byTypeStatus;
-        expect(plan, q).toMatch(new RegExp(`^SEARCH tasks USING (COVERING )?INDEX ${range}$`, "m"));
+        // (limit + 1) rows, never every match. The page's rows are then read by rowid.
+        const byDomain = `(COVERING )?INDEX tasks_domain_created_idx \\(domain=\\?${cut}\\)`;
+        // The cursor's (created_at, rowid) bound is a created_at range; ties sort by the rowid each entry ends in,
+        // so the walk reads no row (COVERING): before 0014 it read each candidate to sort its ties by id.
+        const byTypeStatus = `INDEX tasks_type_status_idx \\(type=\\? AND status=\\?${cut}\\)`;
+        // With a domain and a type or status too, SQLite may walk either range in order (reading rows for the domain).
+        const range = f === "domain=d" ? byDomain : f.includes("domain=") ? `(${byDomain}|${byTypeStatus})` : `COVERING ${byTypeStatus}`;
+        expect(plan, q).toMatch(new RegExp(`^SEARCH tasks USING ${range}$`, "m"));
         expect(plan, q).not.toMatch(/^SCAN (tasks|t)\b/m);
         for (const line of plan.split("\n").filter((l) => /^(SEARCH|SCAN) (tasks|t)\b/.test(l))) {
-          expect(line, q).toMatch(/tasks_type_status_idx|tasks_domain_created_idx|sqlite_autoindex_tasks_1 \(id=\?\)/);
+          expect(line, q).toMatch(/tasks_type_status_idx|tasks_domain_created_idx|INTEGER PRIMARY KEY \(rowid=\?\)/);
         }
       }
     }

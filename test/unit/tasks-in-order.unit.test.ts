@@ -1,6 +1,6 @@
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
-import { literalLimit, tasksInOrder } from "../../src/store/tasks-in-order";
+import { cursorPosition, literalLimit, tasksInOrder } from "../../src/store/tasks-in-order";
 
 const dialect = new SQLiteSyncDialect();
 
@@ -19,16 +19,29 @@ describe("tasksInOrder", () => {
   it("walks every status unless told, one range of the type-and-status index each, cut at the limit", () => {
     const q = dialect.sqlToQuery(tasksInOrder({ direction: "newest", limit: 7 }));
     expect(q.sql).toContain("INDEXED BY tasks_type_status_idx");
-    expect(q.sql).toMatch(/ORDER BY created_at DESC, id DESC LIMIT \?\)/);
+    expect(q.sql).toMatch(/ORDER BY created_at DESC, rowid DESC LIMIT \?\)/);
     expect(q.sql).toMatch(/LIMIT 7$/);
     expect(JSON.parse(q.params[0] as string)).toEqual(["created", "queued", "running", "completed", "failed", "retry", "cancelled"]);
   });
 
   it("oldest first continues after the cursor; newest first before it", () => {
-    const older = dialect.sqlToQuery(tasksInOrder({ direction: "oldest", statuses: ["created"], after: { at: 5, id: "x" }, limit: 3 }));
-    expect(older.sql).toContain("(created_at, id) > (?, ?)");
-    const newer = dialect.sqlToQuery(tasksInOrder({ direction: "newest", type: "ping", after: { at: 5, id: "x" }, limit: 3 }));
-    expect(newer.sql).toContain("(created_at, id) < (?, ?)");
+    const older = dialect.sqlToQuery(tasksInOrder({ direction: "oldest", statuses: ["created"], after: { at: 5, rowid: 9 }, limit: 3 }));
+    expect(older.sql).toContain("(created_at, rowid) > (?, ?)");
+    const newer = dialect.sqlToQuery(tasksInOrder({ direction: "newest", type: "ping", after: { at: 5, rowid: 9 }, limit: 3 }));
+    expect(newer.sql).toContain("(created_at, rowid) < (?, ?)");
     expect(newer.sql).toContain("SELECT type FROM task_types WHERE type = ?");
+  });
+});
+
+describe("cursorPosition", () => {
+  it("takes a cursor's rowid as it is", () => {
+    expect(cursorPosition({ createdAt: 5, rowid: 9 })).toEqual({ at: 5, rowid: 9 });
+  });
+
+  it("looks a legacy cursor's id up, and past every rowid when that row is gone (its millisecond repeats, none is skipped)", () => {
+    const p = cursorPosition({ createdAt: 5, id: "3f2a9c1e-1234-4abc-8def-0123456789ab" });
+    const q = dialect.sqlToQuery(tasksInOrder({ direction: "newest", after: p, limit: 3 }));
+    expect(q.sql).toContain("(created_at, rowid) < (?, coalesce((SELECT rowid FROM tasks WHERE id = ?), ?))");
+    expect(q.params).toEqual(expect.arrayContaining([5, "3f2a9c1e-1234-4abc-8def-0123456789ab", Number.MAX_SAFE_INTEGER]));
   });
 });
