@@ -26,7 +26,7 @@ export function seedFinishedTasks(persistDir, count) {
     const n = Math.min(CHUNK, count - done);
     const t0 = `(CAST(unixepoch('subsec') * 1000 AS INTEGER) - 86400000)`;
     // Stored as the codec writes it (src/store/timeline-codec.ts): claimed at +1 ms, completed at +5 ms.
-    const events = `'[[1,1,2,1,1,0],[5,2,3,1,1,1]]'`;
+    const events = `'[[1,1,2,1],[5,2,3,1]]'`;
     d1Execute(
       persistDir,
       `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n})

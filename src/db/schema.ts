@@ -42,6 +42,7 @@ export const tasks = sqliteTable(
     lockedBy: text("locked_by"),
     lockedAt: integer("locked_at"),
     leaseExpiresAt: integer("lease_expires_at"),
+    /** NULL from a claim until the task's first heartbeat: it reads as locked_at (migration 0014). */
     lastHeartbeat: integer("last_heartbeat"),
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),

@@ -22,7 +22,7 @@ export interface LeaseRow {
 /** One task by full id (a primary-key read), or null. */
 export async function readLease(db: Db, id: string): Promise<LeaseRow | null> {
   const rows = await db.all<LeaseRow>(sql`
-    SELECT id, type, status, locked_by, lease_expires_at, last_heartbeat, attempts, max_attempts, concurrency_key, has_dependents, created_at,
+    SELECT id, type, status, locked_by, lease_expires_at, coalesce(last_heartbeat, locked_at) AS last_heartbeat, attempts, max_attempts, concurrency_key, has_dependents, created_at,
            json_extract(events, '$[#-1]') AS last_event
     FROM tasks WHERE id = ${id}`);
   return rows[0] ?? null;

@@ -36,7 +36,7 @@ export function taskToJson(row: TaskRow, flow: FlowState, plan: PlanView | null 
     locked_by: row.lockedBy,
     locked_at: toIso(row.lockedAt),
     lease_expires_at: toIso(row.leaseExpiresAt),
-    last_heartbeat: toIso(row.lastHeartbeat),
+    last_heartbeat: toIso(row.lastHeartbeat ?? row.lockedAt),
     idempotency_key: row.idempotencyKey,
     depends_on: row.dependsOn ?? [],
     on_parent_failure: row.onParentFailure,

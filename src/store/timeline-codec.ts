@@ -7,19 +7,26 @@ import type { EventActor, TaskStatus, TimelineEntry } from "../db/schema";
  * entry yet, the task's status). Every other entry is a JSON array
  *   [ms since the task's created_at, from code | null, to code, attempt, actor code, message code | text | null]
  * where the codes index the tables below: ≈ 15 B an entry where the spelled-out form took ≈ 60, the
- * largest part of what a finished task stored beyond its params and result. Entries written before
- * 0013 are spelled out ([epoch ms, "from", "to", attempt, "actor", message]) and read back the same.
- * The tables are stored data: append only, never reorder (the view `task_timeline` of migration
- * 0013 decodes with the same tables).
+ * largest part of what a finished task stored beyond its params and result. Since 0014 an entry
+ * by the dispatcher with the message its `to` implies (DEFAULT_MESSAGES: a claim, a completion)
+ * stops after `attempt`: 11 B, as most entries are. Entries written before 0013 are spelled out
+ * ([epoch ms, "from", "to", attempt, "actor", message]) and read back the same. The tables are
+ * stored data: append only, never reorder (the view `task_timeline` of migration 0014 decodes
+ * with the same tables).
  */
 export const STORED_STATUSES = ["created", "queued", "running", "completed", "failed", "retry", "cancelled"] as const satisfies readonly TaskStatus[];
 export const STORED_ACTORS = ["api", "dispatcher", "reaper", "dlq", "webhook"] as const satisfies readonly EventActor[];
 /** The messages most entries carry, stored as their index. */
 const STORED_MESSAGES = ["claimed", "completed", "parents finished", "lease expired (dispatcher lost)"] as const;
 
-/** One timeline entry as the row holds it: coded (0013 on) or spelled out (before). */
+/** The message a dispatcher's entry into a status carries unless it says otherwise; such an entry is stored without actor and message. */
+const DEFAULT_MESSAGES: Partial<Record<TaskStatus, (typeof STORED_MESSAGES)[number]>> = { running: "claimed", completed: "completed" };
+const DISPATCHER = STORED_ACTORS.indexOf("dispatcher");
+
+/** One timeline entry as the row holds it: coded (0013 on, shortened 0014 on) or spelled out (before). */
 export type StoredTimelineEntry =
   | [sinceCreated: number, from: number | null, to: number, attempt: number, actor: number, message: number | string | null]
+  | [sinceCreated: number, from: number | null, to: number, attempt: number]
   | TimelineEntry;
 
 /** `value`'s index in `table`; else `otherwise` (NULL by default). */
@@ -29,20 +36,25 @@ const codeOf = (table: readonly string[], value: SQL, otherwise = sql`NULL`) =>
 /** One coded entry, an SQL json_array; `createdAt` is the task's created_at column. */
 export function timelineEntry(e: { at: number; createdAt: SQL; from: SQL; to: SQL; attempt: SQL; actor: EventActor; message: SQL }): SQL {
   // D1 binds a JS number as REAL; the cast keeps the JSON an integer ("93", not "93.0").
-  return sql`json_array(CAST(${e.at} - ${e.createdAt} AS INTEGER), ${codeOf(STORED_STATUSES, e.from)}, ${codeOf(STORED_STATUSES, e.to)}, ${e.attempt}, ${sql.raw(String(STORED_ACTORS.indexOf(e.actor)))}, ${codeOf(STORED_MESSAGES, e.message, e.message)})`;
+  const head = sql`CAST(${e.at} - ${e.createdAt} AS INTEGER), ${codeOf(STORED_STATUSES, e.from)}, ${codeOf(STORED_STATUSES, e.to)}, ${e.attempt}`;
+  const full = sql`json_array(${head}, ${sql.raw(String(STORED_ACTORS.indexOf(e.actor)))}, ${codeOf(STORED_MESSAGES, e.message, e.message)})`;
+  if (e.actor !== "dispatcher") return full;
+  const implied = sql`CASE ${e.to} ${sql.raw(Object.entries(DEFAULT_MESSAGES).map(([to, m]) => `WHEN '${to}' THEN '${m}'`).join(" "))} END`;
+  return sql`CASE WHEN ${e.message} IS ${implied} THEN json_array(${head}) ELSE ${full} END`;
 }
 
 /** A stored entry as the API shows it, whichever form it was written in. */
 export function decodeTimelineEntry(e: StoredTimelineEntry, createdAt: number): TimelineEntry {
   if (typeof e[2] === "string") return e as TimelineEntry;
   const [since, from, to, attempt, actor, message] = e as Exclude<StoredTimelineEntry, TimelineEntry>;
+  const status = decoded(STORED_STATUSES, to);
   return [
     createdAt + since,
     from === null ? null : decoded(STORED_STATUSES, from),
-    decoded(STORED_STATUSES, to),
+    status,
     attempt,
-    decoded(STORED_ACTORS, actor),
-    typeof message === "number" ? decoded(STORED_MESSAGES, message) : message,
+    decoded(STORED_ACTORS, actor ?? DISPATCHER),
+    actor === undefined ? (DEFAULT_MESSAGES[status] ?? null) : typeof message === "number" ? decoded(STORED_MESSAGES, message) : (message ?? null),
   ];
 }
 

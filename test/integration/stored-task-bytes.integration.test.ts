@@ -12,7 +12,9 @@ import { api } from "../helpers/worker";
 type Events = { items: { at: string; from_status: string | null; to_status: string; attempt: number; actor: string; message: string | null }[] };
 
 const stored = (id: string) =>
-  env.DB.prepare("SELECT length(events) AS events, length(execution) AS execution FROM tasks WHERE id = ?").bind(id).first<{ events: number; execution: number }>();
+  env.DB.prepare("SELECT length(events) AS events, length(execution) AS execution, events AS timeline, last_heartbeat FROM tasks WHERE id = ?")
+    .bind(id)
+    .first<{ events: number; execution: number; timeline: string; last_heartbeat: number | null }>();
 
 async function viewOf(id: string) {
   const { results } = await env.DB.prepare("SELECT at, from_status, to_status, attempt, actor, message FROM task_timeline WHERE task_id = ? ORDER BY seq")
@@ -31,8 +33,12 @@ describe("a finished task's stored bytes", () => {
     // Spelled out, these were 182 B and 119 B.
     expect(bytes!.events).toBeLessThanOrEqual(40);
     expect(bytes!.execution).toBeLessThanOrEqual(45);
+    // The dispatcher's claim and completion carry the messages their statuses imply: stored as [ms, from, to, attempt].
+    expect(JSON.parse(bytes!.timeline)).toEqual([[expect.any(Number), 1, 2, 1], [expect.any(Number), 2, 3, 1]]);
+    // No heartbeat since the claim: none stored, shown as the claim's time.
+    expect(bytes!.last_heartbeat).toBeNull();
 
-    const task = await (await api(`/tasks/${id}`)).json<{ status: string; created_at: string; execution: Record<string, unknown> }>();
+    const task = await (await api(`/tasks/${id}`)).json<{ status: string; created_at: string; last_heartbeat: string; execution: Record<string, unknown> }>();
     expect(task.status).toBe("completed");
     expect(task.execution).toEqual({ path: "fast", organ_id: "utility_organ_1", replica: expect.any(Number), agent_id: expect.stringMatching(/^utility_organ_1_agent_\d+$/), p_fast: expect.any(Number), latency_ms: expect.any(Number) });
     const events = await (await api(`/tasks/${id}/events`)).json<Events>();
@@ -42,6 +48,7 @@ describe("a finished task's stored bytes", () => {
       { at: expect.any(String), from_status: "running", to_status: "completed", attempt: 1, actor: "dispatcher", message: "completed" },
     ]);
     expect(Date.parse(events.items[2]!.at)).toBeGreaterThanOrEqual(Date.parse(events.items[1]!.at));
+    expect(task.last_heartbeat).toBe(events.items[1]!.at);
     expect(await viewOf(id)).toEqual(events.items);
   });
 

@@ -17,6 +17,13 @@ describe("timeline codec", () => {
     expect(decodeTimelineEntry([200, 3, 3, 1, 4, null], CREATED)).toEqual([CREATED + 200, "completed", "completed", 1, "webhook", null]);
   });
 
+  it("reads an entry stored without actor and message as the dispatcher's, with the message its status implies", () => {
+    expect(decodeTimelineEntry([93, 1, 2, 1], CREATED)).toEqual([CREATED + 93, "queued", "running", 1, "dispatcher", "claimed"]);
+    expect(decodeTimelineEntry([95, 2, 3, 2], CREATED)).toEqual([CREATED + 95, "running", "completed", 2, "dispatcher", "completed"]);
+    // A status with no implied message: the dispatcher's entry had none.
+    expect(decodeTimelineEntry([96, 2, 4, 1], CREATED)).toEqual([CREATED + 96, "running", "failed", 1, "dispatcher", null]);
+  });
+
   it("reads an entry written before the codes as it is", () => {
     const old: TimelineEntry = [CREATED + 5, "queued", "running", 1, "dispatcher", "claimed"];
     expect(decodeTimelineEntry(old, CREATED)).toEqual(old);
