@@ -2,13 +2,13 @@ import { sql } from "drizzle-orm";
 import type { TaskStatus } from "../db/schema";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { tasksInOrder } from "./tasks-in-order";
+import { tasksInOrder, type WalkPlace } from "./tasks-in-order";
 import { deletion } from "./transition";
 
 export type FinishedStatus = Extract<TaskStatus, "completed" | "failed" | "cancelled">;
 
 /** Where a walk of one status stopped: its next chunk starts past this (created_at, rowid). */
-export type PruneCursor = { at: number; rowid: number };
+export type PruneCursor = WalkPlace;
 
 /**
  * Retention: deletes up to `limit` tasks of one finished `status` that finished before `before`,

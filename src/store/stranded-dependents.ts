@@ -3,7 +3,7 @@ import type { Db } from "./db";
 import { CHILD_SET, childChanges, FOLLOW_UP_RETURNING, type ChangedTask } from "./dependents";
 import { COUNTER, counterUpsert } from "./metric-counters";
 import { sqlBatch } from "./sql-batch";
-import { tasksInOrder } from "./tasks-in-order";
+import { tasksInOrder, type WalkPlace } from "./tasks-in-order";
 import { transition } from "./transition";
 
 /**
@@ -19,7 +19,7 @@ import { transition } from "./transition";
 export const STRANDED_SCAN_CHUNK = 1000;
 
 /** Where the scan left off: the (created_at, rowid) of the last task it looked at. */
-export type ScanCursor = { at: number; rowid: number };
+export type ScanCursor = WalkPlace;
 
 export const SCAN_START: ScanCursor = { at: -1, rowid: 0 };
 

@@ -12,6 +12,9 @@ export interface WalkPosition {
   rowid: number | SQL;
 }
 
+/** A place a walk stopped at, as the rows it read give it (retention's and the backstop's cursors). */
+export type WalkPlace = { at: number; rowid: number };
+
 /** Past every rowid: a legacy cursor whose row is gone repeats its millisecond rather than skip part of it. */
 const AFTER_EVERY_ROWID = Number.MAX_SAFE_INTEGER;
 
