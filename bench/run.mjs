@@ -69,11 +69,12 @@ if (wanted("row_cost")) results.row_cost = rowCost();
 
 /**
  * Finished tasks of two sizes: 98 B of params echoed by test_task in a 150 B result, and issue
- * 23's stated size, 100 B of params and a 182 B result, from the fixture Worker's fixture_sized.
+ * 23's stated size, 100 B of params and a 182 B result, from the fixture Worker's sized_res (a
+ * 9-letter type name, as test_task's: the row and its list index entry hold it).
  */
 const STORED_TASKS = [
   { kind: { type: "test_task", params: { pad: "x".repeat(88) } } },
-  { kind: { type: "fixture_sized", params: { result_bytes: 182, pad: "x".repeat(71) } }, entry: IO_ENTRY },
+  { kind: { type: "sized_res", params: { result_bytes: 182, pad: "x".repeat(71) } }, entry: IO_ENTRY },
 ];
 // Bytes stored per finished task: D1's file growth over 100k tasks run to completion, in all and per table / index.
 if (wanted("storage")) {

@@ -40,6 +40,7 @@ export const tasks = sqliteTable(
     error: text("error"),
     runAfter: integer("run_after"),
     lockedBy: text("locked_by"),
+    /** Set by a claim, NULL again once an outcome is written: the API reads the last claim's time from the timeline then (migration 0014). */
     lockedAt: integer("locked_at"),
     leaseExpiresAt: integer("lease_expires_at"),
     /** NULL from a claim until the task's first heartbeat: it reads as locked_at (migration 0014). */

@@ -1,9 +1,11 @@
 /*
  * How a task's `execution` is stored. Most tasks run on the fast path, whose execution is always
  * the same six keys with an agent id derived from the organ's (durable-objects/agent-store.ts):
- * stored as an array, ["f", organ_id, replica, agent index, p_fast, latency_ms(, 1 when timed
- * out)], ≈ 35 B where the object took ≈ 120. Any other execution (escalation, control, pull,
- * executors) is stored as it is. Rows written before this form read back the same.
+ * stored as an array, [organ_id, replica, agent index, p_fast, latency_ms(, 1 when timed out)],
+ * ≈ 27 B where the object took ≈ 120. Any other execution (escalation, control, pull, executors)
+ * is stored as it is, an object, so an array is always this form. Rows written before this form
+ * read back the same, and so do arrays of migration 0013's form, which began with a marker "f"
+ * (told apart by their second item: the organ id, where this form has the replica).
  */
 
 /** The fast path's execution, as the API shows it (dispatch/run-fast.ts builds it). */
@@ -17,10 +19,11 @@ interface FastExecution {
   timed_out?: true;
 }
 
-type PackedFast = ["f", organ: string, replica: number, agent: number, pFast: number, latencyMs: number, timedOut?: 1];
+type PackedFast = [organ: string, replica: number, agent: number, pFast: number, latencyMs: number, timedOut?: 1];
+type MarkedFast = ["f", organ: string, replica: number, agent: number, pFast: number, latencyMs: number, timedOut?: 1];
 
 /** An execution as the row holds it. */
-export type StoredExecution = Record<string, unknown> | PackedFast;
+export type StoredExecution = Record<string, unknown> | PackedFast | MarkedFast;
 
 const FAST_KEYS = new Set(["path", "organ_id", "replica", "agent_id", "p_fast", "latency_ms", "timed_out"]);
 
@@ -39,14 +42,14 @@ export function packExecution(e: Record<string, unknown>): StoredExecution {
   if (Object.keys(e).some((k) => !FAST_KEYS.has(k))) return e;
   const agent = agentIndex(organ_id, agent_id);
   if (agent === null) return e;
-  const packed: PackedFast = ["f", organ_id, replica as number, agent, p_fast, latency_ms];
+  const packed: PackedFast = [organ_id, replica as number, agent, p_fast, latency_ms];
   if (timed_out) packed.push(1);
   return packed;
 }
 
 export function unpackExecution(stored: StoredExecution): Record<string, unknown> {
   if (!Array.isArray(stored)) return stored;
-  const [, organ_id, replica, agent, p_fast, latency_ms, timedOut] = stored;
+  const [organ_id, replica, agent, p_fast, latency_ms, timedOut] = typeof stored[1] === "string" ? (stored.slice(1) as PackedFast) : (stored as PackedFast);
   const fast: FastExecution = { path: "fast", organ_id, replica, agent_id: `${organ_id}_agent_${agent}`, p_fast, latency_ms };
   if (timedOut === 1) fast.timed_out = true;
   return { ...fast };

@@ -71,6 +71,7 @@ async function writeOutcomes(db: Db, token: string, payload: string, now: number
              execution = CASE WHEN c.w->>'execution' IS NULL THEN NULL ELSE json(c.w->'execution') END,
              error = c.w->>'error', run_after = c.w->>'run_after',
              locked_by = CASE WHEN c.to_status = 'running' THEN tasks.locked_by END,
+             locked_at = CASE WHEN c.to_status = 'running' THEN tasks.locked_at END,
              lease_expires_at = CASE WHEN c.to_status = 'running' THEN max(coalesce(tasks.lease_expires_at, 0), c.w->>'lease_expires_at') END,
              last_heartbeat = CASE WHEN c.to_status = 'running' THEN ${now} ELSE tasks.last_heartbeat END`,
     returning: WRITTEN_RETURNING,

@@ -1,6 +1,7 @@
 import type { TaskRow } from "../db/schema";
 import { toIso } from "../lib/time";
 import { unpackExecution } from "./execution-codec";
+import { lastClaimedAt } from "./timeline-codec";
 import type { PlanView } from "./task-plans";
 
 /** Why a waiting task is not being claimed: its type's or key's flags (see flow-state.ts). */
@@ -18,6 +19,8 @@ export const NOT_WAITING: FlowState = { paused: false, waiting_on_key: false };
  * an escalated one its plan from readPlanViews.
  */
 export function taskToJson(row: TaskRow, flow: FlowState, plan: PlanView | null = null) {
+  // Stored NULL once an outcome is written, or until a heartbeat: both read as the claim's time.
+  const lockedAt = row.lockedAt ?? lastClaimedAt(row);
   return {
     id: row.id,
     status: row.status,
@@ -34,9 +37,9 @@ export function taskToJson(row: TaskRow, flow: FlowState, plan: PlanView | null 
     max_attempts: row.maxAttempts,
     run_after: toIso(row.runAfter),
     locked_by: row.lockedBy,
-    locked_at: toIso(row.lockedAt),
+    locked_at: toIso(lockedAt),
     lease_expires_at: toIso(row.leaseExpiresAt),
-    last_heartbeat: toIso(row.lastHeartbeat ?? row.lockedAt),
+    last_heartbeat: toIso(row.lastHeartbeat ?? lockedAt),
     idempotency_key: row.idempotencyKey,
     depends_on: row.dependsOn ?? [],
     on_parent_failure: row.onParentFailure,

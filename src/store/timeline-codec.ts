@@ -61,6 +61,19 @@ export function decodeTimelineEntry(e: StoredTimelineEntry, createdAt: number): 
 /** A code's name; a code no table holds (written by a newer build) shows as "#<code>" rather than as some other name. */
 const decoded = <T extends string>(table: readonly T[], code: number): T => table[code] ?? (`#${code}` as T);
 
+/**
+ * When the task's last claim took it (its last entry into running from another status), or null.
+ * An outcome leaves locked_at NULL (record-outcomes.ts: 6 B less in every finished row); the API
+ * still shows the claim's time from here.
+ */
+export function lastClaimedAt(row: { events: readonly StoredTimelineEntry[]; createdAt: number }): number | null {
+  for (let i = row.events.length - 1; i >= 0; i--) {
+    const [at, from, to] = decodeTimelineEntry(row.events[i]!, row.createdAt);
+    if (to === "running" && from !== "running") return at;
+  }
+  return null;
+}
+
 /** A task's timeline, oldest first, as the API shows it. */
 export function timelineOf(row: { events: readonly StoredTimelineEntry[]; createdAt: number; status: TaskStatus }): TimelineEntry[] {
   const entries = row.events.map((e) => decodeTimelineEntry(e, row.createdAt));

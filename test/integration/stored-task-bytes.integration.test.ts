@@ -12,9 +12,9 @@ import { api } from "../helpers/worker";
 type Events = { items: { at: string; from_status: string | null; to_status: string; attempt: number; actor: string; message: string | null }[] };
 
 const stored = (id: string) =>
-  env.DB.prepare("SELECT length(events) AS events, length(execution) AS execution, events AS timeline, last_heartbeat FROM tasks WHERE id = ?")
+  env.DB.prepare("SELECT length(events) AS events, length(execution) AS execution, events AS timeline, execution AS packed, locked_at, last_heartbeat FROM tasks WHERE id = ?")
     .bind(id)
-    .first<{ events: number; execution: number; timeline: string; last_heartbeat: number | null }>();
+    .first<{ events: number; execution: number; timeline: string; packed: string; locked_at: number | null; last_heartbeat: number | null }>();
 
 async function viewOf(id: string) {
   const { results } = await env.DB.prepare("SELECT at, from_status, to_status, attempt, actor, message FROM task_timeline WHERE task_id = ? ORDER BY seq")
@@ -35,10 +35,13 @@ describe("a finished task's stored bytes", () => {
     expect(bytes!.execution).toBeLessThanOrEqual(45);
     // The dispatcher's claim and completion carry the messages their statuses imply: stored as [ms, from, to, attempt].
     expect(JSON.parse(bytes!.timeline)).toEqual([[expect.any(Number), 1, 2, 1], [expect.any(Number), 2, 3, 1]]);
-    // No heartbeat since the claim: none stored, shown as the claim's time.
+    // The fast path's execution without a marker: [organ, replica, agent, p_fast, latency_ms].
+    expect(JSON.parse(bytes!.packed)).toEqual(["utility_organ_1", expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)]);
+    // Neither the claim's time nor a heartbeat is stored once the task is done; both show as the claim's time.
+    expect(bytes!.locked_at).toBeNull();
     expect(bytes!.last_heartbeat).toBeNull();
 
-    const task = await (await api(`/tasks/${id}`)).json<{ status: string; created_at: string; last_heartbeat: string; execution: Record<string, unknown> }>();
+    const task = await (await api(`/tasks/${id}`)).json<{ status: string; created_at: string; locked_at: string; last_heartbeat: string; execution: Record<string, unknown> }>();
     expect(task.status).toBe("completed");
     expect(task.execution).toEqual({ path: "fast", organ_id: "utility_organ_1", replica: expect.any(Number), agent_id: expect.stringMatching(/^utility_organ_1_agent_\d+$/), p_fast: expect.any(Number), latency_ms: expect.any(Number) });
     const events = await (await api(`/tasks/${id}/events`)).json<Events>();
@@ -48,6 +51,7 @@ describe("a finished task's stored bytes", () => {
       { at: expect.any(String), from_status: "running", to_status: "completed", attempt: 1, actor: "dispatcher", message: "completed" },
     ]);
     expect(Date.parse(events.items[2]!.at)).toBeGreaterThanOrEqual(Date.parse(events.items[1]!.at));
+    expect(task.locked_at).toBe(events.items[1]!.at);
     expect(task.last_heartbeat).toBe(events.items[1]!.at);
     expect(await viewOf(id)).toEqual(events.items);
   });

@@ -6,15 +6,23 @@ const fast = { path: "fast", organ_id: "utility_organ_1", replica: 0, agent_id: 
 describe("execution codec", () => {
   it("packs a fast-path execution into an array a third of its size, and unpacks it whole", () => {
     const packed = packExecution(fast);
-    expect(packed).toEqual(["f", "utility_organ_1", 0, 3, 0.83, 12]);
+    expect(packed).toEqual(["utility_organ_1", 0, 3, 0.83, 12]);
     expect(JSON.stringify(packed).length * 3).toBeLessThan(JSON.stringify(fast).length);
     expect(unpackExecution(packed)).toEqual(fast);
   });
 
   it("keeps timed_out", () => {
     const timedOut = { ...fast, timed_out: true };
-    expect(packExecution(timedOut)).toEqual(["f", "utility_organ_1", 0, 3, 0.83, 12, 1]);
+    expect(packExecution(timedOut)).toEqual(["utility_organ_1", 0, 3, 0.83, 12, 1]);
     expect(unpackExecution(packExecution(timedOut))).toEqual(timedOut);
+  });
+
+  it("reads 0013's form, marked \"f\", the same (an organ named \"f\" included)", () => {
+    expect(unpackExecution(["f", "utility_organ_1", 0, 3, 0.83, 12])).toEqual(fast);
+    expect(unpackExecution(["f", "utility_organ_1", 0, 3, 0.83, 12, 1])).toEqual({ ...fast, timed_out: true });
+    const organF = { ...fast, organ_id: "f", agent_id: "f_agent_3" };
+    expect(unpackExecution(packExecution(organF))).toEqual(organF);
+    expect(unpackExecution(["f", "f", 0, 3, 0.83, 12])).toEqual(organF);
   });
 
   it("stores anything else as it is: other paths, extra keys, agents named otherwise", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EVENT_ACTORS, TASK_STATUSES, type TimelineEntry } from "../../src/db/schema";
-import { decodeTimelineEntry, STORED_ACTORS, STORED_STATUSES, timelineOf, type StoredTimelineEntry } from "../../src/store/timeline-codec";
+import { decodeTimelineEntry, lastClaimedAt, STORED_ACTORS, STORED_STATUSES, timelineOf, type StoredTimelineEntry } from "../../src/store/timeline-codec";
 
 const CREATED = 1_796_243_290_693;
 
@@ -52,5 +52,19 @@ describe("timeline codec", () => {
   it("shows a code no table holds as #<code>, not as another name", () => {
     expect(decodeTimelineEntry([1, 2, 99, 1, 42, 77], CREATED)).toEqual([CREATED + 1, "running", "#99", 1, "#42", "#77"]);
     expect(decodeTimelineEntry([2, 2, 3, 1, 1, 3], CREATED)[5]).toBe("lease expired (dispatcher lost)");
+  });
+
+  it("finds the last claim: the last entry into running from another status, in either form", () => {
+    const events: StoredTimelineEntry[] = [
+      [CREATED, null, "queued", 0, "api", "submitted"],
+      [CREATED + 5, "queued", "running", 1, "dispatcher", "claimed"],
+      [40, 2, 5, 1, 1, "attempt 1 failed"],
+      [90, 5, 2, 2],
+      [95, 2, 2, 2, 1, "step 1 of 3"],
+      [99, 2, 3, 2],
+    ];
+    expect(lastClaimedAt({ events, createdAt: CREATED })).toBe(CREATED + 90);
+    expect(lastClaimedAt({ events: events.slice(0, 3), createdAt: CREATED })).toBe(CREATED + 5);
+    expect(lastClaimedAt({ events: [], createdAt: CREATED })).toBeNull();
   });
 });
