@@ -247,11 +247,14 @@ describe("no head-of-line blocking", () => {
     const slow = await insertTask({ type: "tw_slow" });
     const fast = await Promise.all(Array.from({ length: 100 }, () => insertTask({ type: "tw_fast" })));
     const drained = drain();
+    // A finished row keeps no locked_at: the claim's time is its timeline entry into running.
+    const runMs = `SELECT t.updated_at - max(tl.at) AS ms FROM tasks AS t JOIN task_timeline AS tl ON tl.task_id = t.id AND tl.to_status = 'running'
+                   WHERE t.type = 'tw_fast' AND t.status = 'completed' GROUP BY t.id`;
     const done = await until(
-      () => env.DB.prepare("SELECT count(*) AS n, max(updated_at - locked_at) AS slowest FROM tasks WHERE type = 'tw_fast' AND status = 'completed'").first<{ n: number; slowest: number }>(),
+      () => env.DB.prepare(`SELECT count(*) AS n, max(ms) AS slowest FROM (${runMs})`).first<{ n: number; slowest: number }>(),
       (r) => r?.n === 100,
     );
-    console.log("fast tasks' claim-to-completed ms:", await env.DB.prepare("SELECT min(updated_at - locked_at) AS lo, max(updated_at - locked_at) AS hi, avg(updated_at - locked_at) AS mean FROM tasks WHERE type = 'tw_fast'").first());
+    console.log("fast tasks' claim-to-completed ms:", await env.DB.prepare(`SELECT min(ms) AS lo, max(ms) AS hi, avg(ms) AS mean FROM (${runMs})`).first());
     expect(done?.n).toBe(100);
     expect((await getTask(slow.id)).status).toBe("running");
     // The issue's figure: every fast task is completed within 1 s of its claim.
