@@ -16,8 +16,11 @@ CREATE TABLE maintenance_cursors (
 
 -- A timeline entry by the dispatcher with the message its status implies ("claimed" entering
 -- running, "completed" entering completed) is stored without actor and message: [ms since
--- created_at, from, to, attempt], 8 B less per entry (src/store/timeline-codec.ts). The view
--- reads that form too; its code tables are the codec's, append only.
+-- created_at, from, to, attempt], 4 B less per entry (src/store/timeline-codec.ts). The view
+-- reads that form too; its code tables are the codec's, append only. With this migration the code
+-- also leaves `locked_at` and `last_heartbeat` of a finished row NULL (the API reads the last
+-- claim from the timeline) and drops the fast-path execution's "f" marker: a finished task stores
+-- ≈ 22 B less. Rows already written are not rewritten; they read back the same.
 DROP VIEW task_timeline;
 CREATE VIEW task_timeline AS
 SELECT id AS task_id, -1 AS seq, created_at AS at, NULL AS from_status,
