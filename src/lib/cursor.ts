@@ -8,12 +8,15 @@ import { FULL_UUID } from "./short-id";
  * (always newer) never shift or repeat a later page. A cursor issued before migration 0014 names
  * its row by id instead; it still pages on.
  */
-export type TaskCursor = { createdAt: number; rowid: number } | { createdAt: number; id: string };
+export type TaskCursor = PageEnd | { createdAt: number; id: string };
+
+/** The last row of a page, as a cursor names it. */
+export type PageEnd = { createdAt: number; rowid: number };
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 export const MAX_CURSOR_LENGTH = 128;
 
-export function encodeCursor(cursor: { createdAt: number; rowid: number }): string {
+export function encodeCursor(cursor: PageEnd): string {
   const text = `${cursor.createdAt}.${cursor.rowid}`;
   return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }

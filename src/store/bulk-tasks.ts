@@ -1,10 +1,10 @@
 import { sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES, type TaskStatus } from "../db/schema";
-import type { TaskCursor } from "../lib/cursor";
+import type { PageEnd, TaskCursor } from "../lib/cursor";
 import { CANCEL_SET, CANCELLABLE, RERUN_SET } from "./cancel-or-rerun";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { cursorPosition, literalLimit, pastPosition, tasksInOrder, type WalkPosition } from "./tasks-in-order";
+import { cursorPosition, literalLimit, pastPosition, tasksInOrder, walkOrder, type PlacedRow, type WalkPosition } from "./tasks-in-order";
 import { deletion, transition } from "./transition";
 
 export type BulkAction = "retry" | "cancel" | "purge";
@@ -39,7 +39,7 @@ export interface BulkRequest {
 export interface BulkResult {
   affected: number;
   /** Where the next call continues; null when every candidate has been looked at. */
-  next: { createdAt: number; rowid: number } | null;
+  next: PageEnd | null;
 }
 
 /** A call looks at most this many candidates per task it may touch (and never more than MAX_BULK_SCAN). */
@@ -88,8 +88,6 @@ function residual(action: BulkAction, f: BulkFilter): SQL[] {
  * transition (a timeline entry for retry and cancel; `api|<status>|deleted` for purge). `next` is
  * the last task touched when `limit` was reached, else the end of a full window, else null.
  */
-type Placed = { created_at: number; rowid: number };
-
 export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<BulkResult> {
   const scan = Math.min(req.limit * SCAN_PER_TASK, MAX_BULK_SCAN);
   const candidates = window(req.action, req.filter, req.after && cursorPosition(req.after), scan);
@@ -112,9 +110,9 @@ export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<B
           returning: sql`RETURNING tasks.created_at AS created_at, tasks.rowid AS rowid`,
         });
   // The window's end is read first: the write moves rows out of a status the walk may follow.
-  const [ends, , touched] = await sqlBatch<[Placed, unknown, Placed]>(db, [windowEnd, rollup, write]);
+  const [ends, , touched] = await sqlBatch<[PlacedRow, unknown, PlacedRow]>(db, [windowEnd, rollup, write]);
   const end = ends[0];
-  const oldest = touched.reduce<Placed | null>((min, r) => (min === null || r.created_at < min.created_at || (r.created_at === min.created_at && r.rowid < min.rowid) ? r : min), null);
+  const oldest = touched.reduce<PlacedRow | null>((min, r) => (min === null || walkOrder(r, min) < 0 ? r : min), null);
   const last = touched.length === req.limit ? oldest : end;
   const next = last ? { createdAt: last.created_at, rowid: last.rowid } : null;
   return { affected: touched.length, next };

@@ -2,7 +2,7 @@ import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import { CLAIMABLE } from "./status-sql";
 import { CLAIMABLE_STATUSES, tasks, type TaskRow, type TaskStatus } from "../db/schema";
 import { cursorPosition, pastPosition, tasksInOrder } from "./tasks-in-order";
-import type { TaskCursor } from "../lib/cursor";
+import type { PageEnd, TaskCursor } from "../lib/cursor";
 import type { Db } from "./db";
 
 export interface ListTasksQuery {
@@ -20,7 +20,7 @@ export interface ListTasksQuery {
 export interface TaskPage {
   rows: TaskRow[];
   /** Where the next page starts (the page's last row) when more rows follow, else null. */
-  next: { createdAt: number; rowid: number } | null;
+  next: PageEnd | null;
 }
 
 /**

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { TaskStatus } from "../db/schema";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
-import { tasksInOrder, type WalkPlace } from "./tasks-in-order";
+import { tasksInOrder, walkOrder, type PlacedRow, type WalkPlace } from "./tasks-in-order";
 import { deletion } from "./transition";
 
 export type FinishedStatus = Extract<TaskStatus, "completed" | "failed" | "cancelled">;
@@ -31,7 +31,7 @@ export async function pruneExpiredTasks(db: Db, status: FinishedStatus, before: 
     now,
     returning: sql`RETURNING created_at, rowid`,
   });
-  const [, deleted] = await sqlBatch<[unknown, { created_at: number; rowid: number }]>(db, statements);
-  const last = deleted.reduce<PruneCursor | undefined>((m, r) => (m === undefined || r.created_at > m.at || (r.created_at === m.at && r.rowid > m.rowid) ? { at: r.created_at, rowid: r.rowid } : m), undefined);
-  return { deleted: deleted.length, last };
+  const [, deleted] = await sqlBatch<[unknown, PlacedRow]>(db, statements);
+  const last = deleted.reduce<PlacedRow | undefined>((m, r) => (m === undefined || walkOrder(r, m) > 0 ? r : m), undefined);
+  return { deleted: deleted.length, last: last && { at: last.created_at, rowid: last.rowid } };
 }

@@ -15,6 +15,12 @@ export interface WalkPosition {
 /** A place a walk stopped at, as the rows it read give it (retention's and the backstop's cursors). */
 export type WalkPlace = { at: number; rowid: number };
 
+/** A row a walk returned, by its place in the walk. */
+export type PlacedRow = { created_at: number; rowid: number };
+
+/** Walk order (oldest first) of two rows: negative when `a` comes first. */
+export const walkOrder = (a: PlacedRow, b: PlacedRow): number => a.created_at - b.created_at || a.rowid - b.rowid;
+
 /** Past every rowid: a legacy cursor whose row is gone repeats its millisecond rather than skip part of it. */
 const AFTER_EVERY_ROWID = Number.MAX_SAFE_INTEGER;
 

@@ -1,6 +1,6 @@
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
-import { cursorPosition, literalLimit, tasksInOrder } from "../../src/store/tasks-in-order";
+import { cursorPosition, literalLimit, tasksInOrder, walkOrder } from "../../src/store/tasks-in-order";
 
 const dialect = new SQLiteSyncDialect();
 
@@ -43,5 +43,12 @@ describe("cursorPosition", () => {
     const q = dialect.sqlToQuery(tasksInOrder({ direction: "newest", after: p, limit: 3 }));
     expect(q.sql).toContain("(created_at, rowid) < (?, coalesce((SELECT rowid FROM tasks WHERE id = ?), ?))");
     expect(q.params).toEqual(expect.arrayContaining([5, "3f2a9c1e-1234-4abc-8def-0123456789ab", Number.MAX_SAFE_INTEGER]));
+  });
+});
+
+describe("walkOrder", () => {
+  it("orders by created_at, then rowid (submission order within a millisecond)", () => {
+    const rows = [{ created_at: 5, rowid: 9 }, { created_at: 4, rowid: 20 }, { created_at: 5, rowid: 2 }];
+    expect([...rows].sort(walkOrder)).toEqual([{ created_at: 4, rowid: 20 }, { created_at: 5, rowid: 2 }, { created_at: 5, rowid: 9 }]);
   });
 });
