@@ -23,7 +23,7 @@ export type EventActor = (typeof EVENT_ACTORS)[number];
 export const TRANSITION_ACTORS = [...EVENT_ACTORS, "retention"] as const;
 export type TransitionActor = (typeof TRANSITION_ACTORS)[number];
 
-/** Mirrors migrations/ (0001–0013); times are epoch milliseconds. */
+/** Mirrors migrations/ (0001–0015); times are epoch milliseconds. */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -51,6 +51,12 @@ export const tasks = sqliteTable(
     priority: integer("priority").notNull().default(0),
     inputBytes: integer("input_bytes").notNull().default(0),
     requestHash: text("request_hash"),
+    /**
+     * 1 for a queued task with a run_after, a head start or a key (claimed by order key through the
+     * due indexes), else 0: a plain queued task is claimed from tasks_type_status_idx (claim-lane.ts,
+     * migration 0015; a trigger refuses a lane that disagrees).
+     */
+    lane: integer("lane").notNull().default(0),
     sortKey: integer("sort_key").generatedAlwaysAs(sql`max(created_at, coalesce(run_after, 0)) - priority * 1000`, { mode: "virtual" }),
     /** The timeline, coded (store/timeline-codec.ts; read it with timelineOf). */
     events: text("events", { mode: "json" }).$type<StoredTimelineEntry[]>().notNull().default(sql`'[]'`),
@@ -81,11 +87,11 @@ export const tasks = sqliteTable(
   },
   (t) => [
     uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
-    index("tasks_due_idx").on(t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NULL`),
+    index("tasks_due_idx").on(t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NULL AND (status = 'retry' OR lane = 1)`),
     index("tasks_key_due_idx").on(t.concurrencyKey, t.type, t.sortKey, t.id).where(sql`status IN ('queued', 'retry') AND concurrency_key IS NOT NULL`),
     index("tasks_key_created_idx").on(t.concurrencyKey, t.createdAt, t.id).where(sql`concurrency_key IS NOT NULL`),
     index("tasks_waiting_idx").on(t.runAfter).where(sql`status IN ('queued', 'retry') AND run_after IS NOT NULL`),
-    index("tasks_type_status_idx").on(t.type, t.status, t.createdAt),
+    index("tasks_type_status_idx").on(t.type, t.status, t.lane, t.createdAt),
     index("tasks_domain_created_idx").on(t.domain, t.createdAt, t.id).where(sql`domain IS NOT NULL`),
     index("tasks_release_idx").on(t.updatedAt, t.id).where(sql`release_cursor IS NOT NULL`),
     index("tasks_webhook_idx").on(t.webhookState, t.updatedAt).where(sql`webhook_state IS NOT NULL`),

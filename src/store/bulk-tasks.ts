@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { TERMINAL_STATUSES, type TaskStatus } from "../db/schema";
 import type { PageEnd, TaskCursor } from "../lib/cursor";
-import { CANCEL_SET, CANCELLABLE, RERUN_SET } from "./cancel-or-rerun";
+import { CANCEL, CANCELLABLE, RERUN } from "./cancel-or-rerun";
 import type { Db } from "./db";
 import { sqlBatch } from "./sql-batch";
 import { cursorPosition, literalLimit, pastPosition, tasksInOrder, walkOrder, type PlacedRow, type WalkPosition } from "./tasks-in-order";
@@ -106,7 +106,7 @@ export async function bulkStep(db: Db, req: BulkRequest, now: number): Promise<B
           changes,
           actor: "api",
           now,
-          set: req.action === "retry" ? RERUN_SET : CANCEL_SET,
+          ...(req.action === "retry" ? RERUN : CANCEL),
           returning: sql`RETURNING tasks.created_at AS created_at, tasks.rowid AS rowid`,
         });
   // The window's end is read first: the write moves rows out of a status the walk may follow.

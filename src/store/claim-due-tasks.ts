@@ -88,8 +88,20 @@ const unkeyedDue = (now: number, limit: number, types?: TypeFilter) => sql`
   FROM (${claimableTypes(types)}) AS ty
   CROSS JOIN tasks AS t ON t.id IN (
     SELECT id FROM tasks INDEXED BY tasks_due_idx
-    WHERE type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NULL AND ${due(now)}
+    WHERE type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NULL AND (status = 'retry' OR lane = 1) AND ${due(now)}
     ORDER BY sort_key, id LIMIT ${limit})`;
+
+/**
+ * Plain queued tasks (lane 0, claim-lane.ts), which have no due-index entry: per claimable type, a
+ * range of tasks_type_status_idx, oldest first, since their order key is their created_at.
+ */
+const plainDue = (now: number, limit: number, types?: TypeFilter) => sql`
+  SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
+  FROM (${claimableTypes(types)}) AS ty
+  CROSS JOIN tasks AS t ON t.rowid IN (
+    SELECT rowid FROM tasks INDEXED BY tasks_type_status_idx
+    WHERE type = ty.type AND status = 'queued' AND lane = 0 AND created_at <= ${now}
+    ORDER BY created_at, rowid LIMIT ${limit})`;
 
 /**
  * Due tasks with a key, taking turns: the keys that may run more (not paused, under their limit,
@@ -120,7 +132,7 @@ const keyedDue = (now: number, limit: number, types?: TypeFilter) => sql`
   WHERE turn <= slots`;
 
 /**
- * The best due tasks: every task without a key and each key's first task compete by order key
+ * The best due tasks: every task without a key (plain or not) and each key's first task compete by order key
  * (turn 1), then each key's second task (turn 2), and so on; at most `maxTasks`, then cut where
  * the running sum of their input bytes passes the cap. Deterministic, so the rollup and the
  * update select the same rows inside one transaction.
@@ -129,7 +141,9 @@ export function dueCandidates(req: Pick<ClaimRequest, "now" | "maxTasks" | "maxI
   return sql`
     SELECT id FROM (
       SELECT id, row_number() OVER w AS n, sum(input_bytes) OVER w AS bytes
-      FROM (SELECT * FROM (${unkeyedDue(req.now, req.maxTasks, req.types)})
+      FROM (SELECT * FROM (${plainDue(req.now, req.maxTasks, req.types)})
+            UNION ALL
+            SELECT * FROM (${unkeyedDue(req.now, req.maxTasks, req.types)})
             UNION ALL
             SELECT * FROM (${keyedDue(req.now, req.maxTasks, req.types)})
             ORDER BY turn, sort_key, id LIMIT ${req.maxTasks})

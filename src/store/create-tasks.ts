@@ -6,6 +6,7 @@ import { sqlBatch } from "./sql-batch";
 import { dependentsRound, roundEffects, type TerminalEffects } from "./dependents";
 import { TERMINAL } from "./status-sql";
 import { rollupUpsert } from "./transition";
+import { laneOf } from "./claim-lane";
 import { fromRawRow, type RawTaskRow } from "./raw-row";
 import { flowFlagsQuery, flowOf, type FlowFlag } from "./flow-state";
 import { NOT_WAITING, type FlowState } from "./task-json";
@@ -92,7 +93,7 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
       INSERT INTO tasks (id, status, attempts, max_attempts, type, description, domain, drift_score,
                          params, run_after, idempotency_key, input_bytes, request_hash, created_at, updated_at,
                          depends_on, waiting_on, on_parent_failure, callback_url,
-                         priority, concurrency_key, concurrency_limit)
+                         priority, concurrency_key, concurrency_limit, lane)
       SELECT j.value->>'id', j.value->>'status', 0, j.value->>'max_attempts', j.value->>'type',
              j.value->>'description', j.value->>'domain', j.value->>'drift_score',
              json(j.value->'params'), j.value->>'run_after', j.value->>'idempotency_key',
@@ -100,7 +101,8 @@ export async function createTasks(db: Db, tasks: NewTask[], now: number): Promis
              CASE WHEN json_type(j.value, '$.depends_on') = 'array' THEN json(j.value->'depends_on') END,
              coalesce(json_array_length(j.value, '$.depends_on'), 0),
              j.value->>'on_parent_failure', j.value->>'callback_url',
-             j.value->>'priority', j.value->>'concurrency_key', j.value->>'concurrency_limit'
+             j.value->>'priority', j.value->>'concurrency_key', j.value->>'concurrency_limit',
+             ${laneOf({ status: sql`j.value->>'status'`, runAfter: sql`j.value->>'run_after'`, priority: sql`j.value->>'priority'`, concurrencyKey: sql`j.value->>'concurrency_key'` })}
       FROM json_each(${payload}) AS j WHERE NOT EXISTS (${conflicting})
       ON CONFLICT DO NOTHING
       RETURNING *`,

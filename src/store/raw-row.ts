@@ -27,6 +27,7 @@ export interface RawTaskRow {
   priority: number;
   input_bytes: number;
   request_hash: string | null;
+  lane: number;
   sort_key: number | null;
   events: string;
   depends_on: string | null;
@@ -49,7 +50,7 @@ export interface RawTaskRow {
 const COLUMNS = [
   "id", "status", "attempts", "max_attempts", "type", "description", "domain", "drift_score", "params", "result", "error",
   "run_after", "locked_by", "locked_at", "lease_expires_at", "last_heartbeat", "idempotency_key", "created_at", "updated_at",
-  "priority", "input_bytes", "request_hash", "sort_key", "events", "depends_on", "on_parent_failure", "waiting_on",
+  "priority", "input_bytes", "request_hash", "lane", "sort_key", "events", "depends_on", "on_parent_failure", "waiting_on",
   "has_dependents", "release_cursor", "callback_url", "webhook_state", "webhook_due_at", "watched", "concurrency_key", "concurrency_limit",
   "progress", "heartbeat_details", "execution",
 ] as const satisfies readonly (keyof RawTaskRow)[];
@@ -83,6 +84,7 @@ export function fromRawRow(r: RawTaskRow): TaskRow {
     priority: r.priority,
     inputBytes: r.input_bytes,
     requestHash: r.request_hash,
+    lane: r.lane,
     sortKey: r.sort_key,
     events: JSON.parse(r.events) as StoredTimelineEntry[],
     dependsOn: parseJson(r.depends_on) as string[] | null,

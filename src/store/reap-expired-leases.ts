@@ -31,8 +31,8 @@ export async function reapExpiredLeases(db: Db, now: number, limit: number): Pro
     actor: "reaper",
     now,
     set: sql`error = 'lease expired after attempt ' || c.attempt || ' of ' || c.max_attempts,
-             run_after = CASE WHEN c.to_status = 'failed' THEN NULL ELSE ${now} END,
              locked_by = NULL, lease_expires_at = NULL`,
+    runAfter: sql`CASE WHEN c.to_status = 'failed' THEN NULL ELSE ${now} END`,
     returning: sql`RETURNING ${FOLLOW_UP_RETURNING}`,
   });
   const results = await sqlBatch<[unknown, ChangedTask, unknown, unknown, unknown]>(db, [...statements, ...dependentsRound("reaper", now)]);

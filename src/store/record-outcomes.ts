@@ -69,11 +69,12 @@ async function writeOutcomes(db: Db, token: string, payload: string, now: number
     set: sql`attempts = attempts - coalesce(c.w->>'refund_attempt', 0),
              result = CASE WHEN c.w->>'result' IS NULL THEN NULL ELSE json(c.w->'result') END,
              execution = CASE WHEN c.w->>'execution' IS NULL THEN NULL ELSE json(c.w->'execution') END,
-             error = c.w->>'error', run_after = c.w->>'run_after',
+             error = c.w->>'error',
              locked_by = CASE WHEN c.to_status = 'running' THEN tasks.locked_by END,
              locked_at = CASE WHEN c.to_status = 'running' THEN tasks.locked_at END,
              lease_expires_at = CASE WHEN c.to_status = 'running' THEN max(coalesce(tasks.lease_expires_at, 0), c.w->>'lease_expires_at') END,
              last_heartbeat = CASE WHEN c.to_status = 'running' THEN ${now} ELSE tasks.last_heartbeat END`,
+    runAfter: sql`c.w->>'run_after'`,
     returning: WRITTEN_RETURNING,
   });
   const results = round

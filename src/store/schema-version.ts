@@ -3,7 +3,7 @@ import type { Db } from "./db";
 import { errorMessage } from "../lib/error-message";
 
 /** The newest file in migrations/; a test keeps this in step with the folder. */
-export const LATEST_MIGRATION = "0014_rowid_ties_and_shorter_rows.sql";
+export const LATEST_MIGRATION = "0015_plain_tasks_claimed_in_order.sql";
 
 export type SchemaCheck = { ok: true } | { ok: false; error: string };
 

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { TASK_STATUSES, type TaskStatus } from "../db/schema";
 import type { TaskCursor } from "../lib/cursor";
+import { lanesOf } from "./claim-lane";
 
 /**
  * A place in a walk: created_at, then the rowid, so tasks of one millisecond (a batch shares
@@ -62,12 +63,12 @@ export function literalLimit(n: number): SQL {
 /**
  * The ids, created_at and rowids of the first `limit` tasks of a walk in (created_at, rowid) order. One
  * index, tasks_type_status_idx, serves every combination of type and status: the walk is one
- * range of it per type and status, each cut at `limit`, merged. So a task carries one index entry
+ * range of it per type and status (two for `queued`, one per lane: claim-lane.ts), each cut at `limit`, merged. So a task carries one index entry
  * for lists where it carried three (by creation, by status, by type), and a transition moves one.
  * The types come from task_types, which has a row for every type ever submitted.
  */
 export function tasksInOrder(w: OrderedWalk): SQL {
-  const statuses = JSON.stringify(w.statuses ?? TASK_STATUSES);
+  const ranges = JSON.stringify((w.statuses ?? TASK_STATUSES).flatMap((s) => lanesOf(s).map((lane) => [s, lane])));
   const desc = w.direction === "newest";
   const order = desc ? sql`created_at DESC, rowid DESC` : sql`created_at, rowid`;
   const terms = [...(w.where ?? [])];
@@ -75,10 +76,10 @@ export function tasksInOrder(w: OrderedWalk): SQL {
   const types = w.type === undefined ? sql`SELECT type FROM task_types` : sql`SELECT type FROM task_types WHERE type = ${w.type}`;
   return sql`
     SELECT t.id, t.created_at, t.rowid AS rowid FROM (${types}) AS ty
-    CROSS JOIN (SELECT value AS status FROM json_each(${statuses})) AS st
+    CROSS JOIN (SELECT value ->> 0 AS status, value ->> 1 AS lane FROM json_each(${ranges})) AS st
     CROSS JOIN tasks AS t ON t.rowid IN (
       SELECT rowid FROM tasks INDEXED BY tasks_type_status_idx
-      WHERE type = ty.type AND status = st.status${terms.length ? sql` AND ${sql.join(terms, sql` AND `)}` : sql``}
+      WHERE type = ty.type AND status = st.status AND lane = st.lane${terms.length ? sql` AND ${sql.join(terms, sql` AND `)}` : sql``}
       ORDER BY ${order} LIMIT ${w.limit})
     ORDER BY ${desc ? sql`t.created_at DESC, t.rowid DESC` : sql`t.created_at, t.rowid`} LIMIT ${literalLimit(w.limit)}`;
 }

@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { EventActor, TransitionActor } from "../db/schema";
 import { statusSet, TERMINAL } from "./status-sql";
 import { timelineEntry } from "./timeline-codec";
+import { laneOf } from "./claim-lane";
 
 /**
  * The one way a task changes state. A transition is described by `changes`, a SELECT over the
@@ -22,11 +23,16 @@ export interface Transition {
   changes: SQL;
   actor: EventActor;
   now: number;
-  /** Extra assignments, e.g. sql`error = c.error, run_after = NULL`. */
+  /** Extra assignments, e.g. sql`error = c.error`; not run_after (see `runAfter`). */
   set?: SQL;
+  /** The run_after the transition leaves (default: unchanged), written with the lane it implies. */
+  runAfter?: SQL;
   /** e.g. sql`RETURNING tasks.id AS id, tasks.status AS status` */
   returning?: SQL;
 }
+
+/** What a transition writes besides its status and timeline entry. */
+export type TransitionWrites = Pick<Transition, "set" | "runAfter">;
 
 /** Histogram bucket upper bounds, ms (Prometheus' `le`, in seconds, is these / 1000). */
 export const DURATION_BOUNDS_MS = [10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 1_800_000];
@@ -91,8 +97,11 @@ const TERMINAL_FLAGS = sql`
 
 export function transition(t: Transition): [SQL, SQL] {
   const entry = timelineEntry({ at: t.now, createdAt: sql`tasks.created_at`, from: sql`c.from_status`, to: sql`c.to_status`, attempt: sql`c.attempt`, actor: t.actor, message: sql`c.message` });
+  const runAfter = t.runAfter ?? sql`tasks.run_after`;
+  const lane = laneOf({ status: sql`c.to_status`, runAfter, priority: sql`tasks.priority`, concurrencyKey: sql`tasks.concurrency_key` });
   const update = sql`
     UPDATE tasks SET status = c.to_status, events = ${appendTimelineEntry(entry)}, updated_at = ${t.now},
+      ${t.runAfter ? sql`run_after = ${t.runAfter}, ` : sql``}lane = ${lane},
       ${TERMINAL_FLAGS}${t.set ? sql`, ${t.set}` : sql``}
     FROM (${t.changes}) AS c
     WHERE tasks.id = c.id

@@ -69,7 +69,7 @@ export async function timelineOfTask(id: string): Promise<TimelineEntry[]> {
 
 /** Marks every task of earlier tests in this file finished, so a drain here sees only this test's work. */
 export async function settleOtherTasks(): Promise<void> {
-  await sql("UPDATE tasks SET status = 'cancelled', locked_by = NULL, lease_expires_at = NULL WHERE status NOT IN ('completed', 'failed', 'cancelled')");
+  await sql("UPDATE tasks SET status = 'cancelled', lane = 0, locked_by = NULL, lease_expires_at = NULL WHERE status NOT IN ('completed', 'failed', 'cancelled')");
 }
 
 /** Reads until `ok` holds or `ms` pass, every 25 ms; the last value read (the caller asserts on it). */

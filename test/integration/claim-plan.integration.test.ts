@@ -16,11 +16,12 @@ const KEYS = 100;
 async function seed(now: number): Promise<void> {
   await env.DB.prepare(`
     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-    INSERT INTO tasks (id, status, type, params, events, created_at, updated_at, priority, concurrency_key, concurrency_limit)
+    INSERT INTO tasks (id, status, type, params, events, created_at, updated_at, priority, concurrency_key, concurrency_limit, lane)
     SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'queued', 'ping', '{}', '[]', ?2 - 86400000 + i * 400, ?2,
            CASE WHEN i % 1000 = 0 THEN 3600 ELSE 0 END,
            CASE WHEN i % 3 = 0 THEN NULL WHEN i % 2 = 0 THEN 'big' ELSE 'key-' || (i % ?3) END,
-           CASE WHEN i % 3 = 0 THEN NULL ELSE 5 END
+           CASE WHEN i % 3 = 0 THEN NULL ELSE 5 END,
+           i % 3 <> 0 OR i % 1000 = 0
     FROM n`).bind(QUEUED, now, KEYS).run();
 }
 
@@ -48,7 +49,7 @@ describe("the claim at 200,000 queued tasks with priorities and concurrency keys
     expect(claimMs).toBeLessThan(1000);
   });
 
-  it("reads index ranges only: the due index, each key's range, rows by primary key; no scan of tasks", async () => {
+  it("reads index ranges only: the plain tasks' range, the due index, each key's range, rows by primary key; no scan of tasks", async () => {
     const claim = log.find((s) => /UPDATE tasks SET status = c\.to_status/.test(s.sql));
     expect(claim).toBeDefined();
     const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${claim!.sql}`).bind(...claim!.params).all<{ detail: string }>();
@@ -56,24 +57,29 @@ describe("the claim at 200,000 queued tasks with priorities and concurrency keys
     const text = plan.join("\n");
     expect(plan.filter((d) => /^SCAN (tasks|t)\b/.test(d)), text).toEqual([]);
     expect(text).toMatch(/SEARCH tasks USING INDEX tasks_due_idx \(type=\? AND sort_key<\?\)/);
+    expect(text).toMatch(PLAIN_RANGE);
     expect(text).toMatch(/SEARCH tasks USING INDEX tasks_key_due_idx \(concurrency_key=\? AND type=\? AND sort_key<\?\)/);
     expect(text).toMatch(/\b(concurrency_keys|ck) USING INDEX concurrency_keys_turn_idx/);
     for (const d of plan.filter((d) => /\btasks\b|\bt\b/.test(d) && /^SEARCH/.test(d))) {
-      expect(d, text).toMatch(/tasks_due_idx|tasks_key_due_idx|sqlite_autoindex_tasks_1/);
+      expect(d, text).toMatch(/tasks_due_idx|tasks_key_due_idx|sqlite_autoindex_tasks_1|tasks_type_status_idx|INTEGER PRIMARY KEY/);
     }
   });
 
-  it("no statement of the claim reads all waiting rows (the status index) or scans tasks", async () => {
+  it("no statement of the claim scans tasks or walks the list index beyond the plain tasks' range", async () => {
     expect(log.length).toBe(3);
     await expectNoScan(log);
   });
 });
 
+/** The plain tasks' range (lane 0 of `queued`, migration 0015) is the only use of the list index a claim may make. */
+const PLAIN_RANGE = /INDEX tasks_type_status_idx \(type=\? AND status=\? AND lane=\? AND created_at<\?\)/;
+
 async function expectNoScan(log: RecordedStatement[]): Promise<void> {
   for (const { sql, params } of log) {
     const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
     const text = results.map((r) => r.detail).join("\n");
-    expect(text, sql).not.toMatch(/tasks_type_status_idx|^SCAN tasks\b/m);
+    expect(text, sql).not.toMatch(/^SCAN tasks\b/m);
+    for (const d of results.map((r) => r.detail).filter((d) => d.includes("tasks_type_status_idx"))) expect(d, text).toMatch(PLAIN_RANGE);
   }
 }
 

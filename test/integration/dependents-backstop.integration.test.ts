@@ -101,7 +101,7 @@ describe("the maintenance alarm's backstop: no task waits on parents that have a
       .bind(...walk.params)
       .all<{ detail: string }>();
     const plan = results.map((r) => r.detail).join("\n");
-    expect(plan).toMatch(/SEARCH tasks USING (COVERING )?INDEX tasks_type_status_idx \(type=\? AND status=\? AND created_at>\?\)/);
+    expect(plan).toMatch(/SEARCH tasks USING (COVERING )?INDEX tasks_type_status_idx \(type=\? AND status=\? AND lane=\? AND created_at>\?\)/);
     expect(plan).not.toMatch(/^SCAN (tasks|t)\b/m);
   });
 });

@@ -13,9 +13,9 @@ const TYPE = "backlog";
 async function seed(now: number): Promise<void> {
   await env.DB.prepare(`
     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
-    INSERT INTO tasks (id, status, type, params, events, created_at, updated_at, concurrency_key, concurrency_limit)
+    INSERT INTO tasks (id, status, type, params, events, created_at, updated_at, concurrency_key, concurrency_limit, lane)
     SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'queued', ?3, '{}', '[]', ?2 - 86400000 + i * 400, ?2,
-           CASE WHEN i % 4 = 0 THEN 'backlog-key-' || (i % 50) END, CASE WHEN i % 4 = 0 THEN 5 END
+           CASE WHEN i % 4 = 0 THEN 'backlog-key-' || (i % 50) END, CASE WHEN i % 4 = 0 THEN 5 END, i % 4 = 0
     FROM n`).bind(WAITING, now, TYPE).run();
   // What their submission would have counted (the counts per type are the net of these rows).
   await env.DB.prepare("INSERT INTO rollups (metric, bucket, label, n, total) VALUES ('transition', -1, ?, ?, 0)").bind(`api||queued|${TYPE}`, WAITING).run();

@@ -105,11 +105,11 @@ describe("load shedding in the coordinator", () => {
     const overloaded = batched(async (_pass: string, tasks: { id: string }[]): Promise<TaskOutcome[]> =>
       tasks.map((x) => ({ id: x.id, ok: false, retriable: true, notRun: true, error: "overloaded: coordinator has 2 tasks in flight" })));
     for (let shed = 0; shed < 3; shed++) {
-      await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
+      await sql("UPDATE tasks SET run_after = ?, lane = status = 'queued' WHERE id = ?", Date.now() - 1, t.id);
       await drain({ runTasks: overloaded });
       expect(await getTask(t.id)).toMatchObject({ status: "retry", attempts: 0, error: expect.stringMatching(/overloaded/) });
     }
-    await sql("UPDATE tasks SET run_after = ? WHERE id = ?", Date.now() - 1, t.id);
+    await sql("UPDATE tasks SET run_after = ?, lane = status = 'queued' WHERE id = ?", Date.now() - 1, t.id);
     await deliver();
     expect(await getTask(t.id)).toMatchObject({ status: "completed", attempts: 1 });
   });

@@ -85,7 +85,7 @@ describe("retention", () => {
       const plan = results.map((r) => r.detail).join("\n");
       expect(plan, text).not.toMatch(/SCAN tasks\b/);
       // One range per type: created before the cutoff, and past the previous chunk's end after the first.
-      if (/updated_at </.test(text)) expect(plan, text).toMatch(/USING INDEX tasks_type_status_idx \(type=\? AND status=\? AND (created_at>\? AND )?created_at<\?\)/);
+      if (/updated_at </.test(text)) expect(plan, text).toMatch(/USING INDEX tasks_type_status_idx \(type=\? AND status=\? AND lane=\? AND (created_at>\? AND )?created_at<\?\)/);
     }
   });
 

@@ -154,7 +154,8 @@ describe("GET /tasks query plans", () => {
         const byDomain = `(COVERING )?INDEX tasks_domain_created_idx \\(domain=\\?${cut}\\)`;
         // The cursor's (created_at, rowid) bound is a created_at range; ties sort by the rowid each entry ends in,
         // so the walk reads no row (COVERING): before 0014 it read each candidate to sort its ties by id.
-        const byTypeStatus = `INDEX tasks_type_status_idx \\(type=\\? AND status=\\?${cut}\\)`;
+        // One range per lane of a status (claim-lane.ts): `queued` is two.
+        const byTypeStatus = `INDEX tasks_type_status_idx \\(type=\\? AND status=\\? AND lane=\\?${cut}\\)`;
         // With a domain and a type or status too, SQLite may walk either range in order (reading rows for the domain).
         const range = f === "domain=d" ? byDomain : f.includes("domain=") ? `(${byDomain}|${byTypeStatus})` : `COVERING ${byTypeStatus}`;
         expect(plan, q).toMatch(new RegExp(`^SEARCH tasks USING ${range}$`, "m"));

@@ -16,12 +16,13 @@ describe("literalLimit", () => {
 });
 
 describe("tasksInOrder", () => {
-  it("walks every status unless told, one range of the type-and-status index each, cut at the limit", () => {
+  it("walks every status unless told, one range of the type-and-status index each (two for queued, one per lane), cut at the limit", () => {
     const q = dialect.sqlToQuery(tasksInOrder({ direction: "newest", limit: 7 }));
     expect(q.sql).toContain("INDEXED BY tasks_type_status_idx");
     expect(q.sql).toMatch(/ORDER BY created_at DESC, rowid DESC LIMIT \?\)/);
     expect(q.sql).toMatch(/LIMIT 7$/);
-    expect(JSON.parse(q.params[0] as string)).toEqual(["created", "queued", "running", "completed", "failed", "retry", "cancelled"]);
+    expect(q.sql).toContain("status = st.status AND lane = st.lane");
+    expect(JSON.parse(q.params[0] as string)).toEqual([["created", 0], ["queued", 0], ["queued", 1], ["running", 0], ["completed", 0], ["failed", 0], ["retry", 0], ["cancelled", 0]]);
   });
 
   it("oldest first continues after the cursor; newest first before it", () => {
