@@ -276,6 +276,7 @@ const rows = [
     `D1 rows per task, ${kind}: written (submit / run / delete) · read`,
     `${c.written.total} (${c.written.submit} / ${c.written.run} / ${c.written.delete}) · ${c.read.total}`,
   ]),
+  ...Object.entries(r.row_cost ?? {}).slice(0, 1).map(([, c]) => ["D1 rows the alarm's fold of one minute's rollups writes (per minute and type, not per task)", String(c.fold.written)]),
   ...(r.storage ?? []).flatMap((st) => [
     [`bytes stored per finished task (params ${Math.round(st.params_bytes)} B, result ${Math.round(st.result_bytes)} B)`, String(st.bytes_per_task)],
     ["… by table / index", Object.entries(st.by_object).map(([k, v]) => `${k} ${v}`).join(", ")],

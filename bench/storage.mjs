@@ -23,7 +23,8 @@ print(json.dumps({"used": used, "objects": objects, "tasks": tasks, "params_byte
 
 /**
  * Runs test/integration/row-cost.integration.test.ts and reads its "D1 rows per task [kind]"
- * lines → { kind: { written: {submit, run, delete, total}, read: {…} } }.
+ * lines → { kind: { written: {submit, run, delete, total}, read: {…}, fold: {written, read} } }; `fold` is
+ * the maintenance alarm's fold of the test's minute of rollup rows, once for all its tasks.
  */
 export function rowCost() {
   const r = spawnSync("npx", ["vitest", "run", "test/integration/row-cost.integration.test.ts"], {
@@ -33,8 +34,8 @@ export function rowCost() {
   });
   if (r.status !== 0) throw new Error(`row-cost test failed:\n${r.stdout}\n${r.stderr}`);
   const out = {};
-  for (const m of r.stdout.matchAll(/D1 rows per task \[(\w+)\] written (\{[^}]*\}) read (\{[^}]*\})/g)) {
-    out[m[1]] = { written: JSON.parse(m[2]), read: JSON.parse(m[3]) };
+  for (const m of r.stdout.matchAll(/D1 rows per task \[(\w+)\] written (\{[^}]*\}) read (\{[^}]*\}) fold (\{[^}]*\})/g)) {
+    out[m[1]] = { written: JSON.parse(m[2]), read: JSON.parse(m[3]), fold: JSON.parse(m[4]) };
   }
   if (Object.keys(out).length === 0) throw new Error(`row-cost test printed no figures:\n${r.stdout}`);
   return out;

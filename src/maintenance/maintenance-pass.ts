@@ -5,7 +5,7 @@ import { withMargin } from "../lib/platform-limits";
 import { oldestDueTouch } from "../store/claim-due-tasks";
 import { dispatcherTypes } from "../dispatch/pull-types";
 import type { Db } from "../store/db";
-import { MINUTE_ROLLUP_RETENTION_MS, pruneMinuteRollups } from "../store/metrics-queries";
+import { FOLD_STATEMENTS, foldMinuteRollups, MINUTE_ROLLUP_RETENTION_MS } from "../store/metrics-queries";
 import { reapExpiredLeases } from "../store/reap-expired-leases";
 import { FOLLOW_UP_ROUNDS, followUpTerminal, queueWebhookJobs, type FollowUpDeps } from "../follow-ups";
 import { runDependentsRound } from "../store/dependents";
@@ -72,8 +72,9 @@ const ROUND_STATEMENTS = 3;
  * long reaper drain never makes a slot late. The reaper drains: expired leases go back to `retry` (or `failed`)
  * in chunks of REAP_BATCH until none is left or the budget is spent, so thousands of leases lost
  * with a dispatcher come back in one tick. Then one wake-up if there is due work nobody took:
- * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, per-minute
- * rollups older than a day go (the dashboard shows at most an hour), and finished tasks past their
+ * rescued tasks, or a due task untouched for SWEEP_AFTER_S (its wake-up was lost). Last, past
+ * minutes' transition rollups are folded and per-minute rollups older than a day go (the dashboard
+ * shows at most an hour), and finished tasks past their
  * retention, within retention's own budget.
  */
 export async function runMaintenancePass(deps: MaintenanceDeps): Promise<MaintenanceReport> {
@@ -119,7 +120,8 @@ export async function runMaintenancePass(deps: MaintenanceDeps): Promise<Mainten
     if (touched !== null && touched < now - config.SWEEP_AFTER_S * 1000) report.woke = "sweeper";
   }
   if (report.woke) await sendWakeup(deps.queue, report.woke);
-  await pruneMinuteRollups(db, deps.now() - MINUTE_ROLLUP_RETENTION_MS);
+  // Skipped when the budget is spent: readers add up unfolded rows too, and the next tick folds them.
+  if (deps.statementsUsed() + FOLD_STATEMENTS <= budget) await foldMinuteRollups(db, deps.now(), deps.now() - MINUTE_ROLLUP_RETENTION_MS);
   return { ...report, retention: await pruneExpired(deps) };
 }
 

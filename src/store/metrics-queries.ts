@@ -2,6 +2,8 @@ import { sql } from "drizzle-orm";
 import { TASK_STATUSES, TRANSITION_ACTORS, type TaskStatus, type TransitionActor } from "../db/schema";
 import type { Db } from "./db";
 import { DURATION_BOUNDS_MS } from "./transition";
+import { decodeTransitionBucket, FIRST_MINUTE_BUCKET, MINUTE_SLOTS, minuteBucketBase } from "./rollup-buckets";
+import { sqlBatch } from "./sql-batch";
 
 /**
  * Read-only aggregates for /metrics, /stats and the dashboard, from the rollups rows that every
@@ -65,13 +67,11 @@ function parseTransition(r: Pick<RollupRow, "label" | "n">): (TransitionCount & 
   return { actor, from_status: from === "" ? null : from, to_status: to, n: r.n, type: type.join("|") };
 }
 
-/**
- * The histogram a set of transition rows carries in their buckets (bucket -1: no duration), or
- * any rows bucketed by duration.
- */
-function histogram(rows: RollupRow[]): DurationHistogram {
-  rows = rows.filter((r) => r.bucket >= 0);
-  const perBucket = DURATION_BOUNDS_MS.map((_, i) => rows.find((r) => r.bucket === i)?.n ?? 0);
+/** The histogram a set of transition rows carries in their buckets (-1: no duration). */
+function histogram(rows: (RollupRow & { histogram: number })[]): DurationHistogram {
+  rows = rows.filter((r) => r.histogram >= 0);
+  // Every type's and minute's rows of a bucket add up.
+  const perBucket = DURATION_BOUNDS_MS.map((_, i) => rows.reduce((n, r) => n + (r.histogram === i ? r.n : 0), 0));
   let running = 0;
   return {
     boundsMs: DURATION_BOUNDS_MS,
@@ -123,18 +123,21 @@ export async function readMetricsSnapshot(db: Db, since: number): Promise<Metric
   const rows = result.results;
   const transitionRows = rows.filter((r) => r.metric === "transition").flatMap((r) => {
     const t = parseTransition(r);
-    return t === null ? [] : [{ ...r, ...t }];
+    return t === null ? [] : [{ ...r, ...t, ...decodeTransitionBucket(r.bucket) }];
   });
   const transitions = mergeByLabel(transitionRows);
   const throughput = new Map<number, ThroughputMinute>();
-  for (const r of rows.filter((x) => x.metric === "minute")) {
-    const m = throughput.get(r.bucket) ?? { minute: r.bucket, submitted: 0, completed: 0, failed: 0, retried: 0 };
-    if (r.label === "submitted") m.submitted += r.n;
-    else if (r.label === "completed") m.completed += r.n;
-    else if (r.label === "failed") m.failed += r.n;
-    else if (r.label === "retry") m.retried += r.n;
-    throughput.set(r.bucket, m);
-  }
+  const count = (minute: number, kind: string, n: number) => {
+    const m = throughput.get(minute) ?? { minute, submitted: 0, completed: 0, failed: 0, retried: 0 };
+    if (kind === "submitted") m.submitted += n;
+    else if (kind === "completed") m.completed += n;
+    else if (kind === "failed") m.failed += n;
+    else if (kind === "retry") m.retried += n;
+    throughput.set(minute, m);
+  };
+  for (const r of rows) if (r.metric === "minute") count(r.bucket, r.label, r.n);
+  // A minute's transition rows not folded yet (rollup-buckets.ts).
+  for (const r of transitionRows) if (r.minute !== null && r.minute >= since) count(r.minute, r.from_status === null ? "submitted" : r.to_status, r.n);
   return {
     byStatus: statusCounts(transitions),
     transitions,
@@ -149,7 +152,34 @@ export async function readMetricsSnapshot(db: Db, since: number): Promise<Metric
 /** Per-minute rows older than this are dropped by the maintenance alarm (/stats shows at most 60). */
 export const MINUTE_ROLLUP_RETENTION_MS = 24 * 60 * 60 * 1000;
 
-/** Drops per-minute rollups older than `before`: a bounded range of the primary key. */
-export async function pruneMinuteRollups(db: Db, before: number): Promise<void> {
-  await db.run(sql`DELETE FROM rollups WHERE metric = 'minute' AND bucket < ${before}`);
+/** The statements of foldMinuteRollups' one batch. */
+export const FOLD_STATEMENTS = 4;
+
+/**
+ * The maintenance alarm's upkeep of the rollups, one transaction: the transition rows of minutes
+ * before `now`'s (rollup-buckets.ts) are added to the all-time rows of their label and histogram
+ * bucket and to their minute's `minute` row of their kind (submitted, completed, failed, retry),
+ * then deleted; `minute` rows older than `pruneBefore` go. Its cost is per minute and label, not
+ * per task: about 2 rows written for each minute row folded, and 1 for each `minute` row.
+ */
+export async function foldMinuteRollups(db: Db, now: number, pruneBefore: number): Promise<void> {
+  // Literals: a bound number may arrive as a REAL, and bucket / 16 must be an integer division.
+  const SLOTS = sql.raw(String(MINUTE_SLOTS));
+  const past = sql`metric = 'transition' AND bucket >= ${FIRST_MINUTE_BUCKET} AND bucket < ${minuteBucketBase(now) - 1}`;
+  // label = actor|from|to|type: `rest` is from|to|type, `tail` is to|type.
+  const kinds = sql`
+    SELECT minute, n, CASE WHEN substr(rest, 1, 1) = '|' THEN 'submitted' ELSE substr(tail, 1, instr(tail, '|') - 1) END AS kind
+    FROM (SELECT minute, n, rest, substr(rest, instr(rest, '|') + 1) AS tail
+          FROM (SELECT (bucket / ${SLOTS}) * 60000 AS minute, n, substr(label, instr(label, '|') + 1) AS rest FROM rollups WHERE ${past}))`;
+  await sqlBatch(db, [
+    sql`INSERT INTO rollups (metric, bucket, label, n, total)
+        SELECT 'transition', (bucket % ${SLOTS}) - 1 AS histogram, label, sum(n), sum(total) FROM rollups WHERE ${past}
+        GROUP BY histogram, label
+        ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`,
+    sql`INSERT INTO rollups (metric, bucket, label, n)
+        SELECT 'minute', minute, kind, sum(n) FROM (${kinds}) WHERE true GROUP BY minute, kind
+        ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n`,
+    sql`DELETE FROM rollups WHERE ${past}`,
+    sql`DELETE FROM rollups WHERE metric = 'minute' AND bucket < ${pruneBefore}`,
+  ]);
 }

@@ -3,6 +3,7 @@ import type { EventActor, TransitionActor } from "../db/schema";
 import { statusSet, TERMINAL } from "./status-sql";
 import { timelineEntry } from "./timeline-codec";
 import { laneOf } from "./claim-lane";
+import { minuteBucketBase } from "./rollup-buckets";
 
 /**
  * The one way a task changes state. A transition is described by `changes`, a SELECT over the
@@ -43,18 +44,17 @@ export const MAX_TIMELINE_ENTRIES = 100;
 const bucketOf = (ms: SQL) =>
   sql`CASE ${sql.join(DURATION_BOUNDS_MS.map((b, i) => sql`WHEN ${ms} <= ${sql.raw(String(b))} THEN ${sql.raw(String(i))}`), sql` `)} ELSE ${sql.raw(String(DURATION_BOUNDS_MS.length))} END`;
 
-/** What the per-minute throughput counts, besides submissions. */
-const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
-
-export const minuteOf = (now: number) => Math.floor(now / 60_000) * 60_000;
+/** What the per-minute throughput counts, besides submissions (the kinds of `minute` rows, with "submitted"). */
+export const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
 
 /**
  * The rollup rows a set of changes adds; also used on its own for inserts (submission). A
  * `transition` row counts the moves of one type between two statuses by one actor
  * (`actor|from|to|type`), so the counts per type and per status are the net of these rows, kept
  * per batch instead of per task. A first claim's row also buckets its queue wait, and a move out
- * of `running` its run time (`bucket` is the histogram bucket, -1 for a move that measures none):
- * a single task's transition writes one row for both.
+ * of `running` its run time (the histogram bucket, -1 for a move that measures none). A
+ * submission's or an outcome's row is its minute's (rollup-buckets.ts), so it carries the
+ * per-minute throughput too: every transition writes one row a batch per label and bucket.
  */
 export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number): SQL {
   const label = sql`${actor} || '|' || coalesce(from_status, '') || '|' || to_status || '|' || type`;
@@ -62,19 +62,17 @@ export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number):
   const run = sql`max(${now} - locked_at, 0)`;
   const waits = sql`to_status = 'running' AND attempt = 1`;
   const runs = sql`from_status = 'running' AND locked_at IS NOT NULL`;
+  const perMinute = sql`from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)}`;
   return sql`
     WITH c AS MATERIALIZED (${changes})
     INSERT INTO rollups (metric, bucket, label, n, total)
-    SELECT metric, bucket, label, count(*), sum(v) FROM (
-      SELECT 'transition' AS metric,
-             CASE WHEN ${waits} THEN ${bucketOf(wait)} WHEN ${runs} THEN ${bucketOf(run)} ELSE -1 END AS bucket,
+    SELECT 'transition', bucket, label, count(*), sum(v) FROM (
+      SELECT CASE WHEN ${waits} THEN ${bucketOf(wait)} WHEN ${runs} THEN ${bucketOf(run)} ELSE -1 END
+               + CASE WHEN ${perMinute} THEN ${minuteBucketBase(now)} ELSE 0 END AS bucket,
              ${label} AS label,
              CASE WHEN ${waits} THEN ${wait} WHEN ${runs} THEN ${run} ELSE 0 END AS v
-      FROM c WHERE from_status IS NOT to_status
-      UNION ALL
-      SELECT 'minute', ${minuteOf(now)}, CASE WHEN from_status IS NULL THEN 'submitted' ELSE to_status END, 0 FROM c
-      WHERE from_status IS NULL OR to_status IN ${statusSet(THROUGHPUT_STATUSES)})
-    GROUP BY metric, bucket, label
+      FROM c WHERE from_status IS NOT to_status)
+    GROUP BY bucket, label
     ON CONFLICT (metric, bucket, label) DO UPDATE SET n = n + excluded.n, total = total + excluded.total`;
 }
 
