@@ -76,7 +76,8 @@ function typeFilter(types?: TypeFilter): SQL {
 }
 
 /**
- * Due tasks without a concurrency key: per claimable type, a range of the partial due index,
+ * Due tasks without a concurrency key but with an order key of their own (lane 1: a run_after or a
+ * head start; or retrying): per claimable type, a range of the partial due index,
  * oldest order key first (no sort of all due rows, no read of a paused type's backlog), merged by
  * the caller. `run_after` is tested on its own because a head start (priority) puts a task's order
  * key before its due time. CROSS JOIN keeps the types outside, so each is one seek; INDEXED BY

@@ -45,7 +45,7 @@ const bucketOf = (ms: SQL) =>
   sql`CASE ${sql.join(DURATION_BOUNDS_MS.map((b, i) => sql`WHEN ${ms} <= ${sql.raw(String(b))} THEN ${sql.raw(String(i))}`), sql` `)} ELSE ${sql.raw(String(DURATION_BOUNDS_MS.length))} END`;
 
 /** What the per-minute throughput counts, besides submissions (the kinds of `minute` rows, with "submitted"). */
-export const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
+const THROUGHPUT_STATUSES = ["completed", "failed", "retry"] as const;
 
 /**
  * The rollup rows a set of changes adds; also used on its own for inserts (submission). A
@@ -68,7 +68,7 @@ export function rollupUpsert(changes: SQL, actor: TransitionActor, now: number):
     INSERT INTO rollups (metric, bucket, label, n, total)
     SELECT 'transition', bucket, label, count(*), sum(v) FROM (
       SELECT CASE WHEN ${waits} THEN ${bucketOf(wait)} WHEN ${runs} THEN ${bucketOf(run)} ELSE -1 END
-               + CASE WHEN ${perMinute} THEN ${minuteBucketBase(now)} ELSE 0 END AS bucket,
+               + CASE WHEN ${perMinute} THEN ${sql.raw(String(minuteBucketBase(now)))} ELSE 0 END AS bucket,
              ${label} AS label,
              CASE WHEN ${waits} THEN ${wait} WHEN ${runs} THEN ${run} ELSE 0 END AS v
       FROM c WHERE from_status IS NOT to_status)
