@@ -1,10 +1,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { claimDueTasks } from "../../src/store/claim-due-tasks";
-import { foldMinuteRollups, readMetricsSnapshot, type MetricsSnapshot } from "../../src/store/metrics-queries";
+import { requireConfig } from "../../src/config";
+import { followUpDeps } from "../../src/follow-ups";
+import { maintenanceStatementBudget, runMaintenancePass } from "../../src/maintenance/maintenance-pass";
+import { FOLD_STATEMENTS, foldMinuteRollups, readMetricsSnapshot, type MetricsSnapshot } from "../../src/store/metrics-queries";
 import { reapExpiredLeases } from "../../src/store/reap-expired-leases";
 import { FIRST_MINUTE_BUCKET } from "../../src/store/rollup-buckets";
+import { recordingQueue } from "../helpers/recording-queue";
 import { db, insertTasks, newTask } from "../helpers/tasks";
+
+const config = requireConfig(env);
 
 const MINUTE = 60_000;
 
@@ -53,6 +59,22 @@ describe("per-minute transition rows and their fold", () => {
     await foldMinuteRollups(db(), now, 0);
     const again = await readMetricsSnapshot(db(), since);
     expect(shown(again)).toEqual(shown(after));
+  });
+
+  it("runs in the maintenance pass, which leaves the fold to the next tick when its statement budget is spent", async () => {
+    const m = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE;
+    await insertTasks([newTask({ type: "fold-pass" })], m + 1_000);
+    const rowsOfMinute = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM rollups WHERE metric = 'transition' AND bucket / 16 = ?").bind(m / MINUTE).first<{ n: number }>())!.n;
+    expect(await rowsOfMinute()).toBe(1);
+    const pass = (used: number) =>
+      runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: Date.now, statementsUsed: () => used, followUp: followUpDeps(env, db()) });
+    await pass(maintenanceStatementBudget(config) - FOLD_STATEMENTS + 1);
+    expect(await rowsOfMinute()).toBe(1);
+    expect((await readMetricsSnapshot(db(), m)).throughput.find((x) => x.minute === m)?.submitted).toBe(1);
+    await pass(maintenanceStatementBudget(config) - FOLD_STATEMENTS);
+    expect(await rowsOfMinute()).toBe(0);
+    expect((await readMetricsSnapshot(db(), m)).throughput.find((x) => x.minute === m)?.submitted).toBe(1);
   });
 
   it("drops `minute` rows older than the retention, and only those", async () => {
