@@ -1,4 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
+import type { TaskStatus } from "../db/schema";
 
 /**
  * Which way the claim finds a waiting task (migration 0015). Lane 0: a `queued` task due at its
@@ -12,6 +13,6 @@ export function laneOf(t: { status: SQL; runAfter: SQL; priority: SQL; concurren
 }
 
 /** The walks of tasks_type_status_idx: each status is one range of it, `queued` two (its lanes). */
-export function lanesOf(status: string): number[] {
+export function lanesOf(status: TaskStatus): number[] {
   return status === "queued" ? [0, 1] : [0];
 }
