@@ -84,25 +84,27 @@ function typeFilter(types?: TypeFilter): SQL {
  * because, without table statistics, SQLite preferred a status index and sorted every queued
  * row (measured: 200,000 rows sorted per claim).
  */
-const unkeyedDue = (now: number, limit: number, types?: TypeFilter) => sql`
-  SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
-  FROM (${claimableTypes(types)}) AS ty
-  CROSS JOIN tasks AS t ON t.id IN (
+const unkeyedDue = (now: number, limit: number, types?: TypeFilter) =>
+  perClaimableType(types, sql`t.id IN (
     SELECT id FROM tasks INDEXED BY tasks_due_idx
     WHERE type = ty.type AND status IN ${CLAIMABLE} AND concurrency_key IS NULL AND (status = 'retry' OR lane = 1) AND ${due(now)}
-    ORDER BY sort_key, id LIMIT ${limit})`;
+    ORDER BY sort_key, id LIMIT ${limit})`);
 
 /**
  * Plain queued tasks (lane 0, claim-lane.ts), which have no due-index entry: per claimable type, a
  * range of tasks_type_status_idx, oldest first, since their order key is their created_at.
  */
-const plainDue = (now: number, limit: number, types?: TypeFilter) => sql`
-  SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
-  FROM (${claimableTypes(types)}) AS ty
-  CROSS JOIN tasks AS t ON t.rowid IN (
+const plainDue = (now: number, limit: number, types?: TypeFilter) =>
+  perClaimableType(types, sql`t.rowid IN (
     SELECT rowid FROM tasks INDEXED BY tasks_type_status_idx
     WHERE type = ty.type AND status = 'queued' AND lane = 0 AND created_at <= ${now}
-    ORDER BY created_at, rowid LIMIT ${limit})`;
+    ORDER BY created_at, rowid LIMIT ${limit})`);
+
+/** The unkeyed candidates (turn 1) that `range` picks for each claimable type `ty`: one seek each. */
+const perClaimableType = (types: TypeFilter | undefined, range: SQL) => sql`
+  SELECT t.id, t.sort_key, t.input_bytes, 1 AS turn
+  FROM (${claimableTypes(types)}) AS ty
+  CROSS JOIN tasks AS t ON ${range}`;
 
 /**
  * Due tasks with a key, taking turns: the keys that may run more (not paused, under their limit,

@@ -6,7 +6,7 @@ import { followUpDeps } from "../../src/follow-ups";
 import { maintenanceStatementBudget, runMaintenancePass } from "../../src/maintenance/maintenance-pass";
 import { FOLD_STATEMENTS, foldMinuteRollups, readMetricsSnapshot, type MetricsSnapshot } from "../../src/store/metrics-queries";
 import { reapExpiredLeases } from "../../src/store/reap-expired-leases";
-import { FIRST_MINUTE_BUCKET } from "../../src/store/rollup-buckets";
+import { FIRST_MINUTE_BUCKET, MINUTE_SLOTS } from "../../src/store/rollup-buckets";
 import { recordingQueue } from "../helpers/recording-queue";
 import { db, insertTasks, newTask } from "../helpers/tasks";
 
@@ -51,7 +51,7 @@ describe("per-minute transition rows and their fold", () => {
     expect(shown(after)).toEqual(shown(before));
     const current = Math.floor(now / MINUTE);
     const left = await env.DB.prepare("SELECT bucket FROM rollups WHERE metric = 'transition' AND bucket >= ?").bind(FIRST_MINUTE_BUCKET).all<{ bucket: number }>();
-    for (const r of left.results) expect(Math.floor(r.bucket / 16)).toBe(current);
+    for (const r of left.results) expect(Math.floor(r.bucket / MINUTE_SLOTS)).toBe(current);
     const kinds = await env.DB.prepare("SELECT label, n FROM rollups WHERE metric = 'minute' AND bucket = ? ORDER BY label").bind(m).all<{ label: string; n: number }>();
     expect(kinds.results).toEqual([{ label: "retry", n: 5 }, { label: "submitted", n: 5 }]);
 
@@ -65,7 +65,7 @@ describe("per-minute transition rows and their fold", () => {
     const m = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE;
     await insertTasks([newTask({ type: "fold-pass" })], m + 1_000);
     const rowsOfMinute = async () =>
-      (await env.DB.prepare("SELECT count(*) AS n FROM rollups WHERE metric = 'transition' AND bucket / 16 = ?").bind(m / MINUTE).first<{ n: number }>())!.n;
+      (await env.DB.prepare("SELECT count(*) AS n FROM rollups WHERE metric = 'transition' AND bucket >= ? AND bucket < ?").bind((m / MINUTE) * MINUTE_SLOTS, (m / MINUTE + 1) * MINUTE_SLOTS).first<{ n: number }>())!.n;
     expect(await rowsOfMinute()).toBe(1);
     const pass = (used: number) =>
       runMaintenancePass({ db: db(), queue: recordingQueue().queue, config, now: Date.now, statementsUsed: () => used, followUp: followUpDeps(env, db()) });
